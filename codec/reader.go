@@ -1,0 +1,221 @@
+package codec
+
+import (
+	"errors"
+	"io"
+)
+
+// Reader decodes a stream of packets from an io.Reader using one reusable
+// buffer. It reads ahead, so several small packets cost one read, and it
+// does not allocate in steady state: the packets it returns are reused by
+// the next call, their byte slices (Payload, CorrelationData, ...) point
+// into its buffer, and strings are interned. Everything except strings is
+// valid only until the next call to ReadPacket.
+//
+// A Reader is not safe for concurrent use.
+type Reader struct {
+	r       io.Reader
+	buf     []byte
+	start   int // first unread byte
+	end     int // end of buffered data
+	maxSize int
+	version Version
+	strs    interner
+	pkts    [16]Packet // one reusable packet per type
+}
+
+const (
+	minReadBuffer = 512
+	// maxIdleBuffer is the buffer size kept between packets; a larger buffer,
+	// grown for a big packet, is dropped once it is no longer needed.
+	maxIdleBuffer = 64 << 10
+)
+
+// NewReader returns a Reader that refuses packets larger than maxSize bytes
+// (0 means MaxPacketSize). The version starts unset: the first packet a
+// server reads is a CONNECT, which sets it; a client calls SetVersion.
+func NewReader(r io.Reader, maxSize int) *Reader {
+	if maxSize <= 0 || maxSize > MaxPacketSize {
+		maxSize = MaxPacketSize
+	}
+	return &Reader{r: r, maxSize: maxSize}
+}
+
+// SetVersion sets the protocol version used to decode the packets that follow.
+func (r *Reader) SetVersion(v Version) { r.version = v }
+
+// Version returns the protocol version in use.
+func (r *Reader) Version() Version { return r.version }
+
+// SetMaxSize changes the largest packet the Reader accepts.
+func (r *Reader) SetMaxSize(n int) {
+	if n <= 0 || n > MaxPacketSize {
+		n = MaxPacketSize
+	}
+	r.maxSize = n
+}
+
+// Buffered returns the number of bytes read ahead and not yet decoded. A
+// writer can use it to flush once per batch of packets: when Buffered is 0,
+// the next ReadPacket will block.
+func (r *Reader) Buffered() int { return r.end - r.start }
+
+// ReadPacket reads and decodes the next packet. A CONNECT sets the Reader's
+// version to the one it carries. It returns io.EOF when the stream ends
+// cleanly between packets, io.ErrUnexpectedEOF when it ends inside one, and
+// an *Error for a protocol violation; after an error the stream is not in a
+// known state and the connection should be closed.
+func (r *Reader) ReadPacket() (Packet, error) {
+	r.compact()
+	var (
+		h FixedHeader
+		n int
+	)
+	for {
+		var err error
+		h, n, err = ParseFixedHeader(r.buf[r.start:r.end], r.version)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			break
+		}
+		if err := r.readOnce(5); err != nil {
+			return nil, err
+		}
+	}
+	total := n + h.RemainingLength
+	if total > r.maxSize {
+		return nil, errPacketTooLarge(r.version, total, r.maxSize)
+	}
+	if err := r.fill(total); err != nil {
+		return nil, err
+	}
+	body := r.buf[r.start+n : r.start+total]
+	r.start += total
+
+	p := r.pkts[h.Type]
+	if p == nil {
+		p = newPacket(h.Type)
+		r.pkts[h.Type] = p
+	}
+	resetPacket(p)
+	d := decoder{b: body, v: r.version, strs: &r.strs, alias: true}
+	if err := decodeBody(&d, p, h); err != nil {
+		return nil, err
+	}
+	if c, ok := p.(*Connect); ok {
+		r.version = c.Version
+		r.pkts[CONNECT] = nil // a Connect is kept by its caller; never reuse it
+	}
+	return p, nil
+}
+
+// fill reads until at least need unread bytes are buffered.
+func (r *Reader) fill(need int) error {
+	for r.end-r.start < need {
+		if err := r.readOnce(need); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readOnce makes room for need unread bytes and reads once.
+func (r *Reader) readOnce(need int) error {
+	if r.start+need > len(r.buf) {
+		r.grow(need)
+	}
+	m, err := r.r.Read(r.buf[r.end:])
+	r.end += m
+	if err != nil && m == 0 {
+		if errors.Is(err, io.EOF) {
+			if r.end == r.start {
+				return io.EOF
+			}
+			return io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return nil
+}
+
+// grow makes room for need unread bytes, moving them to the front of the
+// buffer or to a larger one.
+func (r *Reader) grow(need int) {
+	if need <= len(r.buf) {
+		r.shift()
+		return
+	}
+	size := max(len(r.buf)*2, minReadBuffer)
+	for size < need {
+		size *= 2
+	}
+	nb := make([]byte, size)
+	r.end = copy(nb, r.buf[r.start:r.end])
+	r.start = 0
+	r.buf = nb
+}
+
+func (r *Reader) shift() {
+	r.end = copy(r.buf, r.buf[r.start:r.end])
+	r.start = 0
+}
+
+// compact runs at the start of each ReadPacket, when the previous packet is
+// no longer in use: it drops a large buffer that is no longer needed and
+// moves leftover bytes to the front.
+func (r *Reader) compact() {
+	if r.start == r.end {
+		r.start, r.end = 0, 0
+		if len(r.buf) > maxIdleBuffer {
+			r.buf = nil
+		}
+	}
+}
+
+// resetPacket clears a reused packet, keeping slice capacity.
+func resetPacket(p Packet) {
+	switch p := p.(type) {
+	case *Publish:
+		props := p.Properties
+		props.Reset()
+		*p = Publish{Properties: props}
+	case *Puback:
+		p.reset()
+	case *Pubrec:
+		p.reset()
+	case *Pubrel:
+		p.reset()
+	case *Pubcomp:
+		p.reset()
+	case *Subscribe:
+		props := p.Properties
+		props.Reset()
+		*p = Subscribe{Properties: props, Subscriptions: p.Subscriptions[:0]}
+	case *Suback:
+		props := p.Properties
+		props.Reset()
+		*p = Suback{Properties: props, ReasonCodes: p.ReasonCodes[:0]}
+	case *Unsubscribe:
+		props := p.Properties
+		props.Reset()
+		*p = Unsubscribe{Properties: props, Filters: p.Filters[:0]}
+	case *Unsuback:
+		props := p.Properties
+		props.Reset()
+		*p = Unsuback{Properties: props, ReasonCodes: p.ReasonCodes[:0]}
+	case *Connack:
+		*p = Connack{}
+	case *Disconnect:
+		*p = Disconnect{}
+	case *Auth:
+		*p = Auth{}
+	}
+}
+
+func (a *Ack) reset() {
+	props := a.Properties
+	props.Reset()
+	*a = Ack{Properties: props}
+}
