@@ -1,0 +1,280 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ternmq/tern/codec"
+)
+
+// conn is one network connection: a reader goroutine (run) that decodes
+// and handles packets, and a writer goroutine (writeLoop) that batches
+// outgoing packets.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	log *slog.Logger
+	r   *codec.Reader
+
+	// Set during CONNECT, read-only afterwards.
+	version   codec.Version
+	clientID  string
+	sess      *session
+	keepAlive time.Duration // 1.5 × Keep Alive, 0 for none
+	maxSize   int           // client's Maximum Packet Size, 0 for none
+
+	// Reader goroutine state.
+	aliases     map[uint16]string // client→server topic aliases
+	willOnClose bool              // publish the will when the connection ends
+	zeroExpiry  bool              // CONNECT had Session Expiry Interval 0
+
+	// Write queue, see writer.go.
+	outMu      sync.Mutex
+	out        []outItem
+	outBytes   int
+	outClosed  bool
+	wake       chan struct{}
+	writerDone chan struct{}
+
+	kickOnce sync.Once
+	kicked   atomic.Pointer[closeError] // why kick closed the connection
+	done     chan struct{} // closed when the connection is fully finished
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	id := s.connSeq.Add(1)
+	return &conn{
+		srv:        s,
+		nc:         nc,
+		log:        s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
+		r:          codec.NewReader(nc, s.opts.MaxPacketSize),
+		wake:       make(chan struct{}, 1),
+		writerDone: make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+}
+
+// closeError ends the read loop: the reason code to send in a 5.0
+// DISCONNECT (none when zero or for 3.1.1) and why.
+type closeError struct {
+	code codec.ReasonCode
+	rule string
+	msg  string
+}
+
+func (e *closeError) Error() string {
+	if e.rule != "" {
+		return e.msg + " [" + e.rule + "]"
+	}
+	return e.msg
+}
+
+func violation(code codec.ReasonCode, rule, msg string) error {
+	return &closeError{code: code, rule: rule, msg: msg}
+}
+
+// errNormal ends the read loop after a DISCONNECT from the client.
+var errNormal = errors.New("client disconnected")
+
+// run serves the connection until it ends. A panic is recovered and
+// closes only this connection.
+func (c *conn) run(ctx context.Context) {
+	go c.writeLoop()
+	err := c.serve(ctx)
+	c.finish(err)
+}
+
+func (c *conn) serve(ctx context.Context) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("panic in connection; closing it", "panic", p, "stack", string(debug.Stack()))
+			err = violation(codec.ImplementationSpecificError, "", fmt.Sprint("internal error: ", p))
+		}
+	}()
+	if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ConnectTimeout)); err != nil {
+		return err
+	}
+	p, err := c.r.ReadPacket()
+	if err != nil {
+		return c.connectFailed(err)
+	}
+	connect, ok := p.(*codec.Connect)
+	if !ok {
+		// [MQTT-3.1.0-1]: the first packet must be a CONNECT.
+		return violation(0, "MQTT-3.1.0-1", "first packet is "+p.Type().String()+", not CONNECT")
+	}
+	if err := c.connect(ctx, connect); err != nil {
+		return err
+	}
+	return c.readLoop()
+}
+
+// connectFailed answers a CONNECT that could not be decoded.
+func (c *conn) connectFailed(err error) error {
+	var ce *codec.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if ce.Code == codec.UnsupportedProtocolVersion {
+		// Answer in the version the client can read: 3.1.1's 0x01 unless
+		// it asked for 5.0 ([MQTT-3.1.2-2] of 3.1.1, [MQTT-3.1.2-1] of 5.0).
+		c.version = codec.V311
+		rc := codec.RefusedProtocolVersion
+		if ce.Version == codec.V5 {
+			c.version, rc = codec.V5, codec.UnsupportedProtocolVersion
+		}
+		c.enqueuePacket(&codec.Connack{ReasonCode: rc})
+	} else if ce.Version == codec.V5 && (ce.Code == codec.MalformedPacket || ce.Code == codec.ProtocolError) {
+		c.version = codec.V5
+		c.enqueuePacket(&codec.Connack{ReasonCode: ce.Code})
+	}
+	return &closeError{rule: ce.Rule, msg: "invalid CONNECT: " + ce.Msg}
+}
+
+func (c *conn) readLoop() error {
+	for {
+		if c.r.Buffered() == 0 {
+			var deadline time.Time
+			if c.keepAlive > 0 {
+				deadline = time.Now().Add(c.keepAlive)
+			}
+			if err := c.nc.SetReadDeadline(deadline); err != nil {
+				return err
+			}
+		}
+		p, err := c.r.ReadPacket()
+		if err != nil {
+			var ne net.Error
+			if k := c.kicked.Load(); k != nil {
+				return k
+			}
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+				// [MQTT-3.1.2-24 of 3.1.1, MQTT-3.1.2-22 of 5.0]
+				return violation(codec.KeepAliveTimeout, "MQTT-5:3.1.2-22", "keep-alive timeout")
+			}
+			var ce *codec.Error
+			if errors.As(err, &ce) {
+				return violation(ce.Code, ce.Rule, ce.Msg)
+			}
+			return err
+		}
+		if err := c.handle(p); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *conn) handle(p codec.Packet) error {
+	switch p := p.(type) {
+	case *codec.Publish:
+		return c.handlePublish(p)
+	case *codec.Puback:
+		c.sess.puback(p.PacketID)
+	case *codec.Pubrec:
+		if c.sess.pubrec(p.PacketID, p.ReasonCode) {
+			if !p.ReasonCode.IsError() {
+				c.enqueueAck(codec.PUBREL, p.PacketID, codec.Success)
+			}
+		} else {
+			c.enqueueAck(codec.PUBREL, p.PacketID, codec.PacketIdentifierNotFound)
+		}
+	case *codec.Pubrel:
+		rc := codec.Success
+		c.sess.mu.Lock()
+		if c.sess.inbound[p.PacketID] {
+			delete(c.sess.inbound, p.PacketID)
+		} else {
+			rc = codec.PacketIdentifierNotFound
+		}
+		c.sess.mu.Unlock()
+		c.enqueueAck(codec.PUBCOMP, p.PacketID, rc)
+	case *codec.Pubcomp:
+		c.sess.pubcomp(p.PacketID)
+	case *codec.Subscribe:
+		c.handleSubscribe(p)
+	case *codec.Unsubscribe:
+		c.handleUnsubscribe(p)
+	case *codec.Pingreq:
+		c.enqueuePacket(&codec.Pingresp{}) // [MQTT-3.12.4-1]
+	case *codec.Disconnect:
+		return c.handleDisconnect(p)
+	case *codec.Connect:
+		return violation(codec.ProtocolError, "MQTT-3.1.0-2", "second CONNECT")
+	case *codec.Auth:
+		return violation(codec.ProtocolError, "", "AUTH without an Authentication Method in CONNECT")
+	default:
+		return violation(codec.ProtocolError, "", "a client does not send "+p.Type().String())
+	}
+	return nil
+}
+
+func (c *conn) handleDisconnect(p *codec.Disconnect) error {
+	if c.version == codec.V5 && p.Properties.Has(codec.PropSessionExpiryInterval) {
+		if c.zeroExpiry && p.Properties.SessionExpiryInterval != 0 {
+			return violation(codec.ProtocolError, "", "Session Expiry Interval changed from 0 in DISCONNECT")
+		}
+		c.sess.mu.Lock()
+		c.sess.expiry = min(p.Properties.SessionExpiryInterval, c.srv.opts.MaxSessionExpiry)
+		c.sess.mu.Unlock()
+	}
+	// [MQTT-3.14.4-3]: a DISCONNECT discards the will, except 5.0's 0x04.
+	c.willOnClose = c.version == codec.V5 && p.ReasonCode == codec.DisconnectWithWillMessage
+	return errNormal
+}
+
+// kick closes the connection from outside its goroutines: on take-over and
+// shutdown. A 5.0 client is told why.
+func (c *conn) kick(rc codec.ReasonCode, why string) {
+	c.kickOnce.Do(func() {
+		c.kicked.Store(&closeError{msg: why})
+		if c.version == codec.V5 && c.sess != nil {
+			c.enqueue(outItem{kind: codec.DISCONNECT, pkt: &codec.Disconnect{ReasonCode: rc}, close: true}, false, 4)
+		} else {
+			c.closeQueue()
+		}
+		// Do not wait for a stuck peer.
+		c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+		c.nc.SetReadDeadline(time.Now())
+	})
+}
+
+// finish ends the connection after the read loop: it tells a 5.0 client
+// why, lets the writer drain, and hands the session back.
+func (c *conn) finish(err error) {
+	var ce *closeError
+	switch {
+	case errors.Is(err, errNormal):
+		c.log.Debug("client disconnected")
+	case errors.As(err, &ce):
+		c.log.Warn("closing connection", "reason", ce.Error(), "code", ce.code)
+		c.willOnClose = true
+		if ce.code != 0 && c.version == codec.V5 && c.sess != nil && ce.code.ValidFor(codec.DISCONNECT) {
+			c.kickOnce.Do(func() {
+				c.enqueue(outItem{kind: codec.DISCONNECT, pkt: &codec.Disconnect{ReasonCode: ce.code}, close: true}, false, 4)
+			})
+		}
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed):
+		c.log.Debug("connection lost", "err", err)
+		c.willOnClose = true
+	default:
+		c.log.Info("connection lost", "err", err)
+		c.willOnClose = true
+	}
+	c.closeQueue()
+	c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+	<-c.writerDone
+	c.nc.Close()
+	if c.sess != nil {
+		c.srv.release(c)
+	}
+	close(c.done)
+}

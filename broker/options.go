@@ -1,0 +1,91 @@
+package broker
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/ternmq/tern/codec"
+)
+
+// Options configures a Server. The zero value of each field picks the
+// default documented beside it.
+type Options struct {
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+
+	// ConnectTimeout bounds the wait for the first packet, the CONNECT
+	// (default 10s).
+	ConnectTimeout time.Duration
+	// MaxKeepAlive caps the client's Keep Alive in seconds. A 5.0 client
+	// asking for more (or for 0) is told the cap as Server Keep Alive; a
+	// 3.1.1 client is held to it silently. 0 means no cap.
+	MaxKeepAlive uint16
+	// MaxPacketSize is the largest packet accepted from a client, announced
+	// to 5.0 clients as Maximum Packet Size (default 1 MiB).
+	MaxPacketSize int
+	// ReceiveMaximum is the number of unacknowledged QoS 1 and 2 PUBLISH
+	// packets a 5.0 client may have outstanding towards the server
+	// (default 65535).
+	ReceiveMaximum uint16
+	// MaxInflight caps the unacknowledged QoS 1 and 2 messages sent to one
+	// client, below the client's own Receive Maximum (default 1000).
+	MaxInflight int
+	// MaxQueued bounds the messages queued for one session while it is
+	// offline or its inflight window is full (default 10000). When the
+	// queue is full the newest QoS 0 message is dropped, then the oldest
+	// QoS 1/2 message; drops are counted and logged.
+	MaxQueued int
+	// QueueQoS0 also queues QoS 0 messages for offline sessions.
+	QueueQoS0 bool
+	// MaxSessionExpiry caps the Session Expiry Interval in seconds
+	// (default: none, 0xFFFFFFFF means never expire). It also bounds the
+	// life of a 3.1.1 session with CleanSession 0.
+	MaxSessionExpiry uint32
+	// TopicAliasMaximum is announced to 5.0 clients (default 65535).
+	TopicAliasMaximum uint16
+	// OutboundBuffer bounds the bytes queued for one connection's writer
+	// before QoS 0 messages are dropped for it (default 4 MiB).
+	OutboundBuffer int
+
+	// Authenticate, when set, accepts or refuses each CONNECT. It returns
+	// codec.Success to accept, or a CONNACK reason code (5.0 names; the
+	// broker maps it for 3.1.1 clients).
+	Authenticate func(ctx context.Context, c *codec.Connect) codec.ReasonCode
+
+	// Store holds retained messages. Nil means an in-memory store.
+	Store Store
+}
+
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	if o.MaxPacketSize <= 0 || o.MaxPacketSize > codec.MaxPacketSize {
+		o.MaxPacketSize = 1 << 20
+	}
+	if o.ReceiveMaximum == 0 {
+		o.ReceiveMaximum = 65535
+	}
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = 1000
+	}
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = 10000
+	}
+	if o.MaxSessionExpiry == 0 {
+		o.MaxSessionExpiry = 0xFFFFFFFF
+	}
+	if o.TopicAliasMaximum == 0 {
+		o.TopicAliasMaximum = 65535
+	}
+	if o.OutboundBuffer <= 0 {
+		o.OutboundBuffer = 4 << 20
+	}
+	if o.Store == nil {
+		o.Store = NewMemoryStore()
+	}
+}
