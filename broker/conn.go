@@ -31,6 +31,10 @@ type conn struct {
 	sess      *session
 	keepAlive time.Duration // 1.5 × Keep Alive, 0 for none
 	maxSize   int           // client's Maximum Packet Size, 0 for none
+	aliasMax  uint16        // client's Topic Alias Maximum, when server aliases are on
+
+	// Writer goroutine state.
+	outAliases outAliases
 
 	// Reader goroutine state.
 	aliases     map[uint16]string // client→server topic aliases
@@ -237,7 +241,7 @@ func (c *conn) kick(rc codec.ReasonCode, why string) {
 	c.kickOnce.Do(func() {
 		c.kicked.Store(&closeError{msg: why})
 		if c.version == codec.V5 && c.sess != nil {
-			c.enqueue(outItem{kind: codec.DISCONNECT, pkt: &codec.Disconnect{ReasonCode: rc}, close: true}, false, 4)
+			c.enqueue(outItem{kind: codec.DISCONNECT, pkt: c.disconnectPacket(rc, why), close: true}, false, 4)
 		} else {
 			c.closeQueue()
 		}
@@ -245,6 +249,21 @@ func (c *conn) kick(rc codec.ReasonCode, why string) {
 		c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
 		c.nc.SetReadDeadline(time.Now())
 	})
+}
+
+// disconnectPacket builds a server DISCONNECT with a Reason String, which
+// is allowed on DISCONNECT whatever Request Problem Information says
+// [MQTT-5:3.1.2-29], but only when it fits the client's Maximum Packet Size
+// [MQTT-5:3.14.2-3].
+func (c *conn) disconnectPacket(rc codec.ReasonCode, why string) *codec.Disconnect {
+	if !rc.ValidFor(codec.DISCONNECT) {
+		rc = codec.UnspecifiedError
+	}
+	d := &codec.Disconnect{ReasonCode: rc}
+	if len(why) <= 256 && (c.maxSize == 0 || len(why)+16 <= c.maxSize) {
+		d.Properties.ReasonString = why
+	}
+	return d
 }
 
 // finish ends the connection after the read loop: it tells a 5.0 client
@@ -257,9 +276,10 @@ func (c *conn) finish(err error) {
 	case errors.As(err, &ce):
 		c.log.Warn("closing connection", "reason", ce.Error(), "code", ce.code)
 		c.willOnClose = true
-		if ce.code != 0 && c.version == codec.V5 && c.sess != nil && ce.code.ValidFor(codec.DISCONNECT) {
+		if ce.code != 0 && c.version == codec.V5 && c.sess != nil {
+			// [MQTT-5:4.13.1-1]: tell the client why, then close.
 			c.kickOnce.Do(func() {
-				c.enqueue(outItem{kind: codec.DISCONNECT, pkt: &codec.Disconnect{ReasonCode: ce.code}, close: true}, false, 4)
+				c.enqueue(outItem{kind: codec.DISCONNECT, pkt: c.disconnectPacket(ce.code, ce.msg), close: true}, false, 4)
 			})
 		}
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed):

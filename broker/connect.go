@@ -89,6 +89,9 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 			window = rm
 		}
 		c.maxSize = int(p.Properties.MaximumPacketSize)
+		if !c.srv.opts.DisableTopicAliases {
+			c.aliasMax = p.Properties.TopicAliasMaximum // 0: none [MQTT-5:3.1.2-27]
+		}
 	}
 
 	sess, present := c.srv.takeSession(clientID, p.CleanStart)
@@ -107,8 +110,6 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 		ack.Properties.ReceiveMaximum = o.ReceiveMaximum
 		ack.Properties.MaximumPacketSize = uint32(o.MaxPacketSize)
 		ack.Properties.TopicAliasMaximum = o.TopicAliasMaximum
-		// Shared subscriptions are not available yet.
-		ack.Properties.Mark(codec.PropSharedSubscriptionAvailable)
 	}
 	c.enqueuePacket(ack)
 	c.log.Info("client connected", "session_present", present, "keepalive", keepAlive, "clean", p.CleanStart)
@@ -200,6 +201,7 @@ func (s *Server) release(c *conn) {
 	if will != nil {
 		s.publish(will)
 	}
+	s.redistribute(ss)
 	if expiry == 0 {
 		s.endSession(ss)
 	}
@@ -240,7 +242,12 @@ func (s *Server) endSession(ss *session) {
 	}
 	ss.ended = true
 	var will *Message
-	if ss.willTimer != nil && ss.willTimer.Stop() {
+	if ss.willTimer != nil {
+		// A will still waiting for its delay is published now, even when
+		// its timer has just fired: fireWill then finds nothing to publish
+		// [MQTT-5:3.1.2-8].
+		ss.willTimer.Stop()
+		ss.willTimer = nil
 		will = ss.will
 	}
 	ss.will = nil
@@ -255,7 +262,11 @@ func (s *Server) endSession(ss *session) {
 	ss.queue, ss.inflight = nil, nil
 	ss.mu.Unlock()
 	for _, f := range filters {
-		s.subs.Remove(f, ss)
+		if codec.IsShared(f) {
+			s.unsubscribeShared(ss, f)
+		} else {
+			s.subs.Remove(f, ss)
+		}
 	}
 	if will != nil {
 		s.publish(will)

@@ -31,8 +31,9 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 		c.log.Debug("publish refused", "topic", p.Topic, "reason", rc)
 		return nil
 	}
-	if !v5 && rc != codec.Success {
-		rc = codec.Success // 3.1.1 acknowledges and drops
+	ackRC := rc
+	if !v5 {
+		ackRC = codec.Success // 3.1.1 acknowledges and drops (rc still decides routing)
 	}
 	switch p.QoS {
 	case 0:
@@ -41,7 +42,7 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 		if rc == codec.Success {
 			c.srv.publish(newMessage(p, c.clientID, time.Now()))
 		}
-		c.enqueueAck(codec.PUBACK, p.PacketID, rc) // [MQTT-4.3.2-2 of 3.1.1]
+		c.enqueueAck(codec.PUBACK, p.PacketID, ackRC) // [MQTT-4.3.2-2 of 3.1.1]
 	case 2:
 		ss := c.sess
 		ss.mu.Lock()
@@ -57,7 +58,7 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 		if !seen && rc == codec.Success {
 			c.srv.publish(newMessage(p, c.clientID, time.Now()))
 		}
-		c.enqueueAck(codec.PUBREC, p.PacketID, rc) // [MQTT-4.3.3-2 of 3.1.1]
+		c.enqueueAck(codec.PUBREC, p.PacketID, ackRC) // [MQTT-4.3.3-2 of 3.1.1]
 	}
 	return nil
 }
@@ -113,6 +114,7 @@ func (c *conn) handleSubscribe(p *codec.Subscribe) {
 		case rc.IsError():
 		case o.retainHandling == 2: // [MQTT-5:3.3.1-11]
 		case o.retainHandling == 1 && !isNew: // [MQTT-5:3.3.1-10]
+		case codec.IsShared(sub.Filter): // no retained messages for shared subscriptions
 		default:
 			toSend = append(toSend, retained{sub.Filter, o})
 		}
@@ -135,13 +137,13 @@ func (c *conn) subscribe(o subOpts, filter string) (codec.ReasonCode, bool) {
 		c.log.Info("subscription refused", "filter", filter, "err", err)
 		return fail, false
 	}
-	if codec.IsShared(filter) {
-		if v5 {
-			fail = codec.SharedSubscriptionsNotSupported
-		}
-		return fail, false
-	}
 	ss := c.sess
+	if codec.IsShared(filter) {
+		ss.mu.Lock()
+		ss.subs[filter] = o
+		ss.mu.Unlock()
+		return codec.ReasonCode(o.qos), c.srv.subscribeShared(ss, filter, o)
+	}
 	ss.mu.Lock()
 	_, existed := ss.subs[filter]
 	ss.subs[filter] = o
@@ -162,9 +164,12 @@ func (c *conn) handleUnsubscribe(p *codec.Unsubscribe) {
 		delete(ss.subs, f)
 		ss.mu.Unlock()
 		rc := codec.Success
-		if ok {
+		switch {
+		case ok && codec.IsShared(f):
+			c.srv.unsubscribeShared(ss, f)
+		case ok:
 			c.srv.subs.Remove(f, ss)
-		} else {
+		default:
 			rc = codec.NoSubscriptionExisted
 		}
 		if c.version == codec.V5 {

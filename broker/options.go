@@ -44,6 +44,9 @@ type Options struct {
 	MaxSessionExpiry uint32
 	// TopicAliasMaximum is announced to 5.0 clients (default 65535).
 	TopicAliasMaximum uint16
+	// DisableTopicAliases stops the broker from choosing server→client
+	// Topic Aliases for 5.0 clients that accept them.
+	DisableTopicAliases bool
 	// OutboundBuffer bounds the bytes queued for one connection's writer
 	// before QoS 0 messages are dropped for it (default 4 MiB).
 	OutboundBuffer int

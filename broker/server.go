@@ -20,9 +20,13 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	subs *topictree.Tree[*session, subOpts]
+	// shared holds the shared subscription groups by topic filter; groups
+	// (under mu) finds them by their full $share filter.
+	shared *topictree.Tree[*shareGroup, struct{}]
 
 	mu        sync.Mutex
 	sessions  map[string]*session
+	groups    map[string]*shareGroup
 	conns     map[*conn]struct{}
 	listeners map[net.Listener]struct{}
 	closing   bool
@@ -56,6 +60,8 @@ func New(opts Options) *Server {
 		opts:      opts,
 		log:       opts.Logger,
 		subs:      topictree.New[*session, subOpts](),
+		shared:    topictree.New[*shareGroup, struct{}](),
+		groups:    make(map[string]*shareGroup),
 		sessions:  make(map[string]*session),
 		conns:     make(map[*conn]struct{}),
 		listeners: make(map[net.Listener]struct{}),
@@ -237,6 +243,7 @@ type target struct {
 type aggregator struct {
 	index   map[*session]int
 	targets []target
+	groups  []*shareGroup
 }
 
 // publish routes a message to every matching subscription and, when it is
@@ -278,6 +285,7 @@ func (s *Server) publish(m *Message) {
 	}
 	clear(a.index)
 	a.targets = a.targets[:0]
+	s.publishShared(m, a)
 	s.aggs.Put(a)
 }
 

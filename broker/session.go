@@ -24,7 +24,8 @@ type delivery struct {
 	retain   bool
 	subIDs   []int
 	pid      uint16
-	released bool // QoS 2: PUBREC received and PUBREL sent
+	released bool        // QoS 2: PUBREC received and PUBREL sent
+	group    *shareGroup // set when delivered through a shared subscription
 }
 
 // session is the server's state for one client id. It outlives
@@ -60,13 +61,22 @@ func newSession(srv *Server, id string) *session {
 // network: the message goes to the connection's write queue, into the
 // session's queue, or (QoS 0 only) is dropped and counted.
 func (s *session) deliver(m *Message, qos codec.QoS, retain bool, subIDs []int) {
+	s.deliverOne(delivery{msg: m, qos: qos, retain: retain, subIDs: subIDs})
+}
+
+// deliverShared is deliver for a message chosen for this session by a
+// shared subscription group.
+func (s *session) deliverShared(m *Message, qos codec.QoS, retain bool, subIDs []int, g *shareGroup) {
+	s.deliverOne(delivery{msg: m, qos: qos, retain: retain, subIDs: subIDs, group: g})
+}
+
+func (s *session) deliverOne(d delivery) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
 		return
 	}
-	d := delivery{msg: m, qos: qos, retain: retain, subIDs: subIDs}
-	if qos == 0 {
+	if d.qos == 0 {
 		if s.conn != nil {
 			s.send(d)
 		} else if s.srv.opts.QueueQoS0 {
@@ -79,6 +89,13 @@ func (s *session) deliver(m *Message, qos codec.QoS, retain bool, subIDs []int) 
 		return
 	}
 	s.enqueue(d)
+}
+
+// online reports whether a connection holds the session.
+func (s *session) online() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn != nil && s.conn != claimed
 }
 
 // enqueue adds d to the session queue, dropping by the documented policy

@@ -162,7 +162,50 @@ func (c *conn) encode(buf []byte, it *outItem) []byte {
 
 func (c *conn) encodePublish(buf []byte, it *outItem) ([]byte, error) {
 	p := c.publishPacket(&it.d, it.dup, time.Now())
-	return p.Append(buf, c.version)
+	if c.aliasMax > 0 {
+		c.outAliases.apply(&p, c.aliasMax)
+	}
+	out, err := p.Append(buf, c.version)
+	if err != nil {
+		c.outAliases = outAliases{} // the client never saw this alias
+	}
+	return out, err
+}
+
+// outAliases are the server→client Topic Aliases of one connection, used
+// only by its writer goroutine. A topic gets an alias the first time it is
+// sent; later PUBLISH packets carry the alias and an empty topic. When all
+// aliases are taken, they are reassigned in turn. The map is per
+// connection: aliases do not carry over to the next one [MQTT-5:3.3.2-7].
+type outAliases struct {
+	byTopic map[string]uint16
+	topics  []string // topics[a-1] is the topic of alias a
+	next    uint16   // the alias to reassign when all are taken
+}
+
+// apply sets the Topic Alias of p, within the client's Topic Alias
+// Maximum [MQTT-5:3.1.2-26], never 0 [MQTT-5:3.3.2-8].
+func (a *outAliases) apply(p *codec.Publish, max uint16) {
+	if alias, ok := a.byTopic[p.Topic]; ok {
+		p.Properties.TopicAlias = alias
+		p.Topic = ""
+		return
+	}
+	if a.byTopic == nil {
+		a.byTopic = make(map[string]uint16)
+	}
+	var alias uint16
+	if len(a.topics) < int(max) {
+		a.topics = append(a.topics, p.Topic)
+		alias = uint16(len(a.topics))
+	} else {
+		a.next = a.next%max + 1
+		alias = a.next
+		delete(a.byTopic, a.topics[alias-1])
+		a.topics[alias-1] = p.Topic
+	}
+	a.byTopic[p.Topic] = alias
+	p.Properties.TopicAlias = alias
 }
 
 // publishPacket builds the PUBLISH for a delivery in the connection's

@@ -1,0 +1,179 @@
+package broker
+
+import (
+	"sync"
+
+	"github.com/ternmq/tern/codec"
+)
+
+// shareGroup is one shared subscription, $share/{name}/{filter}: its
+// members take turns receiving the matching messages (5.0 section 4.8.2).
+type shareGroup struct {
+	full   string // "$share/{name}/{filter}"
+	filter string
+
+	mu      sync.Mutex
+	members []shareMember
+	next    int
+}
+
+type shareMember struct {
+	s *session
+	o subOpts
+}
+
+// add adds or replaces ss's membership and reports whether it is new.
+func (g *shareGroup) add(ss *session, o subOpts) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i := range g.members {
+		if g.members[i].s == ss {
+			g.members[i].o = o
+			return false
+		}
+	}
+	g.members = append(g.members, shareMember{ss, o})
+	return true
+}
+
+// remove drops ss and returns the number of members left.
+func (g *shareGroup) remove(ss *session) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i := range g.members {
+		if g.members[i].s == ss {
+			g.members = append(g.members[:i], g.members[i+1:]...)
+			break
+		}
+	}
+	return len(g.members)
+}
+
+// pick chooses the member to receive the next message: the next online
+// member in turn, or, when none is online, the next member, whose session
+// queues it. skip, if set, is never chosen.
+func (g *shareGroup) pick(skip *session) (shareMember, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := len(g.members)
+	var fallback *shareMember
+	for i := 0; i < n; i++ {
+		m := &g.members[(g.next+i)%n]
+		if m.s == skip {
+			continue
+		}
+		if m.s.online() {
+			g.next = (g.next + i + 1) % n
+			return *m, true
+		}
+		if fallback == nil {
+			fallback = m
+		}
+	}
+	if fallback != nil && skip == nil {
+		g.next = (g.next + 1) % n
+		return *fallback, true
+	}
+	return shareMember{}, false
+}
+
+// subscribeShared adds ss to the group of a $share filter and reports
+// whether the membership is new. Retained messages are not sent for shared
+// subscriptions.
+func (s *Server) subscribeShared(ss *session, full string, o subOpts) bool {
+	_, filter, _ := codec.ParseShared(full)
+	s.mu.Lock()
+	g := s.groups[full]
+	if g == nil {
+		g = &shareGroup{full: full, filter: filter}
+		s.groups[full] = g
+		s.shared.Add(filter, g, struct{}{})
+	}
+	isNew := g.add(ss, o)
+	s.mu.Unlock()
+	return isNew
+}
+
+// unsubscribeShared removes ss from the group of a $share filter.
+func (s *Server) unsubscribeShared(ss *session, full string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[full]
+	if g == nil {
+		return
+	}
+	if g.remove(ss) == 0 {
+		delete(s.groups, full)
+		s.shared.Remove(g.filter, g)
+	}
+}
+
+// publishShared gives the message to one member of each matching group.
+func (s *Server) publishShared(m *Message, a *aggregator) {
+	s.shared.Match(m.Topic, func(g *shareGroup, _ struct{}) {
+		a.groups = append(a.groups, g)
+	})
+	for i, g := range a.groups {
+		a.groups[i] = nil
+		mem, ok := g.pick(nil)
+		if !ok {
+			continue
+		}
+		var ids []int
+		if mem.o.id > 0 {
+			ids = []int{mem.o.id}
+		}
+		mem.s.deliverShared(m, min(m.QoS, mem.o.qos), m.Retain && mem.o.retainAsPublished, ids, g)
+		s.stats.Delivered.Add(1)
+	}
+	a.groups = a.groups[:0]
+}
+
+// redistribute hands the shared-subscription messages a session has not
+// finished receiving to other members of their groups, after its
+// connection is lost: QoS 1 messages whether or not they were sent, QoS 2
+// messages only if their delivery has not started, since a started QoS 2
+// delivery must be completed with the same client [MQTT-5:4.8.2-4].
+func (s *Server) redistribute(ss *session) {
+	var out []delivery
+	ss.mu.Lock()
+	keep := ss.inflight[:0]
+	for _, d := range ss.inflight {
+		if d.group != nil && d.qos == 1 {
+			out = append(out, *d)
+			continue
+		}
+		keep = append(keep, d)
+	}
+	for i := len(keep); i < len(ss.inflight); i++ {
+		ss.inflight[i] = nil
+	}
+	ss.inflight = keep
+	q := ss.queue[:0]
+	for _, d := range ss.queue {
+		if d.group != nil {
+			out = append(out, d)
+			continue
+		}
+		q = append(q, d)
+	}
+	clear(ss.queue[len(q):])
+	ss.queue = q
+	ss.mu.Unlock()
+	for _, d := range out {
+		mem, ok := d.group.pick(ss)
+		if !ok {
+			// No other member is online: keep it for this session.
+			ss.mu.Lock()
+			d.pid, d.released = 0, false
+			ss.enqueue(d)
+			ss.mu.Unlock()
+			continue
+		}
+		var ids []int
+		if mem.o.id > 0 {
+			ids = []int{mem.o.id}
+		}
+		mem.s.deliverShared(d.msg, min(d.msg.QoS, mem.o.qos), d.retain, ids, d.group)
+	}
+}
