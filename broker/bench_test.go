@@ -191,4 +191,3 @@ func benchSend(b *testing.B, c *benchClient, p codec.Packet) {
 		b.Fatal(err)
 	}
 }
-

@@ -51,7 +51,7 @@ type conn struct {
 
 	kickOnce sync.Once
 	kicked   atomic.Pointer[closeError] // why kick closed the connection
-	done     chan struct{} // closed when the connection is fully finished
+	done     chan struct{}              // closed when the connection is fully finished
 }
 
 func newConn(s *Server, nc net.Conn) *conn {

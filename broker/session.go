@@ -45,11 +45,11 @@ type session struct {
 	willDelay uint32
 	willTimer *time.Timer
 
-	window   int           // most QoS 1/2 messages in flight to the client
-	maxSize  int           // client's Maximum Packet Size, 0 for none
-	nextID   uint16        // last packet identifier used
-	inflight []*delivery   // sent, not yet acknowledged, in send order
-	queue    []delivery    // waiting for the window or the connection
+	window   int             // most QoS 1/2 messages in flight to the client
+	maxSize  int             // client's Maximum Packet Size, 0 for none
+	nextID   uint16          // last packet identifier used
+	inflight []*delivery     // sent, not yet acknowledged, in send order
+	queue    []delivery      // waiting for the window or the connection
 	inbound  map[uint16]bool // QoS 2 packet ids received, waiting for PUBREL
 }
 
