@@ -46,7 +46,7 @@ func attachSink(b *testing.B, srv *Server, id, filter string, qos codec.QoS, v c
 	c.clientID = id
 	ss, _ := srv.takeSession(id, true)
 	c.sess = ss
-	ss.attach(c, 1<<16, 0)
+	ss.attach(c, 1<<16, 0, 0)
 	go c.writeLoop()
 	o := subOpts{qos: qos}
 	ss.mu.Lock()
@@ -66,14 +66,25 @@ func detachSink(c *conn) {
 // published message; msgs/s counts deliveries.
 func BenchmarkRoute(b *testing.B) {
 	for _, tc := range []struct {
-		subs int
-		v    codec.Version
-	}{{1, codec.V311}, {1, codec.V5}, {1000, codec.V311}} {
-		b.Run(fmt.Sprintf("1to%d/%s", tc.subs, tc.v), func(b *testing.B) {
+		subs    int
+		v       codec.Version
+		aliases bool // server→client topic aliases
+	}{{1, codec.V311, false}, {1, codec.V5, false}, {1000, codec.V311, false}, {1000, codec.V5, false}, {1000, codec.V5, true}} {
+		name := fmt.Sprintf("1to%d/%s", tc.subs, tc.v)
+		if tc.v == codec.V5 {
+			name += fmt.Sprintf("/aliases=%t", tc.aliases)
+		}
+		b.Run(name, func(b *testing.B) {
 			srv := New(Options{OutboundBuffer: 64 << 20})
 			conns := make([]*conn, tc.subs)
+			var sinks []*sinkConn
 			for i := range conns {
-				conns[i], _ = attachSink(b, srv, fmt.Sprintf("sub-%d", i), "bench/+/temp", 0, tc.v)
+				var sc *sinkConn
+				conns[i], sc = attachSink(b, srv, fmt.Sprintf("sub-%d", i), "bench/+/temp", 0, tc.v)
+				sinks = append(sinks, sc)
+				if tc.aliases {
+					conns[i].aliasMax = 10
+				}
 			}
 			pub := &codec.Publish{Topic: "bench/1/temp", Payload: make([]byte, 64)}
 			b.ReportAllocs()
@@ -86,6 +97,11 @@ func BenchmarkRoute(b *testing.B) {
 				detachSink(c)
 			}
 			b.ReportMetric(float64(b.N*tc.subs)/b.Elapsed().Seconds(), "deliveries/s")
+			var written int64
+			for _, sc := range sinks {
+				written += sc.written.Load()
+			}
+			b.ReportMetric(float64(written)/float64(b.N*tc.subs), "wire-B/delivery")
 			b.ReportMetric(float64(srv.stats.Dropped.Load()), "dropped")
 		})
 	}

@@ -96,13 +96,6 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 
 	sess, present := c.srv.takeSession(clientID, p.CleanStart)
 	c.sess = sess
-	sess.mu.Lock()
-	sess.expiry = expiry
-	sess.mu.Unlock()
-	sess.attach(c, window, c.maxSize)
-	if p.Will != nil {
-		c.setWill(p.Will)
-	}
 
 	ack.SessionPresent = present // [MQTT-3.2.2-2 of 3.1.1, MQTT-3.2.2-3 of 5.0]
 	if v5 {
@@ -112,6 +105,10 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 		ack.Properties.TopicAliasMaximum = o.TopicAliasMaximum
 	}
 	c.enqueuePacket(ack)
+	sess.attach(c, window, c.maxSize, expiry)
+	if p.Will != nil {
+		c.setWill(p.Will)
+	}
 	c.log.Info("client connected", "session_present", present, "keepalive", keepAlive, "clean", p.CleanStart)
 	sess.resume()
 	return nil
@@ -134,13 +131,16 @@ func (s *Server) takeSession(clientID string, clean bool) (*session, bool) {
 	for {
 		s.mu.Lock()
 		ss := s.sessions[clientID]
-		var old *conn
+		var (
+			old  *conn
+			busy bool
+		)
 		if ss != nil {
 			ss.mu.Lock()
-			old = ss.conn
+			old, busy = ss.conn, ss.conn != nil || ss.claimed
 			ss.mu.Unlock()
 		}
-		if old == nil {
+		if !busy {
 			if ss != nil && clean {
 				s.mu.Unlock()
 				s.endSession(ss) // [MQTT-3.1.2-6 of 3.1.1, MQTT-3.1.2-4 of 5.0]
@@ -152,24 +152,23 @@ func (s *Server) takeSession(clientID string, clean bool) (*session, bool) {
 				s.sessions[clientID] = ss
 			}
 			// Claim it before unlocking so a concurrent CONNECT waits.
+			// Until attach, deliveries are queued as for an offline
+			// session, so nothing is sent before the CONNACK.
 			ss.mu.Lock()
-			ss.conn = claimed
+			ss.claimed = true
 			ss.mu.Unlock()
 			s.mu.Unlock()
 			return ss, present
 		}
 		s.mu.Unlock()
-		if old != claimed {
+		if old != nil {
 			old.kick(codec.SessionTakenOver, "session taken over")
 			<-old.done
 		} else {
-			time.Sleep(time.Millisecond) // another CONNECT is claiming it
+			time.Sleep(time.Millisecond) // another CONNECT is between claim and attach
 		}
 	}
 }
-
-// claimed marks a session that a connection is in the middle of taking.
-var claimed = &conn{done: make(chan struct{})}
 
 // release hands a session back when its connection ends: the will is
 // published or scheduled, and the session ends or waits for its expiry.

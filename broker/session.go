@@ -36,6 +36,7 @@ type session struct {
 
 	mu       sync.Mutex
 	conn     *conn // nil while offline
+	claimed  bool  // a CONNECT is taking the session (see takeSession)
 	ended    bool
 	subs     map[string]subOpts
 	expiry   uint32 // Session Expiry Interval in seconds
@@ -95,7 +96,7 @@ func (s *session) deliverOne(d delivery) {
 func (s *session) online() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.conn != nil && s.conn != claimed
+	return s.conn != nil
 }
 
 // enqueue adds d to the session queue, dropping by the documented policy
@@ -226,13 +227,14 @@ func (s *session) pubcomp(pid uint16) {
 	}
 }
 
-// attach binds a connection to the session and re-sends what is in flight:
-// PUBLISH with DUP for unacknowledged messages and PUBREL for released QoS 2
-// messages, in their original order [MQTT-4.4.0-1], then queued messages.
-func (s *session) attach(c *conn, window, maxSize int) {
+// attach binds a connection to the session once its CONNACK is queued,
+// and cancels the expiry and a pending delayed will. resume then re-sends
+// what is in flight.
+func (s *session) attach(c *conn, window, maxSize int, expiry uint32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conn = c
+	s.conn, s.claimed = c, false
+	s.expiry = expiry
 	s.window = window
 	s.maxSize = maxSize
 	if s.expTimer != nil {
