@@ -49,8 +49,9 @@ func (a *Pubrec) decode(d *decoder, _ byte)  { a.decodeAck(d, PUBREC) }
 func (a *Pubrel) decode(d *decoder, _ byte)  { a.decodeAck(d, PUBREL) }
 func (a *Pubcomp) decode(d *decoder, _ byte) { a.decodeAck(d, PUBCOMP) }
 
-// append writes the short form (Remaining Length 2) when the reason code is
-// Success and there are no properties, as section 3.4.2.1 allows.
+// append writes the shortest form section 3.4.2.1 allows: no Property
+// Length when there are no properties, and no reason code either (Remaining
+// Length 2) when it is Success.
 func (a *Ack) append(dst []byte, t PacketType, v Version) ([]byte, error) {
 	if err := checkVersion(v, t); err != nil {
 		return dst, err
@@ -60,11 +61,14 @@ func (a *Ack) append(dst []byte, t PacketType, v Version) ([]byte, error) {
 	}
 	var pt, pn int
 	if v == V5 {
+		if !a.ReasonCode.ValidFor(t) {
+			return dst, protocolErr(ackReasonRule[t], t.String()+" with reason code "+a.ReasonCode.String())
+		}
 		var err error
 		if pt, pn, err = propsSize(&a.Properties, t, v); err != nil {
 			return dst, err
 		}
-		if pn == 0 && a.ReasonCode == Success {
+		if pn == 0 {
 			pt = 0
 		}
 	}

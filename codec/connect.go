@@ -61,7 +61,7 @@ func (c *Connect) Append(dst []byte, v Version) ([]byte, error) {
 	var wt, wn int
 	if w := c.Will; w != nil {
 		if w.QoS > 2 {
-			return dst, malformed("MQTT-3.1.2-14", "Will QoS 3")
+			return dst, malformed(byVersion(v, "MQTT-3.1.2-14", "MQTT-3.1.2-12"), "Will QoS 3")
 		}
 		if wt, wn, err = propsSize(&w.Properties, willContext, v); err != nil {
 			return dst, err
@@ -188,7 +188,11 @@ func (c *Connect) decode(d *decoder, _ byte) {
 		w.Topic = d.string("Will Topic")
 		w.Payload = d.binary("Will Payload")
 		if d.err == nil && !isTopicName(w.Topic) {
-			d.fail(&Error{Code: TopicNameInvalid, Rule: byVersion(level, "MQTT-3.1.3-10", "MQTT-3.1.3-11"),
+			rule := byVersion(level, "MQTT-4.7.1-1", "MQTT-4.7.0-1") // no wildcards in a Topic Name
+			if w.Topic == "" {
+				rule = "MQTT-4.7.3-1"
+			}
+			d.fail(&Error{Code: TopicNameInvalid, Rule: rule,
 				Msg: "Will Topic " + quote(w.Topic) + " is not a valid Topic Name"})
 		}
 		c.Will = w
@@ -217,6 +221,15 @@ func (*Connack) Type() PacketType { return CONNACK }
 func (c *Connack) Append(dst []byte, v Version) ([]byte, error) {
 	if err := checkVersion(v, CONNACK); err != nil {
 		return dst, err
+	}
+	if v == V5 && !c.ReasonCode.ValidFor(CONNACK) {
+		return dst, protocolErr("MQTT-3.2.2-8", "CONNACK with reason code "+c.ReasonCode.String())
+	}
+	if v == V311 && c.ReasonCode > RefusedNotAuthorized {
+		return dst, protocolErr("", "CONNACK return code "+c.ReasonCode.String()+" is reserved")
+	}
+	if c.SessionPresent && c.ReasonCode != Success {
+		return dst, protocolErr(byVersion(v, "MQTT-3.2.2-4", "MQTT-3.2.2-6"), "Session Present with a non-zero reason code")
 	}
 	pt, pn, err := propsSize(&c.Properties, CONNACK, v)
 	if err != nil {

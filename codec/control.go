@@ -76,7 +76,11 @@ func appendReasoned(dst []byte, t PacketType, v Version, rc ReasonCode, p *Prope
 		return append(dst, byte(t)<<4, 0), nil
 	}
 	if !rc.ValidFor(t) {
-		return dst, protocolErr("", t.String()+" with reason code "+rc.String())
+		rule := "MQTT-3.14.2-1"
+		if t == AUTH {
+			rule = "MQTT-3.15.2-1"
+		}
+		return dst, protocolErr(rule, t.String()+" with reason code "+rc.String())
 	}
 	pt, pn, err := propsSize(p, t, v)
 	if err != nil {

@@ -21,7 +21,7 @@ func ParseFixedHeader(b []byte, v Version) (h FixedHeader, n int, err error) {
 		return h, 0, nil
 	}
 	if m < 0 {
-		return h, 0, malformed("MQTT-1.5.5-1", "Remaining Length is not a valid variable byte integer")
+		return h, 0, malformed(byVersion(v, "", "MQTT-1.5.5-1"), "Remaining Length is not a valid variable byte integer")
 	}
 	h = FixedHeader{Type: PacketType(b[0] >> 4), Flags: b[0] & 0x0F, RemainingLength: rl}
 	if err := h.check(v); err != nil {
@@ -33,7 +33,9 @@ func ParseFixedHeader(b []byte, v Version) (h FixedHeader, n int, err error) {
 func (h FixedHeader) check(v Version) error {
 	switch {
 	case h.Type == 0 || (h.Type == AUTH && v != V5):
-		return malformed(byVersion(v, "MQTT-2.2.2-1", "MQTT-2.1.3-1"), "reserved packet type "+h.Type.String())
+		// Table 2.1 (3.1.1) / 2-1 (5.0) mark these types Forbidden; no
+		// statement is numbered for them (2.2.2-1 and 2.1.3-1 are about flags).
+		return malformed("", "reserved packet type "+h.Type.String())
 	case h.Type == PUBLISH:
 		return nil // flags checked by Publish.decode
 	case h.Flags != requiredFlags[h.Type]:
@@ -93,11 +95,12 @@ func newPacket(t PacketType) Packet {
 }
 
 // Decode parses the packet at the start of b for version v (the version of
-// a CONNECT is read from the packet itself). It returns the packet and the
-// number of bytes it used, ErrIncomplete when b holds only part of a packet,
-// or an *Error. A maxSize above zero bounds the size of the whole packet;
-// a larger packet is refused before its body is read. The returned packet
-// owns its memory: nothing in it points into b.
+// a CONNECT is read from the packet itself, so v may be 0 for the first
+// packet a server reads; any other packet is refused then). It returns the
+// packet and the number of bytes it used, ErrIncomplete when b holds only
+// part of a packet, or an *Error. A maxSize above zero bounds the size of
+// the whole packet; a larger packet is refused before its body is read. The
+// returned packet owns its memory: nothing in it points into b.
 func Decode(b []byte, v Version, maxSize int) (Packet, int, error) {
 	h, n, err := ParseFixedHeader(b, v)
 	if err != nil {
@@ -122,6 +125,13 @@ func Decode(b []byte, v Version, maxSize int) (Packet, int, error) {
 }
 
 func decodeBody(d *decoder, p Packet, h FixedHeader) error {
+	if !d.v.Valid() && h.Type != CONNECT {
+		// No CONNECT has told which version is spoken, and a packet read
+		// in no version is read in none: a server gets this when a client
+		// starts with anything but CONNECT.
+		d.fail(protocolErr("MQTT-3.1.0-1", h.Type.String()+" before CONNECT: the protocol version is not known"))
+		return d.err
+	}
 	p.decode(d, h.Flags)
 	return d.end(h.Type)
 }

@@ -10,10 +10,14 @@ import (
 // CONNACK during connect, in a DISCONNECT after it, or none for 3.1.1, where
 // the connection is simply closed); Rule names the normative statement, such
 // as "MQTT-3.1.2-3", or is empty when the specification numbers none.
+// Version is the protocol version the packet was read in, when known: for
+// a CONNECT it is the level the packet asked for, so a server can answer in
+// the client's version.
 type Error struct {
-	Code ReasonCode
-	Rule string
-	Msg  string
+	Code    ReasonCode
+	Rule    string
+	Msg     string
+	Version Version
 }
 
 // Error formats the violation with its reason code and rule.

@@ -135,6 +135,9 @@ type decoder struct {
 
 func (d *decoder) fail(e *Error) {
 	if d.err == nil {
+		if e.Version == 0 {
+			e.Version = d.v
+		}
 		d.err = e
 	}
 }
@@ -212,8 +215,11 @@ func (d *decoder) string(field string) string {
 		return ""
 	}
 	if !ValidUTF8(b) {
-		d.fail(malformed(byVersion(d.v, "MQTT-1.5.3-1", "MQTT-1.5.4-1"),
-			field+" is not well-formed UTF-8 or contains U+0000"))
+		if utf8.Valid(b) { // well-formed, so the fault is a U+0000
+			d.fail(malformed(byVersion(d.v, "MQTT-1.5.3-2", "MQTT-1.5.4-2"), field+" contains U+0000"))
+		} else {
+			d.fail(malformed(byVersion(d.v, "MQTT-1.5.3-1", "MQTT-1.5.4-1"), field+" is not well-formed UTF-8"))
+		}
 		return ""
 	}
 	return d.str(b)

@@ -269,17 +269,21 @@ func (p *Properties) Reset() {
 	*p = Properties{SubscriptionIdentifiers: subs, UserProperties: users}
 }
 
-// empty reports whether no property would be encoded.
+// empty reports whether no property would be encoded: nothing is marked
+// and every field is zero. It compares the fields directly rather than
+// asking Has about each id, because every 5.0 PUBACK encodes through it.
 func (p *Properties) empty() bool {
-	if p.present != 0 || len(p.UserProperties) > 0 || len(p.SubscriptionIdentifiers) > 0 {
-		return false
-	}
-	for _, id := range propertyOrder {
-		if p.Has(id) {
-			return false
-		}
-	}
-	return true
+	return p.present == 0 && len(p.UserProperties) == 0 && len(p.SubscriptionIdentifiers) == 0 &&
+		p.CorrelationData == nil && p.AuthenticationData == nil &&
+		p.ContentType == "" && p.ResponseTopic == "" && p.AssignedClientIdentifier == "" &&
+		p.AuthenticationMethod == "" && p.ResponseInformation == "" && p.ServerReference == "" &&
+		p.ReasonString == "" &&
+		p.MessageExpiryInterval == 0 && p.SessionExpiryInterval == 0 && p.WillDelayInterval == 0 &&
+		p.MaximumPacketSize == 0 &&
+		p.ServerKeepAlive == 0 && p.ReceiveMaximum == 0 && p.TopicAliasMaximum == 0 && p.TopicAlias == 0 &&
+		p.PayloadFormatIndicator == 0 && p.RequestProblemInformation == 0 && p.RequestResponseInformation == 0 &&
+		p.MaximumQoS == 0 && p.RetainAvailable == 0 && p.WildcardSubscriptionAvailable == 0 &&
+		p.SubscriptionIdentifierAvailable == 0 && p.SharedSubscriptionAvailable == 0
 }
 
 // scalar returns the value of a numeric property.
@@ -412,7 +416,7 @@ var scalarSize = [...]int{TypeByte: 1, TypeTwoByteInt: 2, TypeFourByteInt: 4}
 // Length) for a packet of type t, and checks that each property may appear
 // there and fits its field.
 func (p *Properties) size(t PacketType) (int, error) {
-	if p.present == 0 && len(p.UserProperties) == 0 && len(p.SubscriptionIdentifiers) == 0 && p.empty() {
+	if p.empty() {
 		return 0, nil
 	}
 	n := 0
@@ -524,7 +528,8 @@ func (d *decoder) properties(p *Properties, t PacketType) {
 		d.property(p, t)
 	}
 	d.b = rest
-	if d.err == nil && p.AuthenticationData != nil && p.AuthenticationMethod == "" {
+	// Presence, not value: an Authentication Method may be the empty string.
+	if d.err == nil && p.present&(1<<PropAuthenticationData) != 0 && p.present&(1<<PropAuthenticationMethod) == 0 {
 		d.fail(protocolErr("", "Authentication Data without an Authentication Method"))
 	}
 }

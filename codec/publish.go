@@ -20,42 +20,44 @@ func (*Publish) Type() PacketType { return PUBLISH }
 // error if the packet cannot be encoded. Use it to honour a peer's Maximum
 // Packet Size before encoding.
 func (p *Publish) Size(v Version) (int, error) {
-	n, err := p.bodySize(v)
+	n, _, err := p.bodySize(v)
 	if err != nil {
 		return 0, err
 	}
 	return 1 + varintLen(n) + n, nil
 }
 
-func (p *Publish) bodySize(v Version) (int, error) {
+// bodySize returns the Remaining Length n and, for 5.0, the length pn of
+// the properties, so that Append computes the properties' size only once.
+func (p *Publish) bodySize(v Version) (n, pn int, err error) {
 	if err := checkVersion(v, PUBLISH); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if p.QoS > 2 {
-		return 0, malformed("MQTT-3.3.1-4", "PUBLISH with QoS 3")
+		return 0, 0, malformed("MQTT-3.3.1-4", "PUBLISH with QoS 3")
 	}
 	if p.QoS == 0 && p.Dup {
-		return 0, malformed("MQTT-3.3.1-2", "DUP set on a QoS 0 PUBLISH")
+		return 0, 0, malformed("MQTT-3.3.1-2", "DUP set on a QoS 0 PUBLISH")
 	}
 	if p.QoS > 0 && p.PacketID == 0 {
-		return 0, protocolErr(byVersion(v, "MQTT-2.3.1-1", "MQTT-2.2.1-3"), "QoS > 0 PUBLISH without a Packet Identifier")
+		return 0, 0, protocolErr(byVersion(v, "MQTT-2.3.1-1", "MQTT-2.2.1-3"), "QoS > 0 PUBLISH without a Packet Identifier")
 	}
 	if len(p.Topic) > MaxStringLength {
-		return 0, &Error{Code: TopicNameInvalid, Rule: "MQTT-4.7.3-3", Msg: "Topic Name longer than 65535 bytes"}
+		return 0, 0, &Error{Code: TopicNameInvalid, Rule: "MQTT-4.7.3-3", Msg: "Topic Name longer than 65535 bytes"}
 	}
-	n := 2 + len(p.Topic) + len(p.Payload)
+	n = 2 + len(p.Topic) + len(p.Payload)
 	if p.QoS > 0 {
 		n += 2
 	}
-	pt, _, err := propsSize(&p.Properties, PUBLISH, v)
+	pt, pn, err := propsSize(&p.Properties, PUBLISH, v)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	n += pt
 	if n > MaxRemainingLength {
-		return 0, &Error{Code: PacketTooLarge, Msg: "PUBLISH is larger than the largest Remaining Length"}
+		return 0, 0, &Error{Code: PacketTooLarge, Msg: "PUBLISH is larger than the largest Remaining Length"}
 	}
-	return n, nil
+	return n, pn, nil
 }
 
 func (p *Publish) flags() byte {
@@ -72,7 +74,7 @@ func (p *Publish) flags() byte {
 // Append encodes the PUBLISH in version v. It does not allocate when dst
 // has room.
 func (p *Publish) Append(dst []byte, v Version) ([]byte, error) {
-	n, err := p.bodySize(v)
+	n, pn, err := p.bodySize(v)
 	if err != nil {
 		return dst, err
 	}
@@ -82,7 +84,6 @@ func (p *Publish) Append(dst []byte, v Version) ([]byte, error) {
 		dst = appendUint16(dst, p.PacketID)
 	}
 	if v == V5 {
-		pn, _ := p.Properties.size(PUBLISH) // checked by bodySize
 		dst = p.Properties.appendWithLength(dst, pn)
 	}
 	return append(dst, p.Payload...), nil

@@ -10,7 +10,8 @@ import (
 // does not allocate in steady state: the packets it returns are reused by
 // the next call, their byte slices (Payload, CorrelationData, ...) point
 // into its buffer, and strings are interned. Everything except strings is
-// valid only until the next call to ReadPacket.
+// valid only until the next call to ReadPacket, except a CONNECT, which is
+// never reused and owns all of its memory.
 //
 // A Reader is not safe for concurrent use.
 type Reader struct {
@@ -22,6 +23,9 @@ type Reader struct {
 	version Version
 	strs    interner
 	pkts    [16]Packet // one reusable packet per type
+	// dec is reused for every packet: a decoder on the stack would escape
+	// to the heap through the Packet interface and cost an allocation each.
+	dec decoder
 }
 
 const (
@@ -33,7 +37,8 @@ const (
 
 // NewReader returns a Reader that refuses packets larger than maxSize bytes
 // (0 means MaxPacketSize). The version starts unset: the first packet a
-// server reads is a CONNECT, which sets it; a client calls SetVersion.
+// server reads is a CONNECT, which sets it, and any other packet is refused
+// until then ([MQTT-3.1.0-1]); a client calls SetVersion.
 func NewReader(r io.Reader, maxSize int) *Reader {
 	if maxSize <= 0 || maxSize > MaxPacketSize {
 		maxSize = MaxPacketSize
@@ -100,8 +105,10 @@ func (r *Reader) ReadPacket() (Packet, error) {
 		r.pkts[h.Type] = p
 	}
 	resetPacket(p)
-	d := decoder{b: body, v: r.version, strs: &r.strs, alias: true}
-	if err := decodeBody(&d, p, h); err != nil {
+	// A CONNECT is kept for the whole connection (its Will above all), so
+	// it is decoded like Decode does, owning its bytes; it comes once.
+	r.dec = decoder{b: body, v: r.version, strs: &r.strs, alias: h.Type != CONNECT}
+	if err := decodeBody(&r.dec, p, h); err != nil {
 		return nil, err
 	}
 	if c, ok := p.(*Connect); ok {
@@ -121,7 +128,7 @@ func (r *Reader) fill(need int) error {
 	return nil
 }
 
-// readOnce makes room for need unread bytes and reads once.
+// readOnce makes room towards need unread bytes and reads once.
 func (r *Reader) readOnce(need int) error {
 	if r.start+need > len(r.buf) {
 		r.grow(need)
@@ -140,26 +147,27 @@ func (r *Reader) readOnce(need int) error {
 	return nil
 }
 
-// grow makes room for need unread bytes, moving them to the front of the
-// buffer or to a larger one.
+// grow makes room towards need unread bytes. It moves the unread bytes to
+// the front of the buffer; if that is not enough, the next read goes into
+// the space left, and only a full buffer is replaced by one twice its size.
+// So the buffer grows with the bytes that actually arrive, not with the
+// length a fixed header announces: a peer cannot make the Reader allocate
+// maxSize bytes by sending a five-byte header.
 func (r *Reader) grow(need int) {
-	if need <= len(r.buf) {
-		r.shift()
+	r.shift()
+	if need <= len(r.buf) || r.end < len(r.buf) {
 		return
 	}
-	size := max(len(r.buf)*2, minReadBuffer)
-	for size < need {
-		size *= 2
-	}
-	nb := make([]byte, size)
-	r.end = copy(nb, r.buf[r.start:r.end])
-	r.start = 0
+	nb := make([]byte, max(len(r.buf)*2, minReadBuffer))
+	r.end = copy(nb, r.buf[:r.end])
 	r.buf = nb
 }
 
 func (r *Reader) shift() {
-	r.end = copy(r.buf, r.buf[r.start:r.end])
-	r.start = 0
+	if r.start > 0 {
+		r.end = copy(r.buf, r.buf[r.start:r.end])
+		r.start = 0
+	}
 }
 
 // compact runs at the start of each ReadPacket, when the previous packet is

@@ -103,7 +103,11 @@ func (s *Subscribe) decode(d *decoder, _ byte) {
 			d.fail(malformed("MQTT-3-8.3-4", "reserved bits of the requested QoS byte are set"))
 		}
 		if sub.QoS == 3 && d.err == nil {
-			d.fail(malformed(byVersion(d.v, "MQTT-3-8.3-4", "MQTT-3.8.3-5"), "requested QoS 3"))
+			if d.v == V5 {
+				d.fail(protocolErr("", "Maximum QoS 3 in the Subscription Options"))
+			} else {
+				d.fail(malformed("MQTT-3-8.3-4", "requested QoS 3"))
+			}
 		}
 		s.Subscriptions = append(s.Subscriptions, sub)
 	}
@@ -224,7 +228,11 @@ func appendCodes(dst []byte, t PacketType, v Version, id uint16, p *Properties, 
 	}
 	for _, c := range codes {
 		if v == V5 && !c.ValidFor(t) || v == V311 && !validSubackV311(c) {
-			return dst, protocolErr(byVersion(v, "MQTT-3.9.3-2", "MQTT-3.9.3-2"), t.String()+" with reason code "+c.String())
+			rule := "MQTT-3.9.3-2"
+			if t == UNSUBACK {
+				rule = "MQTT-3.11.3-2"
+			}
+			return dst, protocolErr(rule, t.String()+" with reason code "+c.String())
 		}
 	}
 	pt, pn, err := propsSize(p, t, v)
