@@ -46,6 +46,7 @@ type conn struct {
 	out        []outItem
 	outBytes   int
 	outClosed  bool
+	hasSession bool // CONNECT accepted: kick (other goroutines) may read version and sess
 	wake       chan struct{}
 	writerDone chan struct{}
 
@@ -240,7 +241,10 @@ func (c *conn) handleDisconnect(p *codec.Disconnect) error {
 func (c *conn) kick(rc codec.ReasonCode, why string) {
 	c.kickOnce.Do(func() {
 		c.kicked.Store(&closeError{msg: why})
-		if c.version == codec.V5 && c.sess != nil {
+		c.outMu.Lock()
+		tell := c.hasSession && c.version == codec.V5
+		c.outMu.Unlock()
+		if tell {
 			c.enqueue(outItem{kind: codec.DISCONNECT, pkt: c.disconnectPacket(rc, why), close: true}, false, 4)
 		} else {
 			c.closeQueue()

@@ -96,6 +96,9 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 
 	sess, present := c.srv.takeSession(clientID, p.CleanStart)
 	c.sess = sess
+	c.outMu.Lock()
+	c.hasSession = true // from now on kick may read version and sess
+	c.outMu.Unlock()
 
 	ack.SessionPresent = present // [MQTT-3.2.2-2 of 3.1.1, MQTT-3.2.2-3 of 5.0]
 	if v5 {

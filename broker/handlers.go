@@ -47,7 +47,8 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 		ss := c.sess
 		ss.mu.Lock()
 		seen := ss.inbound[p.PacketID]
-		full := !seen && len(ss.inbound) >= int(c.srv.opts.ReceiveMaximum)
+		// Receive Maximum is a 5.0 limit; a 3.1.1 client has none to exceed.
+		full := v5 && !seen && len(ss.inbound) >= int(c.srv.opts.ReceiveMaximum)
 		if !seen && !full && rc == codec.Success {
 			ss.inbound[p.PacketID] = true
 		}
