@@ -51,6 +51,9 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 	if w := p.Will; w != nil && v5 && w.Properties.PayloadFormatIndicator == 1 && !codec.ValidUTF8(w.Payload) {
 		return refuse(codec.PayloadFormatInvalid, "", "will payload is not UTF-8")
 	}
+	if max := c.srv.opts.MaxConnections; max > 0 && c.srv.connCount() > max {
+		return refuse(codec.QuotaExceeded, "", "connection limit reached")
+	}
 	if auth := c.srv.opts.Authenticate; auth != nil {
 		if rc := auth(ctx, p); rc != codec.Success {
 			return refuse(rc, "", "authentication: "+rc.String())
@@ -106,6 +109,10 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 		ack.Properties.ReceiveMaximum = o.ReceiveMaximum
 		ack.Properties.MaximumPacketSize = uint32(o.MaxPacketSize)
 		ack.Properties.TopicAliasMaximum = o.TopicAliasMaximum
+		if p.Properties.RequestResponseInformation == 1 {
+			// Never when the client did not ask [MQTT-5:3.1.2-28].
+			ack.Properties.ResponseInformation = o.ResponseInformation
+		}
 	}
 	c.enqueuePacket(ack)
 	sess.attach(c, window, c.maxSize, expiry)

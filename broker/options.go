@@ -47,6 +47,15 @@ type Options struct {
 	// DisableTopicAliases stops the broker from choosing server→client
 	// Topic Aliases for 5.0 clients that accept them.
 	DisableTopicAliases bool
+	// MaxConnections refuses a CONNECT (5.0: CONNACK 0x97 Quota exceeded,
+	// 3.1.1: 0x03 Server unavailable) while this many connections are
+	// open. 0 means no limit.
+	MaxConnections int
+	// ResponseInformation is returned in the CONNACK to 5.0 clients that
+	// ask for it with Request Response Information; the client may use it
+	// to build response topics (5.0 section 4.10). Empty: not returned.
+	ResponseInformation string
+
 	// OutboundBuffer bounds the bytes queued for one connection's writer
 	// before QoS 0 messages are dropped for it (default 4 MiB).
 	OutboundBuffer int

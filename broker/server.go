@@ -148,6 +148,13 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
+// connCount returns the number of open connections.
+func (s *Server) connCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 func (s *Server) serve(ctx context.Context, nc net.Conn) {
 	c := newConn(s, nc)
 	s.mu.Lock()
