@@ -446,7 +446,11 @@ func FuzzTopicFilter(f *testing.F) {
 				t.Fatalf("ParseShared(%q) = %q, %q, %v for a non-shared filter", filter, group, shared, serr)
 			}
 		case ferr == nil:
-			if serr != nil || group == "" || strings.ContainsAny(group, "/+#") || ValidTopicFilter(shared) != nil {
+			// The filter after the ShareName is checked level by level: it
+			// may itself start with "$share/" ("$share/g/$share/" shares the
+			// filter "$share/").
+			if serr != nil || group == "" || strings.ContainsAny(group, "/+#") || shared == "" ||
+				validFilterLevels(shared) != nil {
 				t.Fatalf("ParseShared(%q) = %q, %q, %v for a valid shared filter", filter, group, shared, serr)
 			}
 			if filter != sharePrefix+group+"/"+shared {
