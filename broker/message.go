@@ -59,12 +59,17 @@ func (m *Message) expired(now time.Time) bool {
 }
 
 // remaining returns the Message Expiry Interval to send: the received
-// value minus the time the message waited [MQTT-3.3.2-6].
+// value minus the time the message waited [MQTT-3.3.2-6]. A message sent
+// again after its interval has passed (an unacknowledged QoS 1 or 2
+// PUBLISH, which must still be re-sent [MQTT-5:4.3.3-7]) gets 0.
 func (m *Message) remaining(now time.Time) (uint32, bool) {
 	if m.Expires.IsZero() {
 		return 0, false
 	}
 	d := m.Expires.Sub(now)
+	if d <= 0 {
+		return 0, true
+	}
 	secs := uint32((d + time.Second - 1) / time.Second)
 	return secs, true
 }

@@ -3,14 +3,22 @@
 // Usage:
 //
 //	tern [flags]
+//	tern gencert [-dir DIR] [-host list]
 //
 // Run tern -h for the flags. Every flag can also be set in a JSON file
 // given with --config; flags on the command line win over the file.
+//
+// tern listens for MQTT over TCP (--mqtt), MQTT over TLS (--mqtts, with
+// --tls-cert and --tls-key), and on one HTTP port (--http) for MQTT over
+// WebSocket at /mqtt, /healthz, and the web client at /; with a
+// certificate that port speaks HTTPS and secure WebSocket. tern gencert
+// writes a development CA and a certificate for localhost.
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,9 +26,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,21 +39,29 @@ import (
 
 // config is the broker's configuration, from flags and an optional JSON file.
 type config struct {
-	MQTT             string `json:"mqtt"`
-	LogLevel         string `json:"log_level"`
-	MaxKeepAlive     uint   `json:"max_keepalive"`
-	MaxPacketSize    int    `json:"max_packet_size"`
-	ConnectTimeout   string `json:"connect_timeout"`
-	ReceiveMaximum   uint   `json:"receive_maximum"`
-	MaxInflight      int    `json:"max_inflight"`
-	MaxQueued        int    `json:"max_queued"`
-	QueueQoS0        bool   `json:"queue_qos0"`
-	MaxSessionExpiry uint   `json:"max_session_expiry"`
+	MQTT             string   `json:"mqtt"`
+	MQTTS            string   `json:"mqtts"`
+	HTTP             string   `json:"http"`
+	AllowOrigins     []string `json:"allow_origins"`
+	TLSCert          string   `json:"tls_cert"`
+	TLSKey           string   `json:"tls_key"`
+	TLSClientCA      string   `json:"tls_client_ca"`
+	LogLevel         string   `json:"log_level"`
+	MaxKeepAlive     uint     `json:"max_keepalive"`
+	MaxPacketSize    int      `json:"max_packet_size"`
+	ConnectTimeout   string   `json:"connect_timeout"`
+	ReceiveMaximum   uint     `json:"receive_maximum"`
+	MaxInflight      int      `json:"max_inflight"`
+	MaxQueued        int      `json:"max_queued"`
+	QueueQoS0        bool     `json:"queue_qos0"`
+	MaxSessionExpiry uint     `json:"max_session_expiry"`
 }
 
 func defaults() config {
 	return config{
 		MQTT:           "127.0.0.1:1883",
+		MQTTS:          "127.0.0.1:8883",
+		HTTP:           "127.0.0.1:8080",
 		LogLevel:       "info",
 		MaxPacketSize:  1 << 20,
 		ConnectTimeout: "10s",
@@ -54,7 +72,13 @@ func defaults() config {
 }
 
 func main() {
-	if err := run(os.Args[1:], os.Stderr); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "gencert" {
+		err = gencert(os.Args[2:], os.Stdout, os.Stderr)
+	} else {
+		err = run(os.Args[1:], os.Stderr)
+	}
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
@@ -81,12 +105,29 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("tern", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "tern is an MQTT 3.1.1 and 5.0 broker.\n\nUsage: tern [flags]\n\nFlags:\n")
+		fmt.Fprintf(stderr, "tern is an MQTT 3.1.1 and 5.0 broker.\n\nUsage:\n  tern [flags]\n  tern gencert [-dir DIR] [-host list]   write a development CA and certificate (tern gencert -h)\n\nFlags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nA JSON config file uses the flag names with '_' for '-', e.g.\n  {\"mqtt\": \"0.0.0.0:1883\", \"max_keepalive\": 120}\n")
+		fmt.Fprintf(stderr, "\nA JSON config file uses the flag names with '_' for '-', e.g.\n  {\"mqtt\": \"0.0.0.0:1883\", \"max_keepalive\": 120, \"allow_origins\": [\"dash.example.com\"]}\n")
 	}
 	fs.String("config", "", "read settings from this JSON `file` first; flags given on the command line win")
 	fs.StringVar(&cfg.MQTT, "mqtt", cfg.MQTT, "listen for MQTT over TCP on this `address` (empty: off)")
+	fs.StringVar(&cfg.MQTTS, "mqtts", cfg.MQTTS, "listen for MQTT over TLS on this `address` when --tls-cert and --tls-key are set (empty: off)")
+	fs.StringVar(&cfg.HTTP, "http", cfg.HTTP, "serve HTTP on this `address`: MQTT over WebSocket at /mqtt, /healthz, the web client at /; HTTPS and secure WebSocket with --tls-cert (empty: off)")
+	fileOrigins := true // the first --allow-origin replaces the config file's list
+	fs.Func("allow-origin", "also accept WebSocket handshakes from web pages of this `origin` host pattern (repeatable or comma-separated, e.g. dash.example.com, *.example.com, https://*.example.org); same-origin pages are always accepted", func(v string) error {
+		if fileOrigins {
+			cfg.AllowOrigins, fileOrigins = nil, false
+		}
+		for o := range strings.SplitSeq(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				cfg.AllowOrigins = append(cfg.AllowOrigins, o)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate `file` (chain) for --mqtts and HTTPS; needs --tls-key")
+	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key `file` for --tls-cert")
+	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", cfg.TLSClientCA, "require TLS clients (--mqtts and HTTPS) to present a certificate signed by a CA in this PEM `file`")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn or error")
 	fs.UintVar(&cfg.MaxKeepAlive, "max-keepalive", cfg.MaxKeepAlive, "cap client Keep Alive at this many `seconds`, announced to 5.0 clients as Server Keep Alive (0: no cap)")
 	fs.IntVar(&cfg.MaxPacketSize, "max-packet-size", cfg.MaxPacketSize, "largest packet accepted from a client, in `bytes`")
@@ -153,35 +194,141 @@ func run(args []string, stderr io.Writer) error {
 		return fmt.Errorf("log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	opts, err := cfg.options(log)
-	if err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv := broker.New(opts)
-	errc := make(chan error, 1)
-	if cfg.MQTT != "" {
-		ln, err := net.Listen("tcp", cfg.MQTT)
-		if err != nil {
-			return err
-		}
-		log.Info("MQTT over TCP", "addr", ln.Addr().String(),
-			"try", fmt.Sprintf("mosquitto_sub -h %s -p %d -t '#' -v", host(ln.Addr()), port(ln.Addr())))
-		go func() { errc <- srv.Serve(ctx, ln) }()
+	d, err := start(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
+	var runErr error
 	select {
 	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, broker.ErrServerClosed) {
-			return err
-		}
+	case runErr = <-d.errc:
+		log.Error("listener failed", "err", runErr)
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	return errors.Join(runErr, d.shutdown(shutdownCtx))
+}
+
+// daemon is a running broker with its listeners.
+type daemon struct {
+	srv   *broker.Server
+	http  *http.Server      // nil without --http
+	addrs map[string]string // bound address by listener: "mqtt", "mqtts", "http"
+	errc  chan error        // a listener that stopped on its own
+	done  chan struct{}     // closed when every listener goroutine has returned
+}
+
+// start binds every configured listener (all or none) and serves them.
+func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
+	opts, err := cfg.options(log)
+	if err != nil {
+		return nil, err
+	}
+	if err := broker.CheckOriginPatterns(cfg.AllowOrigins); err != nil {
+		return nil, fmt.Errorf("allow-origin: %w", err)
+	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MQTT == "" && cfg.HTTP == "" && (tlsCfg == nil || cfg.MQTTS == "") {
+		return nil, errors.New("no listener: set --mqtt, --http or --mqtts")
+	}
+
+	var lns []net.Listener
+	listen := func(addr string) (net.Listener, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, err
+		}
+		lns = append(lns, ln)
+		return ln, nil
+	}
+	var mqttLn, mqttsLn, httpLn net.Listener
+	if cfg.MQTT != "" {
+		if mqttLn, err = listen(cfg.MQTT); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MQTTS != "" && tlsCfg != nil {
+		if mqttsLn, err = listen(cfg.MQTTS); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.HTTP != "" {
+		if httpLn, err = listen(cfg.HTTP); err != nil {
+			return nil, err
+		}
+	}
+
+	srv := broker.New(opts)
+	d := &daemon{srv: srv, addrs: map[string]string{}, errc: make(chan error, len(lns)), done: make(chan struct{})}
+	var running sync.WaitGroup
+	serve := func(name string, f func() error) {
+		running.Go(func() {
+			if err := f(); err != nil && !errors.Is(err, broker.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
+				d.errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		})
+	}
+	if mqttLn != nil {
+		d.addrs["mqtt"] = mqttLn.Addr().String()
+		log.Info("MQTT over TCP", "addr", mqttLn.Addr().String(),
+			"try", fmt.Sprintf("mosquitto_sub -h %s -p %d -t '#' -v", host(mqttLn.Addr()), port(mqttLn.Addr())))
+		serve("mqtt", func() error { return srv.Serve(ctx, mqttLn) })
+	}
+	if mqttsLn != nil {
+		d.addrs["mqtts"] = mqttsLn.Addr().String()
+		log.Info("MQTT over TLS", "addr", mqttsLn.Addr().String(), "client_certificates", cfg.TLSClientCA != "",
+			"try", fmt.Sprintf("mosquitto_sub --cafile ca.pem -h %s -p %d -t '#' -v", host(mqttsLn.Addr()), port(mqttsLn.Addr())))
+		serve("mqtts", func() error { return srv.Serve(ctx, tls.NewListener(mqttsLn, tlsCfg)) })
+	}
+	if httpLn != nil {
+		d.addrs["http"] = httpLn.Addr().String()
+		d.http = newHTTPServer(srv, cfg, log, tlsCfg)
+		scheme := "http"
+		if tlsCfg != nil {
+			scheme = "https"
+		}
+		base := fmt.Sprintf("%s://%s", scheme, httpLn.Addr().String())
+		log.Info("HTTP", "addr", httpLn.Addr().String(), "websocket", wsURL(base)+"/mqtt", "health", base+"/healthz",
+			"allowed_origins", strings.Join(cfg.AllowOrigins, ","))
+		serve("http", func() error {
+			if tlsCfg != nil {
+				return d.http.ServeTLS(httpLn, "", "")
+			}
+			return d.http.Serve(httpLn)
+		})
+	}
+	go func() {
+		running.Wait()
+		close(d.done)
+	}()
+	return d, nil
+}
+
+// shutdown stops the HTTP server (new requests and handshakes), then the
+// broker, which disconnects every client whatever its transport, and
+// waits for the listeners to return.
+func (d *daemon) shutdown(ctx context.Context) error {
+	var errs []error
+	if d.http != nil {
+		errs = append(errs, d.http.Shutdown(ctx))
+	}
+	errs = append(errs, d.srv.Shutdown(ctx))
+	select {
+	case <-d.done:
+	case <-ctx.Done():
+		errs = append(errs, ctx.Err())
+	}
+	return errors.Join(errs...)
 }
 
 func host(a net.Addr) string {

@@ -1,0 +1,341 @@
+package broker
+
+// MQTT over TLS and secure WebSocket: mosquitto_pub/mosquitto_sub with
+// --cafile against a TLS listener, Go clients over wss://, and client
+// certificates (a certificate from another CA is refused when they are
+// required). The certificates are made here, per test.
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ternmq/tern/codec"
+)
+
+// testCA is a throw-away certificate authority.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	file string // PEM of the CA certificate
+}
+
+func newTestCA(t testing.TB, name string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "ca.pem")
+	writePEM(t, file, "CERTIFICATE", der)
+	return &testCA{cert: cert, key: key, file: file}
+}
+
+func (ca *testCA) pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.cert)
+	return p
+}
+
+// issue makes a leaf certificate: a server certificate for 127.0.0.1 and
+// localhost, or a client certificate for cn. It returns it for crypto/tls
+// and as PEM files.
+func (ca *testCA) issue(t testing.TB, cn string, server bool) (c tls.Certificate, certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.DNSNames = []string{"localhost"}
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, cn+".pem"), filepath.Join(dir, cn+".key")
+	writePEM(t, certFile, "CERTIFICATE", der)
+	writePEM(t, keyFile, "PRIVATE KEY", keyDER)
+	c, err = tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, certFile, keyFile
+}
+
+func writePEM(t testing.TB, file, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tlsPKI is what a TLS test needs: the server's CA and certificate, a
+// client certificate from the same CA and one from another CA.
+type tlsPKI struct {
+	ca, otherCA               *testCA
+	server                    tls.Certificate
+	client, stranger          tls.Certificate
+	clientCert, clientKey     string
+	strangerCert, strangerKey string
+}
+
+func newTLSPKI(t testing.TB) *tlsPKI {
+	t.Helper()
+	p := &tlsPKI{ca: newTestCA(t, "Tern test CA"), otherCA: newTestCA(t, "Some other CA")}
+	p.server, _, _ = p.ca.issue(t, "tern-server", true)
+	p.client, p.clientCert, p.clientKey = p.ca.issue(t, "good-client", false)
+	p.stranger, p.strangerCert, p.strangerKey = p.otherCA.issue(t, "stranger", false)
+	return p
+}
+
+// serverConfig is the broker's TLS configuration; with clientCerts set,
+// client certificates from p.ca are required.
+func (p *tlsPKI) serverConfig(clientCerts bool) *tls.Config {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{p.server}}
+	if clientCerts {
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		cfg.ClientCAs = p.ca.pool()
+	}
+	return cfg
+}
+
+// clientConfig trusts p.ca and presents cert when it is not nil, even
+// when the server's list of acceptable CAs does not include its issuer
+// (crypto/tls would otherwise quietly send no certificate).
+func (p *tlsPKI) clientConfig(cert *tls.Certificate) *tls.Config {
+	cfg := &tls.Config{RootCAs: p.ca.pool(), ServerName: "127.0.0.1"}
+	if cert != nil {
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
+	}
+	return cfg
+}
+
+// startTLSListener serves MQTT over TLS for ts on another 127.0.0.1 port.
+func startTLSListener(t testing.TB, ts *testServer, cfg *tls.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ts.Serve(context.Background(), tls.NewListener(ln, cfg))
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String()
+}
+
+// startWSSServer is startWSServer over HTTPS: the handler at wss://.../mqtt.
+func startWSSServer(t testing.TB, cfg *tls.Config) *wsTestServer {
+	t.Helper()
+	ts := newWSTestServer(t, nil, WebSocketOptions{})
+	ts.HTTP.TLS = cfg
+	ts.HTTP.StartTLS()
+	ts.URL = "wss" + strings.TrimPrefix(ts.HTTP.URL, "https") + "/mqtt"
+	return ts
+}
+
+// wssDialOptions dials with tlsCfg and offers "mqtt".
+func wssDialOptions(t testing.TB, tlsCfg *tls.Config) *websocket.DialOptions {
+	tr := &http.Transport{TLSClientConfig: tlsCfg}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &websocket.DialOptions{
+		Subprotocols: []string{Subprotocol},
+		HTTPClient:   &http.Client{Transport: tr, Timeout: waitFor},
+	}
+}
+
+// dialTLSRaw connects a raw client over TLS.
+func dialTLSRaw(t testing.TB, addr string, cfg *tls.Config, v codec.Version) *rawConn {
+	t.Helper()
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: waitFor}, Config: cfg}
+	nc, err := d.DialContext(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatalf("TLS dial %s: %v", addr, err)
+	}
+	return newRawClient(t, nc, v, false)
+}
+
+// mosq runs a mosquitto client to completion and returns its output and
+// exit error.
+func mosq(t testing.TB, name string, args ...string) (string, error) {
+	t.Helper()
+	bin := requireTool(t, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	return string(out), err
+}
+
+// TestTLSMosquitto: mosquitto_pub and mosquitto_sub with --cafile against
+// the broker's TLS listener, in both protocol versions, and a Go client on
+// plain TCP of the same broker in the conversation.
+func TestTLSMosquitto(t *testing.T) {
+	pki := newTLSPKI(t)
+	ts := startServer(t, nil)
+	addr := startTLSListener(t, ts, pki.serverConfig(false))
+	tcp := dialRaw(t, ts.Addr, codec.V311)
+	tcp.connect(t, &codec.Connect{ClientID: "tcp-watcher", CleanStart: true})
+	tcp.subscribe(t, 1, "tls/#")
+
+	for _, v := range []string{"mqttv311", "mqttv5"} {
+		t.Run(v, func(t *testing.T) {
+			sub := startMosqSub(t, addr, "--cafile", pki.ca.file, "-V", v, "-q", "1", "-t", "tls/"+v, "-C", "1", "-W", "10")
+			sub.subscribed(t)
+			mosqPub(t, addr, "--cafile", pki.ca.file, "-V", v, "-q", "1", "-t", "tls/"+v, "-m", "over TLS")
+			sub.msgs.expect(t, "tls/"+v, "over TLS", 1, false)
+			sub.exited(t)
+			tcp.expectMessage(t, "tls/"+v, "over TLS")
+		})
+	}
+	t.Run("untrusted server", func(t *testing.T) {
+		// mosquitto_pub checks the server against --cafile: another CA fails.
+		out, err := mosq(t, "mosquitto_pub", append(hostPort(t, addr), "--cafile", pki.otherCA.file, "-t", "tls/no", "-m", "x")...)
+		if err == nil {
+			t.Fatalf("mosquitto_pub trusted a certificate from another CA:\n%s", out)
+		}
+	})
+	tcp.expectIdle(t) // nothing from the refused publisher
+}
+
+// TestTLSClientCertificates: with client certificates required, a client
+// with a certificate from the configured CA is served, and one with a
+// certificate from another CA, or with none, is refused, over MQTT/TLS
+// (mosquitto and Go) and over wss://.
+func TestTLSClientCertificates(t *testing.T) {
+	pki := newTLSPKI(t)
+	ts := startServer(t, nil)
+	addr := startTLSListener(t, ts, pki.serverConfig(true))
+	wss := startWSSServer(t, pki.serverConfig(true))
+
+	t.Run("mosquitto", func(t *testing.T) {
+		sub := startMosqSub(t, addr, "--cafile", pki.ca.file, "--cert", pki.clientCert, "--key", pki.clientKey,
+			"-t", "mtls/#", "-C", "1", "-W", "10")
+		sub.subscribed(t)
+		mosqPub(t, addr, "--cafile", pki.ca.file, "--cert", pki.clientCert, "--key", pki.clientKey, "-t", "mtls/ok", "-m", "trusted")
+		sub.msgs.expect(t, "mtls/ok", "trusted", 0, false)
+		sub.exited(t)
+		for name, extra := range map[string][]string{
+			"other CA": {"--cert", pki.strangerCert, "--key", pki.strangerKey},
+			"no cert":  nil,
+		} {
+			args := append(hostPort(t, addr), "--cafile", pki.ca.file, "-t", "mtls/bad", "-m", "x")
+			if out, err := mosq(t, "mosquitto_pub", append(args, extra...)...); err == nil {
+				t.Errorf("%s: mosquitto_pub was served:\n%s", name, out)
+			}
+		}
+	})
+
+	good := dialTLSRaw(t, addr, pki.clientConfig(&pki.client), codec.V5)
+	good.connect(t, &codec.Connect{ClientID: "good", CleanStart: true})
+	good.subscribe(t, 1, "mtls/#")
+
+	t.Run("Go over TLS", func(t *testing.T) {
+		for name, cert := range map[string]*tls.Certificate{"other CA": &pki.stranger, "no cert": nil} {
+			t.Run(name, func(t *testing.T) {
+				// With TLS 1.3 the client learns of the refusal on its
+				// first read, after its handshake has finished.
+				c := dialTLSRaw(t, addr, pki.clientConfig(cert), codec.V5)
+				c.nc.SetWriteDeadline(time.Now().Add(waitFor))
+				c.nc.Write(encode(codec.V5, &codec.Connect{Version: codec.V5, ClientID: "bad", CleanStart: true}))
+				c.expectClosed(t)
+				if c.err == nil || !strings.Contains(c.err.Error(), "certificate") {
+					t.Errorf("connection ended with %v, want a certificate error", c.err)
+				}
+			})
+		}
+	})
+	t.Run("Go over wss", func(t *testing.T) {
+		c, _ := wsRawWith(t, wss.URL, codec.V311, wssDialOptions(t, pki.clientConfig(&pki.client)))
+		c.connect(t, &codec.Connect{ClientID: "wss-good", CleanStart: true})
+		c.disconnect(t)
+		for name, cert := range map[string]*tls.Certificate{"other CA": &pki.stranger, "no cert": nil} {
+			_, _, err := wsTryDial(t, wss.URL, wssDialOptions(t, pki.clientConfig(cert)))
+			if err == nil || !strings.Contains(err.Error(), "certificate") {
+				t.Errorf("%s: wss handshake: %v, want a certificate error", name, err)
+			}
+		}
+	})
+	carriesOn(t, good, "mtls/still")
+}
+
+// TestWSSExchange: a Go client over wss:// and one over MQTT/TLS exchange
+// messages through one broker.
+func TestWSSExchange(t *testing.T) {
+	pki := newTLSPKI(t)
+	wss := startWSSServer(t, pki.serverConfig(false))
+	addr := startTLSListener(t, wss.testServer, pki.serverConfig(false))
+
+	w, ws := wsRawWith(t, wss.URL, codec.V5, wssDialOptions(t, pki.clientConfig(nil)))
+	if ws.Subprotocol() != Subprotocol {
+		t.Fatalf("subprotocol %q", ws.Subprotocol())
+	}
+	w.connect(t, &codec.Connect{ClientID: "wss-client", CleanStart: true})
+	w.subscribe(t, 2, "secure/to-wss")
+	m := dialTLSRaw(t, addr, pki.clientConfig(nil), codec.V311)
+	m.connect(t, &codec.Connect{ClientID: "mqtts-client", CleanStart: true})
+	m.subscribe(t, 2, "secure/to-mqtts")
+	for qos := range codec.QoS(3) {
+		w.publish(t, qos, "secure/to-mqtts", fmt.Sprint("from wss q", qos))
+		m.expectMessage(t, "secure/to-mqtts", fmt.Sprint("from wss q", qos))
+		m.publish(t, qos, "secure/to-wss", fmt.Sprint("from mqtts q", qos))
+		w.expectMessage(t, "secure/to-wss", fmt.Sprint("from mqtts q", qos))
+	}
+	wss.logs.expectLine(t, "websocket connection accepted", "tls=true")
+	// A plain-text WebSocket client cannot talk to the HTTPS port.
+	if _, _, err := wsTryDial(t, "ws"+strings.TrimPrefix(wss.URL, "wss"), nil); err == nil {
+		t.Error("ws:// handshake accepted on the HTTPS port")
+	}
+}

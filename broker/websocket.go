@@ -1,0 +1,313 @@
+package broker
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Subprotocol is the WebSocket subprotocol MQTT is carried in
+// ([MQTT-6.0.0-3], [MQTT-6.0.0-4]).
+const Subprotocol = "mqtt"
+
+// WebSocketOptions configures WebSocketHandler.
+type WebSocketOptions struct {
+	// OriginPatterns lists the browser origins allowed besides the
+	// broker's own (same-origin requests, and requests without an Origin
+	// header such as those of non-browser clients, are always allowed).
+	// Each pattern is a host pattern in path.Match syntax ("dash.example.com",
+	// "*.example.com", "localhost:*"), matched case-insensitively against the
+	// origin's host; a pattern with "://" is matched against scheme://host.
+	// A page from any other origin is refused with 403 Forbidden: without
+	// this check any web site a user visits could use their broker.
+	OriginPatterns []string
+}
+
+// CheckOriginPatterns reports the first malformed pattern in patterns, so
+// that a configuration error is found at start-up rather than as a 403 on
+// every cross-origin handshake.
+func CheckOriginPatterns(patterns []string) error {
+	for _, p := range patterns {
+		if p == "" {
+			return errors.New("empty origin pattern")
+		}
+		if _, err := path.Match(strings.ToLower(p), ""); err != nil {
+			return fmt.Errorf("origin pattern %q: %w", p, err)
+		}
+	}
+	return nil
+}
+
+const (
+	// wsReadSlack is added to the broker's MaxPacketSize to get the
+	// WebSocket message read limit. The codec enforces the packet limit
+	// itself (and a 5.0 client is told 0x95 Packet too large); the message
+	// limit only bounds how much one message may carry, so it leaves room
+	// for a batch of small packets beside one of the largest size.
+	wsReadSlack = 64 << 10
+	// wsCloseTimeout bounds the WebSocket close handshake.
+	wsCloseTimeout = closeGrace
+)
+
+// WebSocketHandler returns an http.Handler that serves MQTT over WebSocket
+// (MQTT 5.0 chapter 6, which 3.1.1 clients use too). Mount it on a path
+// such as /mqtt of an http.Server; over HTTPS it serves secure WebSocket.
+//
+// The handler:
+//   - requires the client to offer the subprotocol "mqtt" and selects it
+//     ([MQTT-6.0.0-3], [MQTT-6.0.0-4]); a handshake without it is refused
+//     with 400 Bad Request;
+//   - allows same-origin pages, clients that send no Origin, and the
+//     origins in o.OriginPatterns; other origins get 403 Forbidden;
+//   - reads binary messages only: a text message closes the connection
+//     with WebSocket status 1003 ([MQTT-6.0.0-1]);
+//   - treats the binary messages as one byte stream, so a packet may span
+//     messages and frames, and a message may hold several packets
+//     ([MQTT-6.0.0-2]);
+//   - limits one message to the broker's MaxPacketSize plus 64 KiB;
+//   - writes each batch of queued packets as one binary message.
+//
+// Each connection is then served by ServeConn like any TCP connection, and
+// the handler returns when it ends. Handshake refusals are logged at warn
+// level with the remote address. Slow peers are bounded by the http.Server's
+// ReadHeaderTimeout (the handshake) and the broker's ConnectTimeout.
+func (s *Server) WebSocketHandler(o WebSocketOptions) http.Handler {
+	accept := &websocket.AcceptOptions{
+		Subprotocols:   []string{Subprotocol},
+		OriginPatterns: slices.Clone(o.OriginPatterns),
+	}
+	if err := CheckOriginPatterns(o.OriginPatterns); err != nil {
+		s.log.Error("websocket: bad allowed origin; cross-origin handshakes will be refused", "err", err)
+	}
+	readLimit := int64(s.opts.MaxPacketSize) + wsReadSlack
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log := s.log.With("remote", r.RemoteAddr, "transport", "websocket")
+		if isWebSocketUpgrade(r) && !offersToken(r.Header, "Sec-WebSocket-Protocol", Subprotocol) {
+			// [MQTT-6.0.0-3]: the client must offer "mqtt".
+			log.Warn(`websocket handshake refused: subprotocol "mqtt" not offered`,
+				"offered", strings.Join(r.Header.Values("Sec-WebSocket-Protocol"), ", "),
+				"user_agent", r.UserAgent())
+			http.Error(w, `MQTT over WebSocket needs the subprotocol "mqtt" (Sec-WebSocket-Protocol: mqtt)`, http.StatusBadRequest)
+			return
+		}
+		hw := &hijackRecorder{ResponseWriter: w}
+		ws, err := websocket.Accept(hw, r, accept)
+		if err != nil {
+			// Accept has answered (403 for a foreign Origin, 426 for a
+			// request that is not an upgrade, ...).
+			log.Warn("websocket handshake refused", "origin", r.Header.Get("Origin"), "err", err)
+			return
+		}
+		if ws.Subprotocol() != Subprotocol || hw.conn == nil {
+			// Only a client offering "MQTT" in another case gets here.
+			log.Warn(`websocket connection closed: subprotocol is not "mqtt"`, "subprotocol", ws.Subprotocol())
+			if hw.conn != nil {
+				hw.conn.SetDeadline(time.Now().Add(wsCloseTimeout))
+			}
+			ws.Close(websocket.StatusPolicyViolation, `subprotocol "mqtt" required`)
+			return
+		}
+		ws.SetReadLimit(readLimit)
+		log.Debug("websocket connection accepted", "origin", r.Header.Get("Origin"), "tls", r.TLS != nil)
+		// The request's context ends when this handler returns; the
+		// connection's life is governed by the broker (Shutdown) instead.
+		s.ServeConn(context.WithoutCancel(r.Context()), newWSConn(ws, hw.conn))
+	})
+}
+
+// isWebSocketUpgrade reports whether r asks for a WebSocket upgrade.
+func isWebSocketUpgrade(r *http.Request) bool {
+	return offersTokenFold(r.Header, "Connection", "upgrade") && offersTokenFold(r.Header, "Upgrade", "websocket")
+}
+
+// offersToken reports whether a comma-separated header lists token exactly
+// (subprotocol names are case-sensitive).
+func offersToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.TrimSpace(t) == token {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func offersTokenFold(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hijackRecorder keeps the connection that websocket.Accept hijacks, so
+// that wsConn can set deadlines on it and report its addresses.
+type hijackRecorder struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err == nil {
+		h.conn = c
+	}
+	return c, brw, err
+}
+
+func (h *hijackRecorder) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// errTextFrame ends a connection that sent a text message.
+var errTextFrame = errors.New("websocket: text message received; MQTT is carried in binary messages only [MQTT-6.0.0-1]")
+
+// wsConn presents a WebSocket as the byte stream the broker's connection
+// code reads and writes: reads continue across binary messages, and each
+// Write is one binary message (the writer writes one batch of packets per
+// call, so one batch is one frame).
+//
+// It is used instead of websocket.NetConn because of deadlines: NetConn
+// implements an expired read deadline by closing the whole WebSocket, so a
+// DISCONNECT the broker queues when it kicks a client (take-over, shutdown)
+// or times it out could never be written. wsConn sets deadlines on the
+// underlying (hijacked) connection instead, where an expired read deadline
+// only fails the read, as on TCP; the same deadlines bound the close
+// handshake. Operations use a context without deadline, so the library
+// allocates no timer per message.
+type wsConn struct {
+	ws  *websocket.Conn
+	raw net.Conn // the hijacked TCP or TLS connection
+	r   io.Reader
+
+	mu      sync.Mutex // guards the fields below and deadline changes
+	closing bool       // Close has started: deadlines no longer change
+	code    websocket.StatusCode
+	reason  string
+	rd, wd  time.Time // deadlines set by the broker
+}
+
+func newWSConn(ws *websocket.Conn, raw net.Conn) *wsConn {
+	return &wsConn{ws: ws, raw: raw, code: websocket.StatusNormalClosure}
+}
+
+// Read reads from the current binary message, moving on to the next one
+// when it ends. It must not be called concurrently.
+func (c *wsConn) Read(p []byte) (int, error) {
+	for {
+		if c.r == nil {
+			typ, r, err := c.ws.Reader(context.Background())
+			if err != nil {
+				switch websocket.CloseStatus(err) {
+				case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+					return 0, io.EOF
+				}
+				return 0, err
+			}
+			if typ != websocket.MessageBinary {
+				c.mu.Lock()
+				c.code, c.reason = websocket.StatusUnsupportedData, "MQTT needs binary frames"
+				c.mu.Unlock()
+				return 0, errTextFrame
+			}
+			c.r = r
+		}
+		n, err := c.r.Read(p)
+		if err == io.EOF {
+			c.r = nil
+			if n == 0 {
+				continue
+			}
+			err = nil
+		}
+		return n, err
+	}
+}
+
+// Write sends p as one binary message.
+func (c *wsConn) Write(p []byte) (int, error) {
+	if err := c.ws.Write(context.Background(), websocket.MessageBinary, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Close runs the WebSocket close handshake, bounded by wsCloseTimeout,
+// and closes the connection.
+func (c *wsConn) Close() error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closing = true
+	code, reason := c.code, c.reason
+	// A peer that never answers, or stalls inside a frame, must not hold
+	// this goroutine: the handshake gets wsCloseTimeout at most, and no
+	// more than the broker's own deadlines allow (after a kick, the read
+	// deadline has passed: the close frame is sent but not waited for).
+	limit := time.Now().Add(wsCloseTimeout)
+	c.raw.SetReadDeadline(earliest(c.rd, limit))
+	c.raw.SetWriteDeadline(earliest(c.wd, limit))
+	c.mu.Unlock()
+	err := c.ws.Close(code, reason)
+	c.raw.Close()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+func (c *wsConn) LocalAddr() net.Addr  { return c.raw.LocalAddr() }
+func (c *wsConn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+// earliest returns the earlier of a deadline (zero: none) and limit.
+func earliest(deadline, limit time.Time) time.Time {
+	if !deadline.IsZero() && deadline.Before(limit) {
+		return deadline
+	}
+	return limit
+}
+
+func (c *wsConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return nil
+	}
+	c.rd, c.wd = t, t
+	return c.raw.SetDeadline(t)
+}
+
+func (c *wsConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return nil
+	}
+	c.rd = t
+	return c.raw.SetReadDeadline(t)
+}
+
+func (c *wsConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return nil
+	}
+	c.wd = t
+	return c.raw.SetWriteDeadline(t)
+}
