@@ -1,0 +1,185 @@
+//go:build !js
+
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/ternmq/tern/broker"
+)
+
+// browserPage loads wasm_exec.js and runs the test program.
+const browserPage = `<!doctype html>
+<html><head><meta charset="utf-8"><title>tern client wasm test</title></head>
+<body>
+<p id="result">running</p>
+<script src="/wasm_exec.js"></script>
+<script>
+const go = new Go();
+WebAssembly.instantiateStreaming(fetch("/test.wasm"), go.importObject)
+	.then((r) => go.run(r.instance))
+	.catch((e) => {
+		console.error("wasm failed to start: " + e);
+		document.getElementById("result").textContent = "FAIL: wasm failed to start: " + e;
+		const d = document.createElement("div"); d.id = "done"; document.body.appendChild(d);
+	});
+</script>
+</body></html>`
+
+// TestBrowser builds the client for GOOS=js GOARCH=wasm and runs it in
+// headless Chromium against Tern over ws:// (client/internal/wasmtest):
+// connect, subscribe, publish and receive at QoS 0, 1 and 2 with a 100 KiB
+// payload (beyond the WebSocket library's 32 KiB default read limit), stay
+// connected past 1.5 × Keep Alive on PINGREQ alone, report failed dials
+// with the URL and hints, and disconnect cleanly. A screenshot of a failed
+// run is saved in the test's temporary directory.
+func TestBrowser(t *testing.T) {
+	chromium := findChromium(t)
+	dir := t.TempDir()
+
+	// Build the test program for the browser.
+	wasm := filepath.Join(dir, "test.wasm")
+	build := exec.Command(goTool(), "build", "-o", wasm, "./internal/wasmtest")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the wasm test program: %v\n%s", err, out)
+	}
+	goroot, err := exec.Command(goTool(), "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wasmExec := filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js") // Go 1.24+
+	if _, err := os.Stat(wasmExec); err != nil {
+		t.Fatalf("wasm_exec.js: %v", err)
+	}
+
+	// One HTTP server for the page, the program and the broker.
+	srv := startTern(t, nil)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, browserPage)
+	})
+	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("/wasm_exec.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, wasmExec) })
+	mux.HandleFunc("/test.wasm", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/wasm")
+		http.ServeFile(w, r, wasm)
+	})
+	mux.Handle("/mqtt", srv.WebSocketHandler(broker.WebSocketOptions{}))
+	hs := httptest.NewServer(mux)
+	defer hs.Close()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(filepath.Join(dir, "chromium-profile")),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	if err := chromedp.Do(ctx); err != nil { // start the browser without a deadline
+		t.Fatalf("starting chromium: %v", err)
+	}
+
+	// Keep the console for the failure report.
+	var (
+		logMu   sync.Mutex
+		console []string
+	)
+	consoleCtx, stopConsole := context.WithCancel(ctx)
+	consoleDone := make(chan struct{})
+	messages := chromedp.Console(consoleCtx)
+	go func() {
+		defer close(consoleDone)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			logMu.Lock()
+			console = append(console, m.String())
+			logMu.Unlock()
+		}
+	}()
+	defer func() {
+		stopConsole()
+		<-consoleDone
+	}()
+
+	runCtx, cancelRun := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelRun()
+	var result string
+	err = chromedp.Do(runCtx,
+		chromedp.Navigate(hs.URL+"/"),
+		chromedp.WaitReady(chromedp.CSS("#done")),
+	)
+	if err == nil {
+		result, err = chromedp.Run(runCtx, chromedp.Text(chromedp.CSS("#result")))
+	}
+	if testing.Verbose() {
+		logMu.Lock()
+		t.Logf("console:\n  %s", strings.Join(console, "\n  "))
+		logMu.Unlock()
+	}
+	if err != nil || result != "PASS" {
+		shot := filepath.Join(dir, "failure.png")
+		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+		if png, serr := chromedp.Run(sctx, chromedp.FullScreenshot(90)); serr == nil {
+			os.WriteFile(shot, png, 0o644)
+		}
+		scancel()
+		logMu.Lock()
+		t.Errorf("browser run: result %q, err %v\nscreenshot: %s\nconsole:\n  %s", result, err, shot, strings.Join(console, "\n  "))
+		logMu.Unlock()
+	}
+}
+
+// goTool returns the go command that runs the tests.
+func goTool() string {
+	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+		return p
+	}
+	return "go"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// findChromium returns the path of Debian's chromium. Without it the test
+// is skipped, or fails under CI=true.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "/usr/bin/chromium"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is required under CI (scripts/setup.sh installs it)")
+	}
+	t.Skip("chromium not installed (apt-get install chromium); skipping the browser test")
+	return ""
+}

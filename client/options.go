@@ -1,0 +1,181 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/ternmq/tern/codec"
+)
+
+// Options configures a Client. The zero value of each field picks the
+// default documented beside it, so Options{} connects as an MQTT 5.0 client
+// with a server-assigned client identifier and no automatic reconnect.
+type Options struct {
+	// ClientID identifies the session. Empty asks a 5.0 server to assign
+	// one (see Connack().Properties.AssignedClientIdentifier; reconnects
+	// reuse it); a 3.1.1 server accepts an empty id only with CleanStart.
+	ClientID string
+	// Username is sent when not empty; Password when not nil.
+	Username string
+	Password []byte
+
+	// Version is the protocol version: codec.V5 (the default) or codec.V311.
+	Version codec.Version
+
+	// CleanStart discards any session the server holds for ClientID on the
+	// first connection. Reconnects never set it when the session outlives
+	// the connection (a 5.0 Session Expiry Interval above 0, or a 3.1.1
+	// session without CleanStart), so that they resume the session.
+	CleanStart bool
+
+	// KeepAlive is the longest time the client stays silent; when it has
+	// sent nothing for this long it sends a PINGREQ. It is sent in whole
+	// seconds. Default 60s; negative turns keep-alive off. A 5.0 server's
+	// Server Keep Alive replaces it.
+	KeepAlive time.Duration
+	// PingTimeout is how long the client waits for the PINGRESP before it
+	// declares the connection dead (default: the keep-alive interval, at
+	// most 10s).
+	PingTimeout time.Duration
+	// ConnectTimeout bounds each reconnect attempt: dial, CONNECT and
+	// CONNACK (default 30s). The first connection is bounded by the
+	// context given to Connect.
+	ConnectTimeout time.Duration
+
+	// Will is the Will Message the server publishes if the connection ends
+	// without a normal DISCONNECT (or with codec.DisconnectWithWillMessage).
+	Will *codec.Will
+
+	// ConnectProperties are the 5.0 CONNECT properties, ignored for 3.1.1.
+	// The client honours the limits it announces here:
+	//   - SessionExpiryInterval: how long the server keeps the session
+	//     after the connection ends (0, the default, ends it at once);
+	//   - ReceiveMaximum: QoS 1 and 2 messages the server may have
+	//     unacknowledged towards the client (default 65535). The client
+	//     acknowledges a message only after every handler it was
+	//     dispatched to has returned, so this also bounds the messages
+	//     queued for handlers;
+	//   - MaximumPacketSize: the largest packet accepted (default: no
+	//     limit beyond the protocol's); also the WebSocket read limit;
+	//   - TopicAliasMaximum: server→client topic aliases accepted
+	//     (default 0: none);
+	//   - UserProperties and the rest are sent as given.
+	ConnectProperties codec.Properties
+
+	// AutoReconnect reconnects after the connection is lost, waiting
+	// between attempts from MinBackoff (default 100ms) doubling up to
+	// MaxBackoff (default 30s), each wait randomised to between half and
+	// all of it. Pending QoS 1 and 2 publishes and subscriptions survive.
+	AutoReconnect bool
+	MinBackoff    time.Duration
+	MaxBackoff    time.Duration
+
+	// OnConnectionLost is called with the cause each time an established
+	// connection is lost (not after Disconnect). OnReconnect is called
+	// with the server's CONNACK after each automatic reconnect. They run
+	// one at a time, in order, on a goroutine of their own, never on the
+	// read loop; see Disconnect for calling it from them.
+	OnConnectionLost func(error)
+	OnReconnect      func(*codec.Connack)
+
+	// TLSConfig is used for mqtts://, ssl:// and wss:// (default: the
+	// system roots, with ServerName from the URL). Ignored in the browser,
+	// which does TLS itself.
+	TLSConfig *tls.Config
+	// HTTPHeader is added to the WebSocket handshake request. Ignored in
+	// the browser, which does not let a page set handshake headers.
+	HTTPHeader http.Header
+	// Dialer, when set, replaces the built-in dialling for every URL: it
+	// returns a connection that carries MQTT bytes (for ws:// and wss://,
+	// already unwrapped from WebSocket).
+	Dialer func(ctx context.Context, u *url.URL) (net.Conn, error)
+
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Defaults documented on Options.
+const (
+	defaultKeepAlive      = 60 * time.Second
+	maxDefaultPingTimeout = 10 * time.Second
+	defaultConnectTimeout = 30 * time.Second
+	defaultMinBackoff     = 100 * time.Millisecond
+	defaultMaxBackoff     = 30 * time.Second
+	defaultReceiveMaximum = 65535
+)
+
+func (o *Options) setDefaults() {
+	if o.Version == 0 {
+		o.Version = codec.V5
+	}
+	if o.KeepAlive == 0 {
+		o.KeepAlive = defaultKeepAlive
+	}
+	if o.KeepAlive > 0 && o.KeepAlive < time.Second {
+		o.KeepAlive = time.Second // the protocol counts in seconds
+	}
+	if o.KeepAlive > 65535*time.Second {
+		o.KeepAlive = 65535 * time.Second
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = defaultConnectTimeout
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = defaultMinBackoff
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = defaultMaxBackoff
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// pingTimeout returns the PINGRESP deadline for a keep-alive interval.
+func (o *Options) pingTimeout(keepAlive time.Duration) time.Duration {
+	if o.PingTimeout > 0 {
+		return o.PingTimeout
+	}
+	return min(keepAlive, maxDefaultPingTimeout)
+}
+
+// persistent reports whether the session outlives a connection, so that
+// reconnects resume it.
+func (o *Options) persistent() bool {
+	if o.Version == codec.V5 {
+		return o.ConnectProperties.SessionExpiryInterval > 0
+	}
+	return !o.CleanStart
+}
+
+// receiveMaximum is the Receive Maximum the client announces.
+func (o *Options) receiveMaximum() int {
+	if o.Version == codec.V5 && o.ConnectProperties.ReceiveMaximum > 0 {
+		return int(o.ConnectProperties.ReceiveMaximum)
+	}
+	return defaultReceiveMaximum
+}
+
+// maxPacketSize is the largest packet the client accepts, 0 for no limit.
+func (o *Options) maxPacketSize() int {
+	if o.Version == codec.V5 {
+		return int(o.ConnectProperties.MaximumPacketSize)
+	}
+	return 0
+}
+
+// topicAliasMaximum is the Topic Alias Maximum the client announces.
+func (o *Options) topicAliasMaximum() uint16 {
+	if o.Version == codec.V5 {
+		return o.ConnectProperties.TopicAliasMaximum
+	}
+	return 0
+}
