@@ -17,8 +17,8 @@ import (
 )
 
 // conn is one network connection: a reader goroutine (run) that decodes
-// and handles packets, and a writer goroutine (writeLoop) that batches
-// outgoing packets.
+// and handles packets, and a writer goroutine (drain) that batches
+// outgoing packets and runs only while there is something to write.
 type conn struct {
 	srv *Server
 	nc  net.Conn
@@ -46,8 +46,10 @@ type conn struct {
 	out        []outItem
 	outBytes   int
 	outClosed  bool
-	hasSession bool // CONNECT accepted: kick (other goroutines) may read version and sess
-	wake       chan struct{}
+	spare      []outItem // the queue's other slice, swapped in by the writer
+	writing    bool      // a writer goroutine is running (see drain)
+	writerGone bool      // the writer has closed the connection: start no other
+	hasSession bool      // CONNECT accepted: kick (other goroutines) may read version and sess
 	writerDone chan struct{}
 
 	kickOnce sync.Once
@@ -62,7 +64,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 		nc:         nc,
 		log:        s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
 		r:          codec.NewReader(nc, s.opts.MaxPacketSize),
-		wake:       make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -93,7 +94,6 @@ var errNormal = errors.New("client disconnected")
 // run serves the connection until it ends. A panic is recovered and
 // closes only this connection.
 func (c *conn) run(ctx context.Context) {
-	go c.writeLoop()
 	err := c.serve(ctx)
 	c.finish(err)
 }
@@ -101,10 +101,25 @@ func (c *conn) run(ctx context.Context) {
 func (c *conn) serve(ctx context.Context) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.log.Error("panic in connection; closing it", "panic", p, "stack", string(debug.Stack()))
-			err = violation(codec.ImplementationSpecificError, "", fmt.Sprint("internal error: ", p))
+			err = c.panicked(p)
 		}
 	}()
+	onFreshStack(func() {
+		defer func() {
+			if p := recover(); p != nil {
+				err = c.panicked(p)
+			}
+		}()
+		err = c.handshake(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	return c.readLoop()
+}
+
+// handshake reads the CONNECT and accepts or refuses it.
+func (c *conn) handshake(ctx context.Context) error {
 	if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ConnectTimeout)); err != nil {
 		return err
 	}
@@ -117,10 +132,30 @@ func (c *conn) serve(ctx context.Context) (err error) {
 		// [MQTT-3.1.0-1]: the first packet must be a CONNECT.
 		return violation(0, "MQTT-3.1.0-1", "first packet is "+p.Type().String()+", not CONNECT")
 	}
-	if err := c.connect(ctx, connect); err != nil {
-		return err
-	}
-	return c.readLoop()
+	return c.connect(ctx, connect)
+}
+
+// panicked logs a recovered panic and returns the error that closes
+// only this connection.
+func (c *conn) panicked(p any) error {
+	c.log.Error("panic in connection; closing it", "panic", p, "stack", string(debug.Stack()))
+	return violation(codec.ImplementationSpecificError, "", fmt.Sprint("internal error: ", p))
+}
+
+// onFreshStack runs f on a short-lived goroutine and waits for it. Setting
+// up a connection (logger, CONNECT decoding, authentication, session
+// take-over) goes through deep call trees that would otherwise grow the
+// reader goroutine's stack for good: a stack shrinks only during a garbage
+// collection, never below twice what is in use, and idle connections cause
+// no collections. This way the reader of an idle connection waits on the
+// smallest stack, which is most of the memory an idle connection costs.
+func onFreshStack(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
 }
 
 // connectFailed answers a CONNECT that could not be decoded.

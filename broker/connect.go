@@ -99,9 +99,6 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 
 	sess, present := c.srv.takeSession(clientID, p.CleanStart)
 	c.sess = sess
-	c.outMu.Lock()
-	c.hasSession = true // from now on kick may read version and sess
-	c.outMu.Unlock()
 
 	ack.SessionPresent = present // [MQTT-3.2.2-2 of 3.1.1, MQTT-3.2.2-3 of 5.0]
 	if v5 {
@@ -115,6 +112,11 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 		}
 	}
 	c.enqueuePacket(ack)
+	// From now on kick may read version and sess, and send a DISCONNECT:
+	// only once the CONNACK is queued before it [MQTT-5:3.14.0-1].
+	c.outMu.Lock()
+	c.hasSession = true
+	c.outMu.Unlock()
 	sess.attach(c, window, c.maxSize, expiry)
 	if p.Will != nil {
 		c.setWill(p.Will)
@@ -128,6 +130,11 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 func (c *conn) setWill(w *codec.Will) {
 	pub := &codec.Publish{Topic: w.Topic, QoS: w.QoS, Retain: w.Retain, Payload: w.Payload, Properties: w.Properties}
 	m := newMessage(pub, c.clientID, time.Now())
+	if w.Properties.Has(codec.PropMessageExpiryInterval) {
+		// Its lifetime starts when it is published (Server.publish).
+		m.Expires = time.Time{}
+		m.willLife, m.hasWillLife = time.Duration(w.Properties.MessageExpiryInterval)*time.Second, true
+	}
 	c.sess.mu.Lock()
 	c.sess.will = m
 	c.sess.willDelay = w.Properties.WillDelayInterval
@@ -210,7 +217,7 @@ func (s *Server) release(c *conn) {
 	if will != nil {
 		s.publish(will)
 	}
-	s.redistribute(ss)
+	s.redistribute(ss, expiry == 0)
 	if expiry == 0 {
 		s.endSession(ss)
 	}
@@ -232,6 +239,7 @@ func (s *Server) expireSession(ss *session) {
 	online := ss.conn != nil
 	ss.mu.Unlock()
 	if !online {
+		s.redistribute(ss, true)
 		s.endSession(ss)
 	}
 }

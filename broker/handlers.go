@@ -13,6 +13,9 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 	c.srv.stats.Received.Add(1)
 	v5 := c.version == codec.V5
 	if v5 {
+		if len(p.Properties.SubscriptionIdentifiers) > 0 {
+			return violation(codec.ProtocolError, "MQTT-5:3.3.4-6", "Subscription Identifier in a PUBLISH from a client")
+		}
 		if err := c.resolveAlias(p); err != nil {
 			return err
 		}

@@ -22,6 +22,23 @@ type Message struct {
 	// From is the client id of the publisher ("" for the broker itself),
 	// for the No Local option.
 	From string
+
+	// willLife is a will's Message Expiry Interval, which runs from the
+	// will's publication, not from its CONNECT (5.0 section 3.1.3.2.4);
+	// hasWillLife says whether it has one. See atPublication.
+	willLife    time.Duration
+	hasWillLife bool
+}
+
+// atPublication returns m as published at now: for a will with a Message
+// Expiry Interval, a copy whose expiry runs from now.
+func (m *Message) atPublication(now time.Time) *Message {
+	if !m.hasWillLife {
+		return m
+	}
+	p := *m
+	p.Expires, p.hasWillLife = now.Add(m.willLife), false
+	return &p
 }
 
 // newMessage copies what it needs out of a decoded PUBLISH, whose slices

@@ -256,6 +256,9 @@ type aggregator struct {
 // publish routes a message to every matching subscription and, when it is
 // retained, updates the retained store. It never blocks on a subscriber.
 func (s *Server) publish(m *Message) {
+	if m.hasWillLife {
+		m = m.atPublication(time.Now()) // a will's expiry starts now
+	}
 	if m.Retain {
 		s.retain(m)
 	}

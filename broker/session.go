@@ -124,10 +124,6 @@ func (s *session) enqueue(d delivery) {
 // send assigns a packet identifier to a QoS 1/2 delivery and writes it.
 // The caller holds mu and has checked the window.
 func (s *session) send(d delivery) {
-	now := time.Now()
-	if d.msg.expired(now) {
-		return // [MQTT-5:3.3.2-5]
-	}
 	if s.maxSize > 0 && s.conn != nil && !s.conn.fits(d) {
 		// Too large for the client: discard as if delivered [MQTT-5:3.1.2-25].
 		s.srv.countDrop(s, "larger than the client's Maximum Packet Size", d.msg)
@@ -170,12 +166,20 @@ func (s *session) findInflight(pid uint16) int {
 }
 
 // fill moves queued messages into the window, in order [MQTT-4.6.0-6].
+// A message whose Message Expiry Interval passed while it waited is
+// deleted instead [MQTT-5:3.3.2-5]; one sent at once when it is routed
+// (deliverOne) has not waited, so even an interval of 0 lets it go to the
+// subscribers that can take it then.
 func (s *session) fill() {
 	n := 0
+	now := time.Now()
 	for n < len(s.queue) && s.conn != nil && len(s.inflight) < s.window {
 		d := s.queue[n]
 		s.queue[n] = delivery{}
 		n++
+		if d.msg.expired(now) {
+			continue
+		}
 		s.send(d)
 	}
 	if n > 0 {
@@ -251,17 +255,26 @@ func (s *session) attach(c *conn, window, maxSize int, expiry uint32) {
 }
 
 // resume re-sends in-flight messages and then the queue. It runs after the
-// CONNACK is queued.
+// CONNACK is queued. A PUBLISH too large for the new connection's Maximum
+// Packet Size is discarded as if delivered [MQTT-5:3.1.2-25].
 func (s *session) resume() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	keep := s.inflight[:0]
 	for _, d := range s.inflight {
-		if d.released {
+		switch {
+		case d.released:
 			s.conn.enqueueAck(codec.PUBREL, d.pid, codec.Success)
+		case s.maxSize > 0 && !s.conn.fits(*d):
+			s.srv.countDrop(s, "larger than the client's Maximum Packet Size", d.msg)
 			continue
+		default:
+			s.conn.enqueueRedelivery(*d)
 		}
-		s.conn.enqueueRedelivery(*d)
+		keep = append(keep, d)
 	}
+	clear(s.inflight[len(keep):])
+	s.inflight = keep
 	s.fill()
 }
 

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"sync"
+	"time"
 
 	"github.com/ternmq/tern/codec"
 )
@@ -50,9 +51,9 @@ func (g *shareGroup) remove(ss *session) int {
 }
 
 // pick chooses the member to receive the next message: the next online
-// member in turn, or, when none is online, the next member, whose session
-// queues it. skip, if set, is never chosen.
-func (g *shareGroup) pick(skip *session) (shareMember, bool) {
+// member in turn, or, when none is online and queue is set, the next
+// member, whose session queues it. skip, if set, is never chosen.
+func (g *shareGroup) pick(skip *session, queue bool) (shareMember, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	n := len(g.members)
@@ -70,7 +71,7 @@ func (g *shareGroup) pick(skip *session) (shareMember, bool) {
 			fallback = m
 		}
 	}
-	if fallback != nil && skip == nil {
+	if fallback != nil && queue {
 		g.next = (g.next + 1) % n
 		return *fallback, true
 	}
@@ -115,7 +116,7 @@ func (s *Server) publishShared(m *Message, a *aggregator) {
 	})
 	for i, g := range a.groups {
 		a.groups[i] = nil
-		mem, ok := g.pick(nil)
+		mem, ok := g.pick(nil, true)
 		if !ok {
 			continue
 		}
@@ -133,8 +134,11 @@ func (s *Server) publishShared(m *Message, a *aggregator) {
 // finished receiving to other members of their groups, after its
 // connection is lost: QoS 1 messages whether or not they were sent, QoS 2
 // messages only if their delivery has not started, since a started QoS 2
-// delivery must be completed with the same client [MQTT-5:4.8.2-4].
-func (s *Server) redistribute(ss *session) {
+// delivery must be completed with the same client [MQTT-5:4.8.2-4] or die
+// with its session [MQTT-5:4.8.2-5]. They go to an online member; when
+// none is online, a session that is ending hands them to an offline
+// member's queue (the spec's SHOULD), and one that lives on keeps them.
+func (s *Server) redistribute(ss *session, ending bool) {
 	var out []delivery
 	ss.mu.Lock()
 	keep := ss.inflight[:0]
@@ -160,9 +164,16 @@ func (s *Server) redistribute(ss *session) {
 	clear(ss.queue[len(q):])
 	ss.queue = q
 	ss.mu.Unlock()
+	now := time.Now()
 	for _, d := range out {
-		mem, ok := d.group.pick(ss)
+		if d.msg.expired(now) {
+			continue // [MQTT-5:3.3.2-5]
+		}
+		mem, ok := d.group.pick(ss, ending)
 		if !ok {
+			if ending {
+				continue // no other member: it ends with the session
+			}
 			// No other member is online: keep it for this session.
 			ss.mu.Lock()
 			d.pid, d.released = 0, false

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"sync"
 	"time"
 
 	"github.com/ternmq/tern/codec"
@@ -25,7 +26,9 @@ const (
 )
 
 // enqueue adds an item to the write queue. A droppable item is refused
-// when the queue holds more than the outbound budget.
+// when the queue holds more than the outbound budget. Once an item that
+// closes the connection (a server DISCONNECT) is queued, nothing more is:
+// no packet may follow the DISCONNECT [MQTT-5:3.14.4-1].
 func (c *conn) enqueue(it outItem, droppable bool, size int) bool {
 	c.outMu.Lock()
 	if c.outClosed || (droppable && c.outBytes+size > c.srv.opts.OutboundBuffer) {
@@ -34,11 +37,25 @@ func (c *conn) enqueue(it outItem, droppable bool, size int) bool {
 	}
 	c.out = append(c.out, it)
 	c.outBytes += size
-	c.outMu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if it.close {
+		c.outClosed = true
 	}
+	start := c.claimWriter()
+	c.outMu.Unlock()
+	if start {
+		go c.drain()
+	}
+	return true
+}
+
+// claimWriter reports whether the caller must start a writer goroutine:
+// there is none and the connection can still be written. The caller holds
+// outMu.
+func (c *conn) claimWriter() bool {
+	if c.writing || c.writerGone {
+		return false
+	}
+	c.writing = true
 	return true
 }
 
@@ -63,60 +80,88 @@ func (c *conn) enqueueRedelivery(d delivery) {
 func (c *conn) closeQueue() {
 	c.outMu.Lock()
 	c.outClosed = true
+	start := c.claimWriter()
 	c.outMu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if start {
+		go c.drain()
 	}
 }
 
-// writeLoop drains the queue: it encodes everything queued into one buffer
-// and writes it with one call, then waits for more. It ends after the queue
-// is closed and drained, or when a write fails, and closes the connection.
+// writeBufs holds the writers' batch buffers. A writer takes one only while
+// it runs, so an idle connection holds none.
+var writeBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeLoop starts writing what is queued, unless a writer goroutine is
+// already running. The writer of a connection is started on demand by
+// enqueue and closeQueue; tests that attach a connection by hand use this.
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	defer c.nc.Close()
-	var (
-		batch []outItem
-		buf   []byte
-	)
+	c.outMu.Lock()
+	start := c.claimWriter()
+	c.outMu.Unlock()
+	if start {
+		c.drain()
+	}
+}
+
+// drain is the connection's writer goroutine while there is something to
+// write: it encodes everything queued into one buffer, writes it with one
+// call, and repeats until the queue is empty; then it ends, so that an
+// idle connection has no writer goroutine (nor its stack and buffer).
+// Once the queue is closed and drained, or after a closing packet or a
+// failed write, it closes the connection and writerDone instead.
+func (c *conn) drain() {
+	bp := writeBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) > 4*maxWriteBatch {
+			buf = nil // do not pool a buffer grown for one huge packet
+		}
+		*bp = buf[:0]
+		writeBufs.Put(bp)
+	}()
 	for {
-		<-c.wake
 		c.outMu.Lock()
-		batch, c.out = c.out, batch[:0]
+		if len(c.out) == 0 && !c.outClosed {
+			c.writing = false // the next enqueue starts a writer
+			c.outMu.Unlock()
+			return
+		}
+		batch := c.out
+		c.out, c.spare = c.spare[:0], nil
 		c.outBytes = 0
 		closed := c.outClosed
 		c.outMu.Unlock()
 
-		stop := false
+		stop, ok := false, true
 		for i := range batch {
-			buf = c.encode(buf, &batch[i])
-			stop = stop || batch[i].close
+			if !stop && ok {
+				buf = c.encode(buf, &batch[i])
+				stop = batch[i].close
+			}
 			batch[i] = outItem{}
-			if len(buf) >= maxWriteBatch {
-				if !c.write(buf) {
-					return
-				}
+			if ok && len(buf) >= maxWriteBatch {
+				ok = c.write(buf)
 				buf = buf[:0]
 			}
 		}
-		if len(buf) > 0 {
-			if !c.write(buf) {
-				return
-			}
-			if cap(buf) > 4*maxWriteBatch {
-				buf = nil // do not keep a large buffer while idle
-			} else {
-				buf = buf[:0]
-			}
+		if ok && len(buf) > 0 {
+			ok = c.write(buf)
+			buf = buf[:0]
 		}
-		if stop || closed {
+		if !ok || stop || closed {
 			// Close even if more was queued after the closing packet.
+			c.outMu.Lock()
+			c.writerGone = true
+			c.outMu.Unlock()
+			c.nc.Close()
+			close(c.writerDone)
 			return
 		}
-		if cap(batch) > 1024 {
-			batch = nil
+		c.outMu.Lock()
+		if c.spare == nil && cap(batch) <= 1024 {
+			c.spare = batch[:0]
 		}
+		c.outMu.Unlock()
 	}
 }
 
@@ -163,7 +208,7 @@ func (c *conn) encode(buf []byte, it *outItem) []byte {
 func (c *conn) encodePublish(buf []byte, it *outItem) ([]byte, error) {
 	p := c.publishPacket(&it.d, it.dup, time.Now())
 	if c.aliasMax > 0 {
-		c.outAliases.apply(&p, c.aliasMax)
+		c.outAliases.apply(&p, c.aliasMax, c.maxSize)
 	}
 	out, err := p.Append(buf, c.version)
 	if err != nil {
@@ -184,12 +229,23 @@ type outAliases struct {
 }
 
 // apply sets the Topic Alias of p, within the client's Topic Alias
-// Maximum [MQTT-5:3.1.2-26], never 0 [MQTT-5:3.3.2-8].
-func (a *outAliases) apply(p *codec.Publish, max uint16) {
+// Maximum [MQTT-5:3.1.2-26], never 0 [MQTT-5:3.3.2-8]. A new alias travels
+// with its topic and makes the packet 3 bytes longer: it is not assigned
+// when that would take the packet over the client's Maximum Packet Size
+// (maxSize, 0 for none) [MQTT-5:3.1.2-24].
+func (a *outAliases) apply(p *codec.Publish, max uint16, maxSize int) {
 	if alias, ok := a.byTopic[p.Topic]; ok {
 		p.Properties.TopicAlias = alias
 		p.Topic = ""
 		return
+	}
+	if maxSize > 0 {
+		p.Properties.TopicAlias = max // as long as any alias
+		n, err := p.Size(codec.V5)
+		p.Properties.TopicAlias = 0
+		if err != nil || n > maxSize {
+			return
+		}
 	}
 	if a.byTopic == nil {
 		a.byTopic = make(map[string]uint16)

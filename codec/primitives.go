@@ -290,7 +290,7 @@ func (in *interner) intern(b []byte) string {
 		return s
 	}
 	if in.m == nil || len(in.m) >= internMaxEntries {
-		in.m = make(map[string]string, 64)
+		in.m = make(map[string]string, 8) // grows with the topics actually seen
 	}
 	s := string(b)
 	in.m[s] = s

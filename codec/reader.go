@@ -106,8 +106,13 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	}
 	resetPacket(p)
 	// A CONNECT is kept for the whole connection (its Will above all), so
-	// it is decoded like Decode does, owning its bytes; it comes once.
-	r.dec = decoder{b: body, v: r.version, strs: &r.strs, alias: h.Type != CONNECT}
+	// it is decoded like Decode does, owning its bytes; it comes once. Its
+	// strings are not interned either: that would only make every idle
+	// connection hold an interner map for its client id.
+	r.dec = decoder{b: body, v: r.version, alias: h.Type != CONNECT}
+	if h.Type != CONNECT {
+		r.dec.strs = &r.strs
+	}
 	if err := decodeBody(&r.dec, p, h); err != nil {
 		return nil, err
 	}
