@@ -51,6 +51,7 @@ type conn struct {
 	writerGone bool      // the writer has closed the connection: start no other
 	hasSession bool      // CONNECT accepted: kick (other goroutines) may read version and sess
 	writerDone chan struct{}
+	drainFn    func() // c.drain, made once: `go c.drain()` would allocate a closure each time
 
 	kickOnce sync.Once
 	kicked   atomic.Pointer[closeError] // why kick closed the connection
@@ -59,7 +60,7 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	id := s.connSeq.Add(1)
-	return &conn{
+	c := &conn{
 		srv:        s,
 		nc:         nc,
 		log:        s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
@@ -67,6 +68,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 		writerDone: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	c.drainFn = c.drain
+	return c
 }
 
 // closeError ends the read loop: the reason code to send in a 5.0

@@ -35,6 +35,9 @@ type Server struct {
 	connSeq atomic.Uint64
 	stats   Stats
 	aggs    sync.Pool // *aggregator
+	// writeBufs holds the writers' batch buffers (*[]byte). A writer takes
+	// one only while it runs, so an idle connection holds none.
+	writeBufs sync.Pool
 }
 
 // Stats are counters the broker keeps while it runs.
@@ -67,6 +70,7 @@ func New(opts Options) *Server {
 		listeners: make(map[net.Listener]struct{}),
 	}
 	s.aggs.New = func() any { return &aggregator{index: make(map[*session]int)} }
+	s.writeBufs.New = func() any { return new([]byte) }
 	return s
 }
 

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"sync"
 	"time"
 
 	"github.com/ternmq/tern/codec"
@@ -43,7 +42,7 @@ func (c *conn) enqueue(it outItem, droppable bool, size int) bool {
 	start := c.claimWriter()
 	c.outMu.Unlock()
 	if start {
-		go c.drain()
+		go c.drainFn() // a func value without arguments: no allocation
 	}
 	return true
 }
@@ -83,13 +82,9 @@ func (c *conn) closeQueue() {
 	start := c.claimWriter()
 	c.outMu.Unlock()
 	if start {
-		go c.drain()
+		go c.drainFn() // a func value without arguments: no allocation
 	}
 }
-
-// writeBufs holds the writers' batch buffers. A writer takes one only while
-// it runs, so an idle connection holds none.
-var writeBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // writeLoop starts writing what is queued, unless a writer goroutine is
 // already running. The writer of a connection is started on demand by
@@ -110,14 +105,14 @@ func (c *conn) writeLoop() {
 // Once the queue is closed and drained, or after a closing packet or a
 // failed write, it closes the connection and writerDone instead.
 func (c *conn) drain() {
-	bp := writeBufs.Get().(*[]byte)
+	bp := c.srv.writeBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
 	defer func() {
 		if cap(buf) > 4*maxWriteBatch {
 			buf = nil // do not pool a buffer grown for one huge packet
 		}
 		*bp = buf[:0]
-		writeBufs.Put(bp)
+		c.srv.writeBufs.Put(bp)
 	}()
 	for {
 		c.outMu.Lock()

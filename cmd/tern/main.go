@@ -47,6 +47,7 @@ type config struct {
 	TLSKey           string   `json:"tls_key"`
 	TLSClientCA      string   `json:"tls_client_ca"`
 	LogLevel         string   `json:"log_level"`
+	Pprof            string   `json:"pprof"` // profiling, see pprof.go
 	MaxKeepAlive     uint     `json:"max_keepalive"`
 	MaxPacketSize    int      `json:"max_packet_size"`
 	ConnectTimeout   string   `json:"connect_timeout"`
@@ -129,6 +130,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key `file` for --tls-cert")
 	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", cfg.TLSClientCA, "require TLS clients (--mqtts and HTTPS) to present a certificate signed by a CA in this PEM `file`")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn or error")
+	fs.StringVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve net/http/pprof on this loopback `address` for profiling (empty: off)")
 	fs.UintVar(&cfg.MaxKeepAlive, "max-keepalive", cfg.MaxKeepAlive, "cap client Keep Alive at this many `seconds`, announced to 5.0 clients as Server Keep Alive (0: no cap)")
 	fs.IntVar(&cfg.MaxPacketSize, "max-packet-size", cfg.MaxPacketSize, "largest packet accepted from a client, in `bytes`")
 	fs.StringVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "`time` a new connection has to send CONNECT")
@@ -197,6 +199,13 @@ func run(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if cfg.Pprof != "" {
+		stopPprof, err := startPprof(cfg.Pprof, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	d, err := start(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+)
+
+// Report is the result of one run, written as one JSON line. Fields that do
+// not apply to a scenario are zero and omitted; -1 means "not measured"
+// (the broker's CPU and memory need --broker-pid).
+type Report struct {
+	Time      string `json:"time"`
+	Name      string `json:"name,omitempty"`   // --name: the case in a comparison
+	Broker    string `json:"broker,omitempty"` // --broker: a label
+	Scenario  string `json:"scenario"`
+	Transport string `json:"transport"`
+	MQTT      string `json:"mqtt"`
+	QoS       int    `json:"qos"`
+	Payload   int    `json:"payload_bytes"`
+
+	Publishers  int `json:"publishers,omitempty"`
+	Subscribers int `json:"subscribers,omitempty"`
+	Window      int `json:"window,omitempty"`
+	Rate        int `json:"rate,omitempty"` // per publisher, latency scenario
+
+	Seconds   float64 `json:"seconds"`             // measurement window
+	Sent      int64   `json:"sent,omitempty"`      // messages published
+	Expected  int64   `json:"expected,omitempty"`  // deliveries expected
+	Delivered int64   `json:"delivered,omitempty"` // deliveries counted
+	Dups      int64   `json:"duplicates,omitempty"`
+	MsgPerSec float64 `json:"msg_per_sec,omitempty"` // deliveries per second
+	LossPct   float64 `json:"loss_pct"`
+	Stalls    int     `json:"stalls,omitempty"` // windows written off as lost
+
+	P50ms float64 `json:"p50_ms,omitempty"`
+	P90ms float64 `json:"p90_ms,omitempty"`
+	P99ms float64 `json:"p99_ms,omitempty"`
+	MaxMs float64 `json:"max_ms,omitempty"`
+
+	Conns         int     `json:"conns,omitempty"`
+	ConnectPerSec float64 `json:"connect_per_sec,omitempty"`
+	RSSBeforeKB   int64   `json:"broker_rss_before_kb,omitempty"`
+	RSSAfterKB    int64   `json:"broker_rss_after_kb,omitempty"`
+	RSSPerConn    float64 `json:"broker_rss_per_conn_bytes,omitempty"`
+
+	Retained         int     `json:"retained,omitempty"`
+	RetainedSeconds  float64 `json:"retained_seconds,omitempty"`
+	RetainedComplete bool    `json:"retained_complete,omitempty"`
+
+	GenCPU       float64 `json:"gen_cpu_pct"`    // % of one core
+	BrokerCPU    float64 `json:"broker_cpu_pct"` // % of one core, -1 unknown
+	BrokerUsPerM float64 `json:"broker_cpu_us_per_msg,omitempty"`
+
+	Error string `json:"error,omitempty"`
+}
+
+func (r *Report) setLatency(h *histogram) {
+	if h.n == 0 {
+		return
+	}
+	ms := func(ns int64) float64 { return math.Round(float64(ns)/1e3) / 1e3 }
+	r.P50ms, r.P90ms, r.P99ms, r.MaxMs = ms(h.quantile(.50)), ms(h.quantile(.90)), ms(h.quantile(.99)), ms(h.max)
+}
+
+func writeJSON(w io.Writer, r *Report) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// writeTable prints the report for people.
+func writeTable(w io.Writer, r *Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
+	title := r.Scenario
+	if r.Broker != "" {
+		title = r.Broker + " " + title
+	}
+	row("run", "%s over %s, MQTT %s, QoS %d, %d-byte payloads", title, r.Transport, r.MQTT, r.QoS, r.Payload)
+	if r.Publishers > 0 || r.Subscribers > 0 {
+		row("clients", "%d publishers, %d subscribers", r.Publishers, r.Subscribers)
+	}
+	if r.Expected > 0 {
+		row("delivered", "%d of %d (%d sent) in %.2fs", r.Delivered, r.Expected, r.Sent, r.Seconds)
+		row("throughput", "%s msg/s", human(r.MsgPerSec))
+		row("loss", "%.3f %%", r.LossPct)
+		if r.Dups > 0 {
+			row("duplicates", "%d", r.Dups)
+		}
+		if r.Stalls > 0 {
+			row("stalls", "%d (a window of messages was written off as lost)", r.Stalls)
+		}
+	}
+	if r.P50ms > 0 || r.MaxMs > 0 {
+		row("latency", "p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms", r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
+	}
+	if r.Conns > 0 {
+		row("connections", "%d, connected at %s/s", r.Conns, human(r.ConnectPerSec))
+		if r.RSSAfterKB > 0 {
+			row("broker RSS", "%d KiB -> %d KiB: %.0f bytes per connection", r.RSSBeforeKB, r.RSSAfterKB, r.RSSPerConn)
+		}
+	}
+	if r.Retained > 0 {
+		row("retained", "%d messages to a new subscriber in %.4fs (complete: %t)", r.Retained, r.RetainedSeconds, r.RetainedComplete)
+	}
+	cpu := fmt.Sprintf("generator %.0f %%", r.GenCPU)
+	if r.BrokerCPU >= 0 {
+		cpu += fmt.Sprintf(", broker %.0f %%", r.BrokerCPU)
+		if r.BrokerUsPerM > 0 {
+			cpu += fmt.Sprintf(" (%.2f µs per delivered message)", r.BrokerUsPerM)
+		}
+	}
+	row("cpu", "%s of one core", cpu)
+	if r.Error != "" {
+		row("error", "%s", r.Error)
+	}
+	tw.Flush()
+}
+
+// human formats n with thousands separators.
+func human(n float64) string {
+	s := fmt.Sprintf("%.0f", n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/ternmq/tern/codec"
+)
+
+// target is a broker endpoint on the loopback interface: MQTT over TCP
+// or over WebSocket.
+type target struct {
+	ws   bool
+	addr string // loopback IP:port that is dialled, checked by parseTarget
+	url  string // ws://host:port/path for WebSocket
+	http *http.Client
+}
+
+// errNotLoopback is returned for any address that is not on loopback.
+var errNotLoopback = errors.New("ternbench only drives brokers on the loopback interface (127.0.0.0/8, ::1, localhost)")
+
+// parseTarget accepts tcp://HOST:PORT, mqtt://HOST:PORT, HOST:PORT and
+// ws://HOST:PORT/PATH, where HOST is a loopback IP or a name that resolves
+// only to loopback addresses. The resolved IP is dialled, never the name
+// again, so a name cannot be re-resolved elsewhere between check and use.
+func parseTarget(ctx context.Context, raw string) (*target, error) {
+	if !strings.Contains(raw, "://") {
+		raw = "tcp://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", raw, err)
+	}
+	t := &target{}
+	switch u.Scheme {
+	case "tcp", "mqtt":
+	case "ws":
+		t.ws = true
+	default:
+		return nil, fmt.Errorf("target %q: scheme must be tcp, mqtt or ws (TLS is not benchmarked)", raw)
+	}
+	host, port := u.Hostname(), u.Port()
+	if host == "" || port == "" {
+		return nil, fmt.Errorf("target %q: need HOST:PORT", raw)
+	}
+	ip, err := loopbackIP(ctx, host)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", raw, err)
+	}
+	t.addr = net.JoinHostPort(ip.String(), port)
+	if t.ws {
+		path := u.EscapedPath()
+		if path == "" {
+			path = "/mqtt"
+		}
+		t.url = "ws://" + t.addr + path
+		dialer := &net.Dialer{Timeout: 10 * time.Second}
+		t.http = &http.Client{Transport: &http.Transport{
+			Proxy: nil, // never through a proxy: the broker is on this machine
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return dialer.DialContext(ctx, "tcp", t.addr)
+			},
+			DisableKeepAlives: true,
+		}}
+	}
+	return t, nil
+}
+
+// loopbackIP returns the IP of host when every address it stands for is
+// a loopback address.
+func loopbackIP(ctx context.Context, host string) (net.IP, error) {
+	if ip := net.ParseIP(host); ip != nil {
+		if !ip.IsLoopback() {
+			return nil, errNotLoopback
+		}
+		return ip, nil
+	}
+	ips, err := net.DefaultResolver.LookupIP(ctx, "ip", host)
+	if err != nil {
+		return nil, err
+	}
+	if len(ips) == 0 {
+		return nil, errNotLoopback
+	}
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return nil, errNotLoopback
+		}
+	}
+	for _, ip := range ips { // prefer IPv4: brokers often listen on 127.0.0.1 only
+		if ip.To4() != nil {
+			return ip, nil
+		}
+	}
+	return ips[0], nil
+}
+
+func (t *target) transport() string {
+	if t.ws {
+		return "ws"
+	}
+	return "tcp"
+}
+
+// dial opens the byte stream: a TCP connection, or a WebSocket with the
+// "mqtt" subprotocol adapted to net.Conn (each Write is one binary
+// message, reads continue across messages).
+func (t *target) dial(ctx context.Context) (net.Conn, error) {
+	if !t.ws {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, "tcp", t.addr)
+		if err != nil {
+			return nil, err
+		}
+		return nc, nil
+	}
+	ws, _, err := websocket.Dial(ctx, t.url, &websocket.DialOptions{
+		HTTPClient:   t.http,
+		Subprotocols: []string{"mqtt"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ws.Subprotocol() != "mqtt" {
+		ws.CloseNow()
+		return nil, fmt.Errorf("%s: server did not select the mqtt subprotocol", t.url)
+	}
+	ws.SetReadLimit(64 << 20)
+	// The net.Conn lives until Close, not until ctx (the dial context) ends.
+	return websocket.NetConn(context.WithoutCancel(ctx), ws, websocket.MessageBinary), nil
+}
+
+// client is one MQTT connection driven with the codec directly.
+type client struct {
+	nc      net.Conn
+	r       *codec.Reader
+	v       codec.Version
+	recvMax int // the server's Receive Maximum (65535 when it sent none)
+
+	wmu sync.Mutex // serialises writes of the publisher and its ack reader
+}
+
+// connect dials, sends CONNECT (Clean Start, Keep Alive 0: no pings) and
+// waits for a successful CONNACK.
+func (t *target) connect(ctx context.Context, id string, v codec.Version) (*client, error) {
+	nc, err := t.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &client{nc: nc, r: codec.NewReader(nc, 0), v: v, recvMax: 65535}
+	c.r.SetVersion(v)
+	if dl, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(dl)
+	}
+	fail := func(err error) (*client, error) {
+		nc.Close()
+		return nil, fmt.Errorf("connect %s: %w", id, err)
+	}
+	if err := c.send(&codec.Connect{Version: v, ClientID: id, CleanStart: true}); err != nil {
+		return fail(err)
+	}
+	p, err := c.r.ReadPacket()
+	if err != nil {
+		return fail(err)
+	}
+	ack, ok := p.(*codec.Connack)
+	if !ok {
+		return fail(fmt.Errorf("got %s, want CONNACK", p.Type()))
+	}
+	if ack.ReasonCode != codec.Success {
+		return fail(fmt.Errorf("CONNACK %s", ack.ReasonCode))
+	}
+	if v == codec.V5 && ack.Properties.ReceiveMaximum > 0 {
+		c.recvMax = int(ack.Properties.ReceiveMaximum)
+	}
+	nc.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// send encodes and writes one packet (not on a hot path).
+func (c *client) send(p codec.Packet) error {
+	b, err := p.Append(nil, c.v)
+	if err != nil {
+		return err
+	}
+	return c.write(b)
+}
+
+func (c *client) write(b []byte) error {
+	c.wmu.Lock()
+	_, err := c.nc.Write(b)
+	c.wmu.Unlock()
+	return err
+}
+
+// subscribe subscribes to filter and waits for the SUBACK. It is used
+// before any message can arrive, so nothing else is read here.
+func (c *client) subscribe(filter string, qos codec.QoS) error {
+	if err := c.send(&codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: filter, QoS: qos}}}); err != nil {
+		return err
+	}
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer c.nc.SetReadDeadline(time.Time{})
+	p, err := c.r.ReadPacket()
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", filter, err)
+	}
+	ack, ok := p.(*codec.Suback)
+	if !ok || len(ack.ReasonCodes) != 1 || ack.ReasonCodes[0].IsError() {
+		return fmt.Errorf("subscribe %s: unexpected answer %#v", filter, p)
+	}
+	return nil
+}
+
+// close sends DISCONNECT (best effort) and closes the connection.
+func (c *client) close() {
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.send(&codec.Disconnect{})
+	c.nc.Close()
+}
