@@ -113,15 +113,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		if !s.track(1) {
-			nc.Close()
+		if !s.serveInBackground(ctx, nc) {
 			return ErrServerClosed
 		}
-		go func() {
-			defer s.wg.Done()
-			s.serve(ctx, nc)
-		}()
 	}
+}
+
+// serveInBackground serves nc on a new goroutine, counted before it starts
+// so Shutdown waits for it. It reports false (and closes nc) when the
+// server is closing.
+func (s *Server) serveInBackground(ctx context.Context, nc net.Conn) bool {
+	if !s.track(1) {
+		nc.Close()
+		return false
+	}
+	go func() {
+		defer s.wg.Done()
+		s.serve(ctx, nc)
+	}()
+	return true
 }
 
 // ServeConn serves one connection that is already established (a

@@ -120,9 +120,12 @@ func (s *Server) WebSocketHandler(o WebSocketOptions) http.Handler {
 		}
 		ws.SetReadLimit(readLimit)
 		log.Debug("websocket connection accepted", "origin", r.Header.Get("Origin"), "tls", r.TLS != nil)
-		// The request's context ends when this handler returns; the
-		// connection's life is governed by the broker (Shutdown) instead.
-		s.ServeConn(context.WithoutCancel(r.Context()), newWSConn(ws, hw.conn))
+		// The connection is hijacked, so this handler may return: the
+		// connection is served on a new goroutine whose stack starts small,
+		// instead of on the HTTP server's deep one, which would stay with
+		// every idle WebSocket connection. The request's context ends when
+		// the handler returns; the broker (Shutdown) governs the connection.
+		s.serveInBackground(context.WithoutCancel(r.Context()), newWSConn(ws, hw.conn))
 	})
 }
 
