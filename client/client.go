@@ -45,6 +45,7 @@ type Client struct {
 	// routesMu is never held while taking mu.
 	routesMu sync.RWMutex
 	routes   []*route // one per subscribed filter
+	fallback *route   // Options.DefaultHandler's, nil without one
 
 	userWG sync.WaitGroup // handler and callback goroutines
 	events *serial[func()]
@@ -80,6 +81,9 @@ func Connect(ctx context.Context, url string, opts Options) (*Client, error) {
 	c.out.init()
 	c.in.init(opts.receiveMaximum())
 	c.events = newSerial(&c.userWG, func(f func()) { f() })
+	if h := opts.DefaultHandler; h != nil {
+		c.fallback = c.newRoute("", "", h)
+	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 
 	cn, ack, err := c.handshake(ctx, opts.CleanStart)

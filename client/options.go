@@ -2,10 +2,8 @@ package client
 
 import (
 	"context"
-	"crypto/tls"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"time"
 
@@ -75,6 +73,16 @@ type Options struct {
 	MinBackoff    time.Duration
 	MaxBackoff    time.Duration
 
+	// DefaultHandler receives the messages that match no subscription
+	// made by this Client. Those are typically messages the server
+	// queued for a persistent session (CleanStart off, or a 5.0 Session
+	// Expiry Interval above 0) and sends right after the CONNACK, before
+	// a new Client for the same session (a restarted program, a reloaded
+	// page) has subscribed again. It runs like a subscription's handler,
+	// on a queue of its own (see Handler). Without it such messages are
+	// acknowledged and dropped.
+	DefaultHandler Handler
+
 	// OnConnectionLost is called with the cause each time an established
 	// connection is lost (not after Disconnect). OnReconnect is called
 	// with the server's CONNACK after each automatic reconnect. They run
@@ -83,13 +91,15 @@ type Options struct {
 	OnConnectionLost func(error)
 	OnReconnect      func(*codec.Connack)
 
-	// TLSConfig is used for mqtts://, ssl:// and wss:// (default: the
-	// system roots, with ServerName from the URL). Ignored in the browser,
-	// which does TLS itself.
-	TLSConfig *tls.Config
-	// HTTPHeader is added to the WebSocket handshake request. Ignored in
-	// the browser, which does not let a page set handshake headers.
-	HTTPHeader http.Header
+	// TLSConfig (a *tls.Config) is used for mqtts://, ssl:// and wss://
+	// (default: the system roots, with ServerName from the URL). Ignored
+	// in the browser, which does TLS itself; there its type is a
+	// placeholder so that the wasm binary does not carry crypto/tls.
+	TLSConfig tlsConfigType
+	// HTTPHeader (an http.Header) is added to the WebSocket handshake
+	// request. Ignored in the browser, which does not let a page set
+	// handshake headers.
+	HTTPHeader httpHeaderType
 	// Dialer, when set, replaces the built-in dialling for every URL: it
 	// returns a connection that carries MQTT bytes (for ws:// and wss://,
 	// already unwrapped from WebSocket).

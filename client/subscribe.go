@@ -307,22 +307,28 @@ func (c *Client) addRoutes(h Handler, xs []*op) []*route {
 				continue
 			}
 			_, match, _ := codec.ParseShared(s.Filter)
-			r := &route{filter: s.Filter, match: match}
+			r := c.newRoute(s.Filter, match, h)
 			if x.subID > 0 {
 				r.ids = []int{x.subID}
 			}
-			r.h.Store(&h)
-			r.q = newSerial(&c.userWG, func(d delivery) {
-				(*r.h.Load())(d.m)
-				if d.e != nil {
-					c.handled(d.e)
-				}
-			})
 			added = append(added, r)
 			c.routes = append(c.routes, r)
 		}
 	}
 	return added
+}
+
+// newRoute returns a route to h with its queue.
+func (c *Client) newRoute(filter, match string, h Handler) *route {
+	r := &route{filter: filter, match: match}
+	r.h.Store(&h)
+	r.q = newSerial(&c.userWG, func(d delivery) {
+		(*r.h.Load())(d.m)
+		if d.e != nil {
+			c.handled(d.e)
+		}
+	})
+	return r
 }
 
 func (c *Client) removeRoutes(rs []*route) {
@@ -372,20 +378,18 @@ func (r *route) wants(m *Message) bool {
 	return false
 }
 
-// dispatch queues m for the handler of every subscription it matches. A
-// QoS 1 or 2 message counts its handlers in e, so that it is acknowledged
-// when the last one returns.
+// dispatch queues m for the handler of every subscription it matches, or
+// for Options.DefaultHandler when it matches none. A QoS 1 or 2 message
+// counts its handlers in e, so that it is acknowledged when the last one
+// returns.
 func (c *Client) dispatch(m *Message, e *inMsg) {
 	limit := 0
 	if e == nil {
 		limit = maxQueuedQoS0
 	}
-	refused := 0
+	refused, matched := 0, 0
 	c.routesMu.RLock()
-	for _, r := range c.routes {
-		if !r.wants(m) {
-			continue
-		}
+	push := func(r *route) {
 		if e != nil {
 			e.pending.Add(1)
 		}
@@ -396,7 +400,20 @@ func (c *Client) dispatch(m *Message, e *inMsg) {
 			}
 		}
 	}
+	for _, r := range c.routes {
+		if r.wants(m) {
+			matched++
+			push(r)
+		}
+	}
 	c.routesMu.RUnlock()
+	switch {
+	case matched > 0:
+	case c.fallback != nil:
+		push(c.fallback)
+	default:
+		c.log.Debug("message matches no subscription: dropped", "topic", m.Topic)
+	}
 	if e != nil {
 		for range refused {
 			c.handled(e)
@@ -410,5 +427,8 @@ func (c *Client) closeRoutes() {
 	defer c.routesMu.RUnlock()
 	for _, r := range c.routes {
 		r.q.close()
+	}
+	if c.fallback != nil {
+		c.fallback.q.close()
 	}
 }

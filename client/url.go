@@ -1,13 +1,10 @@
 package client
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/url"
 	"strings"
-
-	"github.com/coder/websocket"
 )
 
 // parseURL checks a broker URL and fills in the default port.
@@ -43,28 +40,6 @@ func isWebSocket(scheme string) bool { return scheme == "ws" || scheme == "wss" 
 // WebSocket message read limit: a server may put a batch of small packets
 // beside one of the largest size in one message.
 const wsReadSlack = 64 << 10
-
-// wrapWebSocket turns a dialled WebSocket into the byte stream MQTT runs
-// on: binary messages only [MQTT-6.0.0-1], read as one stream whatever the
-// framing [MQTT-6.0.0-2], closed with a normal closure (which also works in
-// browsers, where CloseNow fails).
-func wrapWebSocket(u *url.URL, ws *websocket.Conn, maxPacket int) (net.Conn, error) {
-	if p := ws.Subprotocol(); p != "mqtt" {
-		// [MQTT-6.0.0-4]: the server must select "mqtt".
-		ws.Close(websocket.StatusPolicyViolation, `subprotocol "mqtt" required`)
-		return nil, fmt.Errorf("mqtt: WebSocket server at %s selected subprotocol %q, not \"mqtt\": is this path an MQTT endpoint?", u.Redacted(), p)
-	}
-	// The lifetime of the net.Conn is governed by Close, not by a context.
-	nc := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
-	// NetConn lifts the read limit; put back one that matches the Maximum
-	// Packet Size (the library's default of 32 KiB is too small for MQTT).
-	limit := int64(-1)
-	if maxPacket > 0 {
-		limit = int64(maxPacket) + wsReadSlack
-	}
-	ws.SetReadLimit(limit)
-	return nc, nil
-}
 
 // wsDialError explains a failed WebSocket dial. Browsers hide the cause,
 // so the message names the URL and the usual suspects.
