@@ -204,14 +204,14 @@ func (s *Server) release(c *conn) {
 			// [MQTT-5:3.1.2-8]: after the Will Delay Interval or when the
 			// session ends, whichever comes first.
 			delay := time.Duration(min(ss.willDelay, ss.expiry)) * time.Second
-			ss.willTimer = time.AfterFunc(delay, func() { s.fireWill(ss) })
+			ss.willTimer = time.AfterFunc(delay, func() { s.safely("will delay", func() { s.fireWill(ss) }) })
 		}
 	} else {
 		ss.will = nil // [MQTT-3.1.2-10]
 	}
 	expiry := ss.expiry
 	if expiry != 0 && expiry != 0xFFFFFFFF {
-		ss.expTimer = time.AfterFunc(time.Duration(expiry)*time.Second, func() { s.expireSession(ss) })
+		ss.expTimer = time.AfterFunc(time.Duration(expiry)*time.Second, func() { s.safely("session expiry", func() { s.expireSession(ss) }) })
 	}
 	ss.mu.Unlock()
 	if will != nil {

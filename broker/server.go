@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -160,6 +161,17 @@ func (s *Server) isClosing() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closing
+}
+
+// safely runs f, a timer's work, and logs a panic instead of letting it
+// end the process: no panic escapes a goroutine of the broker.
+func (s *Server) safely(what string, f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in "+what+"; recovered", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	f()
 }
 
 // connCount returns the number of open connections.

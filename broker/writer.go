@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"runtime/debug"
 	"time"
 
 	"github.com/ternmq/tern/codec"
@@ -108,6 +109,19 @@ func (c *conn) drain() {
 	bp := c.srv.writeBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
 	defer func() {
+		if p := recover(); p != nil {
+			// No panic escapes a connection's goroutines: close only this
+			// connection; its reader then finishes it.
+			c.log.Error("panic in connection writer; closing it", "panic", p, "stack", string(debug.Stack()))
+			c.outMu.Lock()
+			gone := c.writerGone
+			c.writerGone = true
+			c.outMu.Unlock()
+			c.nc.Close()
+			if !gone {
+				close(c.writerDone)
+			}
+		}
 		if cap(buf) > 4*maxWriteBatch {
 			buf = nil // do not pool a buffer grown for one huge packet
 		}

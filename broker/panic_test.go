@@ -1,0 +1,41 @@
+package broker
+
+import (
+	"testing"
+
+	"github.com/ternmq/tern/codec"
+)
+
+// TestPanicInWriter: a panic while encoding for one connection (here a
+// queued packet that is nil) closes that connection only; the process and
+// the other clients carry on.
+func TestPanicInWriter(t *testing.T) {
+	srv := startServer(t, nil)
+	sub, _ := connected(t, srv, codec.V5, &codec.Connect{ClientID: "calm", CleanStart: true})
+	sub.subscribe(t, 1, "w/t")
+	victim, _ := connected(t, srv, codec.V311, &codec.Connect{ClientID: "victim", CleanStart: true})
+
+	srv.mu.Lock()
+	var vc *conn
+	for c := range srv.conns {
+		if c.clientID == "victim" {
+			vc = c
+		}
+	}
+	srv.mu.Unlock()
+	if vc == nil {
+		t.Fatal("victim's connection not found")
+	}
+	vc.enqueue(outItem{kind: codec.CONNACK}, false, 1) // pkt is nil: encode panics
+	victim.expectClosed(t)
+
+	pub := publisher(t, srv, "after-writer-panic")
+	pub.publish(t, 1, "w/t", "still here")
+	sub.expectMessage(t, "w/t", "still here")
+}
+
+// TestPanicInTimer: a panic in a timer's work is recovered and logged.
+func TestPanicInTimer(t *testing.T) {
+	srv := New(Options{})
+	srv.safely("test", func() { panic("test panic in a timer") })
+}
