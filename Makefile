@@ -20,15 +20,31 @@ GOFMT_FILES = $(shell find . \( -name .git -o -name node_modules -o -name vendor
 
 WASM_ENV := GOOS=js GOARCH=wasm CGO_ENABLED=0
 
-.PHONY: help setup build test fmt-check vet test-go wasm-check bench fuzz run clean
+# The web client (wasm/cmd/app): built into bin/, compressed into web/dist,
+# which the broker binary embeds (see web/doc.go).
+WASM_OUT := bin/app.wasm
+WEB_DIST := web/dist
+
+# The embedding client (wasm/embed): built into bin/, compressed into
+# web/tern/dist, which the broker binary embeds and serves as /tern.wasm
+# beside /tern.js (see web/embed.go).
+EMBED_OUT  := bin/tern.wasm
+EMBED_DIST := web/tern/dist
+
+.PHONY: help setup build test fmt-check vet test-go wasm-check bench fuzz run clean bench-compare wasm screenshots embed wasm-exec
 
 help:
 	@echo 'make setup   install missing test dependencies (mosquitto, chromium, npm packages)'
 	@echo 'make build   go build ./... and the js/wasm build of: $(WASM_PKGS)'
 	@echo 'make test    setup, gofmt check, go vet, go test -race, js/wasm vet'
 	@echo 'make bench   benchmarks with -benchmem in BENCH_PKGS (default ./...)'
+	@echo 'make bench-compare   Tern vs Mosquitto on loopback (bench/compare.sh; REPS, DURATION, CONNS, ...)'
 	@echo 'make fuzz    every Fuzz target for FUZZTIME each (default 10s)'
-	@echo 'make run     run the broker (cmd/tern)'
+	@echo 'make wasm    build the web client (js/wasm) and precompress it into $(WEB_DIST)'
+	@echo 'make embed   build the embedding client (wasm/embed) and precompress it into $(EMBED_DIST)'
+	@echo 'make wasm-exec   copy wasm_exec.js of this Go release into web/tern (after a Go upgrade)'
+	@echo 'make run     build the web client, then run the broker (cmd/tern): http://localhost:8080/'
+	@echo 'make screenshots  refresh docs/screenshots from the browser test (needs chromium)'
 	@echo 'make clean   remove build output'
 
 setup:
@@ -70,11 +86,43 @@ endif
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCH_PKGS)
 
+# Tern against Debian's mosquitto with cmd/ternbench; knobs (REPS, DURATION,
+# CONNS, RETAINED, MQTT_VERSION, CASES, OUT) are passed through the
+# environment, e.g. make bench-compare REPS=5 DURATION=10s.
+bench-compare:
+	@REPS='$(REPS)' DURATION='$(DURATION)' CONNS='$(CONNS)' RETAINED='$(RETAINED)' \
+		MQTT_VERSION='$(MQTT_VERSION)' CASES='$(CASES)' bash bench/compare.sh
+
 fuzz:
 	@FUZZTIME='$(FUZZTIME)' GO='$(GO)' bash scripts/fuzz.sh
 
-run:
+# -trimpath and -s -w make the build smaller and reproducible; precompress
+# writes app.wasm.br (brotli 11) and app.wasm.gz, or does nothing when
+# they are up to date.
+wasm:
+	@mkdir -p $(dir $(WASM_OUT))
+	$(WASM_ENV) $(GO) build -trimpath -ldflags="-s -w" -o $(WASM_OUT) ./wasm/cmd/app
+	$(GO) run ./web/cmd/precompress -o $(WEB_DIST) $(WASM_OUT)
+
+# The embedding client, served as /tern.wasm: compress writes
+# tern.wasm.br (brotli 11) and tern.wasm.gz, or does nothing when they
+# are up to date.
+embed:
+	@mkdir -p $(dir $(EMBED_OUT))
+	$(WASM_ENV) $(GO) build -trimpath -ldflags="-s -w" -o $(EMBED_OUT) ./wasm/embed
+	$(GO) run ./web/tern/compress -o $(EMBED_DIST) $(EMBED_OUT)
+
+# tern.js carries wasm_exec.js, which must be the one of the Go release
+# that builds tern.wasm (a test in web/ checks it).
+wasm-exec:
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/tern/wasm_exec.js
+
+run: wasm embed
 	$(GO) run ./cmd/tern $(ARGS)
 
+# The browser test writes its screenshots here when TERN_SCREENSHOTS is set.
+screenshots:
+	TERN_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^(TestBrowser|TestTopicTree|TestChat)$$' ./web/e2e/
+
 clean:
-	rm -rf bin dist web/app.wasm web/*.wasm.*
+	rm -rf bin dist $(WEB_DIST)/app.wasm* $(EMBED_DIST)/tern.wasm*

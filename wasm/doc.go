@@ -1,9 +1,18 @@
-// Package wasm will hold Tern's browser side: the UI state (message log,
-// topic tree of retained messages, chat rooms) as plain Go that is tested
-// natively, the go-app components that render it, and the Promise-based
-// JavaScript API for embedding the client in other dashboards. Only thin
-// glue is restricted to js/wasm builds; it builds on the client and codec
-// packages and never imports the broker.
+// Package wasm is the root of Tern's browser side; the code is in its
+// subpackages:
 //
-// The package is planned; it has no API yet.
+//   - cmd/app: the web client, compiled with GOOS=js GOARCH=wasm and
+//     served by package web;
+//   - ui: its go-app components (thin) and the Hub they share;
+//   - uistate: the page's state as plain Go (message log, subscriptions,
+//     connection status and hints, profiles, publish form and history,
+//     payload formats), tested natively;
+//   - service: the MQTT service, one per connection, which batches what it
+//     receives into one UI update per interval;
+//   - the topic tree, chat rooms and the embedding API, in packages of
+//     their own.
+//
+// Everything here builds and is tested natively too, except thin glue
+// that is restricted to js/wasm builds. It builds on the client and codec
+// packages and never imports the broker.
 package wasm

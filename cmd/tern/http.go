@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/web"
 )
 
 // HTTP server limits. WebSocket connections leave the http.Server when
@@ -31,10 +32,12 @@ func newHTTPServer(srv *broker.Server, cfg config, log *slog.Logger, tlsCfg *tls
 		w.Header().Set("Cache-Control", "no-store")
 		io.WriteString(w, "ok")
 	})
-	// The web client will be served from here (the web/ package); until
-	// then / is a short page that says where MQTT over WebSocket is, and
-	// every other path is 404.
-	mux.HandleFunc("GET /{$}", placeholderPage)
+	// The web client (package web) at / and its other routes, with its
+	// assets; every other path is 404.
+	mux.Handle("/", web.Handler(web.Options{MQTTPath: "/mqtt", Logger: log.With("listener", "http")}))
+	// The embedding API (web/embed.go): /tern.js, /tern.wasm, /tern.d.ts
+	// and the example dashboard at /examples/dashboard.
+	web.NewEmbed(web.EmbedOptions{Logger: log.With("listener", "http")}).Register(mux)
 	hs := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: httpReadHeaderTimeout,
@@ -46,22 +49,6 @@ func newHTTPServer(srv *broker.Server, cfg config, log *slog.Logger, tlsCfg *tls
 		hs.TLSConfig = tlsCfg.Clone()
 	}
 	return hs
-}
-
-const placeholderHTML = `<!doctype html>
-<html lang="en">
-<meta charset="utf-8">
-<title>Tern MQTT broker</title>
-<h1>Tern MQTT broker</h1>
-<p>The web client is not part of this build yet.</p>
-<p>MQTT over WebSocket: <code>/mqtt</code> on this host and port (subprotocol <code>mqtt</code>).
-Health check: <a href="/healthz"><code>/healthz</code></a>.</p>
-</html>
-`
-
-func placeholderPage(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	io.WriteString(w, placeholderHTML)
 }
 
 // wsURL turns an http:// or https:// base URL into ws:// or wss://.

@@ -1,0 +1,281 @@
+package chat
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var now = time.Date(2025, 3, 4, 12, 0, 0, 0, time.UTC)
+
+func TestTopics(t *testing.T) {
+	if got := MessagesTopic("lobby"); got != "chat/lobby/messages" {
+		t.Errorf("MessagesTopic = %q", got)
+	}
+	if got := PresenceTopic("lobby", "tcabc-1"); got != "chat/lobby/presence/tcabc-1" {
+		t.Errorf("PresenceTopic = %q", got)
+	}
+	tests := []struct {
+		topic, room string
+		kind        Kind
+		id          string
+	}{
+		{"chat/lobby/messages", "lobby", KindMessages, ""},
+		{"chat/Café ☕/messages", "Café ☕", KindMessages, ""},
+		{"chat/lobby/presence/c1", "lobby", KindPresence, "c1"},
+		{"chat/lobby/presence/", "", KindNone, ""},
+		{"chat/lobby/presence/a/b", "", KindNone, ""},
+		{"chat/lobby/other", "", KindNone, ""},
+		{"chat//messages", "", KindNone, ""},
+		{"chat/$x/messages", "", KindNone, ""},
+		{"other/lobby/messages", "", KindNone, ""},
+		{"chat", "", KindNone, ""},
+	}
+	for _, tt := range tests {
+		room, kind, id := ParseTopic(tt.topic)
+		if room != tt.room || kind != tt.kind || id != tt.id {
+			t.Errorf("ParseTopic(%q) = %q, %v, %q", tt.topic, room, kind, id)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, r := range []string{"lobby", "Café ☕", "a b", strings.Repeat("x", MaxRoom)} {
+		if err := ValidRoom(r); err != nil {
+			t.Errorf("ValidRoom(%q): %v", r, err)
+		}
+	}
+	for _, r := range []string{"", "a/b", "a+", "#", "$sys", "a\nb", strings.Repeat("x", MaxRoom+1), "\xff"} {
+		if ValidRoom(r) == nil {
+			t.Errorf("ValidRoom(%q) accepted", r)
+		}
+	}
+	for _, n := range []string{"", "  ", "a\tb", strings.Repeat("n", MaxNick+1)} {
+		if ValidNick(n) == nil {
+			t.Errorf("ValidNick(%q) accepted", n)
+		}
+	}
+	if ValidNick("Alice 🙂") != nil {
+		t.Error("ValidNick refused a nickname")
+	}
+}
+
+func TestMessageCodec(t *testing.T) {
+	m := NewMessage("alice", "hi \"there\"", now)
+	if !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(m.ID) || m.TS != now.UnixMilli() {
+		t.Errorf("NewMessage = %+v", m)
+	}
+	if got := DecodeMessage(m.Encode()); got != m {
+		t.Errorf("round trip: %+v != %+v", got, m)
+	}
+	tests := []struct {
+		payload string
+		want    Message
+	}{
+		{`{"from":"sensor-7","text":"hello"}`, Message{From: "sensor-7", Text: "hello"}},
+		{` {"text":"x","ts":5,"extra":[1]} `, Message{Text: "x", TS: 5}},
+		{`plain words`, Message{Text: "plain words"}},
+		{`{"text":`, Message{Text: `{"text":`}},
+		{"bad\xffutf", Message{Text: "bad\uFFFDutf"}},
+	}
+	for _, tt := range tests {
+		if got := DecodeMessage([]byte(tt.payload)); got != tt.want {
+			t.Errorf("DecodeMessage(%q) = %+v, want %+v", tt.payload, got, tt.want)
+		}
+	}
+	long := DecodeMessage([]byte(strings.Repeat("é", MaxText+10)))
+	if n := len([]rune(long.Text)); n != MaxText {
+		t.Errorf("long text cut to %d runes", n)
+	}
+}
+
+func TestPresenceCodec(t *testing.T) {
+	tests := []struct {
+		payload string
+		nick    string
+		ok      bool
+	}{
+		{`{"nick":"alice","ts":1}`, "alice", true},
+		{`sensor 7`, "sensor 7", true},
+		{``, "", false},
+		{`  `, "", false},
+	}
+	for _, tt := range tests {
+		p, ok := DecodePresence([]byte(tt.payload))
+		if p.Nick != tt.nick || ok != tt.ok {
+			t.Errorf("DecodePresence(%q) = %+v, %v", tt.payload, p, ok)
+		}
+	}
+	if p, _ := DecodePresence(Presence{Nick: "bob", TS: 9}.Encode()); p != (Presence{"bob", 9}) {
+		t.Errorf("round trip %+v", p)
+	}
+}
+
+func TestRoomClientID(t *testing.T) {
+	a, b := RoomClientID("tcbase", "lobby"), RoomClientID("tcbase", "Lobby")
+	if a == b || a != RoomClientID("tcbase", "lobby") || !strings.HasPrefix(a, "tcbase-") || len(a) != len("tcbase-")+8 {
+		t.Errorf("RoomClientID: %q %q", a, b)
+	}
+	if id := NewBaseID(); !regexp.MustCompile(`^tc[a-z0-9]{10}$`).MatchString(id) || len(RoomClientID(id, "x")) > 23 {
+		t.Errorf("NewBaseID = %q", id)
+	}
+}
+
+func texts(r *Room) []string {
+	var out []string
+	for _, e := range r.Entries() {
+		switch e.Kind {
+		case Chat:
+			s := e.From + ": " + e.Text
+			if e.Pending {
+				s += " (pending)"
+			}
+			out = append(out, s)
+		case Joined:
+			out = append(out, e.From+" joined")
+		case Left:
+			out = append(out, e.From+" left")
+		}
+	}
+	return out
+}
+
+func chatMsg(id, from, text string, ts time.Time) []byte {
+	return Message{ID: id, From: from, Text: text, TS: ts.UnixMilli()}.Encode()
+}
+
+func TestOrderingAndDedupe(t *testing.T) {
+	s := NewState()
+	s.Nick = "me"
+	if err := s.Join("lobby"); err != nil {
+		t.Fatal(err)
+	}
+	mine := NewMessage("me", "mine", now.Add(2*time.Second))
+	s.Sent("lobby", mine)
+	steps := []struct {
+		topic, payload string
+		changed        bool
+	}{
+		{"chat/lobby/messages", string(chatMsg("a", "bob", "second", now.Add(time.Second))), true},
+		{"chat/lobby/messages", string(chatMsg("b", "carol", "first", now)), true},                  // late, sorts first
+		{"chat/lobby/messages", string(chatMsg("a", "bob", "second", now.Add(time.Second))), false}, // duplicate
+		{"chat/lobby/messages", string(mine.Encode()), true},                                        // our echo: no longer pending
+		{"chat/lobby/messages", string(mine.Encode()), false},                                       // and again
+		{"chat/lobby/messages", "no json", true},                                                    // arrival time: last
+		{"chat/lobby/messages", string(chatMsg("f", "eve", "future", now.Add(time.Hour))), true},    // clamped to arrival
+		{"chat/other/messages", string(chatMsg("c", "x", "y", now)), true},
+		{"tern/x", "1", false},
+	}
+	for i, st := range steps {
+		got := s.Receive(st.topic, []byte(st.payload), false, now.Add(5*time.Second))
+		if (got != "") != st.changed {
+			t.Errorf("step %d: changed %q", i, got)
+		}
+	}
+	want := []string{"carol: first", "bob: second", "me: mine", "anonymous: no json", "eve: future"}
+	if got := texts(s.Room("lobby")); !slices.Equal(got, want) {
+		t.Errorf("entries %q, want %q", got, want)
+	}
+	if r := s.Room("other"); r.Unread != 1 || r.Joined || s.Room("lobby").Unread != 0 {
+		t.Errorf("unread other %d lobby %d", r.Unread, s.Room("lobby").Unread)
+	}
+	s.Select("other")
+	if s.Room("other").Unread != 0 {
+		t.Error("Select did not clear unread")
+	}
+}
+
+func TestEntriesBounded(t *testing.T) {
+	s := NewState()
+	for i := range MaxEntries * 3 {
+		s.Receive("chat/big/messages", chatMsg(fmt.Sprint(i), "x", fmt.Sprint(i), now.Add(time.Duration(i)*time.Millisecond)), false, now.Add(time.Hour))
+	}
+	r := s.Room("big")
+	if len(r.Entries()) != MaxEntries || r.Entries()[MaxEntries-1].Text != fmt.Sprint(MaxEntries*3-1) || len(r.seen) > maxSeenIDs {
+		t.Errorf("%d entries, %d ids", len(r.Entries()), len(r.seen))
+	}
+}
+
+func TestPresence(t *testing.T) {
+	s := NewState()
+	s.Join("lobby")
+	p := func(nick string) []byte { return Presence{Nick: nick}.Encode() }
+	// The snapshot at subscription: retained, no notices.
+	s.Receive("chat/lobby/presence/c1", p("alice"), true, now)
+	s.Receive("chat/kitchen/presence/c9", p("zed"), true, now)
+	// Live changes.
+	s.Receive("chat/lobby/presence/c2", p("bob"), false, now.Add(time.Second))
+	if s.Receive("chat/lobby/presence/c2", p("bob"), false, now.Add(2*time.Second)) != "" {
+		t.Error("repeated presence changed the state")
+	}
+	s.Receive("chat/lobby/presence/c2", p("bobby"), false, now.Add(2*time.Second)) // renamed
+	s.Receive("chat/lobby/presence/c1", nil, false, now.Add(3*time.Second))        // alice's will
+	if s.Receive("chat/lobby/presence/c1", nil, false, now.Add(4*time.Second)) != "" {
+		t.Error("a second goodbye changed the state")
+	}
+	if s.Receive("chat/nowhere/presence/c5", nil, false, now) != "" || s.Room("nowhere") != nil {
+		t.Error("a goodbye in an unknown room made the room")
+	}
+	r := s.Room("lobby")
+	if got := texts(r); !slices.Equal(got, []string{"bob joined", "alice left"}) {
+		t.Errorf("notices %q", got)
+	}
+	online, gone := r.Online(), r.Gone()
+	if len(online) != 1 || online[0].Nick != "bobby" || len(gone) != 1 || gone[0].Nick != "alice" || !gone[0].Gone.Equal(now.Add(3*time.Second)) {
+		t.Errorf("online %+v gone %+v", online, gone)
+	}
+	rooms := s.Rooms()
+	want := []RoomInfo{{Name: "lobby", Joined: true, Current: true, Online: 1}, {Name: "kitchen", Online: 1}}
+	if !slices.Equal(rooms, want) {
+		t.Errorf("Rooms = %+v, want %+v", rooms, want)
+	}
+	// alice comes back.
+	s.Receive("chat/lobby/presence/c1", p("alice"), false, now.Add(5*time.Second))
+	if len(r.Online()) != 2 || len(r.Gone()) != 0 {
+		t.Errorf("after return: online %+v gone %+v", r.Online(), r.Gone())
+	}
+	s.ResetPresence()
+	if r.OnlineCount() != 0 || len(s.Rooms()) != 1 {
+		t.Errorf("ResetPresence left %d online, rooms %+v", r.OnlineCount(), s.Rooms())
+	}
+	// Gone members are bounded.
+	for i := range maxGone * 2 {
+		id := fmt.Sprint("g", i)
+		s.Receive("chat/lobby/presence/"+id, p(id), true, now)
+		s.Receive("chat/lobby/presence/"+id, nil, false, now.Add(time.Duration(i)*time.Second))
+	}
+	if n := len(r.Gone()); n != maxGone || r.Gone()[0].Nick != fmt.Sprint("g", maxGone*2-1) {
+		t.Errorf("%d gone members kept", n)
+	}
+}
+
+func TestJoinLeaveSaveLoad(t *testing.T) {
+	s := NewState()
+	if s.Join("a/b") == nil {
+		t.Error("joined an invalid room")
+	}
+	s.Nick = "alice"
+	s.Join("zoo")
+	s.Join("lobby")
+	if s.Current != "lobby" || !slices.Equal(s.Joined(), []string{"lobby", "zoo"}) {
+		t.Errorf("current %q joined %q", s.Current, s.Joined())
+	}
+	saved := s.Save()
+	s.Leave("lobby")
+	if s.Current != "zoo" || s.Room("lobby").Joined {
+		t.Errorf("after leave: current %q", s.Current)
+	}
+	s2 := NewState()
+	s2.Load(saved)
+	if s2.Nick != "alice" || s2.Current != "lobby" || !slices.Equal(s2.Joined(), []string{"lobby", "zoo"}) {
+		t.Errorf("Load: %+v", s2.Save())
+	}
+	s3 := NewState()
+	s3.Load(Saved{Nick: "\x01", Rooms: []string{"ok", "bad/room"}, Current: "gone"})
+	if s3.Nick != "" || s3.Current != "ok" || !slices.Equal(s3.Joined(), []string{"ok"}) {
+		t.Errorf("Load of bad data: %+v", s3.Save())
+	}
+}

@@ -1,0 +1,64 @@
+//go:build !js
+
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ternmq/tern/web"
+)
+
+// Sizes of tern.wasm, in bytes. The goal is gzipGoal; the test
+// fails above gzipLimit, so that growth is noticed. (The gap between them
+// is the client package's net/http and crypto/tls, which its js/wasm build
+// links for Options.HTTPHeader, Options.TLSConfig and coder/websocket's
+// browser Dial: without them tern.wasm measured 1.22 MB of gzip.)
+const (
+	gzipGoal  = 1_600_000
+	gzipLimit = 1_900_000
+)
+
+// TestWasmSize reports the size of tern.wasm as the broker serves it:
+// built as make embed builds it (-trimpath -ldflags="-s -w"), and
+// compressed by the same command (web/tern/compress: gzip -9 and brotli
+// quality 11, which takes about 15 s).
+func TestWasmSize(t *testing.T) {
+	needWasm(t)
+	t.Parallel()
+	raw, err := os.Stat(filepath.Join(wasmDir, web.EmbedWasmFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	cmd := exec.Command(goTool(), "run", "./web/tern/compress", "-o", out, filepath.Join(wasmDir, web.EmbedWasmFile))
+	cmd.Dir = filepath.Join("..", "..") // the module root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("web/tern/compress: %v\n%s", err, b)
+	} else {
+		t.Logf("web/tern/compress: %s", strings.TrimSpace(string(b)))
+	}
+	size := func(name string) int64 {
+		st, err := os.Stat(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	gz, br := size(web.EmbedWasmGzip), size(web.EmbedWasmBrotli)
+	t.Logf("tern.wasm: raw %d bytes (%.2f MB), gzip %d (%.2f MB), brotli %d (%.2f MB)",
+		raw.Size(), mb(raw.Size()), gz, mb(gz), br, mb(br))
+	if gz <= gzipGoal {
+		t.Logf("gzip is within the goal of %.1f MB", mb(gzipGoal))
+	} else {
+		t.Logf("gzip is %.0f KB over the goal of %.1f MB; browsers that accept brotli (all current ones) get %.2f MB", float64(gz-gzipGoal)/1000, mb(gzipGoal), mb(br))
+	}
+	if gz > gzipLimit {
+		t.Errorf("tern.wasm is %d bytes of gzip, over the limit of %d", gz, gzipLimit)
+	}
+}
+
+func mb(n int64) float64 { return float64(n) / 1e6 }

@@ -1,0 +1,408 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v9/pkg/app"
+
+	"github.com/ternmq/tern/wasm/service"
+	"github.com/ternmq/tern/wasm/uistate"
+)
+
+// Operation time limits.
+const (
+	connectTimeout = 20 * time.Second
+	opTimeout      = 15 * time.Second
+)
+
+// stateKeys are the go-app states a component observes to learn that a
+// part of the model changed; their values are change counters.
+var stateKeys = []struct {
+	part uistate.Changed
+	key  string
+}{
+	{uistate.ChangedConn, "tern/conn"},
+	{uistate.ChangedLog, "tern/log"},
+	{uistate.ChangedSubs, "tern/subs"},
+	{uistate.ChangedPublish, "tern/publish"},
+	{uistate.ChangedProfiles, "tern/profiles"},
+	{uistate.ChangedSettings, "tern/settings"},
+}
+
+// Local storage keys.
+const (
+	keyProfiles = "tern.profiles"
+	keyHistory  = "tern.history"
+	keyForm     = "tern.form"
+	keySettings = "tern.settings"
+)
+
+// Hub holds the page's state and its MQTT service, and is shared by every
+// route. It follows go-app's pattern of a handler that does the I/O and
+// publishes state that components observe (docs/src/markdown.go in
+// go-app): components call its methods from event handlers, and render
+// its Model.
+//
+// The Model is touched on the UI goroutine only. The MQTT service runs on
+// goroutines of its own and hands over batched updates through post, which
+// costs one Dispatch per batch (the dispatch queue holds 4096 and blocks
+// when full, so never one per message).
+type Hub struct {
+	m    *uistate.Model
+	disp app.Dispatcher // set when the first component mounts
+	revs [8]int         // change counters, by bit of uistate.Changed
+
+	svc        *service.Service // the current connection, nil when none
+	subscribed *service.Service // the service whose subscriptions were sent
+
+	notice     string // the notice last scheduled for dismissal
+	noticeSeen int    // counts notices, so that a timer clears only its own
+}
+
+// noticeLife is how long a notice stays up.
+const noticeLife = 6 * time.Second
+
+// Env is what the page needs to know about where it runs.
+type Env struct {
+	PageURL  string // the page's address
+	MQTTPath string // where the broker serves MQTT over WebSocket
+}
+
+// BrowserEnv returns the Env of the running page: its URL and the MQTT
+// path the server passed in (TERN_MQTT_PATH).
+func BrowserEnv() Env {
+	e := Env{MQTTPath: app.Getenv("TERN_MQTT_PATH")}
+	if app.IsClient {
+		e.PageURL = app.Window().URL().String()
+	}
+	return e
+}
+
+// NewHub returns the hub of a page, with the state saved in the browser's
+// local storage (profiles, publish history, the last connection form and
+// the settings).
+func NewHub(env Env) *Hub {
+	h := &Hub{m: uistate.NewModel(env.PageURL, env.MQTTPath)}
+	h.load()
+	return h
+}
+
+// Model returns the state; use it on the UI goroutine only.
+func (h *Hub) Model() *uistate.Model { return h.m }
+
+// attach is called by every component when it mounts; the first call
+// keeps the dispatcher for updates from the service's goroutines.
+func (h *Hub) attach(ctx app.Context) {
+	if h.disp == nil {
+		h.disp = ctx.Dispatcher()
+		applyTheme(h.m.Theme)
+	}
+}
+
+// observe makes the component update when one of the parts changes, and
+// calls onChange first (on the UI goroutine) when it is not nil.
+func observe(ctx app.Context, parts uistate.Changed, onChange func()) {
+	for _, s := range stateKeys {
+		if parts&s.part == 0 {
+			continue
+		}
+		var rev int
+		o := ctx.ObserveState(s.key)
+		if onChange != nil {
+			o = o.OnChange(onChange)
+		}
+		o.Value(&rev)
+	}
+}
+
+// notify tells the observing components which parts changed, and saves
+// the parts that persist. It runs on the UI goroutine.
+func (h *Hub) notify(ctx app.Context, ch uistate.Changed) {
+	if ch == 0 {
+		return
+	}
+	h.save(ch)
+	if n := h.m.Notice; n != "" && n != h.notice {
+		h.dismissLater()
+	}
+	h.notice = h.m.Notice
+	for i, s := range stateKeys {
+		if ch&s.part != 0 {
+			h.revs[i]++
+			ctx.SetState(s.key, h.revs[i])
+		}
+	}
+}
+
+// dismissLater clears the current notice after noticeLife unless another
+// one replaced it.
+func (h *Hub) dismissLater() {
+	if h.disp == nil {
+		return
+	}
+	h.noticeSeen++
+	seen := h.noticeSeen
+	time.AfterFunc(noticeLife, func() {
+		h.post(func(m *uistate.Model) uistate.Changed {
+			if h.noticeSeen != seen || m.Notice == "" {
+				return 0
+			}
+			m.Notice = ""
+			return uistate.ChangedSettings
+		})
+	})
+}
+
+// post runs fn on the UI goroutine and notifies what it changed. Use it
+// from other goroutines: it costs one Dispatch.
+func (h *Hub) post(fn func(m *uistate.Model) uistate.Changed) {
+	if h.disp == nil { // no page (server-side rendering, tests)
+		fn(h.m)
+		return
+	}
+	h.disp.Dispatch(app.Dispatch{Mode: app.Update, Function: func(ctx app.Context) {
+		h.notify(ctx, fn(h.m))
+	}})
+}
+
+// say shows a short notice.
+func (h *Hub) say(ctx app.Context, format string, args ...any) {
+	h.m.Notice = fmt.Sprintf(format, args...)
+	h.notify(ctx, uistate.ChangedSettings)
+}
+
+// Connect connects with the connection form, replacing any connection.
+func (h *Hub) Connect(ctx app.Context) {
+	m := h.m
+	if err := m.Form.Validate(); err != nil {
+		h.say(ctx, "Cannot connect: %v", err)
+		return
+	}
+	h.stopService()
+	m.StartConnecting(time.Now())
+	m.Notice = ""
+	var svc *service.Service
+	svc = service.New(service.Options{
+		Profile:  m.Form,
+		ClientID: m.ClientID(),
+		OnUpdate: func(u uistate.Update) { h.post(func(m *uistate.Model) uistate.Changed { return h.apply(svc, u) }) },
+	})
+	h.svc = svc
+	h.notify(ctx, uistate.ChangedConn|uistate.ChangedSubs|uistate.ChangedSettings)
+	h.saveForm()
+	go func() {
+		cctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+		defer cancel()
+		svc.Connect(cctx) // the outcome arrives as an update
+	}()
+}
+
+// apply applies an update of svc, unless svc was replaced since, and
+// sends the subscriptions once svc is first connected.
+func (h *Hub) apply(svc *service.Service, u uistate.Update) uistate.Changed {
+	if h.svc != svc {
+		return 0
+	}
+	ch := h.m.Apply(u)
+	if h.m.Conn.State == uistate.Connected && h.subscribed != svc {
+		// The client makes the subscriptions again by itself on later
+		// reconnections if the server lost the session.
+		h.subscribed = svc
+		for _, s := range h.m.Subs.List() {
+			h.sendSubscribe(svc, s)
+		}
+	}
+	return ch
+}
+
+// Disconnect ends the connection.
+func (h *Hub) Disconnect(ctx app.Context) {
+	h.stopService()
+	h.m.SetConn(uistate.ConnEvent{State: uistate.Disconnected, Time: time.Now()})
+	h.m.Subs.SetPending()
+	h.notify(ctx, uistate.ChangedConn|uistate.ChangedSubs)
+}
+
+func (h *Hub) stopService() {
+	if svc := h.svc; svc != nil {
+		h.svc, h.subscribed = nil, nil
+		go svc.Close() // it waits for the DISCONNECT to be written
+	}
+}
+
+// connected returns the service when the page is connected.
+func (h *Hub) connected() *service.Service {
+	if h.m.Conn.State == uistate.Connected {
+		return h.svc
+	}
+	return nil
+}
+
+// Subscribe adds a subscription, and sends it when connected.
+func (h *Hub) Subscribe(ctx app.Context, s uistate.Subscription) bool {
+	id, err := h.m.Subs.Add(s)
+	if err != nil {
+		h.say(ctx, "Cannot subscribe to %q: %v", s.Filter, err)
+		return false
+	}
+	if svc := h.connected(); svc != nil {
+		h.sendSubscribe(svc, *h.m.Subs.Get(id))
+	}
+	h.m.Notice = ""
+	h.notify(ctx, uistate.ChangedSubs|uistate.ChangedSettings)
+	return true
+}
+
+func (h *Hub) sendSubscribe(svc *service.Service, s uistate.Subscription) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		code, err := svc.Subscribe(ctx, s)
+		h.post(func(m *uistate.Model) uistate.Changed {
+			if h.svc != svc {
+				return 0
+			}
+			m.Subs.SetResult(s.ID, code, err)
+			return uistate.ChangedSubs
+		})
+	}()
+}
+
+// Unsubscribe removes a subscription.
+func (h *Hub) Unsubscribe(ctx app.Context, id int) {
+	s := h.m.Subs.Get(id)
+	if s == nil {
+		return
+	}
+	filter := s.Filter
+	h.m.Subs.Remove(id)
+	h.notify(ctx, uistate.ChangedSubs)
+	svc := h.connected()
+	if svc == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		if err := svc.Unsubscribe(ctx, filter); err != nil {
+			h.post(func(m *uistate.Model) uistate.Changed {
+				m.Notice = fmt.Sprintf("Unsubscribe from %q failed: %v", filter, err)
+				return uistate.ChangedSettings
+			})
+		}
+	}()
+}
+
+// Publish publishes p and records it in the history once sent.
+func (h *Hub) Publish(ctx app.Context, p uistate.Publish) {
+	if err := p.Validate(); err != nil {
+		h.say(ctx, "Cannot publish: %v", err)
+		return
+	}
+	svc := h.connected()
+	if svc == nil {
+		h.say(ctx, "Not connected: connect first, then publish.")
+		return
+	}
+	go func() {
+		cctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		err := svc.Publish(cctx, p)
+		h.post(func(m *uistate.Model) uistate.Changed {
+			if err != nil {
+				m.Notice = fmt.Sprintf("Publish to %q failed: %v", p.Topic, err)
+				return uistate.ChangedSettings
+			}
+			m.History.Add(p, time.Now())
+			m.Notice = fmt.Sprintf("Published to %s", p.Topic)
+			return uistate.ChangedPublish | uistate.ChangedSettings
+		})
+	}()
+}
+
+// Change runs fn on the model and notifies what it changed; for event
+// handlers that edit the state directly.
+func (h *Hub) Change(ctx app.Context, fn func(m *uistate.Model) uistate.Changed) {
+	h.notify(ctx, fn(h.m))
+}
+
+// settings is what is saved of the settings.
+type settings struct {
+	Theme  uistate.Theme `json:"theme,omitempty"`
+	Format string        `json:"format,omitempty"`
+}
+
+// load reads the saved state from local storage.
+func (h *Hub) load() {
+	m := h.m
+	loadJSON(keyProfiles, &m.Profiles)
+	loadJSON(keyHistory, &m.History.List)
+	var form uistate.Profile
+	if loadJSON(keyForm, &form) && form.Validate() == nil {
+		m.LoadProfile(form)
+	}
+	var s settings
+	if loadJSON(keySettings, &s) {
+		m.Theme, m.Format = s.Theme, uistate.ParseFormat(s.Format)
+	}
+}
+
+// save writes the parts of the state that persist.
+func (h *Hub) save(ch uistate.Changed) {
+	m := h.m
+	if ch&uistate.ChangedProfiles != 0 {
+		saveJSON(keyProfiles, m.Profiles)
+	}
+	if ch&uistate.ChangedPublish != 0 {
+		saveJSON(keyHistory, m.History.List)
+	}
+	if ch&uistate.ChangedSettings != 0 {
+		saveJSON(keySettings, settings{Theme: m.Theme, Format: m.Format.String()})
+	}
+}
+
+// saveForm remembers the connection form (without a password it was not
+// asked to keep, and without this tab's random client id).
+func (h *Hub) saveForm() {
+	f := h.m.Form
+	if !f.SavePassword {
+		f.Password = ""
+	}
+	if f.ClientID == h.m.TabClientID {
+		f.ClientID = ""
+	}
+	saveJSON(keyForm, f)
+}
+
+// loadJSON reads key from local storage into v.
+func loadJSON(key string, v any) (ok bool) {
+	if !app.IsClient {
+		return false
+	}
+	defer func() {
+		if recover() != nil { // storage disabled
+			ok = false
+		}
+	}()
+	s := app.Window().Get("localStorage").Call("getItem", key)
+	if s.IsNull() || s.IsUndefined() {
+		return false
+	}
+	return json.Unmarshal([]byte(s.String()), v) == nil
+}
+
+// saveJSON writes v to local storage under key.
+func saveJSON(key string, v any) {
+	if !app.IsClient {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	defer func() { recover() }() // storage disabled or full: not fatal
+	app.Window().Get("localStorage").Call("setItem", key, string(b))
+}

@@ -1,0 +1,370 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v9/pkg/app"
+
+	"github.com/ternmq/tern/wasm/livetree"
+	"github.com/ternmq/tern/wasm/service"
+	"github.com/ternmq/tern/wasm/uistate"
+)
+
+// The go-app state keys of the topic tree.
+const (
+	keyTree     = "tern/tree"      // rows, values and counts
+	keyTreeConn = "tern/tree-conn" // the tree's connection, clearing
+	keyChart    = "tern/chart"     // the chart's series and points
+)
+
+// Subscription ids of the tree's service.
+const (
+	treeSubAll = 1 // "#"
+	treeSubSys = 2 // "$SYS/#"
+)
+
+// Clearing retained messages publishes this many at a time.
+const clearParallel = 16
+
+// treeHub is the topic tree's state and its MQTT connection.
+type treeHub struct {
+	h     *Hub
+	t     *livetree.Tree
+	chart livetree.Chart
+	revs  revs
+
+	svc        *service.Service
+	state      uistate.ConnState
+	err        string
+	subscribed bool
+	sys        bool // subscribe to $SYS/# too
+	dropped    uint64
+	scratch    []livetree.Message
+
+	rateAt   time.Time
+	rateFrom uint64
+	rate     float64 // messages per second over the last second or so
+
+	clear  *clearJob
+	result string // what the last clearing did
+
+	paths map[string]string // the chart path chosen per topic
+}
+
+// clearJob is a "clear retained under this node": asked, then confirmed
+// and running.
+type clearJob struct {
+	node    string
+	topics  []string
+	running bool
+	done    atomic.Int64
+	failed  atomic.Int64
+	errMu   sync.Mutex
+	err     string
+}
+
+func newTreeHub(h *Hub) *treeHub {
+	return &treeHub{h: h, t: livetree.New(livetree.Options{}), revs: revs{}, paths: map[string]string{}}
+}
+
+// follow starts the tree's connection when the page is connected, and
+// stops it when the page disconnects. Components call it on mount and when
+// the page's connection changes.
+func (x *treeHub) follow(ctx app.Context) {
+	switch x.h.m.Conn.State {
+	case uistate.Connected:
+		if x.svc == nil {
+			x.start(ctx)
+		}
+	case uistate.Disconnected, uistate.Failed:
+		if x.svc != nil {
+			x.stop(ctx)
+		}
+	}
+}
+
+// start connects the tree with the page's connection form (its own client
+// id, a clean session) and a fresh tree.
+func (x *treeHub) start(ctx app.Context) {
+	prof := x.h.m.Form
+	prof.CleanStart, prof.SessionExpiry, prof.Will = true, 0, nil
+	x.t = livetree.New(livetree.Options{RetainAsPublished: prof.Version == 5})
+	x.chart.Clear()
+	x.state, x.err, x.subscribed, x.dropped, x.clear, x.result = uistate.Connecting, "", false, 0, nil, ""
+	x.rateAt, x.rateFrom, x.rate = time.Now(), 0, 0
+	var svc *service.Service
+	svc = service.New(service.Options{
+		Profile:    prof,
+		ClientID:   x.h.m.TabClientID + "-tree",
+		MaxPending: 50_000,
+		OnUpdate: func(u uistate.Update) {
+			postTo(x.h, func(ctx app.Context) { x.apply(ctx, svc, u) })
+		},
+	})
+	x.svc = svc
+	go func() {
+		cctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+		defer cancel()
+		svc.Connect(cctx) // the outcome arrives as an update
+	}()
+	x.changed(ctx, keyTree, keyTreeConn, keyChart)
+}
+
+// stop closes the tree's connection; the tree stays as it was.
+func (x *treeHub) stop(ctx app.Context) {
+	if svc := x.svc; svc != nil {
+		x.svc = nil
+		go svc.Close()
+	}
+	x.state, x.clear = uistate.Disconnected, nil
+	x.changed(ctx, keyTreeConn)
+}
+
+func (x *treeHub) changed(ctx app.Context, keys ...string) {
+	for _, k := range keys {
+		x.revs.bump(ctx, k)
+	}
+}
+
+// apply applies an update of svc on the UI goroutine.
+func (x *treeHub) apply(ctx app.Context, svc *service.Service, u uistate.Update) {
+	if x.svc != svc {
+		return
+	}
+	for _, e := range u.Conn {
+		x.state = e.State
+		x.err = ""
+		if e.Failure != nil {
+			x.err = e.Failure.Text
+		}
+		if e.State == uistate.Connected && !x.subscribed {
+			x.subscribed = true
+			x.subscribe(svc, treeSubAll, "#")
+			if x.sys {
+				x.subscribe(svc, treeSubSys, "$SYS/#")
+			}
+		}
+	}
+	x.dropped += u.Dropped
+	if len(u.Conn) > 0 || u.Dropped > 0 {
+		x.changed(ctx, keyTreeConn)
+	}
+	if len(u.Messages) == 0 {
+		return
+	}
+	msgs := x.scratch[:0]
+	for i := range u.Messages {
+		m := &u.Messages[i]
+		msgs = append(msgs, livetree.Message{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS,
+			Retain: m.Retain, Time: m.Time, Props: m.Props})
+	}
+	x.t.Apply(msgs...)
+	if x.chart.Observe(msgs) {
+		x.changed(ctx, keyChart)
+	}
+	clear(msgs)
+	x.scratch = msgs[:0]
+	if now := time.Now(); now.Sub(x.rateAt) >= time.Second {
+		x.rate = float64(x.t.Messages()-x.rateFrom) / now.Sub(x.rateAt).Seconds()
+		x.rateAt, x.rateFrom = now, x.t.Messages()
+	}
+	x.changed(ctx, keyTree)
+}
+
+// subscribe subscribes the tree's service to filter, with Retain As
+// Published on 5.0 so that the tree sees which live messages are retained.
+func (x *treeHub) subscribe(svc *service.Service, id int, filter string) {
+	sub := uistate.Subscription{ID: id, Filter: filter, RetainAsPublished: x.h.m.Form.Version == 5}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		code, err := svc.Subscribe(ctx, sub)
+		if err == nil && code.IsError() {
+			err = fmt.Errorf("refused: %v", code)
+		}
+		if err != nil {
+			postTo(x.h, func(ctx app.Context) {
+				if x.svc == svc {
+					x.err = fmt.Sprintf("Subscribing to %s failed: %v", filter, err)
+					x.changed(ctx, keyTreeConn)
+				}
+			})
+		}
+	}()
+}
+
+// setSys turns the $SYS/# subscription on or off.
+func (x *treeHub) setSys(ctx app.Context, on bool) {
+	x.sys = on
+	svc := x.svc
+	if svc != nil && x.subscribed {
+		if on {
+			x.subscribe(svc, treeSubSys, "$SYS/#")
+		} else {
+			go func() {
+				cctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+				defer cancel()
+				svc.Unsubscribe(cctx, "$SYS/#")
+			}()
+		}
+	}
+	x.changed(ctx, keyTreeConn)
+}
+
+// fillDraft puts a topic and its last value into the publish form.
+func (x *treeHub) fillDraft(ctx app.Context, n *livetree.Node) {
+	d := &x.h.m.Draft
+	d.Topic = n.Topic()
+	if v := n.Last(); v != nil && !v.Truncated() {
+		d.Payload = string(v.Payload)
+		d.Retain = n.Retained()
+	}
+	x.h.notify(ctx, uistate.ChangedPublish)
+}
+
+// askClear opens the confirmation for clearing the retained messages at
+// and below n.
+func (x *treeHub) askClear(ctx app.Context, n *livetree.Node) {
+	if x.clear != nil && x.clear.running {
+		return
+	}
+	x.clear = &clearJob{node: n.Topic(), topics: x.t.RetainedUnder(n)}
+	x.result = ""
+	x.changed(ctx, keyTreeConn)
+	// Cancel has the focus, so that Enter does not clear by accident.
+	ctx.Defer(func(app.Context) { focus("tt-clear-cancel") })
+}
+
+// cancelClear closes the confirmation.
+func (x *treeHub) cancelClear(ctx app.Context) {
+	if x.clear != nil && !x.clear.running {
+		x.clear = nil
+		x.changed(ctx, keyTreeConn)
+	}
+}
+
+// confirmClear publishes an empty retained message (QoS 1) to each topic
+// of the job, clearParallel at a time, and reports the progress a few
+// times a second (one Dispatch each, whatever the number of topics).
+func (x *treeHub) confirmClear(ctx app.Context) {
+	job, svc := x.clear, x.svc
+	if job == nil || job.running || svc == nil {
+		return
+	}
+	job.running = true
+	x.changed(ctx, keyTreeConn)
+	go func() {
+		topics := make(chan string)
+		var wg sync.WaitGroup
+		for range min(clearParallel, len(job.topics)) {
+			wg.Go(func() {
+				for t := range topics {
+					cctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+					err := svc.Publish(cctx, uistate.Publish{Topic: t, QoS: 1, Retain: true})
+					cancel()
+					if err != nil {
+						job.failed.Add(1)
+						job.errMu.Lock()
+						if job.err == "" {
+							job.err = fmt.Sprintf("%s: %v", t, err)
+						}
+						job.errMu.Unlock()
+					}
+					job.done.Add(1)
+				}
+			})
+		}
+		finished := make(chan struct{})
+		go func() {
+			tick := time.NewTicker(150 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-finished:
+					return
+				case <-tick.C:
+					postTo(x.h, func(ctx app.Context) { x.changed(ctx, keyTreeConn) })
+				}
+			}
+		}()
+		for _, t := range job.topics {
+			topics <- t
+		}
+		close(topics)
+		wg.Wait()
+		close(finished)
+		postTo(x.h, func(ctx app.Context) { x.finishClear(ctx, job) })
+	}()
+}
+
+func (x *treeHub) finishClear(ctx app.Context, job *clearJob) {
+	if x.clear != job {
+		return
+	}
+	n, failed := len(job.topics), int(job.failed.Load())
+	x.result = fmt.Sprintf("Cleared %d retained %s under %s.", n-failed, plural(n-failed, "message", "messages"), job.node)
+	if failed > 0 {
+		x.result += fmt.Sprintf(" %d failed (%s).", failed, job.err)
+	}
+	x.clear = nil
+	x.changed(ctx, keyTreeConn)
+}
+
+// addChart charts the topic's numbers at its chosen path.
+func (x *treeHub) addChart(ctx app.Context, n *livetree.Node, path string) {
+	if _, err := x.chart.Add(n, path); err != nil {
+		x.result = "Cannot chart " + n.Topic() + ": " + err.Error()
+		x.changed(ctx, keyTreeConn)
+		return
+	}
+	x.changed(ctx, keyChart, keyTree)
+}
+
+func (x *treeHub) removeChart(ctx app.Context, topic, path string) {
+	x.chart.Remove(topic, path)
+	x.changed(ctx, keyChart, keyTree)
+}
+
+// treeStats is what the page's diagnostics hook reports (see TreePage):
+// the tree's size and the Go heap after a collection.
+type treeStats struct {
+	Topics        int     `json:"topics"`
+	Nodes         int     `json:"nodes"`
+	Messages      uint64  `json:"messages"`
+	Dropped       uint64  `json:"dropped"`
+	Rate          float64 `json:"rate"`
+	HistoryValues int     `json:"historyValues"`
+	HistoryBytes  int     `json:"historyBytes"`
+	HeapAlloc     uint64  `json:"heapAlloc"`
+	HeapSys       uint64  `json:"heapSys"`
+	Sys           uint64  `json:"sys"`
+	Has           bool    `json:"has,omitempty"` // the topic asked about has a value
+}
+
+// stats reports the tree's size, whether topic (if not "") has a value,
+// and the Go heap after a collection.
+func (x *treeHub) stats(topic string) treeStats {
+	v, b := x.t.HistoryLen()
+	st := treeStats{Topics: x.t.Len(), Nodes: x.t.Nodes(), Messages: x.t.Messages(), Dropped: x.t.Dropped() + x.dropped,
+		Rate: x.rate, HistoryValues: v, HistoryBytes: b}
+	if n := x.t.Get(topic); topic != "" && n != nil {
+		st.Has = n.HasValue()
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st.HeapAlloc, st.HeapSys, st.Sys = ms.HeapAlloc, ms.HeapSys, ms.Sys
+	return st
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,175 @@
+//go:build !wasm
+
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/andybalholm/brotli"
+
+	"github.com/ternmq/tern/web/wasmbuild"
+)
+
+// static holds the stylesheet and icons served under /web/. dist holds
+// the client build made by `make wasm` (only its README.md in a clean
+// clone, so that this always compiles).
+var (
+	//go:embed static
+	static embed.FS
+	//go:embed dist
+	dist embed.FS
+)
+
+// asset is one file served in identity, brotli and gzip encodings.
+type asset struct {
+	ctype    string
+	identity []byte // nil for app.wasm when only compressed forms exist
+	br, gz   []byte
+	size     int    // uncompressed length
+	etag     string // quoted, without the encoding suffix
+}
+
+// compressible reports whether content of type ctype is worth compressing.
+func compressible(ctype string) bool {
+	return strings.HasPrefix(ctype, "text/") || strings.Contains(ctype, "javascript") ||
+		strings.Contains(ctype, "json") || strings.Contains(ctype, "svg") || strings.Contains(ctype, "xml") ||
+		strings.Contains(ctype, "manifest")
+}
+
+// newAsset precompresses data when it is of a compressible type.
+func newAsset(name string, data []byte) *asset {
+	ctype := mime.TypeByExtension(path.Ext(name))
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	sum := sha256.Sum256(data)
+	a := &asset{ctype: ctype, identity: data, size: len(data), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+	if compressible(ctype) && len(data) > 256 {
+		a.br = encodeBrotli(data, brotli.BestCompression)
+		a.gz = encodeGzip(data, gzip.BestCompression)
+	}
+	return a
+}
+
+func encodeBrotli(data []byte, quality int) []byte {
+	var b bytes.Buffer
+	w := brotli.NewWriterLevel(&b, quality)
+	w.Write(data)
+	w.Close()
+	return b.Bytes()
+}
+
+func encodeGzip(data []byte, level int) []byte {
+	var b bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&b, level)
+	w.Write(data)
+	w.Close()
+	return b.Bytes()
+}
+
+// loadStatic returns the files under static/, precompressed, keyed by
+// their URL path (/web/name). They are compressed once per process.
+var loadStatic = sync.OnceValues(func() (map[string]*asset, error) {
+	out := make(map[string]*asset)
+	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := static.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out["/web/"+strings.TrimPrefix(p, "static/")] = newAsset(p, data)
+		return nil
+	})
+	return out, err
+})
+
+// errNoBuild is returned by loadWasm when there is no client build.
+var errNoBuild = errors.New("the web client is not built")
+
+// loadWasm reads a client build from fsys: the files wasmbuild writes, or
+// a plain app.wasm, which is then gzipped here (run make wasm for brotli).
+func loadWasm(fsys fs.FS) (*asset, error) {
+	meta, err := fs.ReadFile(fsys, wasmbuild.Meta)
+	if err == nil {
+		info, err := wasmbuild.ReadInfo(meta)
+		if err != nil {
+			return nil, err
+		}
+		br, err1 := fs.ReadFile(fsys, wasmbuild.Brotli)
+		gz, err2 := fs.ReadFile(fsys, wasmbuild.Gzip)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("incomplete client build: %w", err)
+		}
+		if n, ok := gzipSize(gz); !ok || n != uint32(info.Size) {
+			return nil, fmt.Errorf("%s does not match %s (size %d, want %d)", wasmbuild.Gzip, wasmbuild.Meta, n, info.Size)
+		}
+		return &asset{ctype: "application/wasm", br: br, gz: gz, size: info.Size, etag: `"` + info.SHA256[:16] + `"`}, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	raw, err := fs.ReadFile(fsys, "app.wasm")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errNoBuild
+	}
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	return &asset{ctype: "application/wasm", identity: raw, gz: encodeGzip(raw, gzip.DefaultCompression),
+		size: len(raw), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}, nil
+}
+
+// loadEmbedded loads the client build embedded from web/dist, once.
+var loadEmbedded = sync.OnceValues(func() (*asset, error) {
+	fsys, err := fs.Sub(dist, "dist")
+	if err != nil {
+		return nil, err
+	}
+	return loadWasm(fsys)
+})
+
+// gzipSize reads the uncompressed size (modulo 2³²) from the trailer of
+// a gzip stream, without decompressing it.
+func gzipSize(gz []byte) (uint32, bool) {
+	if len(gz) < 18 || gz[0] != 0x1f || gz[1] != 0x8b {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(gz[len(gz)-4:]), true
+}
+
+// version derives the app version from the client build and the static
+// files: it changes when either does, which makes the service worker
+// install the new version and the page offer a reload.
+func version(wasm *asset, statics map[string]*asset, mqttPath string) string {
+	h := sha256.New()
+	if wasm != nil {
+		io.WriteString(h, wasm.etag)
+	}
+	names := make([]string, 0, len(statics))
+	for n := range statics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		io.WriteString(h, n+statics[n].etag)
+	}
+	io.WriteString(h, mqttPath)
+	return hex.EncodeToString(h.Sum(nil)[:10])
+}

@@ -1,0 +1,253 @@
+// Package e2e tests the web client end to end: the broker (package
+// broker) serves MQTT over WebSocket at /mqtt and the client (package web)
+// at /, on one httptest server, as cmd/tern does; Debian's chromium,
+// driven by chromedp, loads the page; Go clients (package client) talk to
+// the same broker. It also tests the web client's MQTT service natively
+// against the broker.
+//
+// The browser tests build the web client themselves (GOOS=js GOARCH=wasm,
+// once per test binary, about a minute on two cores from a cold cache),
+// and skip when chromium is missing, except under CI=true, where that is
+// a failure. With TERN_SCREENSHOTS=dir the screenshots are written to dir
+// (make screenshots writes docs/screenshots).
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/web"
+	"github.com/ternmq/tern/web/wasmbuild"
+)
+
+// buildDir holds the client build shared by the tests of this binary.
+var buildDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tern-e2e-build-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buildDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func inCI() bool {
+	ci := os.Getenv("CI")
+	return ci == "true" || ci == "1"
+}
+
+// chromium returns the path of the browser, or skips the test (fails it
+// under CI).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if p := "/usr/bin/chromium"; fileExists(p) {
+		return p
+	}
+	if inCI() {
+		t.Fatal("chromium is not installed (CI=true): run make setup (apt-get install chromium)")
+	}
+	t.Skip("chromium is not installed: skipping the browser test (make setup installs it)")
+	return ""
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+var (
+	buildOnce   sync.Once
+	buildErr    error
+	buildResult wasmbuild.Result
+	buildOut    string
+)
+
+// clientBuild builds and compresses the web client once per test binary
+// and returns the directory holding it.
+func clientBuild(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root, err := wasmbuild.ModuleRoot(".")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+		defer cancel()
+		raw := filepath.Join(buildDir, "app.wasm")
+		t0 := time.Now()
+		if buildErr = wasmbuild.Build(ctx, root, raw); buildErr != nil {
+			return
+		}
+		buildResult.BuildTime = time.Since(t0)
+		wasm, err := os.ReadFile(raw)
+		if buildErr = err; err != nil {
+			return
+		}
+		// After make wasm, web/dist holds this very build (the build is
+		// reproducible): use it rather than compressing again.
+		dist := filepath.Join(root, "web", "dist")
+		if info, ok := wasmbuild.UpToDate(wasm, dist); ok {
+			buildResult.Info, buildOut = info, dist
+			return
+		}
+		out := filepath.Join(buildDir, "dist")
+		t1 := time.Now()
+		buildResult.Info, buildErr = wasmbuild.Precompress(ctx, root, raw, out)
+		buildResult.CompressTime = time.Since(t1)
+		buildOut = out
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	t.Logf("web client from %s: %v", buildOut, buildResult)
+	return buildOut
+}
+
+// counter counts the bytes the web handler sends, by path: the status
+// line, the headers and the body, as they go on the wire (compressed).
+type counter struct {
+	mu     sync.Mutex
+	total  int64
+	byPath map[string]int64
+	reqs   int
+}
+
+func (c *counter) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cw := &countingWriter{ResponseWriter: w}
+		h.ServeHTTP(cw, r)
+		cw.header(200)
+		c.mu.Lock()
+		if c.byPath == nil {
+			c.byPath = make(map[string]int64)
+		}
+		c.total += cw.n
+		c.byPath[r.URL.Path] += cw.n
+		c.reqs++
+		c.mu.Unlock()
+	})
+}
+
+// snapshot returns the total and a line per path, biggest first.
+func (c *counter) snapshot() (int64, int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	paths := make([]string, 0, len(c.byPath))
+	for p := range c.byPath {
+		paths = append(paths, p)
+	}
+	sort.Slice(paths, func(i, j int) bool { return c.byPath[paths[i]] > c.byPath[paths[j]] })
+	var b strings.Builder
+	for _, p := range paths {
+		fmt.Fprintf(&b, "\n  %9d  %s", c.byPath[p], p)
+	}
+	return c.total, c.reqs, b.String()
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n      int64
+	status bool
+}
+
+func (w *countingWriter) header(code int) {
+	if w.status {
+		return
+	}
+	w.status = true
+	// "HTTP/1.1 200 OK\r\n", each "Key: value\r\n", then "\r\n".
+	w.n += int64(len("HTTP/1.1 200 OK\r\n\r\n") + len("Date: Mon, 02 Jan 2006 15:04:05 GMT\r\n"))
+	for k, vs := range w.Header() {
+		for _, v := range vs {
+			w.n += int64(len(k) + len(v) + 4)
+		}
+	}
+}
+
+func (w *countingWriter) WriteHeader(code int) {
+	w.header(code)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	w.header(200)
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// site is a broker and the web client on one HTTP server, as tern runs
+// them: MQTT over WebSocket at /mqtt, the client at /.
+type site struct {
+	srv   *broker.Server
+	ts    *httptest.Server
+	bytes *counter
+	ws    string // ws://host:port/mqtt
+}
+
+// logWriter sends log lines to t.Log until the test ends.
+type logWriter struct {
+	t    *testing.T
+	done atomic.Bool
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	if !w.done.Load() {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func newSite(t *testing.T, clientDir string) *site {
+	t.Helper()
+	lw := &logWriter{t: t}
+	t.Cleanup(func() { lw.done.Store(true) })
+	var out io.Writer = io.Discard
+	if testing.Verbose() {
+		out = lw
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv := broker.New(broker.Options{Logger: log})
+	s := &site{srv: srv, bytes: &counter{}}
+	mux := http.NewServeMux()
+	mux.Handle("/mqtt", srv.WebSocketHandler(broker.WebSocketOptions{}))
+	mux.Handle("/", s.bytes.wrap(web.Handler(web.Options{Dir: clientDir, Logger: log})))
+	s.ts = httptest.NewServer(mux)
+	s.ws = "ws" + strings.TrimPrefix(s.ts.URL, "http") + "/mqtt"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		s.ts.Close()
+	})
+	return s
+}
+
+// failureDir is where screenshots of failed browser tests go.
+func failureDir() string { return filepath.Join(os.TempDir(), "tern-e2e-failures") }

@@ -1,0 +1,338 @@
+//go:build !wasm
+
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/andybalholm/brotli"
+
+	tern "github.com/ternmq/tern"
+)
+
+// The files of the embedding API: the loader (tern.js, with elements.js,
+// the custom elements) and its declarations, the Go runtime support it wraps (wasm_exec.js, copied from the Go release by
+// `make wasm-exec`, checked by a test), and web/tern/dist, where
+// `make embed` writes tern.wasm.br and tern.wasm.gz (only a README in a
+// clean clone, so that this always compiles).
+//
+//go:embed tern/tern.js tern/elements.js tern/tern.d.ts tern/wasm_exec.js tern/dist
+var ternFiles embed.FS
+
+// Paths of the embedding API's files.
+const (
+	EmbedLoaderPath    = "/tern.js"
+	EmbedWasmPath      = "/tern.wasm"
+	EmbedTypesPath     = "/tern.d.ts"
+	EmbedDashboardPath = "/examples/dashboard"
+)
+
+// The lines of tern.js that the server replaces with wasm_exec.js and
+// elements.js.
+const (
+	wasmExecMarker = "/*@@wasm_exec.js@@*/"
+	elementsMarker = "/*@@elements.js@@*/"
+)
+
+// Names in a tern.wasm build directory (make embed writes the compressed
+// ones into web/tern/dist).
+const (
+	EmbedWasmFile   = "tern.wasm"
+	EmbedWasmBrotli = "tern.wasm.br"
+	EmbedWasmGzip   = "tern.wasm.gz"
+)
+
+// EmbedOptions configures NewEmbed.
+type EmbedOptions struct {
+	// Dir is a directory holding tern.wasm.br and tern.wasm.gz, or a plain
+	// tern.wasm, read once by NewEmbed. Empty: the build embedded from
+	// web/tern/dist.
+	Dir string
+	// Logger receives a line at start-up about the build.
+	Logger *slog.Logger
+}
+
+// Embed serves the embedding API: a page of any origin the broker allows
+// needs only <script src="http://broker:8080/tern.js">.
+//
+//	/tern.js             the loader (web/tern/tern.js with wasm_exec.js and elements.js inside)
+//	/tern.wasm           the client (wasm/embed), brotli or gzip as accepted
+//	/tern.d.ts           the TypeScript declarations of the API
+//	/examples/dashboard  the example dashboard (index.html of the repository)
+//
+// The first three are sent with Access-Control-Allow-Origin: * (they are
+// public, static and fetched without credentials), so that a page on
+// another origin can fetch tern.wasm; whether that page may then connect
+// is the broker's WebSocket origin check (--allow-origin). Every response
+// has an ETag and Cache-Control: no-cache.
+type Embed struct {
+	loader, types, dashboard *embedFile
+	wasm                     *embedFile // nil when tern.wasm is not built
+	noWasm                   string     // why, when wasm is nil
+}
+
+// embedFile is one file in identity, brotli and gzip forms.
+type embedFile struct {
+	ctype    string
+	identity []byte // nil when only compressed forms exist
+	br, gz   []byte
+	size     int    // of the identity form
+	etag     string // quoted, without the encoding suffix
+	cors     bool
+}
+
+// NewEmbed loads the files. It does not fail: without a tern.wasm build,
+// /tern.wasm answers 404 with how to make one (tern.js reports it).
+func NewEmbed(o EmbedOptions) *Embed {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Embed{}
+	js, err := ternLoader()
+	if err != nil {
+		panic("web: embedded tern.js: " + err.Error()) // a broken build
+	}
+	e.loader = newEmbedFile("text/javascript; charset=utf-8", js, true)
+	dts, _ := ternFiles.ReadFile("tern/tern.d.ts")
+	e.types = newEmbedFile("application/typescript; charset=utf-8", dts, true)
+	e.dashboard = newEmbedFile("text/html; charset=utf-8", tern.DashboardHTML, false)
+
+	var fsys fs.FS
+	src := "embedded web/tern/dist"
+	if o.Dir != "" {
+		fsys, src = os.DirFS(o.Dir), o.Dir
+	} else {
+		fsys, _ = fs.Sub(ternFiles, "tern/dist")
+	}
+	e.wasm, err = loadTernWasm(fsys)
+	switch {
+	case err == nil:
+		log.Info("embedding API", "loader", EmbedLoaderPath, "wasm_from", src, "size", e.wasm.size,
+			"br", len(e.wasm.br), "gz", len(e.wasm.gz), "dashboard", EmbedDashboardPath)
+		if e.wasm.br == nil && e.wasm.gz == nil {
+			log.Warn("tern.wasm is served uncompressed: make embed writes its brotli and gzip forms", "dir", src)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		e.noWasm = "tern.wasm is not built: run make embed (it writes web/tern/dist), then build the broker again"
+		log.Warn("embedding API: tern.wasm not built; /tern.js will report it", "dir", src, "run", "make embed")
+	default:
+		e.noWasm = "tern.wasm build unusable: " + err.Error()
+		log.Error("embedding API: tern.wasm build unusable", "dir", src, "err", err)
+	}
+	return e
+}
+
+// Register mounts the handler on its paths of mux.
+func (e *Embed) Register(mux *http.ServeMux) {
+	for _, p := range []string{EmbedLoaderPath, EmbedWasmPath, EmbedTypesPath, EmbedDashboardPath} {
+		mux.Handle("GET "+p, e)
+	}
+}
+
+// ServeHTTP serves the files; other paths are 404.
+func (e *Embed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	switch r.URL.Path {
+	case EmbedLoaderPath:
+		e.loader.serve(w, r)
+	case EmbedTypesPath:
+		e.types.serve(w, r)
+	case EmbedDashboardPath:
+		e.dashboard.serve(w, r)
+	case EmbedWasmPath:
+		if e.wasm == nil {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			http.Error(w, e.noWasm, http.StatusNotFound)
+			return
+		}
+		e.wasm.serve(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// ternLoader returns tern.js with wasm_exec.js and elements.js in place of
+// their markers.
+func ternLoader() ([]byte, error) {
+	js, err1 := ternFiles.ReadFile("tern/tern.js")
+	exec, err2 := ternFiles.ReadFile("tern/wasm_exec.js")
+	elements, err3 := ternFiles.ReadFile("tern/elements.js")
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return nil, err
+	}
+	for _, part := range []struct {
+		marker string
+		data   []byte
+	}{{wasmExecMarker, exec}, {elementsMarker, elements}} {
+		if bytes.Count(js, []byte(part.marker)) != 1 {
+			return nil, fmt.Errorf("tern.js must hold %s once", part.marker)
+		}
+		js = bytes.Replace(js, []byte(part.marker), part.data, 1)
+	}
+	return js, nil
+}
+
+func newEmbedFile(ctype string, data []byte, cors bool) *embedFile {
+	sum := sha256.Sum256(data)
+	return &embedFile{
+		ctype: ctype, identity: data, size: len(data), cors: cors,
+		etag: `"` + hex.EncodeToString(sum[:8]) + `"`,
+		br:   embedBrotli(data), gz: embedGzip(data),
+	}
+}
+
+func embedBrotli(data []byte) []byte {
+	var b bytes.Buffer
+	w := brotli.NewWriterLevel(&b, brotli.BestCompression)
+	w.Write(data)
+	w.Close()
+	return b.Bytes()
+}
+
+func embedGzip(data []byte) []byte {
+	var b bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	w.Write(data)
+	w.Close()
+	return b.Bytes()
+}
+
+// loadTernWasm reads a tern.wasm build: its compressed forms, its plain
+// form, or both. Its error wraps fs.ErrNotExist when there is none.
+func loadTernWasm(fsys fs.FS) (*embedFile, error) {
+	f := &embedFile{ctype: "application/wasm", cors: true}
+	var errs []error
+	read := func(name string) []byte {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		return b
+	}
+	f.identity, f.br, f.gz = read(EmbedWasmFile), read(EmbedWasmBrotli), read(EmbedWasmGzip)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	switch {
+	case f.identity != nil:
+		f.size = len(f.identity)
+		sum := sha256.Sum256(f.identity)
+		f.etag = `"` + hex.EncodeToString(sum[:8]) + `"`
+	case f.gz != nil:
+		n, err := embedGunzipSize(f.gz)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EmbedWasmGzip, err)
+		}
+		f.size = n
+		sum := sha256.Sum256(f.gz)
+		f.etag = `"gz` + hex.EncodeToString(sum[:8]) + `"`
+	default:
+		return nil, fmt.Errorf("no %s or %s: %w", EmbedWasmFile, EmbedWasmGzip, fs.ErrNotExist)
+	}
+	return f, nil
+}
+
+func embedGunzipSize(gz []byte) (int, error) {
+	r, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(io.Discard, r)
+	return int(n), err
+}
+
+// embedEncoding picks br, then gzip, among the encodings r accepts ("" for
+// none).
+func embedEncoding(r *http.Request) string {
+	var br, gz bool
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
+				continue
+			}
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "br":
+			br = true
+		case "gzip":
+			gz = true
+		}
+	}
+	switch {
+	case br:
+		return "br"
+	case gz:
+		return "gzip"
+	}
+	return ""
+}
+
+func (f *embedFile) serve(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Type", f.ctype)
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	if f.cors {
+		hd.Set("Access-Control-Allow-Origin", "*")
+		hd.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	}
+	enc := embedEncoding(r)
+	var body []byte
+	switch {
+	case enc == "br" && f.br != nil:
+		body = f.br
+	case enc != "" && f.gz != nil:
+		enc, body = "gzip", f.gz
+	default:
+		enc, body = "", f.identity
+	}
+	if f.br != nil || f.gz != nil {
+		hd.Add("Vary", "Accept-Encoding")
+	}
+	etag := f.etag
+	if enc != "" {
+		etag = strings.TrimSuffix(etag, `"`) + "-" + enc + `"`
+		hd.Set("Content-Encoding", enc)
+	}
+	hd.Set("ETag", etag)
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if body == nil { // only compressed forms: decompress the gzip one
+		hd.Set("Content-Length", strconv.Itoa(f.size))
+		if r.Method == http.MethodHead {
+			return
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(f.gz))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		io.Copy(w, zr)
+		return
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
