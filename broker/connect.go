@@ -111,12 +111,11 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 			ack.Properties.ResponseInformation = o.ResponseInformation
 		}
 	}
-	c.enqueuePacket(ack)
-	// From now on kick may read version and sess, and send a DISCONNECT:
-	// only once the CONNACK is queued before it [MQTT-5:3.14.0-1].
-	c.outMu.Lock()
-	c.hasSession = true
-	c.outMu.Unlock()
+	// Queuing the CONNACK also lets kick read version and sess and send a
+	// DISCONNECT, in one step: a DISCONNECT always follows the CONNACK
+	// [MQTT-5:3.14.0-1], and a client that has read its CONNACK is always
+	// told why it is disconnected.
+	c.enqueue(outItem{kind: codec.CONNACK, pkt: ack, accept: true}, false, 16)
 	sess.attach(c, window, c.maxSize, expiry)
 	if p.Will != nil {
 		c.setWill(p.Will)

@@ -18,6 +18,9 @@ type outItem struct {
 	dup   bool
 	pkt   codec.Packet // anything else
 	close bool         // close the connection after writing this
+	// accept marks the CONNACK that accepts the connection; queuing it
+	// sets conn.hasSession.
+	accept bool
 }
 
 const (
@@ -37,6 +40,9 @@ func (c *conn) enqueue(it outItem, droppable bool, size int) bool {
 	}
 	c.out = append(c.out, it)
 	c.outBytes += size
+	if it.accept {
+		c.hasSession = true
+	}
 	if it.close {
 		c.outClosed = true
 	}
