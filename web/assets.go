@@ -14,8 +14,10 @@ import (
 	"io"
 	"io/fs"
 	"mime"
+	"net/http"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -36,8 +38,14 @@ var (
 
 // asset is one file served in identity, brotli and gzip encodings.
 type asset struct {
-	ctype    string
-	identity []byte // nil for app.wasm when only compressed forms exist
+	ctype string
+	encoded
+}
+
+// encoded is a file's body in identity, brotli and gzip forms, as the UI
+// handler and the embedding handler both serve it.
+type encoded struct {
+	identity []byte // nil when only compressed forms exist
 	br, gz   []byte
 	size     int    // uncompressed length
 	etag     string // quoted, without the encoding suffix
@@ -57,7 +65,7 @@ func newAsset(name string, data []byte) *asset {
 		ctype = "application/octet-stream"
 	}
 	sum := sha256.Sum256(data)
-	a := &asset{ctype: ctype, identity: data, size: len(data), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+	a := &asset{ctype: ctype, encoded: encoded{identity: data, size: len(data), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}}
 	if compressible(ctype) && len(data) > 256 {
 		a.br = encodeBrotli(data, brotli.BestCompression)
 		a.gz = encodeGzip(data, gzip.BestCompression)
@@ -119,7 +127,7 @@ func loadWasm(fsys fs.FS) (*asset, error) {
 		if n, ok := gzipSize(gz); !ok || n != uint32(info.Size) {
 			return nil, fmt.Errorf("%s does not match %s (size %d, want %d)", wasmbuild.Gzip, wasmbuild.Meta, n, info.Size)
 		}
-		return &asset{ctype: "application/wasm", br: br, gz: gz, size: info.Size, etag: `"` + info.SHA256[:16] + `"`}, nil
+		return &asset{ctype: "application/wasm", encoded: encoded{br: br, gz: gz, size: info.Size, etag: `"` + info.SHA256[:16] + `"`}}, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -132,8 +140,8 @@ func loadWasm(fsys fs.FS) (*asset, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(raw)
-	return &asset{ctype: "application/wasm", identity: raw, gz: encodeGzip(raw, gzip.DefaultCompression),
-		size: len(raw), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}, nil
+	return &asset{ctype: "application/wasm", encoded: encoded{identity: raw, gz: encodeGzip(raw, gzip.DefaultCompression),
+		size: len(raw), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}}, nil
 }
 
 // loadEmbedded loads the client build embedded from web/dist, once.
@@ -172,4 +180,77 @@ func version(wasm *asset, statics map[string]*asset, mqttPath string) string {
 	}
 	io.WriteString(h, mqttPath)
 	return hex.EncodeToString(h.Sum(nil)[:10])
+}
+
+// encoding picks br, then gzip, among the encodings r accepts ("" for
+// none).
+func encoding(r *http.Request) string {
+	var br, gz bool
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
+				continue
+			}
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "br":
+			br = true
+		case "gzip":
+			gz = true
+		}
+	}
+	switch {
+	case br:
+		return "br"
+	case gz:
+		return "gzip"
+	}
+	return ""
+}
+
+// write sends the body in the best encoding r accepts, answering a
+// matching If-None-Match with 304. The caller has set the other headers.
+func (e *encoded) write(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	enc := encoding(r)
+	var body []byte
+	switch {
+	case enc == "br" && e.br != nil:
+		body = e.br
+	case enc != "" && e.gz != nil:
+		enc, body = "gzip", e.gz
+	default:
+		enc, body = "", e.identity
+	}
+	if e.br != nil || e.gz != nil {
+		hd.Add("Vary", "Accept-Encoding")
+	}
+	etag := e.etag
+	if enc != "" {
+		etag = strings.TrimSuffix(etag, `"`) + "-" + enc + `"`
+		hd.Set("Content-Encoding", enc)
+	}
+	hd.Set("ETag", etag)
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if body == nil { // only compressed forms: decompress the gzip one
+		hd.Set("Content-Length", strconv.Itoa(e.size))
+		if r.Method == http.MethodHead {
+			return
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(e.gz))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		io.Copy(w, zr)
+		return
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
 }

@@ -15,8 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/andybalholm/brotli"
 
@@ -86,12 +84,9 @@ type Embed struct {
 
 // embedFile is one file in identity, brotli and gzip forms.
 type embedFile struct {
-	ctype    string
-	identity []byte // nil when only compressed forms exist
-	br, gz   []byte
-	size     int    // of the identity form
-	etag     string // quoted, without the encoding suffix
-	cors     bool
+	ctype string
+	encoded
+	cors bool
 }
 
 // NewEmbed loads the files. It does not fail: without a tern.wasm build,
@@ -192,11 +187,11 @@ func ternLoader() ([]byte, error) {
 
 func newEmbedFile(ctype string, data []byte, cors bool) *embedFile {
 	sum := sha256.Sum256(data)
-	return &embedFile{
-		ctype: ctype, identity: data, size: len(data), cors: cors,
+	return &embedFile{ctype: ctype, cors: cors, encoded: encoded{
+		identity: data, size: len(data),
 		etag: `"` + hex.EncodeToString(sum[:8]) + `"`,
 		br:   embedBrotli(data), gz: embedGzip(data),
-	}
+	}}
 }
 
 func embedBrotli(data []byte) []byte {
@@ -259,33 +254,6 @@ func embedGunzipSize(gz []byte) (int, error) {
 	return int(n), err
 }
 
-// embedEncoding picks br, then gzip, among the encodings r accepts ("" for
-// none).
-func embedEncoding(r *http.Request) string {
-	var br, gz bool
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
-				continue
-			}
-		}
-		switch strings.ToLower(strings.TrimSpace(name)) {
-		case "br":
-			br = true
-		case "gzip":
-			gz = true
-		}
-	}
-	switch {
-	case br:
-		return "br"
-	case gz:
-		return "gzip"
-	}
-	return ""
-}
-
 func (f *embedFile) serve(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Type", f.ctype)
@@ -295,44 +263,5 @@ func (f *embedFile) serve(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Access-Control-Allow-Origin", "*")
 		hd.Set("Cross-Origin-Resource-Policy", "cross-origin")
 	}
-	enc := embedEncoding(r)
-	var body []byte
-	switch {
-	case enc == "br" && f.br != nil:
-		body = f.br
-	case enc != "" && f.gz != nil:
-		enc, body = "gzip", f.gz
-	default:
-		enc, body = "", f.identity
-	}
-	if f.br != nil || f.gz != nil {
-		hd.Add("Vary", "Accept-Encoding")
-	}
-	etag := f.etag
-	if enc != "" {
-		etag = strings.TrimSuffix(etag, `"`) + "-" + enc + `"`
-		hd.Set("Content-Encoding", enc)
-	}
-	hd.Set("ETag", etag)
-	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	if body == nil { // only compressed forms: decompress the gzip one
-		hd.Set("Content-Length", strconv.Itoa(f.size))
-		if r.Method == http.MethodHead {
-			return
-		}
-		zr, err := gzip.NewReader(bytes.NewReader(f.gz))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		io.Copy(w, zr)
-		return
-	}
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	if r.Method != http.MethodHead {
-		w.Write(body)
-	}
+	f.encoded.write(w, r)
 }

@@ -165,31 +165,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// encoding picks the best encoding the request accepts among br and gzip,
-// or "" for none.
-func encoding(r *http.Request) string {
-	var br, gz bool
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if q := strings.TrimSpace(params); q == "q=0" || q == "q=0.0" || q == "q=0.00" || q == "q=0.000" {
-			continue
-		}
-		switch strings.ToLower(strings.TrimSpace(name)) {
-		case "br":
-			br = true
-		case "gzip":
-			gz = true
-		}
-	}
-	switch {
-	case br:
-		return "br"
-	case gz:
-		return "gzip"
-	}
-	return ""
-}
-
 // serveAsset sends a, compressed when the client accepts it. Browsers
 // revalidate with the ETag (Cache-Control: no-cache); the service worker
 // keeps its own copy for offline use.
@@ -201,46 +176,7 @@ func (h *handler) serveAsset(w http.ResponseWriter, r *http.Request, a *asset) {
 	if a.ctype == "application/wasm" {
 		hd.Set(WasmLengthHeader, strconv.Itoa(a.size))
 	}
-	var body []byte
-	enc := encoding(r)
-	switch {
-	case enc == "br" && a.br != nil:
-		body = a.br
-	case enc != "" && a.gz != nil:
-		enc, body = "gzip", a.gz
-	default:
-		enc, body = "", a.identity
-	}
-	if a.br != nil || a.gz != nil {
-		hd.Add("Vary", "Accept-Encoding")
-	}
-	etag := a.etag
-	if enc != "" {
-		etag = strings.TrimSuffix(etag, `"`) + "-" + enc + `"`
-		hd.Set("Content-Encoding", enc)
-	}
-	hd.Set("ETag", etag)
-	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	if body == nil { // no identity form: decompress the gzip one
-		hd.Set("Content-Length", strconv.Itoa(a.size))
-		if r.Method == http.MethodHead {
-			return
-		}
-		zr, err := gzip.NewReader(bytes.NewReader(a.gz))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		io.Copy(w, zr)
-		return
-	}
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	if r.Method != http.MethodHead {
-		w.Write(body)
-	}
+	a.encoded.write(w, r)
 }
 
 // serveGoApp serves a page or a go-app resource, compressing it when the
