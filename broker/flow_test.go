@@ -445,7 +445,7 @@ func TestRetainedMessageExpiry(t *testing.T) {
 			return got
 		}
 
-		time.Sleep(4 * time.Second) // fake time (synctest)
+		advance(4 * time.Second) // fake time (synctest)
 		s1, _ := pipeConnect(t, srv, codec.V5, clean5("rx-s1"))
 		s1.subscribe(t, 1, "rx/#")
 		got := receive(s1, 3)
@@ -455,7 +455,7 @@ func TestRetainedMessageExpiry(t *testing.T) {
 			t.Errorf("Message Expiry Interval on a message published without one: %d", p.Properties.MessageExpiryInterval)
 		}
 
-		time.Sleep(6 * time.Second) // fake time (synctest): 10 s after publishing
+		advance(6 * time.Second) // fake time (synctest): 10 s after publishing
 		s2, _ := pipeConnect(t, srv, codec.V5, clean5("rx-s2"))
 		s2.subscribe(t, 1, "rx/#")
 		got = receive(s2, 2)
@@ -494,7 +494,7 @@ func TestExpiryInSendQueue(t *testing.T) {
 		first := c.expectPublish(t, `q1 dup=0 retain=0 xq/t "holds the window"`)
 		c.expectIdle(t)
 
-		time.Sleep(8 * time.Second) // fake time (synctest)
+		advance(8 * time.Second) // fake time (synctest)
 		c.ack(t, first)
 		wantExpiry(t, c.expectMessage(t, "xq/t", "waits"), 12)
 		c.expectIdle(t)
@@ -518,7 +518,7 @@ func TestExpiryAfterSending(t *testing.T) {
 		wantExpiry(t, q2, 5)
 		c.close()
 
-		time.Sleep(time.Minute) // fake time (synctest)
+		advance(time.Minute) // fake time (synctest)
 		c, _ = pipeConnect(t, srv, codec.V5, persistent(codec.V5, "xs"))
 		var again []*codec.Publish
 		for _, want := range []*codec.Publish{q2, q1} {
@@ -553,7 +553,7 @@ func TestQoS2ReceiverExpiry(t *testing.T) {
 		p.PacketID = 7
 		c.send(t, p)
 		c.expectDescribed(t, "PUBREC id=7 rc=0x00")
-		time.Sleep(10 * time.Second) // fake time (synctest)
+		advance(10 * time.Second) // fake time (synctest)
 		c.send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 7}})
 		c.expectDescribed(t, "PUBCOMP id=7 rc=0x00")
 

@@ -33,9 +33,7 @@ func BenchmarkIdleConn(b *testing.B) {
 		}
 		b.StopTimer()
 		// Let the goroutines that wrote the CONNACKs finish (bounded).
-		for end := time.Now().Add(time.Second); runtime.NumGoroutine() > g0+n && time.Now().Before(end); {
-			time.Sleep(time.Millisecond)
-		}
+		pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= g0+n })
 		runtime.GC()
 		runtime.GC() // a second cycle shrinks stacks that the first one marked
 		runtime.ReadMemStats(&m1)
@@ -45,9 +43,7 @@ func BenchmarkIdleConn(b *testing.B) {
 		for _, c := range conns {
 			c.Close()
 		}
-		for end := time.Now().Add(10 * time.Second); ts.connCount() > 0 && time.Now().Before(end); {
-			time.Sleep(time.Millisecond)
-		}
+		pollUntil(10*time.Second, func() bool { return ts.connCount() == 0 })
 		b.StartTimer()
 	}
 	runs := float64(b.N)

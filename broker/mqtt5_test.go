@@ -51,7 +51,7 @@ func TestServerDisconnect(t *testing.T) {
 		{name: "0x8D Keep Alive timeout", rc: codec.KeepAliveTimeout,
 			connect: func(p *codec.Connect) { p.KeepAlive = 10 },
 			provoke: func(t *testing.T, _ *Server, c *rawConn) {
-				time.Sleep(15 * time.Second) // fake time (synctest)
+				advance(15 * time.Second) // fake time (synctest)
 			}},
 		{name: "0x8E Session taken over [MQTT-5:3.1.4-3]", rc: codec.SessionTakenOver,
 			provoke: func(t *testing.T, srv *Server, c *rawConn) {
@@ -440,7 +440,7 @@ func TestSessionState(t *testing.T) {
 			pub.publish(t, 1, "ss/t", "0")
 			pub.publish(t, 1, "ss/t", "1")
 			m0 := online.expectPublish(t, `q1 dup=0 retain=0 ss/t "0"`) // "1" waits: MaxInflight 1
-			time.Sleep(24 * time.Hour)                                  // fake time (synctest)
+			advance(24 * time.Hour)                                     // fake time (synctest)
 			online.ack(t, m0)
 			online.expectMessage(t, "ss/t", "1")
 			pub.publish(t, 1, "ss/t", "2")
@@ -458,8 +458,8 @@ func TestSessionState(t *testing.T) {
 				return // a 3.1.1 session lives until it is cleaned
 			}
 
-			pub.publish(t, 1, "ss/t", "3")   // queued for "ss-away"
-			time.Sleep(expiry * time.Second) // fake time (synctest): the Session Expiry Interval
+			pub.publish(t, 1, "ss/t", "3") // queued for "ss-away"
+			advance(expiry * time.Second)  // fake time (synctest): the Session Expiry Interval
 			synctest.Wait()
 			srv.mu.Lock()
 			_, kept := srv.sessions["ss-away"]
@@ -680,18 +680,18 @@ func TestWillMessageExpiry(t *testing.T) {
 		p := &codec.Connect{ClientID: "wx", CleanStart: true, Will: w}
 		p.Properties.SessionExpiryInterval = 100
 		c, _ := pipeConnect(t, srv, codec.V5, p)
-		time.Sleep(2 * time.Minute) // fake time (synctest): longer than the will's interval
+		advance(2 * time.Minute) // fake time (synctest): longer than the will's interval
 		c.close()
-		time.Sleep(10 * time.Second) // fake time (synctest): the Will Delay Interval
+		advance(10 * time.Second) // fake time (synctest): the Will Delay Interval
 		got := watcher.expectMessage(t, "will/x", "gone")
 		wantExpiry(t, got, 60)
 		checkForwarded(t, got)
 
-		time.Sleep(59 * time.Second) // fake time (synctest)
+		advance(59 * time.Second) // fake time (synctest)
 		s, _ := pipeConnect(t, srv, codec.V5, clean5("wx-s"))
 		s.subscribe(t, 1, "will/#")
 		wantExpiry(t, s.expectMessage(t, "will/x", "gone"), 1)
-		time.Sleep(time.Second) // fake time (synctest)
+		advance(time.Second) // fake time (synctest)
 		s.subscribe(t, 1, "will/x")
 		s.expectIdle(t)
 	})

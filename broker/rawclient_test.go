@@ -466,3 +466,29 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// advance moves a testing/synctest bubble's fake clock forward by d and
+// returns once every goroutine in the bubble is idle again. It cannot wait
+// in real time: synctest.Wait panics outside a bubble.
+func advance(d time.Duration) {
+	synctest.Wait()
+	<-time.After(d)
+	synctest.Wait()
+}
+
+// pollUntil waits, in real time, for cond to hold, checking every
+// millisecond until timeout; it reports whether cond held. It is for
+// benchmarks that wait on state the broker exposes no event for.
+func pollUntil(timeout time.Duration, cond func() bool) bool {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return cond()
+		}
+	}
+	return true
+}

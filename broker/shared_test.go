@@ -249,7 +249,7 @@ func TestSharedQoS2StaysWithMember(t *testing.T) {
 		b.ack(t, b.expectPublish(t, `q2 dup=0 retain=0 s2/t "to b again"`))
 		a.expectPublish(t, `q2 dup=0 retain=0 s2/t "dies with a"`)
 		a.close()
-		time.Sleep(31 * time.Second) // fake time (synctest): past a's Session Expiry Interval
+		advance(31 * time.Second) // fake time (synctest): past a's Session Expiry Interval
 		b.expectIdle(t)
 		a, ack := pipeConnect(t, srv, codec.V5, pa)
 		wantSessionPresent(t, ack, false)
@@ -385,7 +385,7 @@ func TestSharedMemberSessionEnds(t *testing.T) {
 			pub.publish(t, 1, "se/t", "m")
 			a.expectPublish(t, `q1 dup=0 retain=0 se/t "m"`) // never acknowledged
 			a.close()
-			time.Sleep(time.Duration(tc.expiry)*time.Second + time.Millisecond) // fake time (synctest)
+			advance(time.Duration(tc.expiry)*time.Second + time.Millisecond) // fake time (synctest)
 
 			b, ack := pipeConnect(t, srv, codec.V5, pb)
 			wantSessionPresent(t, ack, true)

@@ -10,7 +10,7 @@ import (
 
 // The tests in this file run the broker in a testing/synctest bubble over
 // net.Pipe (Server.ServeConn), so timers run on the bubble's fake clock:
-// time.Sleep below advances fake time instantly, and after it rawConn
+// advance (rawclient_test.go) moves fake time instantly, and after it rawConn
 // waits with synctest.Wait until the broker has done everything that the
 // new time makes due. No test here sleeps in real time.
 
@@ -52,13 +52,13 @@ func TestKeepAliveTimeout(t *testing.T) {
 			c, _ := pipeConnect(t, srv, v, &codec.Connect{ClientID: "ka", CleanStart: true, KeepAlive: 10,
 				Will: will("will/ka", "timed out", 0)})
 
-			time.Sleep(14 * time.Second) // fake time (synctest): 1.4 × Keep Alive
+			advance(14 * time.Second) // fake time (synctest): 1.4 × Keep Alive
 			c.expectIdle(t)
-			time.Sleep(999 * time.Millisecond) // fake time (synctest)
+			advance(999 * time.Millisecond) // fake time (synctest)
 			c.expectIdle(t)
 			watcher.expectIdle(t)
 
-			time.Sleep(time.Millisecond) // fake time (synctest): 1.5 × Keep Alive
+			advance(time.Millisecond) // fake time (synctest): 1.5 × Keep Alive
 			if v == codec.V5 {
 				c.expectDescribed(t, "DISCONNECT rc=0x8d") // Keep Alive timeout
 			}
@@ -77,12 +77,12 @@ func TestKeepAlivePingreq(t *testing.T) {
 		inBubble(t, v.String(), func(t *testing.T) {
 			srv := startPipeServer(t, nil)
 			c, _ := pipeConnect(t, srv, v, &codec.Connect{ClientID: "ping", CleanStart: true, KeepAlive: 10})
-			time.Sleep(14 * time.Second) // fake time (synctest)
+			advance(14 * time.Second) // fake time (synctest)
 			c.send(t, &codec.Pingreq{})
 			c.expectDescribed(t, "PINGRESP")
-			time.Sleep(15*time.Second - time.Millisecond) // fake time (synctest): 29 s after CONNECT
+			advance(15*time.Second - time.Millisecond) // fake time (synctest): 29 s after CONNECT
 			c.expectIdle(t)
-			time.Sleep(time.Millisecond) // fake time (synctest): 15 s after the PINGREQ
+			advance(time.Millisecond) // fake time (synctest): 15 s after the PINGREQ
 			if v == codec.V5 {
 				c.expectDescribed(t, "DISCONNECT rc=0x8d")
 			}
@@ -118,9 +118,9 @@ func TestServerKeepAlive(t *testing.T) {
 				t.Fatalf("CONNACK Server Keep Alive present=%v value=%d, want present=%v value 20",
 					has, ack.Properties.ServerKeepAlive, tc.announced)
 			}
-			time.Sleep(tc.closeAt - time.Millisecond) // fake time (synctest)
+			advance(tc.closeAt - time.Millisecond) // fake time (synctest)
 			c.expectIdle(t)
-			time.Sleep(time.Millisecond) // fake time (synctest)
+			advance(time.Millisecond) // fake time (synctest)
 			if tc.v == codec.V5 {
 				c.expectDescribed(t, "DISCONNECT rc=0x8d")
 			}
@@ -137,24 +137,24 @@ func TestConnectDeadline(t *testing.T) {
 	opts := &Options{ConnectTimeout: 5 * time.Second}
 	inBubble(t, "silent", func(t *testing.T) {
 		c := pipeRaw(t, startPipeServer(t, opts), codec.V311)
-		time.Sleep(5*time.Second - time.Millisecond) // fake time (synctest)
+		advance(5*time.Second - time.Millisecond) // fake time (synctest)
 		c.expectIdle(t)
-		time.Sleep(time.Millisecond) // fake time (synctest)
+		advance(time.Millisecond) // fake time (synctest)
 		c.expectClosed(t)
 	})
 	inBubble(t, "partial CONNECT", func(t *testing.T) {
 		c := pipeRaw(t, startPipeServer(t, opts), codec.V5)
 		c.sendRaw(t, connectBytes(codec.V5, "slow", nil)[:6])
-		time.Sleep(5*time.Second - time.Millisecond) // fake time (synctest)
+		advance(5*time.Second - time.Millisecond) // fake time (synctest)
 		c.expectIdle(t)
-		time.Sleep(time.Millisecond) // fake time (synctest)
+		advance(time.Millisecond) // fake time (synctest)
 		c.expectClosed(t)
 	})
 	inBubble(t, "CONNECT just in time", func(t *testing.T) {
 		c := pipeRaw(t, startPipeServer(t, opts), codec.V311)
-		time.Sleep(5*time.Second - time.Millisecond) // fake time (synctest)
+		advance(5*time.Second - time.Millisecond) // fake time (synctest)
 		c.connect(t, &codec.Connect{ClientID: "late", CleanStart: true})
-		time.Sleep(time.Hour) // fake time (synctest): Keep Alive 0, nothing expires
+		advance(time.Hour) // fake time (synctest): Keep Alive 0, nothing expires
 		c.expectIdle(t)
 	})
 }
@@ -180,9 +180,9 @@ func TestWillDelay(t *testing.T) {
 		c, _ := pipeConnect(t, srv, codec.V5, expiring("wd", 100, will("will/wd", "late", 10)))
 		// The network fails.
 		c.close()
-		time.Sleep(10*time.Second - time.Millisecond) // fake time (synctest)
+		advance(10*time.Second - time.Millisecond) // fake time (synctest)
 		watcher.expectIdle(t)
-		time.Sleep(time.Millisecond) // fake time (synctest)
+		advance(time.Millisecond) // fake time (synctest)
 		watcher.expectMessage(t, "will/wd", "late")
 		watcher.expectIdle(t)
 	})
@@ -194,12 +194,12 @@ func TestWillDelay(t *testing.T) {
 		watcher := willWatcher(t, srv)
 		c, _ := pipeConnect(t, srv, codec.V5, expiring("wd", 100, will("will/wd", "late", 10)))
 		c.close()
-		time.Sleep(5 * time.Second) // fake time (synctest)
+		advance(5 * time.Second) // fake time (synctest)
 		_, ack := pipeConnect(t, srv, codec.V5, resume("wd", 100))
 		if !ack.SessionPresent {
 			t.Fatal("Session Present 0 on reconnect within the Session Expiry Interval")
 		}
-		time.Sleep(time.Minute) // fake time (synctest)
+		advance(time.Minute) // fake time (synctest)
 		watcher.expectIdle(t)
 	})
 
@@ -211,16 +211,16 @@ func TestWillDelay(t *testing.T) {
 		watcher := willWatcher(t, srv)
 		c, _ := pipeConnect(t, srv, codec.V5, expiring("wd", 5, will("will/wd", "session over", 10)))
 		c.close()
-		time.Sleep(5*time.Second - time.Millisecond) // fake time (synctest)
+		advance(5*time.Second - time.Millisecond) // fake time (synctest)
 		watcher.expectIdle(t)
-		time.Sleep(time.Millisecond) // fake time (synctest)
+		advance(time.Millisecond) // fake time (synctest)
 		watcher.expectMessage(t, "will/wd", "session over")
 		_, ack := pipeConnect(t, srv, codec.V5, resume("wd", 5))
 		if ack.SessionPresent {
 			t.Fatal("Session Present 1 after the session expired")
 		}
 		// Published once only.
-		time.Sleep(time.Minute) // fake time (synctest)
+		advance(time.Minute) // fake time (synctest)
 		watcher.expectIdle(t)
 	})
 
@@ -235,11 +235,11 @@ func TestWillDelay(t *testing.T) {
 		c, _ = pipeConnect(t, srv, codec.V5, expiring("with-will", 100, will("will/with", "yes", 10)))
 		c.send(t, &codec.Disconnect{ReasonCode: codec.DisconnectWithWillMessage})
 		c.expectClosed(t)
-		time.Sleep(10*time.Second - time.Millisecond) // fake time (synctest)
+		advance(10*time.Second - time.Millisecond) // fake time (synctest)
 		watcher.expectIdle(t)
-		time.Sleep(time.Millisecond) // fake time (synctest)
+		advance(time.Millisecond) // fake time (synctest)
 		watcher.expectMessage(t, "will/with", "yes")
-		time.Sleep(time.Minute) // fake time (synctest)
+		advance(time.Minute) // fake time (synctest)
 		watcher.expectIdle(t)
 	})
 }
@@ -262,7 +262,7 @@ func TestSessionExpiry(t *testing.T) {
 		c.subscribe(t, 1, "se/t")
 		c.disconnect(t)
 
-		time.Sleep(9 * time.Second) // fake time (synctest)
+		advance(9 * time.Second) // fake time (synctest)
 		pub.publish(t, 1, "se/t", "queued")
 		c, ack := pipeConnect(t, srv, codec.V5, connect(false))
 		if !ack.SessionPresent {
@@ -271,7 +271,7 @@ func TestSessionExpiry(t *testing.T) {
 		c.expectMessage(t, "se/t", "queued")
 		c.disconnect(t)
 
-		time.Sleep(11 * time.Second) // fake time (synctest)
+		advance(11 * time.Second) // fake time (synctest)
 		c, ack = pipeConnect(t, srv, codec.V5, connect(false))
 		if ack.SessionPresent {
 			t.Fatal("Session Present 1 at 11 s, want the session expired")
@@ -288,7 +288,7 @@ func TestSessionExpiry(t *testing.T) {
 		d.Properties.SessionExpiryInterval = 100
 		c.send(t, d)
 		c.expectClosed(t)
-		time.Sleep(99 * time.Second) // fake time (synctest)
+		advance(99 * time.Second) // fake time (synctest)
 		c, ack := pipeConnect(t, srv, codec.V5, connect(false))
 		if !ack.SessionPresent {
 			t.Fatal("Session Present 0 at 99 s, want the interval from DISCONNECT (100 s)")
@@ -331,7 +331,7 @@ func TestMessageExpiry(t *testing.T) {
 			pub.publishWith(t, p)
 		}
 
-		time.Sleep(10 * time.Second) // fake time (synctest)
+		advance(10 * time.Second) // fake time (synctest)
 		session.CleanStart = false
 		c, ack := pipeConnect(t, srv, codec.V5, session)
 		if !ack.SessionPresent {

@@ -34,7 +34,7 @@ func TestKeepAlivePingreq(t *testing.T) {
 				}
 				s.send(&codec.Pingresp{})
 
-				time.Sleep(2 * time.Second) // fake time: the client is idle
+				<-time.After(2 * time.Second) // fake time (synctest): the client is idle
 				pub(t, c, &client.Message{Topic: "t", Payload: []byte("x")})
 				s.nextPublish()
 				sent := time.Now()

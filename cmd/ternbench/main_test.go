@@ -220,10 +220,17 @@ func TestRetained(t *testing.T) {
 		}
 		// The run clears what it stored; give the broker the time to read
 		// the clearing PUBLISH packets.
-		deadline := time.Now().Add(5 * time.Second)
-		for b.store.RetainedCount() != 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
+		// The store has no event for this, so poll it with a deadline.
+		tick := time.NewTicker(10 * time.Millisecond)
+		for deadline := time.After(5 * time.Second); b.store.RetainedCount() != 0; {
+			select {
+			case <-tick.C:
+				continue
+			case <-deadline:
+			}
+			break
 		}
+		tick.Stop()
 		if n := b.store.RetainedCount(); n != 0 {
 			t.Errorf("%s: %d retained messages left behind", url, n)
 		}
