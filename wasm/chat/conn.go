@@ -12,6 +12,7 @@ import (
 
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/wasm/internal/pace"
 )
 
 // Defaults of ConnOptions.
@@ -310,23 +311,7 @@ func (c *Conn) signal() {
 // at most once per Interval.
 func (c *Conn) loop() {
 	defer close(c.done)
-	var last time.Time
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-c.wake:
-		}
-		if wait := c.o.Interval - time.Since(last); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-c.ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-		}
-		last = time.Now()
+	pace.Run(c.ctx, c.wake, c.o.Interval, func() {
 		c.mu.Lock()
 		u := Update{Messages: c.msgs, Events: c.events, Dropped: c.dropped}
 		c.msgs, c.events, c.dropped = nil, nil, 0
@@ -334,5 +319,5 @@ func (c *Conn) loop() {
 		if len(u.Messages) > 0 || len(u.Events) > 0 || u.Dropped > 0 {
 			c.o.OnUpdate(u)
 		}
-	}
+	})
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/wasm/internal/pace"
 	"github.com/ternmq/tern/wasm/uistate"
 )
 
@@ -325,27 +326,11 @@ func (s *Service) signal() {
 // things keep coming. It runs on its own goroutine until Close.
 func (s *Service) loop() {
 	defer close(s.done)
-	var last time.Time
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-s.wake:
-		}
-		if wait := s.o.Interval - time.Since(last); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-s.ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-		}
-		last = time.Now()
+	pace.Run(s.ctx, s.wake, s.o.Interval, func() {
 		if u := s.take(); !u.Empty() {
 			s.o.OnUpdate(u)
 		}
-	}
+	})
 }
 
 // take returns what is queued and empties the queue.
