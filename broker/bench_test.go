@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"bufio"
 	"fmt"
 	"io"
@@ -44,15 +45,11 @@ func attachSink(b *testing.B, srv *Server, id, filter string, qos codec.QoS, v c
 	c := newConn(srv, sc)
 	c.version = v
 	c.clientID = id
-	ss, _ := srv.takeSession(id, true)
+	ss, _, _ := srv.takeSession(context.Background(), id, true)
 	c.sess = ss
 	ss.attach(c, 1<<16, 0, 0)
 	go c.writeLoop()
-	o := subOpts{qos: qos}
-	ss.mu.Lock()
-	ss.subs[filter] = o
-	ss.mu.Unlock()
-	srv.subs.Add(filter, ss, o)
+	ss.subscribe(filter, subOpts{qos: qos})
 	return c, sc
 }
 

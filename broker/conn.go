@@ -53,6 +53,13 @@ type conn struct {
 	writerDone chan struct{}
 	drainFn    func() // c.drain, made once: `go c.drain()` would allocate a closure each time
 
+	// waiting counts acknowledgements waiting for the store (see
+	// ackWhenStored); later ones queue behind them.
+	waiting atomic.Int32
+	// wantFeed: a retained message waits for room in the write queue; the
+	// writer calls the session's refill once it has written (under outMu).
+	wantFeed bool
+
 	kickOnce sync.Once
 	kicked   atomic.Pointer[closeError] // why kick closed the connection
 	done     chan struct{}              // closed when the connection is fully finished
@@ -223,23 +230,20 @@ func (c *conn) handle(p codec.Packet) error {
 	case *codec.Puback:
 		c.sess.puback(p.PacketID)
 	case *codec.Pubrec:
-		if c.sess.pubrec(p.PacketID, p.ReasonCode) {
-			if !p.ReasonCode.IsError() {
-				c.enqueueAck(codec.PUBREL, p.PacketID, codec.Success)
-			}
-		} else {
+		known, wait := c.sess.pubrec(p.PacketID, p.ReasonCode)
+		switch {
+		case !known:
 			c.enqueueAck(codec.PUBREL, p.PacketID, codec.PacketIdentifierNotFound)
+		case !p.ReasonCode.IsError():
+			c.ackWhenStored(codec.PUBREL, p.PacketID, codec.Success, wait)
 		}
 	case *codec.Pubrel:
+		known, wait := c.sess.release(p.PacketID)
 		rc := codec.Success
-		c.sess.mu.Lock()
-		if c.sess.inbound[p.PacketID] {
-			delete(c.sess.inbound, p.PacketID)
-		} else {
+		if !known {
 			rc = codec.PacketIdentifierNotFound
 		}
-		c.sess.mu.Unlock()
-		c.enqueueAck(codec.PUBCOMP, p.PacketID, rc)
+		c.ackWhenStored(codec.PUBCOMP, p.PacketID, rc, wait)
 	case *codec.Pubcomp:
 		c.sess.pubcomp(p.PacketID)
 	case *codec.Subscribe:
@@ -265,9 +269,7 @@ func (c *conn) handleDisconnect(p *codec.Disconnect) error {
 		if c.zeroExpiry && p.Properties.SessionExpiryInterval != 0 {
 			return violation(codec.ProtocolError, "", "Session Expiry Interval changed from 0 in DISCONNECT")
 		}
-		c.sess.mu.Lock()
-		c.sess.expiry = min(p.Properties.SessionExpiryInterval, c.srv.opts.MaxSessionExpiry)
-		c.sess.mu.Unlock()
+		c.sess.setExpiry(min(p.Properties.SessionExpiryInterval, c.srv.opts.MaxSessionExpiry))
 	}
 	// [MQTT-3.14.4-3]: a DISCONNECT discards the will, except 5.0's 0x04.
 	c.willOnClose = c.version == codec.V5 && p.ReasonCode == codec.DisconnectWithWillMessage

@@ -2,9 +2,6 @@ package broker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
-	"strings"
 	"time"
 
 	"github.com/ternmq/tern/codec"
@@ -97,7 +94,10 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 		}
 	}
 
-	sess, present := c.srv.takeSession(clientID, p.CleanStart)
+	sess, present, err := c.srv.takeSession(ctx, clientID, p.CleanStart)
+	if err != nil {
+		return err
+	}
 	c.sess = sess
 
 	ack.SessionPresent = present // [MQTT-3.2.2-2 of 3.1.1, MQTT-3.2.2-3 of 5.0]
@@ -134,165 +134,6 @@ func (c *conn) setWill(w *codec.Will) {
 		m.Expires = time.Time{}
 		m.willLife, m.hasWillLife = time.Duration(w.Properties.MessageExpiryInterval)*time.Second, true
 	}
-	c.sess.mu.Lock()
-	c.sess.will = m
-	c.sess.willDelay = w.Properties.WillDelayInterval
-	c.sess.mu.Unlock()
+	c.sess.setWill(m, w.Properties.WillDelayInterval)
 }
 
-// takeSession finds or creates the session for clientID, taking it over
-// from a connection that holds it [MQTT-3.1.4-2 of 3.1.1, MQTT-3.1.4-3 of
-// 5.0]. It reports whether an existing session was resumed.
-func (s *Server) takeSession(clientID string, clean bool) (*session, bool) {
-	for {
-		s.mu.Lock()
-		ss := s.sessions[clientID]
-		var (
-			old  *conn
-			busy bool
-		)
-		if ss != nil {
-			ss.mu.Lock()
-			old, busy = ss.conn, ss.conn != nil || ss.claimed
-			ss.mu.Unlock()
-		}
-		if !busy {
-			if ss != nil && clean {
-				s.mu.Unlock()
-				s.endSession(ss) // [MQTT-3.1.2-6 of 3.1.1, MQTT-3.1.2-4 of 5.0]
-				continue
-			}
-			present := ss != nil
-			if ss == nil {
-				ss = newSession(s, clientID)
-				s.sessions[clientID] = ss
-			}
-			// Claim it before unlocking so a concurrent CONNECT waits.
-			// Until attach, deliveries are queued as for an offline
-			// session, so nothing is sent before the CONNACK.
-			ss.mu.Lock()
-			ss.claimed = true
-			ss.mu.Unlock()
-			s.mu.Unlock()
-			return ss, present
-		}
-		s.mu.Unlock()
-		if old != nil {
-			old.kick(codec.SessionTakenOver, "session taken over")
-			<-old.done
-		} else {
-			time.Sleep(time.Millisecond) // another CONNECT is between claim and attach
-		}
-	}
-}
-
-// release hands a session back when its connection ends: the will is
-// published or scheduled, and the session ends or waits for its expiry.
-func (s *Server) release(c *conn) {
-	ss := c.sess
-	if !ss.detach(c) {
-		return
-	}
-	ss.mu.Lock()
-	var will *Message
-	if c.willOnClose && ss.will != nil {
-		if ss.willDelay == 0 || ss.expiry == 0 {
-			will = ss.will
-			ss.will = nil
-		} else {
-			// [MQTT-5:3.1.2-8]: after the Will Delay Interval or when the
-			// session ends, whichever comes first.
-			delay := time.Duration(min(ss.willDelay, ss.expiry)) * time.Second
-			ss.willTimer = time.AfterFunc(delay, func() { s.safely("will delay", func() { s.fireWill(ss) }) })
-		}
-	} else {
-		ss.will = nil // [MQTT-3.1.2-10]
-	}
-	expiry := ss.expiry
-	if expiry != 0 && expiry != 0xFFFFFFFF {
-		ss.expTimer = time.AfterFunc(time.Duration(expiry)*time.Second, func() { s.safely("session expiry", func() { s.expireSession(ss) }) })
-	}
-	ss.mu.Unlock()
-	if will != nil {
-		s.publish(will)
-	}
-	s.redistribute(ss, expiry == 0)
-	if expiry == 0 {
-		s.endSession(ss)
-	}
-}
-
-func (s *Server) fireWill(ss *session) {
-	ss.mu.Lock()
-	will := ss.will
-	ss.will, ss.willTimer = nil, nil
-	ss.mu.Unlock()
-	if will != nil {
-		s.publish(will)
-	}
-}
-
-// expireSession ends an offline session whose expiry interval has passed.
-func (s *Server) expireSession(ss *session) {
-	ss.mu.Lock()
-	online := ss.conn != nil
-	ss.mu.Unlock()
-	if !online {
-		s.redistribute(ss, true)
-		s.endSession(ss)
-	}
-}
-
-// endSession discards a session: its subscriptions, queue and in-flight
-// state. A will still waiting for its delay is published now.
-func (s *Server) endSession(ss *session) {
-	s.mu.Lock()
-	if s.sessions[ss.id] == ss {
-		delete(s.sessions, ss.id)
-	}
-	s.mu.Unlock()
-	ss.mu.Lock()
-	if ss.ended {
-		ss.mu.Unlock()
-		return
-	}
-	ss.ended = true
-	var will *Message
-	if ss.willTimer != nil {
-		// A will still waiting for its delay is published now, even when
-		// its timer has just fired: fireWill then finds nothing to publish
-		// [MQTT-5:3.1.2-8].
-		ss.willTimer.Stop()
-		ss.willTimer = nil
-		will = ss.will
-	}
-	ss.will = nil
-	if ss.expTimer != nil {
-		ss.expTimer.Stop()
-	}
-	filters := make([]string, 0, len(ss.subs))
-	for f := range ss.subs {
-		filters = append(filters, f)
-	}
-	ss.subs = nil
-	ss.queue, ss.inflight = nil, nil
-	ss.mu.Unlock()
-	for _, f := range filters {
-		if codec.IsShared(f) {
-			s.unsubscribeShared(ss, f)
-		} else {
-			s.subs.Remove(f, ss)
-		}
-	}
-	if will != nil {
-		s.publish(will)
-	}
-}
-
-// newClientID returns a random client identifier for a client that sent
-// none.
-func newClientID() string {
-	var b [15]byte
-	rand.Read(b[:])
-	return "tern-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}

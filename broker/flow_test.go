@@ -312,10 +312,19 @@ func TestServerQoS1Sender(t *testing.T) {
 
 			// Wrap: 65535, then 1 (0 is never used); then, with both still
 			// unacknowledged, the next identifier after 65534 is 2.
+			// Packet identifiers follow the session's delivery sequence
+			// numbers (ring.pidOf): an empty queue skips to the number
+			// after id's; one with messages in flight goes on from them.
 			setNext := func(id uint16) {
 				ss := sessionOf(t, srv, "q1s")
 				ss.mu.Lock()
-				ss.nextID = id
+				if q := &ss.q; q.head == q.tail {
+					seq := q.tail
+					for pidOf(seq) != id+1 {
+						seq++
+					}
+					q.head, q.next, q.tail = seq, seq, seq
+				}
 				ss.mu.Unlock()
 			}
 			setNext(65534)

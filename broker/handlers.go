@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"errors"
+	"syscall"
 	"time"
 
 	"github.com/ternmq/tern/codec"
@@ -42,27 +44,28 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 	case 0:
 		c.srv.publish(newMessage(p, c.clientID, time.Now()))
 	case 1:
-		if rc == codec.Success {
-			c.srv.publish(newMessage(p, c.clientID, time.Now()))
-		}
-		c.enqueueAck(codec.PUBACK, p.PacketID, ackRC) // [MQTT-4.3.2-2 of 3.1.1]
+		stored := rc == codec.Success && c.srv.publish(newMessage(p, c.clientID, time.Now()))
+		c.ackWhenStored(codec.PUBACK, p.PacketID, ackRC, stored) // [MQTT-4.3.2-2 of 3.1.1]
 	case 2:
-		ss := c.sess
-		ss.mu.Lock()
-		seen := ss.inbound[p.PacketID]
-		// Receive Maximum is a 5.0 limit; a 3.1.1 client has none to exceed.
-		full := v5 && !seen && len(ss.inbound) >= int(c.srv.opts.ReceiveMaximum)
-		if !seen && !full && rc == codec.Success {
-			ss.inbound[p.PacketID] = true
+		seen, full := false, false
+		if rc == codec.Success {
+			// Receive Maximum is a 5.0 limit; a 3.1.1 client has none to exceed.
+			limit := 0
+			if v5 {
+				limit = int(c.srv.opts.ReceiveMaximum)
+			}
+			seen, full = c.sess.receive(p.PacketID, limit)
 		}
-		ss.mu.Unlock()
-		if full && v5 {
+		if full {
 			return violation(codec.ReceiveMaximumExceeded, "", "more unacknowledged QoS 2 PUBLISH packets than Receive Maximum")
 		}
+		// A durable publisher's packet id is in the store too, also when
+		// this PUBLISH is a re-sent copy whose first write may be pending.
+		stored := rc == codec.Success && c.sess.isDurable()
 		if !seen && rc == codec.Success {
-			c.srv.publish(newMessage(p, c.clientID, time.Now()))
+			stored = c.srv.publish(newMessage(p, c.clientID, time.Now())) || stored
 		}
-		c.enqueueAck(codec.PUBREC, p.PacketID, ackRC) // [MQTT-4.3.3-2 of 3.1.1]
+		c.ackWhenStored(codec.PUBREC, p.PacketID, ackRC, stored) // [MQTT-4.3.3-2 of 3.1.1]
 	}
 	return nil
 }
@@ -141,39 +144,16 @@ func (c *conn) subscribe(o subOpts, filter string) (codec.ReasonCode, bool) {
 		c.log.Info("subscription refused", "filter", filter, "err", err)
 		return fail, false
 	}
-	ss := c.sess
-	if codec.IsShared(filter) {
-		ss.mu.Lock()
-		ss.subs[filter] = o
-		ss.mu.Unlock()
-		return codec.ReasonCode(o.qos), c.srv.subscribeShared(ss, filter, o)
-	}
-	ss.mu.Lock()
-	_, existed := ss.subs[filter]
-	ss.subs[filter] = o
-	ss.mu.Unlock()
-	// An identical filter replaces the subscription [MQTT-3.8.4-3].
-	c.srv.subs.Add(filter, ss, o)
-	return codec.ReasonCode(o.qos), !existed // granted QoS [MQTT-3:3.8.4-5]
+	return codec.ReasonCode(o.qos), c.sess.subscribe(filter, o) // granted QoS [MQTT-3:3.8.4-5]
 }
 
 // handleUnsubscribe removes each filter and answers with UNSUBACK; delivery
 // already started completes [MQTT-3.10.4-3].
 func (c *conn) handleUnsubscribe(p *codec.Unsubscribe) {
 	ack := &codec.Unsuback{PacketID: p.PacketID}
-	ss := c.sess
 	for _, f := range p.Filters {
-		ss.mu.Lock()
-		_, ok := ss.subs[f]
-		delete(ss.subs, f)
-		ss.mu.Unlock()
 		rc := codec.Success
-		switch {
-		case ok && codec.IsShared(f):
-			c.srv.unsubscribeShared(ss, f)
-		case ok:
-			c.srv.subs.Remove(f, ss)
-		default:
+		if !c.sess.unsubscribe(f) {
 			rc = codec.NoSubscriptionExisted
 		}
 		if c.version == codec.V5 {
@@ -181,4 +161,51 @@ func (c *conn) handleUnsubscribe(p *codec.Unsubscribe) {
 		}
 	}
 	c.enqueuePacket(ack) // [MQTT-3.10.4-4], even when nothing was removed [MQTT-3.10.4-5]
+}
+
+// ackWhenStored queues an acknowledgement of the client's packet: at once
+// when nothing it answers for was written to the store, else once the
+// store has it durably (stored). Either way it never overtakes an earlier
+// acknowledgement still waiting, so acknowledgements keep the order of the
+// packets [MQTT-4.6.0-2] [MQTT-4.6.0-3].
+func (c *conn) ackWhenStored(t codec.PacketType, pid uint16, rc codec.ReasonCode, stored bool) {
+	cm := c.srv.commit
+	if cm == nil || (!stored && c.waiting.Load() == 0) {
+		c.enqueueAck(t, pid, rc)
+		return
+	}
+	c.waiting.Add(1)
+	cm.wait(stored, func(err error) {
+		defer c.waiting.Add(-1)
+		if err != nil {
+			c.storeFailed(t, pid, err)
+			return
+		}
+		c.enqueueAck(t, pid, rc)
+	})
+}
+
+// storeFailed answers a packet whose store write failed: nothing is
+// acknowledged that was not committed. A 5.0 client gets a PUBACK or
+// PUBREC with an error reason code (0x97 Quota exceeded when the disk is
+// full, else 0x80) and may publish again; a 3.1.1 client, whose
+// acknowledgements carry no reason, is disconnected and re-sends on its
+// next connection. An inbound QoS 2 packet id is forgotten, so that the
+// re-sent PUBLISH is routed (and stored) again.
+func (c *conn) storeFailed(t codec.PacketType, pid uint16, err error) {
+	c.srv.stats.StoreFailedAcks.Add(1)
+	if t == codec.PUBREC {
+		c.sess.release(pid)
+	}
+	if c.version == codec.V5 && (t == codec.PUBACK || t == codec.PUBREC) {
+		rc := codec.UnspecifiedError
+		if errors.Is(err, syscall.ENOSPC) {
+			rc = codec.QuotaExceeded
+		}
+		c.log.Warn("not acknowledged: store write failed", "packet", t, "id", pid, "reason", rc, "err", err)
+		c.enqueueAck(t, pid, rc)
+		return
+	}
+	c.log.Warn("store write failed; closing the connection", "packet", t, "id", pid, "err", err)
+	c.kick(codec.UnspecifiedError, "store write failed")
 }

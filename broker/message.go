@@ -28,6 +28,13 @@ type Message struct {
 	// hasWillLife says whether it has one. See atPublication.
 	willLife    time.Duration
 	hasWillLife bool
+
+	// id is the key of the stored body (0 until first stored) and refs the
+	// number of durable references to it: persistent sessions' queued
+	// deliveries and the retained entry of its topic. Both are guarded by
+	// the committer's lock (see committer.ref).
+	id   uint64
+	refs int32
 }
 
 // atPublication returns m as published at now: for a will with a Message
@@ -38,6 +45,7 @@ func (m *Message) atPublication(now time.Time) *Message {
 	}
 	p := *m
 	p.Expires, p.hasWillLife = now.Add(m.willLife), false
+	p.id, p.refs = 0, 0
 	return &p
 }
 

@@ -7,6 +7,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"testing"
@@ -114,19 +115,22 @@ func TestDisconnectFitsMaximumPacketSize(t *testing.T) {
 	})
 }
 
-// blockingStore is the memory store, except that storing a retained
-// message to topic "block" waits until release is closed: a test holds a
-// connection's reader at a known point with it.
-type blockingStore struct {
-	*MemoryStore
+// blockingLog is a slog handler that waits, on a record whose message is
+// msg, until release is closed: a test holds a connection's reader at a
+// known point with it.
+type blockingLog struct {
+	msg     string
 	release chan struct{}
 }
 
-func (s *blockingStore) SetRetained(m *Message) error {
-	if m.Topic == "block" {
-		<-s.release
+func (h *blockingLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *blockingLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *blockingLog) WithGroup(string) slog.Handler            { return h }
+func (h *blockingLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		<-h.release
 	}
-	return s.MemoryStore.SetRetained(m)
+	return nil
 }
 
 // TestNothingAfterDisconnect: a message routed to a client while the
@@ -136,18 +140,19 @@ func (s *blockingStore) SetRetained(m *Message) error {
 // that took it over.
 func TestNothingAfterDisconnect(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := &blockingStore{MemoryStore: NewMemoryStore(), release: make(chan struct{})}
-		srv := startPipeServer(t, &Options{Store: st})
+		st := &blockingLog{msg: "subscription refused", release: make(chan struct{})}
+		srv := startPipeServer(t, &Options{Logger: slog.New(st)})
 
-		// The victim's reader blocks in the store; its writer blocks
-		// writing the CONNACK, because nobody reads the pipe yet, so
-		// everything queued meanwhile goes out in one batch.
+		// The victim's reader blocks logging its refused second
+		// subscription; its writer blocks writing the CONNACK, because
+		// nobody reads the pipe yet, so everything queued meanwhile goes
+		// out in one batch.
 		cn, sn := net.Pipe()
 		go srv.ServeConn(context.Background(), sn)
 		go cn.Write(encode(codec.V5,
 			persistent(codec.V5, "victim"),
 			&codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "nad/t", QoS: 1}}},
-			&codec.Publish{Retain: true, Topic: "block", Payload: []byte("x")}))
+			&codec.Subscribe{PacketID: 2, Subscriptions: []codec.Subscription{{Filter: "nad/#/bad", QoS: 1}}}))
 		synctest.Wait()
 
 		taker := pipeRaw(t, srv, codec.V5)

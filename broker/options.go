@@ -65,8 +65,13 @@ type Options struct {
 	// broker maps it for 3.1.1 clients).
 	Authenticate func(ctx context.Context, c *codec.Connect) codec.ReasonCode
 
-	// Store holds retained messages. Nil means an in-memory store.
+	// Store keeps sessions, queues and retained messages across restarts
+	// (see Open); nil keeps everything in memory only (New).
 	Store Store
+	// SweepInterval is how often expired retained and queued messages are
+	// removed from memory and from the store, while there are messages
+	// with a Message Expiry Interval (default 10s).
+	SweepInterval time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -97,7 +102,7 @@ func (o *Options) setDefaults() {
 	if o.OutboundBuffer <= 0 {
 		o.OutboundBuffer = 4 << 20
 	}
-	if o.Store == nil {
-		o.Store = NewMemoryStore()
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = 10 * time.Second
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +20,13 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	subs *topictree.Tree[*session, subOpts]
+	// retained holds the retained message of each topic; retainMu orders
+	// the changes of retained messages in memory and in the store.
+	retained *topictree.Retained[*Message]
+	retainMu sync.Mutex
+	// commit writes to the store; nil without one.
+	commit *committer
+	sweep  sweeper
 	// shared holds the shared subscription groups by topic filter; groups
 	// (under mu) finds them by their full $share filter.
 	shared *topictree.Tree[*shareGroup, struct{}]
@@ -52,18 +58,37 @@ type Stats struct {
 	Received atomic.Uint64
 	// Delivered counts PUBLISH packets queued for clients.
 	Delivered atomic.Uint64
+	// Expired counts sessions ended by their expiry interval.
+	Expired atomic.Uint64
+	// Syncs counts synced store writes, and SyncNanos the time they took.
+	Syncs     atomic.Uint64
+	SyncNanos atomic.Uint64
+	// StoreErrors counts failed store writes, and StoreFailedAcks the
+	// client packets that were therefore not acknowledged.
+	StoreErrors     atomic.Uint64
+	StoreFailedAcks atomic.Uint64
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("broker: server closed")
 
-// New returns a Server configured by opts.
+// New returns a Server that keeps everything in memory, configured by
+// opts. It panics if opts.Store is set: a server with a store is made by
+// Open, which reads the store back first.
 func New(opts Options) *Server {
+	if opts.Store != nil {
+		panic("broker: New with a Store; use Open")
+	}
+	return newServer(opts)
+}
+
+func newServer(opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
 		subs:      topictree.New[*session, subOpts](),
+		retained:  topictree.NewRetained[*Message](),
 		shared:    topictree.New[*shareGroup, struct{}](),
 		groups:    make(map[string]*shareGroup),
 		sessions:  make(map[string]*session),
@@ -222,36 +247,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	// Stop the timers of offline sessions; publish wills still pending.
-	s.mu.Lock()
-	sessions := make([]*session, 0, len(s.sessions))
-	for _, ss := range s.sessions {
-		sessions = append(sessions, ss)
-	}
-	s.mu.Unlock()
-	for _, ss := range sessions {
-		s.stopSession(ss)
+	// Stop the timers of offline sessions; publish wills still pending;
+	// write what is left to the store.
+	s.stopSessions()
+	s.sweep.stop()
+	if s.commit != nil {
+		s.commit.close()
 	}
 	return nil
 }
 
-// stopSession stops a session's timers at shutdown, publishing a will that
-// is waiting for its delay.
-func (s *Server) stopSession(ss *session) {
-	ss.mu.Lock()
-	if ss.expTimer != nil {
-		ss.expTimer.Stop()
-	}
-	var will *Message
-	if ss.willTimer != nil && ss.willTimer.Stop() {
-		will = ss.will
-		ss.will = nil
-	}
-	ss.mu.Unlock()
-	if will != nil {
-		s.publish(will)
-	}
-}
+// Reasons for dropping a message, as counted and logged.
+const (
+	dropQueueFull = "session queue full"
+	dropTooLarge  = "larger than the client's Maximum Packet Size"
+	dropOutbound  = "outbound buffer full"
+)
 
 func (s *Server) countDrop(ss *session, why string, m *Message) {
 	n := s.stats.Dropped.Add(1)
@@ -260,104 +271,3 @@ func (s *Server) countDrop(ss *session, why string, m *Message) {
 		s.log.Warn("message dropped", "client", ss.id, "reason", why, "topic", m.Topic, "qos", m.QoS, "dropped_total", n)
 	}
 }
-
-// target collects the matching subscriptions of one session for one message.
-type target struct {
-	s       *session
-	qos     codec.QoS
-	rap     bool
-	matched bool
-	ids     []int
-}
-
-// aggregator merges overlapping subscriptions so each session receives one
-// copy at the highest granted QoS, with every Subscription Identifier
-// [MQTT-3.3.5-1].
-type aggregator struct {
-	index   map[*session]int
-	targets []target
-	groups  []*shareGroup
-}
-
-// publish routes a message to every matching subscription and, when it is
-// retained, updates the retained store. It never blocks on a subscriber.
-func (s *Server) publish(m *Message) {
-	if m.hasWillLife {
-		m = m.atPublication(time.Now()) // a will's expiry starts now
-	}
-	if m.Retain {
-		s.retain(m)
-	}
-	a := s.aggs.Get().(*aggregator)
-	s.subs.Match(m.Topic, func(ss *session, o subOpts) {
-		if o.noLocal && ss.id == m.From {
-			return // [MQTT-5:3.8.3-3]
-		}
-		i, ok := a.index[ss]
-		if !ok {
-			i = len(a.targets)
-			a.index[ss] = i
-			a.targets = append(a.targets, target{s: ss})
-		}
-		t := &a.targets[i]
-		t.qos = max(t.qos, o.qos)
-		t.rap = t.rap || o.retainAsPublished
-		if o.id > 0 {
-			t.ids = append(t.ids, o.id)
-		}
-	})
-	for i := range a.targets {
-		t := &a.targets[i]
-		var ids []int
-		if len(t.ids) > 0 {
-			ids = append([]int(nil), t.ids...)
-		}
-		// Forwarded with the lower of the two QoS [MQTT-3.8.4-6 of 3.1.1],
-		// and RETAIN cleared unless Retain As Published [MQTT-3.3.1-9 of 3.1.1].
-		t.s.deliver(m, min(m.QoS, t.qos), m.Retain && t.rap, ids)
-		s.stats.Delivered.Add(1)
-		t.ids = t.ids[:0]
-		t.s = nil
-	}
-	clear(a.index)
-	a.targets = a.targets[:0]
-	s.publishShared(m, a)
-	s.aggs.Put(a)
-}
-
-// retain stores, replaces or (for an empty payload) deletes the retained
-// message of m's topic.
-func (s *Server) retain(m *Message) {
-	var err error
-	if len(m.Payload) == 0 {
-		err = s.opts.Store.DeleteRetained(m.Topic) // [MQTT-3.3.1-6 of 5.0]
-	} else {
-		err = s.opts.Store.SetRetained(m)
-	}
-	if err != nil {
-		s.log.Error("retained store failed", "topic", m.Topic, "err", err)
-	}
-}
-
-// sendRetained delivers the retained messages matching filter to ss with
-// the RETAIN flag set [MQTT-3.3.1-8 of 3.1.1].
-func (s *Server) sendRetained(ss *session, filter string, o subOpts) {
-	now := time.Now()
-	var ids []int
-	if o.id > 0 {
-		ids = []int{o.id}
-	}
-	err := s.opts.Store.MatchRetained(filter, func(m *Message) bool {
-		if m.expired(now) {
-			return true
-		}
-		ss.deliver(m, min(m.QoS, o.qos), true, ids)
-		return true
-	})
-	if err != nil {
-		s.log.Error("reading retained messages failed", "filter", filter, "err", err)
-	}
-}
-
-// isSysTopic reports whether topic belongs to the broker.
-func isSysTopic(topic string) bool { return strings.HasPrefix(topic, "$SYS/") || topic == "$SYS" }

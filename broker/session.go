@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ternmq/tern/broker/store"
 	"github.com/ternmq/tern/codec"
 )
 
@@ -16,80 +17,112 @@ type subOpts struct {
 	id                int // Subscription Identifier, 0 for none
 }
 
-// delivery is one message on its way to one session: waiting in the queue,
-// or in flight with a packet identifier.
+// delivery is how one message goes to one session: the message and what
+// the matching subscriptions made of it. It is immutable once routed and
+// shared: a message routed the same way to many sessions is one delivery
+// held by each of their rings, so a queued message costs a session one
+// pointer, not a copy.
 type delivery struct {
-	msg      *Message
-	qos      codec.QoS
-	retain   bool
-	subIDs   []int
-	pid      uint16
-	released bool        // QoS 2: PUBREC received and PUBREL sent
-	group    *shareGroup // set when delivered through a shared subscription
+	msg    *Message
+	qos    codec.QoS
+	retain bool
+	subIDs []int
+	group  *shareGroup // set when delivered through a shared subscription
+	// released marks a QoS 2 delivery whose PUBREC has arrived and whose
+	// PUBREL was sent; msg is nil, since only the PUBREL is ever re-sent.
+	released bool
 }
 
-// session is the server's state for one client id. It outlives
-// connections. All fields below mu are guarded by it.
+// session is the server's state for one client id; it outlives
+// connections. Every change to it is a method here, which also decides
+// what reaches the store: a session is durable (written to the store)
+// while the server has a store and its expiry interval is not 0, and then
+// its record, its QoS 1/2 deliveries and its inbound QoS 2 packet ids are
+// written as they change, in the order they change (see committer).
+//
+// All fields below mu are guarded by it. Lock order: Server.mu, then a
+// shareGroup's mu, then session.mu, then the committer's and a
+// connection's write-queue locks (see doc.go).
 type session struct {
 	srv *Server
 	id  string
 
-	mu       sync.Mutex
-	conn     *conn // nil while offline
-	claimed  bool  // a CONNECT is taking the session (see takeSession)
-	ended    bool
-	subs     map[string]subOpts
-	expiry   uint32 // Session Expiry Interval in seconds
-	expTimer *time.Timer
+	mu      sync.Mutex
+	conn    *conn         // nil while offline
+	claim   chan struct{} // non-nil while a CONNECT takes the session; closed when it attaches
+	ended   bool
+	durable bool
+	version codec.Version
+	subs    map[string]subOpts
+	expiry  uint32    // Session Expiry Interval in seconds
+	offline time.Time // when the expiry started counting; zero while online
+	expTmr  *time.Timer
 
 	will      *Message
 	willDelay uint32
 	willTimer *time.Timer
 
-	window   int             // most QoS 1/2 messages in flight to the client
-	maxSize  int             // client's Maximum Packet Size, 0 for none
-	nextID   uint16          // last packet identifier used
-	inflight []*delivery     // sent, not yet acknowledged, in send order
-	queue    []delivery      // waiting for the window or the connection
-	inbound  map[uint16]bool // QoS 2 packet ids received, waiting for PUBREL
+	window   int // most QoS 1/2 messages in flight to the client
+	maxSize  int // client's Maximum Packet Size, 0 for none
+	q        ring
+	inflight int    // QoS 1/2 deliveries in flight, in [q.head, q.next)
+	queued   int    // deliveries waiting, in [q.next, q.tail)
+	dupBelow uint64 // deliveries below this seq may have been sent before a restart
+	inbound  map[uint16]struct{}
+	feed     []retainedFeed // retained messages still to send, see feedRetained
+}
+
+// retainedFeed is the retained messages a subscription has yet to
+// receive: they are sent as the client's flow control lets them through,
+// not queued all at once, so that every one arrives however many there
+// are.
+type retainedFeed struct {
+	msgs []*Message
+	qos  codec.QoS
+	ids  []int
 }
 
 func newSession(srv *Server, id string) *session {
-	return &session{srv: srv, id: id, subs: make(map[string]subOpts), inbound: make(map[uint16]bool)}
+	return &session{srv: srv, id: id, subs: make(map[string]subOpts), inbound: make(map[uint16]struct{})}
 }
 
-// deliver hands a routed message to the session. It never blocks on the
-// network: the message goes to the connection's write queue, into the
-// session's queue, or (QoS 0 only) is dropped and counted.
-func (s *session) deliver(m *Message, qos codec.QoS, retain bool, subIDs []int) {
-	s.deliverOne(delivery{msg: m, qos: qos, retain: retain, subIDs: subIDs})
-}
-
-// deliverShared is deliver for a message chosen for this session by a
-// shared subscription group.
-func (s *session) deliverShared(m *Message, qos codec.QoS, retain bool, subIDs []int, g *shareGroup) {
-	s.deliverOne(delivery{msg: m, qos: qos, retain: retain, subIDs: subIDs, group: g})
-}
-
-func (s *session) deliverOne(d delivery) {
+// deliver hands a routed message to the session and reports whether it
+// was written to the store. It never blocks on the network: the message
+// goes to the connection's write queue, into the session's queue, or (QoS
+// 0 only) is dropped and counted. QoS 0 messages are never stored.
+func (s *session) deliver(d *delivery) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
-		return
+		return false
 	}
 	if d.qos == 0 {
-		if s.conn != nil {
-			s.send(d)
-		} else if s.srv.opts.QueueQoS0 {
+		switch {
+		case s.conn != nil:
+			s.sendQoS0(d)
+		case s.srv.opts.QueueQoS0:
 			s.enqueue(d)
 		}
-		return
+		return false
 	}
-	if s.conn != nil && len(s.queue) == 0 && len(s.inflight) < s.window {
-		s.send(d)
-		return
-	}
+	// A message routed to a session with nothing queued has not waited:
+	// even a Message Expiry Interval of 0 lets it go to a client that can
+	// take it now.
+	fresh := s.queued == 0
 	s.enqueue(d)
+	if fresh {
+		s.send(time.Time{})
+	} else {
+		s.fill()
+	}
+	return s.durable
+}
+
+// isDurable reports whether the session is written to the store.
+func (s *session) isDurable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.durable
 }
 
 // online reports whether a connection holds the session.
@@ -99,192 +132,296 @@ func (s *session) online() bool {
 	return s.conn != nil
 }
 
-// enqueue adds d to the session queue, dropping by the documented policy
-// when the queue is full.
-func (s *session) enqueue(d delivery) {
-	if len(s.queue) >= s.srv.opts.MaxQueued {
+// enqueue adds d to the queue. When the queue is full, a QoS 0 message is
+// dropped, or else the oldest queued message makes room; drops are
+// counted and logged. The caller holds mu.
+func (s *session) enqueue(d *delivery) {
+	if s.queued >= s.srv.opts.MaxQueued {
 		if d.qos == 0 {
-			s.srv.countDrop(s, "session queue full", d.msg)
+			s.srv.countDrop(s, dropQueueFull, d.msg)
 			return
 		}
-		// Drop the oldest QoS 0 message if there is one, else the oldest.
-		i := 0
-		for j := range s.queue {
-			if s.queue[j].qos == 0 {
-				i = j
-				break
+		s.dropOldest()
+	}
+	seq := s.q.push(d)
+	s.queued++
+	if s.durable && d.qos > 0 {
+		s.store(seq, d)
+	}
+}
+
+// dropOldest drops the oldest queued delivery.
+func (s *session) dropOldest() {
+	for seq := s.q.next; seq < s.q.tail; seq++ {
+		if d := s.q.at(seq); d != nil {
+			s.srv.countDrop(s, dropQueueFull, d.msg)
+			s.queued--
+			s.finish(seq, d)
+			return
+		}
+	}
+}
+
+// store writes the delivery seq of a durable session.
+func (s *session) store(seq uint64, d *delivery) {
+	cm := s.srv.commit
+	if d.msg != nil {
+		cm.ref(d.msg)
+	}
+	cm.set(store.QueueKey(s.id, seq), queueRecord(d))
+}
+
+// finish ends the delivery seq (acknowledged, dropped, expired or handed
+// on) and removes it from the store.
+func (s *session) finish(seq uint64, d *delivery) {
+	s.q.done(seq)
+	if s.durable && d.qos > 0 {
+		cm := s.srv.commit
+		cm.del(store.QueueKey(s.id, seq))
+		if d.msg != nil {
+			cm.unref(d.msg)
+		}
+	}
+}
+
+// fill sends queued deliveries while the window allows, in order
+// [MQTT-4.6.0-6], and then retained messages still to be sent. A message
+// whose Message Expiry Interval passed while it waited is deleted instead
+// [MQTT-5:3.3.2-5]. The caller holds mu.
+func (s *session) fill() { s.send(time.Now()) }
+
+// send is fill with the time against which queued messages expire.
+func (s *session) send(now time.Time) {
+	c := s.conn
+	if c == nil {
+		return
+	}
+	for {
+		for s.inflight < s.window && s.q.canSend() {
+			seq := s.q.next
+			s.q.next++
+			if d := s.q.at(seq); d != nil {
+				s.queued--
+				s.sendQueued(c, seq, d, now)
 			}
 		}
-		s.srv.countDrop(s, "session queue full", s.queue[i].msg)
-		s.queue = append(s.queue[:i], s.queue[i+1:]...)
+		if s.queued > 0 || len(s.feed) == 0 || !s.feedRetained(c, time.Now()) {
+			break
+		}
 	}
-	s.queue = append(s.queue, d)
+	s.q.trim()
 }
 
-// send assigns a packet identifier to a QoS 1/2 delivery and writes it.
-// The caller holds mu and has checked the window.
-func (s *session) send(d delivery) {
-	if s.maxSize > 0 && s.conn != nil && !s.conn.fits(d) {
-		// Too large for the client: discard as if delivered [MQTT-5:3.1.2-25].
-		s.srv.countDrop(s, "larger than the client's Maximum Packet Size", d.msg)
-		return
-	}
-	if d.qos == 0 {
-		if !s.conn.enqueuePublish(d, true) {
-			s.srv.countDrop(s, "outbound buffer full", d.msg)
+// sendQueued sends the delivery seq, just taken off the queue.
+func (s *session) sendQueued(c *conn, seq uint64, d *delivery, now time.Time) {
+	switch {
+	case d.released: // recovered after a restart: only the PUBREL is left
+		s.inflight++
+		c.enqueueAck(codec.PUBREL, pidOf(seq), codec.Success)
+	case d.msg.expired(now):
+		s.finish(seq, d)
+	case !c.fits(d):
+		// Too large for the client: discarded as if delivered [MQTT-5:3.1.2-25].
+		s.srv.countDrop(s, dropTooLarge, d.msg)
+		s.finish(seq, d)
+	case d.qos == 0:
+		if !c.enqueuePublish(d, 0, false, true) {
+			s.srv.countDrop(s, dropOutbound, d.msg)
 		}
-		return
-	}
-	d.pid = s.newPacketID()
-	p := &delivery{}
-	*p = d
-	s.inflight = append(s.inflight, p)
-	s.conn.enqueuePublish(*p, false)
-}
-
-// newPacketID returns an identifier not in use by an in-flight message
-// [MQTT-2.3.1-4].
-func (s *session) newPacketID() uint16 {
-	for {
-		s.nextID++
-		if s.nextID == 0 {
-			s.nextID = 1
-		}
-		if s.findInflight(s.nextID) < 0 {
-			return s.nextID
-		}
+		s.finish(seq, d)
+	default:
+		s.inflight++
+		c.enqueuePublish(d, pidOf(seq), seq < s.dupBelow, false)
 	}
 }
 
-func (s *session) findInflight(pid uint16) int {
-	for i, d := range s.inflight {
-		if d.pid == pid {
-			return i
-		}
+// sendQoS0 writes a QoS 0 message to the connection at once, or drops it
+// when the connection's outbound buffer is full.
+func (s *session) sendQoS0(d *delivery) {
+	switch {
+	case !s.conn.fits(d):
+		s.srv.countDrop(s, dropTooLarge, d.msg)
+	case !s.conn.enqueuePublish(d, 0, false, true):
+		s.srv.countDrop(s, dropOutbound, d.msg)
 	}
-	return -1
 }
 
-// fill moves queued messages into the window, in order [MQTT-4.6.0-6].
-// A message whose Message Expiry Interval passed while it waited is
-// deleted instead [MQTT-5:3.3.2-5]; one sent at once when it is routed
-// (deliverOne) has not waited, so even an interval of 0 lets it go to the
-// subscribers that can take it then.
-func (s *session) fill() {
-	n := 0
-	now := time.Now()
-	for n < len(s.queue) && s.conn != nil && len(s.inflight) < s.window {
-		d := s.queue[n]
-		s.queue[n] = delivery{}
-		n++
-		if d.msg.expired(now) {
+// feedRetained moves the next retained message into the queue, or sends
+// it at QoS 0, if the connection can take it now, and reports whether it
+// did. A QoS 0 message waits for room in the connection's outbound buffer
+// (the writer calls fill again once it has written), a QoS 1/2 message for
+// room in the window, so none is dropped.
+func (s *session) feedRetained(c *conn, now time.Time) bool {
+	for len(s.feed) > 0 {
+		f := &s.feed[0]
+		if len(f.msgs) == 0 {
+			s.feed[0] = retainedFeed{}
+			s.feed = s.feed[1:]
 			continue
 		}
-		s.send(d)
+		m := f.msgs[0]
+		if m.expired(now) {
+			f.msgs[0], f.msgs = nil, f.msgs[1:]
+			continue
+		}
+		d := &delivery{msg: m, qos: min(m.QoS, f.qos), retain: true, subIDs: f.ids}
+		if d.qos == 0 && !c.hasRoom() {
+			return false
+		}
+		f.msgs[0], f.msgs = nil, f.msgs[1:]
+		if d.qos == 0 {
+			s.sendQoS0(d)
+		} else {
+			s.enqueue(d)
+		}
+		return true
 	}
-	if n > 0 {
-		s.queue = append(s.queue[:0], s.queue[n:]...)
-	}
+	s.feed = nil
+	return false
 }
 
-func (s *session) removeInflight(i int) {
-	copy(s.inflight[i:], s.inflight[i+1:])
-	s.inflight[len(s.inflight)-1] = nil
-	s.inflight = s.inflight[:len(s.inflight)-1]
+// addRetained schedules the retained messages matching a new subscription
+// [MQTT-3.3.1-8 of 3.1.1], sent after the SUBACK.
+func (s *session) addRetained(msgs []*Message, o subOpts) {
+	if len(msgs) == 0 {
+		return
+	}
+	var ids []int
+	if o.id > 0 {
+		ids = []int{o.id}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return
+	}
+	s.feed = append(s.feed, retainedFeed{msgs: msgs, qos: o.qos, ids: ids})
+	s.fill()
+}
+
+// refill is called by the connection's writer after it wrote what was
+// queued, when a retained message waited for room.
+func (s *session) refill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fill()
+}
+
+// inFlight returns the in-flight delivery with packet identifier pid.
+func (s *session) inFlight(pid uint16) (uint64, *delivery) {
+	seq, ok := s.q.seqOf(pid)
+	if !ok {
+		return 0, nil
+	}
+	return seq, s.q.at(seq)
 }
 
 // puback completes a QoS 1 delivery.
 func (s *session) puback(pid uint16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if i := s.findInflight(pid); i >= 0 && s.inflight[i].qos == 1 {
-		s.removeInflight(i)
+	if seq, d := s.inFlight(pid); d != nil && d.qos == 1 {
+		s.inflight--
+		s.finish(seq, d)
 		s.fill()
 	}
 }
 
-// pubrec handles the first acknowledgement of a QoS 2 delivery and reports
-// whether the packet id was known. A failure reason code ends the delivery.
-func (s *session) pubrec(pid uint16, rc codec.ReasonCode) bool {
+// pubrec handles the first acknowledgement of a QoS 2 delivery. It reports
+// whether the packet id was known, and whether the PUBREL may be sent only
+// once the store has the new state (durable sessions): a PUBREL the
+// client has answered must never be followed, after a restart, by the
+// PUBLISH again. A failure reason code ends the delivery.
+func (s *session) pubrec(pid uint16, rc codec.ReasonCode) (known, wait bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.findInflight(pid)
-	if i < 0 || s.inflight[i].qos != 2 {
-		return false
+	seq, d := s.inFlight(pid)
+	if d == nil || d.qos != 2 {
+		return false, false
+	}
+	if d.released {
+		return true, false // a repeated PUBREC: PUBREL again
 	}
 	if rc.IsError() {
-		s.removeInflight(i)
+		s.inflight--
+		s.finish(seq, d)
 		s.fill()
-		return true
+		return true, false
 	}
-	s.inflight[i].released = true
-	return true
+	r := &delivery{qos: 2, released: true}
+	s.q.set(seq, r)
+	if s.durable {
+		cm := s.srv.commit
+		cm.set(store.QueueKey(s.id, seq), queueRecord(r))
+		cm.unref(d.msg)
+	}
+	return true, s.durable
 }
 
 // pubcomp completes a QoS 2 delivery.
 func (s *session) pubcomp(pid uint16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if i := s.findInflight(pid); i >= 0 && s.inflight[i].released {
-		s.removeInflight(i)
+	if seq, d := s.inFlight(pid); d != nil && d.released {
+		s.inflight--
+		s.finish(seq, d)
 		s.fill()
 	}
 }
 
-// attach binds a connection to the session once its CONNACK is queued,
-// and cancels the expiry and a pending delayed will. resume then re-sends
-// what is in flight.
-func (s *session) attach(c *conn, window, maxSize int, expiry uint32) {
+// receive records an inbound QoS 2 packet id until its PUBREL. It reports
+// whether the id was already held (a re-sent PUBLISH, not routed again
+// [MQTT-4.3.3-2 of 3.1.1]) and whether holding another would exceed
+// limit (0: none).
+func (s *session) receive(pid uint16, limit int) (seen, full bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conn, s.claimed = c, false
-	s.expiry = expiry
-	s.window = window
-	s.maxSize = maxSize
-	if s.expTimer != nil {
-		s.expTimer.Stop()
-		s.expTimer = nil
+	if _, seen = s.inbound[pid]; seen {
+		return true, false
 	}
-	if s.willTimer != nil {
-		// A new connection before the Will Delay Interval passed: the will
-		// is not sent [MQTT-5:3.1.3-9].
-		s.willTimer.Stop()
-		s.willTimer = nil
+	if limit > 0 && len(s.inbound) >= limit {
+		return false, true
 	}
-	s.will = nil
+	s.inbound[pid] = struct{}{}
+	if s.durable {
+		s.srv.commit.set(store.InboundKey(s.id, pid), nil)
+	}
+	return false, false
 }
 
-// resume re-sends in-flight messages and then the queue. It runs after the
-// CONNACK is queued. A PUBLISH too large for the new connection's Maximum
-// Packet Size is discarded as if delivered [MQTT-5:3.1.2-25].
-func (s *session) resume() {
+// release ends an inbound QoS 2 exchange on PUBREL. It reports whether
+// the id was held, and whether the PUBCOMP must wait for the store: after
+// it the client may reuse the id for a new message, which a restart must
+// not mistake for a duplicate.
+func (s *session) release(pid uint16) (known, wait bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	keep := s.inflight[:0]
-	for _, d := range s.inflight {
+	if _, ok := s.inbound[pid]; !ok {
+		return false, false
+	}
+	delete(s.inbound, pid)
+	if s.durable {
+		s.srv.commit.del(store.InboundKey(s.id, pid))
+	}
+	return true, s.durable
+}
+
+// sweep drops queued deliveries whose message has expired
+// [MQTT-5:3.3.2-5] and reports whether any left may still expire.
+func (s *session) sweep(now time.Time) (pending bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for seq := s.q.next; seq < s.q.tail; seq++ {
+		d := s.q.at(seq)
 		switch {
-		case d.released:
-			s.conn.enqueueAck(codec.PUBREL, d.pid, codec.Success)
-		case s.maxSize > 0 && !s.conn.fits(*d):
-			s.srv.countDrop(s, "larger than the client's Maximum Packet Size", d.msg)
-			continue
+		case d == nil || d.msg == nil || d.msg.Expires.IsZero():
+		case d.msg.expired(now):
+			s.queued--
+			s.finish(seq, d)
 		default:
-			s.conn.enqueueRedelivery(*d)
+			pending = true
 		}
-		keep = append(keep, d)
 	}
-	clear(s.inflight[len(keep):])
-	s.inflight = keep
-	s.fill()
-}
-
-// detach unbinds c (if it is still the session's connection).
-func (s *session) detach(c *conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conn != c {
-		return false
-	}
-	s.conn = nil
-	return true
+	s.q.trim()
+	return pending
 }

@@ -109,8 +109,9 @@ func (s *Server) unsubscribeShared(ss *session, full string) {
 	}
 }
 
-// publishShared gives the message to one member of each matching group.
-func (s *Server) publishShared(m *Message, a *aggregator) {
+// publishShared gives the message to one member of each matching group
+// and reports whether a delivery was written to the store.
+func (s *Server) publishShared(m *Message, a *aggregator) (stored bool) {
 	s.shared.Match(m.Topic, func(g *shareGroup, _ struct{}) {
 		a.groups = append(a.groups, g)
 	})
@@ -120,71 +121,41 @@ func (s *Server) publishShared(m *Message, a *aggregator) {
 		if !ok {
 			continue
 		}
-		var ids []int
-		if mem.o.id > 0 {
-			ids = []int{mem.o.id}
-		}
-		mem.s.deliverShared(m, min(m.QoS, mem.o.qos), m.Retain && mem.o.retainAsPublished, ids, g)
+		stored = mem.s.deliver(mem.delivery(m, m.Retain && mem.o.retainAsPublished, g)) || stored
 		s.stats.Delivered.Add(1)
 	}
 	a.groups = a.groups[:0]
+	return stored
+}
+
+// delivery returns the delivery of m to member mem of g.
+func (mem shareMember) delivery(m *Message, retain bool, g *shareGroup) *delivery {
+	var ids []int
+	if mem.o.id > 0 {
+		ids = []int{mem.o.id}
+	}
+	return &delivery{msg: m, qos: min(m.QoS, mem.o.qos), retain: retain, subIDs: ids, group: g}
 }
 
 // redistribute hands the shared-subscription messages a session has not
-// finished receiving to other members of their groups, after its
-// connection is lost: QoS 1 messages whether or not they were sent, QoS 2
-// messages only if their delivery has not started, since a started QoS 2
-// delivery must be completed with the same client [MQTT-5:4.8.2-4] or die
-// with its session [MQTT-5:4.8.2-5]. They go to an online member; when
+// finished receiving (session.takeShared) to other members of their
+// groups, after its connection is lost. They go to an online member; when
 // none is online, a session that is ending hands them to an offline
 // member's queue (the spec's SHOULD), and one that lives on keeps them.
+// A started QoS 2 delivery stays: it must be completed with the same
+// client [MQTT-5:4.8.2-4] or die with its session [MQTT-5:4.8.2-5].
 func (s *Server) redistribute(ss *session, ending bool) {
-	var out []delivery
-	ss.mu.Lock()
-	keep := ss.inflight[:0]
-	for _, d := range ss.inflight {
-		if d.group != nil && d.qos == 1 {
-			out = append(out, *d)
-			continue
-		}
-		keep = append(keep, d)
-	}
-	for i := len(keep); i < len(ss.inflight); i++ {
-		ss.inflight[i] = nil
-	}
-	ss.inflight = keep
-	q := ss.queue[:0]
-	for _, d := range ss.queue {
-		if d.group != nil {
-			out = append(out, d)
-			continue
-		}
-		q = append(q, d)
-	}
-	clear(ss.queue[len(q):])
-	ss.queue = q
-	ss.mu.Unlock()
 	now := time.Now()
-	for _, d := range out {
+	for _, d := range ss.takeShared() {
 		if d.msg.expired(now) {
 			continue // [MQTT-5:3.3.2-5]
 		}
 		mem, ok := d.group.pick(ss, ending)
-		if !ok {
-			if ending {
-				continue // no other member: it ends with the session
-			}
-			// No other member is online: keep it for this session.
-			ss.mu.Lock()
-			d.pid, d.released = 0, false
-			ss.enqueue(d)
-			ss.mu.Unlock()
-			continue
+		switch {
+		case ok:
+			mem.s.deliver(mem.delivery(d.msg, d.retain, d.group))
+		case !ending:
+			ss.requeue(d) // no other member is online: keep it here
 		}
-		var ids []int
-		if mem.o.id > 0 {
-			ids = []int{mem.o.id}
-		}
-		mem.s.deliverShared(d.msg, min(d.msg.QoS, mem.o.qos), d.retain, ids, d.group)
 	}
 }

@@ -38,11 +38,9 @@ func TestShutdownPublishesWills(t *testing.T) {
 		ss.mu.Lock()
 		defer ss.mu.Unlock()
 		var found bool
-		for _, d := range ss.queue {
-			found = found || d.msg.Topic == "will/pub"
-		}
-		for _, d := range ss.inflight {
-			found = found || d.msg.Topic == "will/pub"
+		for seq := ss.q.head; seq < ss.q.tail; seq++ {
+			d := ss.q.at(seq)
+			found = found || d != nil && d.msg.Topic == "will/pub"
 		}
 		if !found {
 			t.Fatal("the will of a client connected at shutdown was not published")

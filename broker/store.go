@@ -1,49 +1,24 @@
 package broker
 
-import "github.com/ternmq/tern/broker/topictree"
+import "github.com/ternmq/tern/broker/store"
 
-// Store keeps retained messages. The broker calls it on every retained
-// PUBLISH and on every subscription, so implementations must be safe for
-// concurrent use. Sessions live in memory for now; a durable store that
-// also keeps sessions and in-flight messages is planned.
+// Store is where the broker keeps what a restart needs: persistent
+// sessions with their subscriptions, wills, queues, in-flight and inbound
+// QoS 2 state, and retained messages, as ordered keys and values in the
+// layout of package store. The engines are in broker/store/memory and
+// broker/store/pebble; Open reads a Store back before serving.
+//
+// The broker writes through one committer goroutine that groups the
+// writes of every connection into one Apply and one sync (see
+// committer). Implementations must be safe for concurrent use.
 type Store interface {
-	// SetRetained stores m as the retained message of its topic, replacing
-	// any earlier one.
-	SetRetained(m *Message) error
-	// DeleteRetained removes the retained message of topic, if any.
-	DeleteRetained(topic string) error
-	// MatchRetained calls fn for each retained message whose topic matches
-	// filter, until fn returns false.
-	MatchRetained(filter string, fn func(m *Message) bool) error
+	// Apply writes b atomically and in order. With sync it returns only
+	// once the writes are durable.
+	Apply(b *store.Batch, sync bool) error
+	// Scan calls fn for every key with the prefix, in key order; key and
+	// value are valid only during the call. An error from fn stops the
+	// scan and is returned.
+	Scan(prefix []byte, fn func(key, value []byte) error) error
+	// Close releases the store.
+	Close() error
 }
-
-// MemoryStore is the in-memory Store: retained messages in a topic tree.
-type MemoryStore struct {
-	retained *topictree.Retained[*Message]
-}
-
-// NewMemoryStore returns an empty in-memory store.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{retained: topictree.NewRetained[*Message]()}
-}
-
-// SetRetained implements Store.
-func (s *MemoryStore) SetRetained(m *Message) error {
-	s.retained.Set(m.Topic, m)
-	return nil
-}
-
-// DeleteRetained implements Store.
-func (s *MemoryStore) DeleteRetained(topic string) error {
-	s.retained.Delete(topic)
-	return nil
-}
-
-// MatchRetained implements Store.
-func (s *MemoryStore) MatchRetained(filter string, fn func(m *Message) bool) error {
-	s.retained.Match(filter, func(_ string, m *Message) bool { return fn(m) })
-	return nil
-}
-
-// RetainedCount returns the number of retained messages.
-func (s *MemoryStore) RetainedCount() int { return s.retained.Len() }

@@ -14,7 +14,7 @@ type outItem struct {
 	kind  codec.PacketType
 	pid   uint16
 	rc    codec.ReasonCode
-	d     delivery // PUBLISH
+	d     *delivery // PUBLISH
 	dup   bool
 	pkt   codec.Packet // anything else
 	close bool         // close the connection after writing this
@@ -73,12 +73,24 @@ func (c *conn) enqueueAck(t codec.PacketType, pid uint16, rc codec.ReasonCode) {
 	c.enqueue(outItem{kind: t, pid: pid, rc: rc}, false, 4)
 }
 
-func (c *conn) enqueuePublish(d delivery, droppable bool) bool {
-	return c.enqueue(outItem{kind: codec.PUBLISH, d: d}, droppable, len(d.msg.Payload)+len(d.msg.Topic)+8)
+// enqueuePublish queues a PUBLISH of d with packet identifier pid (QoS
+// 1/2) and the DUP flag. A droppable one (QoS 0) is refused when the
+// outbound buffer is full.
+func (c *conn) enqueuePublish(d *delivery, pid uint16, dup, droppable bool) bool {
+	return c.enqueue(outItem{kind: codec.PUBLISH, d: d, pid: pid, dup: dup}, droppable, len(d.msg.Payload)+len(d.msg.Topic)+8)
 }
 
-func (c *conn) enqueueRedelivery(d delivery) {
-	c.enqueue(outItem{kind: codec.PUBLISH, d: d, dup: true}, false, len(d.msg.Payload)+len(d.msg.Topic)+8)
+// hasRoom reports whether the outbound buffer is less than half full. If
+// not, the writer calls the session's refill once it has written what is
+// queued: a session feeding retained messages waits for that.
+func (c *conn) hasRoom() bool {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.outBytes < c.srv.opts.OutboundBuffer/2 {
+		return true
+	}
+	c.wantFeed = true
+	return false
 }
 
 // closeQueue stops accepting packets; the writer drains what is queued and
@@ -145,6 +157,8 @@ func (c *conn) drain() {
 		c.out, c.spare = c.spare[:0], nil
 		c.outBytes = 0
 		closed := c.outClosed
+		feed := c.wantFeed
+		c.wantFeed = false
 		c.outMu.Unlock()
 
 		stop, ok := false, true
@@ -177,6 +191,9 @@ func (c *conn) drain() {
 			c.spare = batch[:0]
 		}
 		c.outMu.Unlock()
+		if feed && c.sess != nil {
+			c.sess.refill()
+		}
 	}
 }
 
@@ -221,7 +238,7 @@ func (c *conn) encode(buf []byte, it *outItem) []byte {
 }
 
 func (c *conn) encodePublish(buf []byte, it *outItem) ([]byte, error) {
-	p := c.publishPacket(&it.d, it.dup, time.Now())
+	p := c.publishPacket(it.d, it.pid, it.dup, time.Now())
 	if c.aliasMax > 0 {
 		c.outAliases.apply(&p, c.aliasMax, c.maxSize)
 	}
@@ -282,14 +299,14 @@ func (a *outAliases) apply(p *codec.Publish, max uint16, maxSize int) {
 // publishPacket builds the PUBLISH for a delivery in the connection's
 // version, with the remaining Message Expiry Interval [MQTT-5:3.3.2-6] and
 // the Subscription Identifiers of the matching subscriptions.
-func (c *conn) publishPacket(d *delivery, dup bool, now time.Time) codec.Publish {
+func (c *conn) publishPacket(d *delivery, pid uint16, dup bool, now time.Time) codec.Publish {
 	m := d.msg
 	p := codec.Publish{
 		Dup:      dup && d.qos > 0,
 		QoS:      d.qos,
 		Retain:   d.retain,
 		Topic:    m.Topic,
-		PacketID: d.pid,
+		PacketID: pid,
 		Payload:  m.Payload,
 	}
 	if c.version == codec.V5 {
@@ -307,12 +324,11 @@ func (c *conn) publishPacket(d *delivery, dup bool, now time.Time) codec.Publish
 
 // fits reports whether a delivery is within the client's Maximum Packet
 // Size [MQTT-5:3.1.2-24].
-func (c *conn) fits(d delivery) bool {
+func (c *conn) fits(d *delivery) bool {
 	if c.maxSize <= 0 {
 		return true
 	}
-	d.pid = 1
-	p := c.publishPacket(&d, false, time.Now())
+	p := c.publishPacket(d, 1, false, time.Now())
 	n, err := p.Size(c.version)
 	return err == nil && n <= c.maxSize
 }

@@ -1,0 +1,189 @@
+package broker
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ternmq/tern/broker/store"
+)
+
+// committer groups the store writes of all connections: writes are
+// appended to the current group as they happen, under the lock of the
+// session (or retained topic) they belong to, so the order in the store is
+// the order of the changes; a caller that must not answer before its
+// writes are durable (a PUBACK, a PUBREC, a PUBCOMP, a PUBREL after a
+// PUBREC) adds a callback with wait. One goroutine applies each group with
+// one Apply, synced when any callback asked for it, and then runs the
+// callbacks in the order they were added, which keeps each connection's
+// acknowledgements in the order of its packets [MQTT-4.6.0-2]. While one
+// group is being applied the next one fills, so a busy broker syncs many
+// messages at once and an idle one syncs each at once.
+//
+// Lock order: committer.mu is taken after any session or shared-group lock
+// and before a connection's write-queue lock; it is never held while
+// calling out.
+type committer struct {
+	st  Store
+	log *slog.Logger
+
+	mu      sync.Mutex
+	cur     *group // filling
+	spare   *group
+	running bool // the apply goroutine is running
+	closed  bool
+	idle    chan struct{} // closed when the goroutine ends, if closed
+
+	nextID uint64 // next message id; under mu
+	stats  *Stats
+}
+
+// group is the writes and callbacks applied together.
+type group struct {
+	batch store.Batch
+	sync  bool
+	done  []func(error)
+}
+
+func newCommitter(st Store, log *slog.Logger, stats *Stats, nextID uint64) *committer {
+	return &committer{st: st, log: log, stats: stats, nextID: nextID, cur: &group{}, spare: &group{}}
+}
+
+// set adds a write of key to the current group. The caller holds the lock
+// that orders changes of key.
+func (c *committer) set(key, value []byte) {
+	c.mu.Lock()
+	c.cur.batch.Set(key, value)
+	c.kick()
+	c.mu.Unlock()
+}
+
+// del adds a deletion of key to the current group.
+func (c *committer) del(key []byte) {
+	c.mu.Lock()
+	c.cur.batch.Delete(key)
+	c.kick()
+	c.mu.Unlock()
+}
+
+// delRange adds a deletion of [start, end).
+func (c *committer) delRange(start, end []byte) {
+	c.mu.Lock()
+	c.cur.batch.DeleteRange(start, end)
+	c.kick()
+	c.mu.Unlock()
+}
+
+// wait calls done once everything added so far is written (and synced,
+// when sync is set), or has failed.
+func (c *committer) wait(sync bool, done func(error)) {
+	c.mu.Lock()
+	c.cur.sync = c.cur.sync || sync
+	c.cur.done = append(c.cur.done, done)
+	c.kick()
+	c.mu.Unlock()
+}
+
+// ref records one more durable reference to m (a queued delivery of a
+// persistent session, or the retained entry of its topic): the first one
+// writes its body, which is stored once however many sessions hold it.
+func (c *committer) ref(m *Message) {
+	c.mu.Lock()
+	if m.refs == 0 {
+		if m.id == 0 {
+			c.nextID++
+			m.id = c.nextID
+		}
+		c.cur.batch.Set(store.MessageKey(m.id), messageRecord(m))
+		c.kick()
+	}
+	m.refs++
+	c.mu.Unlock()
+}
+
+// unref drops a durable reference to m; the last one deletes its body.
+func (c *committer) unref(m *Message) {
+	c.mu.Lock()
+	m.refs--
+	if m.refs == 0 {
+		c.cur.batch.Delete(store.MessageKey(m.id))
+		c.kick()
+	}
+	c.mu.Unlock()
+}
+
+// kick starts the apply goroutine if it is not running. The caller holds
+// mu. A goroutine is started on demand, not kept, so an idle broker has
+// none.
+func (c *committer) kick() {
+	if c.running || c.closed {
+		return
+	}
+	c.running = true
+	go c.loop()
+}
+
+// loop applies groups until there is nothing to apply.
+func (c *committer) loop() {
+	for {
+		c.mu.Lock()
+		g := c.cur
+		if g.batch.Empty() && len(g.done) == 0 {
+			c.running = false
+			if c.closed && c.idle != nil {
+				close(c.idle)
+				c.idle = nil
+			}
+			c.mu.Unlock()
+			return
+		}
+		c.cur, c.spare = c.spare, nil
+		c.mu.Unlock()
+		c.apply(g)
+		c.mu.Lock()
+		g.batch.Reset()
+		clear(g.done)
+		g.done, g.sync = g.done[:0], false
+		c.spare = g
+		c.mu.Unlock()
+	}
+}
+
+// apply writes one group and runs its callbacks.
+func (c *committer) apply(g *group) {
+	var err error
+	if !g.batch.Empty() {
+		start := time.Now()
+		err = c.st.Apply(&g.batch, g.sync)
+		if g.sync {
+			c.stats.Syncs.Add(1)
+			c.stats.SyncNanos.Add(uint64(time.Since(start)))
+		}
+		if err != nil {
+			c.stats.StoreErrors.Add(1)
+			c.log.Error("store write failed", "ops", g.batch.Len(), "sync", g.sync, "err", err)
+		}
+	}
+	for _, f := range g.done {
+		f(err)
+	}
+}
+
+// close stops accepting work and waits for the goroutine to apply what is
+// pending.
+func (c *committer) close() {
+	c.mu.Lock()
+	c.closed = true
+	if !c.running {
+		pending := !c.cur.batch.Empty() || len(c.cur.done) > 0
+		c.mu.Unlock()
+		if pending {
+			c.apply(c.cur)
+		}
+		return
+	}
+	idle := make(chan struct{})
+	c.idle = idle
+	c.mu.Unlock()
+	<-idle
+}

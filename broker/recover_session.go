@@ -1,0 +1,148 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/ternmq/tern/broker/store"
+	"github.com/ternmq/tern/codec"
+)
+
+// sessionKey reads one key of a session. A session's keys are contiguous
+// and its record sorts last (SubInbound < SubQueue < SubSession), so the
+// session is built when its record arrives, or dropped when the next
+// client's keys begin without one.
+func (r *recovery) sessionKey(k, v []byte) error {
+	key, err := store.ParseKey(k)
+	if err != nil {
+		return err
+	}
+	if key.Client != r.client {
+		r.endClient()
+		r.client = key.Client
+	}
+	switch key.Sub {
+	case store.SubInbound:
+		r.inbound = append(r.inbound, key.PID)
+	case store.SubQueue:
+		rec, err := store.DecodeQueue(v)
+		if err != nil {
+			return err
+		}
+		r.queue = append(r.queue, queued{key.ID, rec})
+	case store.SubSession:
+		rec, err := store.DecodeSession(v)
+		if err != nil {
+			return err
+		}
+		r.session(&rec)
+		r.client = "" // done: endClient has nothing to drop
+		r.inbound, r.queue = r.inbound[:0], r.queue[:0]
+	}
+	return nil
+}
+
+// endClient drops the keys of a client that had no session record.
+func (r *recovery) endClient() {
+	if r.client != "" && (len(r.inbound) > 0 || len(r.queue) > 0) {
+		r.fix.DeleteRange(store.SessionRange(r.client))
+	}
+	r.client = ""
+	r.inbound, r.queue = r.inbound[:0], r.queue[:0]
+}
+
+// session rebuilds one session from its record and the keys before it,
+// or drops it if it expired while the broker was down.
+func (r *recovery) session(rec *store.SessionRecord) {
+	offline := r.now
+	if rec.Disconnected != 0 {
+		offline = time.Unix(0, rec.Disconnected)
+	}
+	left := time.Duration(1<<63 - 1)
+	if rec.Expiry != 0xFFFFFFFF {
+		left = time.Duration(rec.Expiry)*time.Second - r.now.Sub(offline)
+	}
+	var will *Message
+	if rec.Will != nil {
+		will = fromRecord(rec.Will)
+		will.willLife, will.hasWillLife = time.Duration(rec.WillLife), rec.HasWillLife
+	}
+	if left <= 0 || rec.Expiry == 0 {
+		r.fix.DeleteRange(store.SessionRange(r.client))
+		if will != nil {
+			r.wills = append(r.wills, will) // the session ended: its will is due
+		}
+		return
+	}
+	s := r.srv
+	ss := newSession(s, r.client)
+	ss.version, ss.expiry, ss.offline, ss.durable = rec.Version, rec.Expiry, offline, true
+	s.sessions[ss.id] = ss
+	for _, sub := range rec.Subs {
+		r.subscribe(ss, sub)
+	}
+	for _, pid := range r.inbound {
+		ss.inbound[pid] = struct{}{}
+	}
+	for _, q := range r.queue {
+		r.enqueue(ss, q)
+	}
+	ss.dupBelow = ss.q.tail // any of them may have been sent before
+	if will != nil {
+		if delay := time.Duration(rec.WillDelay)*time.Second - r.now.Sub(offline); delay > 0 {
+			ss.will, ss.willDelay = will, rec.WillDelay
+			ss.willTimer = time.AfterFunc(delay, func() { s.safely("will delay", ss.fireWill) })
+		} else {
+			r.wills = append(r.wills, will)
+		}
+	}
+	if rec.Expiry != 0xFFFFFFFF {
+		ss.startExpiry(left)
+	}
+}
+
+// subscribe restores one subscription.
+func (r *recovery) subscribe(ss *session, sub store.SubRecord) {
+	o := subOpts{qos: sub.QoS, noLocal: sub.NoLocal, retainAsPublished: sub.RetainAsPublished,
+		retainHandling: sub.RetainHandling, id: sub.ID}
+	ss.subs[sub.Filter] = o
+	if codec.IsShared(sub.Filter) {
+		r.srv.subscribeShared(ss, sub.Filter, o)
+	} else {
+		r.srv.subs.Add(sub.Filter, ss, o)
+	}
+}
+
+// enqueue restores one delivery at its sequence number, so that it keeps
+// its packet identifier.
+func (r *recovery) enqueue(ss *session, q queued) {
+	rec := &q.rec
+	if rec.Released {
+		ss.q.placeAt(q.seq, &delivery{qos: 2, released: true})
+		ss.queued++
+		return
+	}
+	m := r.msgs[rec.MsgID]
+	if m == nil || m.expired(r.now) {
+		r.fix.Delete(store.QueueKey(ss.id, q.seq))
+		return
+	}
+	if !m.Expires.IsZero() {
+		r.srv.sweepSoon()
+	}
+	m.refs++
+	var d *delivery
+	if len(rec.SubIDs) == 0 && rec.Group == "" {
+		v := variant{rec.MsgID, rec.QoS, rec.Retain}
+		if d = r.shared[v]; d == nil {
+			d = &delivery{msg: m, qos: rec.QoS, retain: rec.Retain}
+			r.shared[v] = d
+		}
+	} else {
+		d = &delivery{msg: m, qos: rec.QoS, retain: rec.Retain, subIDs: rec.SubIDs}
+		if rec.Group != "" {
+			d.group = r.srv.groups[rec.Group]
+		}
+	}
+	ss.q.placeAt(q.seq, d)
+	ss.queued++
+}

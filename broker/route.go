@@ -1,0 +1,170 @@
+package broker
+
+import (
+	"strings"
+	"time"
+
+	"github.com/ternmq/tern/broker/store"
+	"github.com/ternmq/tern/codec"
+)
+
+// This file routes messages: publish → match → deliver, shared groups,
+// and retained messages.
+
+// target collects the matching subscriptions of one session for one message.
+type target struct {
+	s   *session
+	qos codec.QoS
+	rap bool
+	ids []int
+}
+
+// aggregator merges overlapping subscriptions so each session receives one
+// copy at the highest granted QoS, with every Subscription Identifier
+// [MQTT-3.3.5-1]. Pooled: routing a message allocates only its deliveries.
+type aggregator struct {
+	index   map[*session]int
+	targets []target
+	groups  []*shareGroup
+	// plain holds the deliveries without Subscription Identifiers made
+	// for the current message, by QoS and RETAIN flag: sessions that
+	// receive it the same way share one.
+	plain [3][2]*delivery
+}
+
+// delivery returns the delivery of m at qos with the retain flag and ids,
+// shared with other sessions when it has no identifiers.
+func (a *aggregator) delivery(m *Message, qos codec.QoS, retain bool, ids []int) *delivery {
+	if len(ids) > 0 {
+		return &delivery{msg: m, qos: qos, retain: retain, subIDs: ids}
+	}
+	r := 0
+	if retain {
+		r = 1
+	}
+	d := a.plain[qos][r]
+	if d == nil {
+		d = &delivery{msg: m, qos: qos, retain: retain}
+		a.plain[qos][r] = d
+	}
+	return d
+}
+
+// publish routes a message to every matching subscription and, when it is
+// retained, updates the retained messages. It never blocks on a
+// subscriber or on the store; it reports whether it wrote to the store, in
+// which case a QoS 1/2 publisher is acknowledged only once that is
+// durable (see conn.ackWhenStored).
+func (s *Server) publish(m *Message) (stored bool) {
+	if m.hasWillLife {
+		m = m.atPublication(time.Now()) // a will's expiry starts now
+	}
+	if m.Retain {
+		stored = s.retain(m)
+	}
+	if !m.Expires.IsZero() {
+		s.sweepSoon()
+	}
+	a := s.aggs.Get().(*aggregator)
+	s.subs.Match(m.Topic, func(ss *session, o subOpts) {
+		if o.noLocal && ss.id == m.From {
+			return // [MQTT-5:3.8.3-3]
+		}
+		i, ok := a.index[ss]
+		if !ok {
+			i = len(a.targets)
+			a.index[ss] = i
+			a.targets = append(a.targets, target{s: ss})
+		}
+		t := &a.targets[i]
+		t.qos = max(t.qos, o.qos)
+		t.rap = t.rap || o.retainAsPublished
+		if o.id > 0 {
+			t.ids = append(t.ids, o.id)
+		}
+	})
+	for i := range a.targets {
+		t := &a.targets[i]
+		var ids []int
+		if len(t.ids) > 0 {
+			ids = append([]int(nil), t.ids...)
+		}
+		// Forwarded with the lower of the two QoS [MQTT-3.8.4-6 of 3.1.1],
+		// and RETAIN cleared unless Retain As Published [MQTT-3.3.1-9 of 3.1.1].
+		stored = t.s.deliver(a.delivery(m, min(m.QoS, t.qos), m.Retain && t.rap, ids)) || stored
+		s.stats.Delivered.Add(1)
+		t.ids = t.ids[:0]
+		t.s = nil
+	}
+	clear(a.index)
+	a.targets = a.targets[:0]
+	a.plain = [3][2]*delivery{}
+	stored = s.publishShared(m, a) || stored
+	s.aggs.Put(a)
+	return stored
+}
+
+// retain stores, replaces or (for an empty payload) deletes the retained
+// message of m's topic [MQTT-3.3.1-6 of 5.0], in memory and in the store,
+// and reports whether it wrote to the store. retainMu keeps the store's
+// order of changes to a topic the same as memory's.
+func (s *Server) retain(m *Message) bool {
+	s.retainMu.Lock()
+	defer s.retainMu.Unlock()
+	old, had := s.retained.Get(m.Topic)
+	if len(m.Payload) == 0 {
+		if !had {
+			return false
+		}
+		s.retained.Delete(m.Topic)
+	} else {
+		s.retained.Set(m.Topic, m)
+	}
+	cm := s.commit
+	if cm == nil {
+		return false
+	}
+	if len(m.Payload) == 0 {
+		cm.del(store.RetainedKey(m.Topic))
+	} else {
+		cm.ref(m)
+		cm.set(store.RetainedKey(m.Topic), retainedRecord(m))
+	}
+	if had {
+		cm.unref(old)
+	}
+	return true
+}
+
+// dropRetained removes the retained message m of its topic if it is still
+// the one there (the sweep, after its expiry).
+func (s *Server) dropRetained(m *Message) {
+	s.retainMu.Lock()
+	defer s.retainMu.Unlock()
+	if cur, ok := s.retained.Get(m.Topic); !ok || cur != m {
+		return
+	}
+	s.retained.Delete(m.Topic)
+	if cm := s.commit; cm != nil {
+		cm.del(store.RetainedKey(m.Topic))
+		cm.unref(m)
+	}
+}
+
+// sendRetained schedules the retained messages matching filter for ss,
+// sent with the RETAIN flag set [MQTT-3.3.1-8 of 3.1.1] as its flow
+// control allows (session.feedRetained).
+func (s *Server) sendRetained(ss *session, filter string, o subOpts) {
+	now := time.Now()
+	var msgs []*Message
+	s.retained.Match(filter, func(_ string, m *Message) bool {
+		if !m.expired(now) {
+			msgs = append(msgs, m)
+		}
+		return true
+	})
+	ss.addRetained(msgs, o)
+}
+
+// isSysTopic reports whether topic belongs to the broker.
+func isSysTopic(topic string) bool { return strings.HasPrefix(topic, "$SYS/") || topic == "$SYS" }

@@ -1,0 +1,136 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"strings"
+
+	"github.com/ternmq/tern/codec"
+)
+
+// This file is the session registry: which session a client id has, its
+// take-over by a new connection, its release when a connection ends, its
+// expiry and its end. One session's own state changes only through its
+// methods (session.go, session_state.go).
+
+// takeSession finds or creates the session for clientID and claims it for
+// a CONNECT, taking it over from a connection that holds it
+// [MQTT-3.1.4-2 of 3.1.1, MQTT-3.1.4-3 of 5.0]. It reports whether an
+// existing session was resumed. Until attach, deliveries are queued as
+// for an offline session, so nothing is sent before the CONNACK; another
+// CONNECT for the same id waits for the claim to end.
+func (s *Server) takeSession(ctx context.Context, clientID string, clean bool) (*session, bool, error) {
+	for {
+		s.mu.Lock()
+		ss := s.sessions[clientID]
+		if ss == nil {
+			ss = newSession(s, clientID)
+			ss.claim = make(chan struct{})
+			s.sessions[clientID] = ss
+			s.mu.Unlock()
+			return ss, false, nil
+		}
+		ss.mu.Lock()
+		old, claim := ss.conn, ss.claim
+		if old == nil && claim == nil && !clean {
+			ss.claim = make(chan struct{})
+			ss.mu.Unlock()
+			s.mu.Unlock()
+			return ss, true, nil
+		}
+		ss.mu.Unlock()
+		s.mu.Unlock()
+		var wait <-chan struct{}
+		switch {
+		case old != nil:
+			old.kick(codec.SessionTakenOver, "session taken over")
+			wait = old.done
+		case claim != nil:
+			wait = claim // another CONNECT is between claim and attach
+		default:
+			s.endSession(ss) // [MQTT-3.1.2-6 of 3.1.1, MQTT-3.1.2-4 of 5.0]
+			continue
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+	}
+}
+
+// release hands a session back when its connection ends: the will is
+// published or scheduled, shared-subscription messages go to other
+// members, and the session ends or waits for its expiry.
+func (s *Server) release(c *conn) {
+	ss := c.sess
+	will, expiry, ok := ss.detach(c, c.willOnClose)
+	if !ok {
+		return
+	}
+	if will != nil {
+		s.publish(will)
+	}
+	s.redistribute(ss, expiry == 0)
+	if expiry == 0 {
+		s.endSession(ss)
+	}
+}
+
+// expireSession ends an offline session whose expiry interval has passed.
+func (s *Server) expireSession(ss *session) {
+	if !ss.online() {
+		s.stats.Expired.Add(1)
+		s.redistribute(ss, true)
+		s.endSession(ss)
+	}
+}
+
+// endSession discards a session: its subscriptions, queue, in-flight
+// state and stored keys. A will still waiting for its delay is published.
+func (s *Server) endSession(ss *session) {
+	s.mu.Lock()
+	if s.sessions[ss.id] == ss {
+		delete(s.sessions, ss.id)
+	}
+	s.mu.Unlock()
+	filters, will, ok := ss.end()
+	if !ok {
+		return
+	}
+	for _, f := range filters {
+		if codec.IsShared(f) {
+			s.unsubscribeShared(ss, f)
+		} else {
+			s.subs.Remove(f, ss)
+		}
+	}
+	if will != nil {
+		s.publish(will)
+	}
+}
+
+// stopSessions stops the timers of every session at shutdown and
+// publishes the wills still waiting for their delay.
+func (s *Server) stopSessions() {
+	s.mu.Lock()
+	sessions := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range sessions {
+		if will := ss.stop(); will != nil {
+			s.publish(will)
+		}
+	}
+}
+
+// newClientID returns a random client identifier for a client that sent
+// none.
+func newClientID() string {
+	var b [15]byte
+	rand.Read(b[:])
+	return "tern-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
