@@ -1,8 +1,8 @@
 package broker
 
 import (
-	"context"
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"

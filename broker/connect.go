@@ -136,4 +136,3 @@ func (c *conn) setWill(w *codec.Will) {
 	}
 	c.sess.setWill(m, w.Properties.WillDelayInterval)
 }
-
