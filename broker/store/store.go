@@ -20,6 +20,12 @@
 // session is one range delete (SessionRange).
 package store
 
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
 // FormatVersion is the layout this package writes. A store that records a
 // newer version is refused (see CheckVersion).
 const FormatVersion = 1
@@ -65,7 +71,9 @@ type Batch struct {
 }
 
 // Set adds a write of value to key.
-func (b *Batch) Set(key, value []byte) { b.Ops = append(b.Ops, Op{Kind: OpSet, Key: key, Value: value}) }
+func (b *Batch) Set(key, value []byte) {
+	b.Ops = append(b.Ops, Op{Kind: OpSet, Key: key, Value: value})
+}
 
 // Delete adds a deletion of key.
 func (b *Batch) Delete(key []byte) { b.Ops = append(b.Ops, Op{Kind: OpDelete, Key: key}) }
@@ -88,4 +96,39 @@ func (b *Batch) Append(o *Batch) { b.Ops = append(b.Ops, o.Ops...) }
 func (b *Batch) Reset() {
 	clear(b.Ops)
 	b.Ops = b.Ops[:0]
+}
+
+// ErrClosed is returned by an engine's methods after Close.
+var ErrClosed = errors.New("store: closed")
+
+// Validate checks that every Op of b is well formed: a known kind, and a
+// range with its start before its end. Engines call it before applying
+// anything, so that a bad batch changes nothing.
+func (b *Batch) Validate() error {
+	for i, op := range b.Ops {
+		switch op.Kind {
+		case OpSet, OpDelete:
+		case OpDeleteRange:
+			if bytes.Compare(op.Key, op.End) > 0 {
+				return fmt.Errorf("store: op %d deletes the range [%q, %q) whose start is after its end", i, op.Key, op.End)
+			}
+		default:
+			return fmt.Errorf("store: op %d has unknown kind %d", i, op.Kind)
+		}
+	}
+	return nil
+}
+
+// PrefixEnd returns the smallest key greater than every key with the
+// given prefix, or nil if there is none (the prefix is empty or all
+// 0xFF bytes), meaning no upper bound.
+func PrefixEnd(prefix []byte) []byte {
+	for i := len(prefix) - 1; i >= 0; i-- {
+		if prefix[i] != 0xFF {
+			end := append([]byte(nil), prefix[:i+1]...)
+			end[i]++
+			return end
+		}
+	}
+	return nil
 }
