@@ -38,6 +38,9 @@ type committer struct {
 	stats  *Stats
 }
 
+// maxSpareOps bounds the capacity of a group's batch kept for reuse.
+const maxSpareOps = 4096
+
 // group is the writes and callbacks applied together.
 type group struct {
 	batch store.Batch
@@ -144,6 +147,9 @@ func (c *committer) loop() {
 		g.batch.Reset()
 		clear(g.done)
 		g.done, g.sync = g.done[:0], false
+		if cap(g.batch.Ops) > maxSpareOps {
+			g.batch.Ops = nil // do not keep a burst's capacity for ever
+		}
 		c.spare = g
 		c.mu.Unlock()
 	}
