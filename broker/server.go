@@ -103,6 +103,9 @@ func newServer(opts Options) *Server {
 // Stats returns the server's counters.
 func (s *Server) Stats() *Stats { return &s.stats }
 
+// RetainedCount returns the number of retained messages.
+func (s *Server) RetainedCount() int { return s.retained.Len() }
+
 // Serve accepts connections on ln and serves each in its own goroutine
 // until ctx is done or Shutdown is called. It closes ln before returning.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {

@@ -20,14 +20,12 @@ import (
 // WebSocket at /mqtt.
 type testBroker struct {
 	tcp, ws string
-	store   *broker.MemoryStore
 	srv     *broker.Server
 }
 
 func startBroker(t *testing.T) *testBroker {
 	t.Helper()
-	store := broker.NewMemoryStore()
-	srv := broker.New(broker.Options{Store: store})
+	srv := broker.New(broker.Options{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -51,10 +49,9 @@ func startBroker(t *testing.T) *testBroker {
 		<-served
 	})
 	return &testBroker{
-		tcp:   "tcp://" + ln.Addr().String(),
-		ws:    "ws://" + strings.TrimPrefix(hs.URL, "http://") + "/mqtt",
-		store: store,
-		srv:   srv,
+		tcp: "tcp://" + ln.Addr().String(),
+		ws:  "ws://" + strings.TrimPrefix(hs.URL, "http://") + "/mqtt",
+		srv: srv,
 	}
 }
 
@@ -222,7 +219,7 @@ func TestRetained(t *testing.T) {
 		// the clearing PUBLISH packets.
 		// The store has no event for this, so poll it with a deadline.
 		tick := time.NewTicker(10 * time.Millisecond)
-		for deadline := time.After(5 * time.Second); b.store.RetainedCount() != 0; {
+		for deadline := time.After(5 * time.Second); b.srv.RetainedCount() != 0; {
 			select {
 			case <-tick.C:
 				continue
@@ -231,7 +228,7 @@ func TestRetained(t *testing.T) {
 			break
 		}
 		tick.Stop()
-		if n := b.store.RetainedCount(); n != 0 {
+		if n := b.srv.RetainedCount(); n != 0 {
 			t.Errorf("%s: %d retained messages left behind", url, n)
 		}
 	}
