@@ -51,7 +51,16 @@ func (s *Store) Apply(b *store.Batch, sync bool) error {
 			s.entries = slices.Delete(s.entries, i, max(i, j))
 		}
 	}
+	s.shrink()
 	return nil
+}
+
+// shrink drops spare capacity after mass deletes, so that a store that
+// was once large does not keep its peak memory.
+func (s *Store) shrink() {
+	if c := cap(s.entries); c > 64 && len(s.entries) < c/4 {
+		s.entries = slices.Clip(slices.Clone(s.entries)) // cap about len
+	}
 }
 
 // find returns the index of the first entry whose key is not less than
