@@ -13,6 +13,12 @@
 // WebSocket at /mqtt, /healthz, and the web client at /; with a
 // certificate that port speaks HTTPS and secure WebSocket. tern gencert
 // writes a development CA and a certificate for localhost.
+//
+// tern keeps persistent sessions, their queued and in-flight messages and
+// retained messages in a durable store in the directory given by --data
+// (default tern-data in the working directory, created on first start);
+// a QoS 1 or 2 message is acknowledged only once it is synced to disk.
+// --in-memory (or --data "") runs without a disk.
 package main
 
 import (
@@ -56,6 +62,8 @@ type config struct {
 	MaxQueued        int      `json:"max_queued"`
 	QueueQoS0        bool     `json:"queue_qos0"`
 	MaxSessionExpiry uint     `json:"max_session_expiry"`
+	Data             string   `json:"data"`      // durable store directory; "" runs in memory
+	InMemory         bool     `json:"in_memory"` // run in memory whatever Data says
 }
 
 func defaults() config {
@@ -69,6 +77,7 @@ func defaults() config {
 		ReceiveMaximum: 65535,
 		MaxInflight:    1000,
 		MaxQueued:      10000,
+		Data:           "tern-data",
 	}
 }
 
@@ -138,6 +147,8 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.MaxInflight, "max-inflight", cfg.MaxInflight, "unacknowledged QoS 1/2 messages sent to one client at once")
 	fs.IntVar(&cfg.MaxQueued, "max-queued", cfg.MaxQueued, "messages queued per session before the oldest are dropped")
 	fs.BoolVar(&cfg.QueueQoS0, "queue-qos0", cfg.QueueQoS0, "also queue QoS 0 messages for offline persistent sessions")
+	fs.StringVar(&cfg.Data, "data", cfg.Data, "keep sessions, queued and retained messages in this `directory` (created on first start); \"\" runs in memory")
+	fs.BoolVar(&cfg.InMemory, "in-memory", cfg.InMemory, "run without a disk: everything is lost when tern stops (same as --data \"\")")
 	fs.UintVar(&cfg.MaxSessionExpiry, "max-session-expiry", cfg.MaxSessionExpiry, "cap Session Expiry Interval at this many `seconds` (0: no cap)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -224,11 +235,12 @@ func run(args []string, stderr io.Writer) error {
 
 // daemon is a running broker with its listeners.
 type daemon struct {
-	srv   *broker.Server
-	http  *http.Server      // nil without --http
-	addrs map[string]string // bound address by listener: "mqtt", "mqtts", "http"
-	errc  chan error        // a listener that stopped on its own
-	done  chan struct{}     // closed when every listener goroutine has returned
+	srv        *broker.Server
+	closeStore func() error
+	http       *http.Server      // nil without --http
+	addrs      map[string]string // bound address by listener: "mqtt", "mqtts", "http"
+	errc       chan error        // a listener that stopped on its own
+	done       chan struct{}     // closed when every listener goroutine has returned
 }
 
 // start binds every configured listener (all or none) and serves them.
@@ -277,8 +289,25 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 		}
 	}
 
-	srv := broker.New(opts)
-	d := &daemon{srv: srv, addrs: map[string]string{}, errc: make(chan error, len(lns)), done: make(chan struct{})}
+	st, closeStore, err := openStore(cfg, log)
+	if err == nil {
+		opts.Store = st
+		var srv *broker.Server
+		if srv, err = broker.Open(ctx, opts); err == nil {
+			return serveAll(ctx, cfg, log, srv, closeStore, tlsCfg, mqttLn, mqttsLn, httpLn), nil
+		}
+		closeStore()
+	}
+	for _, l := range lns {
+		l.Close()
+	}
+	return nil, err
+}
+
+// serveAll serves the bound listeners with srv.
+func serveAll(ctx context.Context, cfg config, log *slog.Logger, srv *broker.Server, closeStore func() error,
+	tlsCfg *tls.Config, mqttLn, mqttsLn, httpLn net.Listener) *daemon {
+	d := &daemon{srv: srv, closeStore: closeStore, addrs: map[string]string{}, errc: make(chan error, 3), done: make(chan struct{})}
 	var running sync.WaitGroup
 	serve := func(name string, f func() error) {
 		running.Go(func() {
@@ -320,7 +349,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 		running.Wait()
 		close(d.done)
 	}()
-	return d, nil
+	return d
 }
 
 // shutdown stops the HTTP server (new requests and handshakes), then the
@@ -337,6 +366,7 @@ func (d *daemon) shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, ctx.Err())
 	}
+	errs = append(errs, d.closeStore())
 	return errors.Join(errs...)
 }
 

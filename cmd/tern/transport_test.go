@@ -18,14 +18,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"go.uber.org/goleak"
 
 	"github.com/ternmq/tern/codec"
 )
-
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
 
 const testTimeout = 10 * time.Second
 
@@ -342,7 +337,7 @@ func TestStartErrors(t *testing.T) {
 		"address in use":        func(c *config) { c.HTTP = busy.Addr().String() },
 	} {
 		cfg := d
-		cfg.MQTT, cfg.HTTP = "127.0.0.1:0", "127.0.0.1:0"
+		cfg.MQTT, cfg.HTTP, cfg.Data = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
 		edit(&cfg)
 		if d, err := start(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil {
 			d.shutdown(context.Background())
