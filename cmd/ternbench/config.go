@@ -32,6 +32,15 @@ type config struct {
 	Name      string // case label
 	Drain     time.Duration
 	Stall     time.Duration
+
+	Inflight   int           // QoS 1/2: unacknowledged messages per publisher at most (0: the broker's Receive Maximum)
+	Persistent bool          // subscribers keep their session (clean session 0 / 5.0 session expiry)
+	Sessions   int           // restart, queued-memory: offline persistent sessions
+	Queued     int           // restart: messages per session; queued-memory: messages to the shared topic
+	Kill       string        // restart: how the broker is stopped: term or kill
+	PprofURL   string        // queued-memory: the broker's net/http/pprof, for its heap
+	Ready      time.Duration // restart: how long the broker may take to accept a connection
+	BrokerCmd  []string      // restart: the broker's command line (after --)
 }
 
 func defaultConfig() config {
@@ -53,10 +62,14 @@ func defaultConfig() config {
 		Filter:   "#",
 		Drain:    5 * time.Second,
 		Stall:    500 * time.Millisecond,
+		Sessions: 1000,
+		Queued:   100,
+		Kill:     "term",
+		Ready:    2 * time.Minute,
 	}
 }
 
-var scenarios = []string{"fan-in", "fan-out", "pairs", "latency", "connections", "retained"}
+var scenarios = []string{"fan-in", "fan-out", "pairs", "latency", "connections", "retained", "open-loop", "restart", "queued-memory"}
 
 func (c *config) version() (codec.Version, error) {
 	switch c.MQTT {
@@ -89,8 +102,22 @@ func (c *config) check() error {
 		return errors.New("--retained must be between 1 and 10000000")
 	case c.Workers < 1:
 		return errors.New("--workers must be at least 1")
-	case c.Rate < 0 || c.Window < 0:
-		return errors.New("--rate and --window must not be negative")
+	case c.Rate < 0 || c.Window < 0 || c.Inflight < 0:
+		return errors.New("--rate, --window and --inflight must not be negative")
+	case c.Scenario == "open-loop" && c.Rate <= 0:
+		return errors.New("open-loop needs a --rate above 0")
+	case c.Sessions < 1 || c.Sessions > 1_000_000 || c.Queued < 1 || c.Queued > 1_000_000:
+		return errors.New("--sessions and --queued must be between 1 and 1000000")
+	case int64(c.Sessions)*int64(c.Queued) > 100_000_000:
+		return errors.New("--sessions × --queued is capped at 100000000")
+	case c.Kill != "term" && c.Kill != "kill":
+		return errors.New("--kill must be term (SIGTERM) or kill (SIGKILL)")
+	case c.Scenario == "restart" && len(c.BrokerCmd) == 0:
+		return errors.New("restart needs the broker's command line after --")
+	case c.Scenario != "restart" && len(c.BrokerCmd) > 0:
+		return fmt.Errorf("unexpected argument %q (a broker command line is for --scenario restart)", c.BrokerCmd[0])
+	case c.Ready <= 0 || c.Ready > time.Hour:
+		return errors.New("--ready must be above 0 and at most one hour")
 	}
 	for _, s := range scenarios {
 		if s == c.Scenario {

@@ -22,10 +22,12 @@ type Report struct {
 	QoS       int    `json:"qos"`
 	Payload   int    `json:"payload_bytes"`
 
-	Publishers  int `json:"publishers,omitempty"`
-	Subscribers int `json:"subscribers,omitempty"`
-	Window      int `json:"window,omitempty"`
-	Rate        int `json:"rate,omitempty"` // per publisher, latency scenario
+	Publishers  int  `json:"publishers,omitempty"`
+	Subscribers int  `json:"subscribers,omitempty"`
+	Window      int  `json:"window,omitempty"`
+	Rate        int  `json:"rate,omitempty"`     // latency: per publisher; open-loop: all publishers together
+	Inflight    int  `json:"inflight,omitempty"` // QoS 1/2: unacknowledged messages per publisher at most
+	Persistent  bool `json:"persistent,omitempty"`
 
 	Seconds   float64 `json:"seconds"`             // measurement window
 	Sent      int64   `json:"sent,omitempty"`      // messages published
@@ -35,6 +37,14 @@ type Report struct {
 	MsgPerSec float64 `json:"msg_per_sec,omitempty"` // deliveries per second
 	LossPct   float64 `json:"loss_pct"`
 	Stalls    int     `json:"stalls,omitempty"` // windows written off as lost
+
+	Acked       int64   `json:"acked,omitempty"`         // QoS 1/2: acknowledgements the publishers received
+	AckedPerSec float64 `json:"acked_per_sec,omitempty"` // from the start until the last acknowledgement
+
+	OfferedPerSec float64 `json:"offered_per_sec,omitempty"` // open loop: the schedule's rate
+	Slots         int64   `json:"slots,omitempty"`           // open loop: messages scheduled
+	Skipped       int64   `json:"skipped,omitempty"`         // open loop: slots skipped, the in-flight window full
+	SkippedPct    float64 `json:"skipped_pct,omitempty"`
 
 	P50ms float64 `json:"p50_ms,omitempty"`
 	P90ms float64 `json:"p90_ms,omitempty"`
@@ -93,6 +103,12 @@ func writeTable(w io.Writer, r *Report) {
 		row("loss", "%.3f %%", r.LossPct)
 		if r.Dups > 0 {
 			row("duplicates", "%d", r.Dups)
+		}
+		if r.Acked > 0 {
+			row("acknowledged", "%d at %s msg/s", r.Acked, human(r.AckedPerSec))
+		}
+		if r.OfferedPerSec > 0 {
+			row("offered", "%s msg/s: %d slots, %d skipped (%.3f %%, in-flight window of %d full)", human(r.OfferedPerSec), r.Slots, r.Skipped, r.SkippedPct, r.Inflight)
 		}
 		if r.Stalls > 0 {
 			row("stalls", "%d (a window of messages was written off as lost)", r.Stalls)

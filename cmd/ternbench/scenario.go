@@ -79,7 +79,7 @@ func (r *run) flow(ctx context.Context) error {
 	)
 	lim := limits{window: int64(cfg.Window), stall: cfg.Stall}
 	switch cfg.Scenario {
-	case "fan-in":
+	case "fan-in", "open-loop":
 		nPub, nSub = cfg.Pubs, 1
 		pubTopic = func(i int) string { return r.prefix + "in/" + strconv.Itoa(i) }
 		subFilter = func(int) string { return r.prefix + "in/+" }
@@ -106,28 +106,40 @@ func (r *run) flow(ctx context.Context) error {
 		subFilter = pubTopic
 		audience = func(i int) []int { return []int{i} }
 	}
-	r.rep.Publishers, r.rep.Subscribers, r.rep.Window = nPub, nSub, cfg.Window
+	if cfg.Scenario == "open-loop" {
+		lim.window = 0 // the schedule sets the pace
+		r.rep.Rate = int(cfg.Rate)
+	}
+	r.rep.Publishers, r.rep.Subscribers, r.rep.Window = nPub, nSub, int(lim.window)
+	r.rep.Persistent = cfg.Persistent
 	qos := codec.QoS(cfg.QoS)
 
-	var clients []*client
+	var (
+		clients []*client
+		kept    []string // persistent subscribers' client ids
+	)
 	defer func() {
 		for _, c := range clients {
 			c.close()
 		}
+		r.dropSessions(ctx, kept)
 	}()
-	dial := func(id string) (*client, error) {
+	dial := func(id string, persistent bool) (*client, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		c, err := r.t.connect(cctx, id, r.v)
+		c, _, err := r.t.connectSession(cctx, id, r.v, persistent)
 		if err == nil {
 			clients = append(clients, c)
+			if persistent {
+				kept = append(kept, id)
+			}
 		}
 		return c, err
 	}
 	pubs := make([]*publisher, nPub)
 	subs := make([]*subscriber, nSub)
 	for i := range subs {
-		c, err := dial(fmt.Sprintf("tb-%s-s%d", r.prefix[10:18], i))
+		c, err := dial(fmt.Sprintf("tb-%s-s%d", r.prefix[10:18], i), cfg.Persistent)
 		if err != nil {
 			return err
 		}
@@ -138,7 +150,7 @@ func (r *run) flow(ctx context.Context) error {
 	}
 	inflight := int64(1 << 30)
 	for i := range pubs {
-		c, err := dial(fmt.Sprintf("tb-%s-p%d", r.prefix[10:18], i))
+		c, err := dial(fmt.Sprintf("tb-%s-p%d", r.prefix[10:18], i), false)
 		if err != nil {
 			return err
 		}
@@ -152,6 +164,10 @@ func (r *run) flow(ctx context.Context) error {
 	if lim.window > 0 && qos > 0 {
 		lim.inflight = min(lim.inflight, lim.window)
 	}
+	if cfg.Inflight > 0 {
+		lim.inflight = min(lim.inflight, int64(cfg.Inflight))
+	}
+	r.rep.Inflight = int(lim.inflight)
 
 	var readers sync.WaitGroup
 	for _, s := range subs {
@@ -169,9 +185,15 @@ func (r *run) flow(ctx context.Context) error {
 	}
 	var writers sync.WaitGroup
 	for _, p := range pubs {
-		writers.Go(func() { p.run(ctx, r.clk, lim) })
+		if cfg.Scenario == "open-loop" {
+			sch := schedule{rate: cfg.Rate / float64(nPub)}
+			writers.Go(func() { p.runOpen(ctx, r.clk, lim, sch) })
+		} else {
+			writers.Go(func() { p.run(ctx, r.clk, lim) })
+		}
 	}
 	writers.Wait()
+	r.ackedRate(pubs, start)
 
 	var sent, expected int64
 	for _, p := range pubs {
@@ -227,6 +249,29 @@ func (r *run) flow(ctx context.Context) error {
 		rep.BrokerUsPerM = round3(float64(bdur.Microseconds()) / float64(delivered))
 	}
 	return errors.Join(errs...)
+}
+
+// ackedRate reports what the publishers' acknowledgements show, from
+// start until now (when the last publisher has its last acknowledgement)
+// and, in the open loop, the schedule's slots.
+func (r *run) ackedRate(pubs []*publisher, start int64) {
+	var acked, slots, skipped int64
+	for _, p := range pubs {
+		acked += p.acked.Load()
+		slots += p.slots.Load()
+		skipped += p.skipped.Load()
+	}
+	d := time.Duration(r.clk.now() - start).Seconds()
+	if acked > 0 && d > 0 {
+		r.rep.Acked, r.rep.AckedPerSec = acked, round1(float64(acked)/d)
+	}
+	if r.cfg.Scenario == "open-loop" {
+		r.rep.Slots, r.rep.Skipped = slots, skipped
+		r.rep.OfferedPerSec = r.cfg.Rate
+		if slots > 0 {
+			r.rep.SkippedPct = round3(100 * float64(skipped) / float64(slots))
+		}
+	}
 }
 
 // drain waits until the subscribers have counted want messages, or until
