@@ -43,6 +43,10 @@ func runScenario(ctx context.Context, cfg config) (*Report, error) {
 		err = r.connections(ctx)
 	case "retained":
 		err = r.retained(ctx)
+	case "restart":
+		err = r.restart(ctx)
+	case "queued-memory":
+		err = r.queuedMemory(ctx)
 	default:
 		err = r.flow(ctx)
 	}
