@@ -168,9 +168,9 @@ func summarize(w io.Writer, reps []*Report, base, cand string) {
 		by[r.Name][r.Broker] = append(by[r.Name][r.Broker], r)
 	}
 	specs := slices.Clone(cases)
-	for _, n := range names { // cases without a built-in spec: throughput only
+	for _, n := range names { // cases without a built-in spec
 		if !slices.ContainsFunc(specs, func(c caseSpec) bool { return c.name == n }) {
-			specs = append(specs, caseSpec{n, n, []rowSpec{{"msg/s", msgPerSec, fmtRate, "", false, nil}, {"loss %", lossPct, fmtPct, "", true, nil}}})
+			specs = append(specs, specFor(n))
 		}
 	}
 	fmt.Fprintf(w, "| case | metric | %s median (min–max) | %s median (min–max) | %s/%s | target | met |\n", base, cand, cand, base)
@@ -238,6 +238,8 @@ func sized(title string, rs []*Report) string {
 		return human(float64(rs[0].Conns)) + title[1:]
 	case strings.HasPrefix(title, "R "):
 		return human(float64(rs[0].Retained)) + title[1:]
+	case strings.HasSuffix(title, ", S"):
+		return strings.TrimSuffix(title, "S") + sessionsText(rs[0])
 	}
 	return title
 }
@@ -301,4 +303,12 @@ func spread(v []float64, format func(float64) string) string {
 		return "–"
 	}
 	return fmt.Sprintf("%s (%s–%s)", format(median(v)), format(slices.Min(v)), format(slices.Max(v)))
+}
+
+// sessionsText describes the sessions of a restart or queued-memory run.
+func sessionsText(r *Report) string {
+	if r.Scenario == "restart" {
+		return fmt.Sprintf("%s sessions × %s queued + %s retained", human(float64(r.Sessions)), human(float64(r.Queued)), human(float64(r.Retained)))
+	}
+	return fmt.Sprintf("%s offline sessions × %s messages", human(float64(r.Sessions)), human(float64(r.Queued)))
 }
