@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -272,7 +273,7 @@ func cpuCell(rs []*Report, f func(*Report) float64, format string) string {
 func values(rs []*Report, f func(*Report) float64) []float64 {
 	v := make([]float64, 0, len(rs))
 	for _, r := range rs {
-		if r.Error == "" || f(r) != 0 {
+		if x := f(r); !math.IsNaN(x) && (r.Error == "" || x != 0) { // NaN: not measured
 			v = append(v, f(r))
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"strings"
 )
 
@@ -19,9 +20,17 @@ func init() {
 		restartCase("restart-kill", "restart after SIGKILL, S"),
 		caseSpec{"queued-mem", "memory per queued delivery, S", []rowSpec{
 			{"RSS bytes/delivery", func(r *Report) float64 { return r.RSSPerQueued }, fmtPerQ, "", false, nil},
-			{"heap bytes/delivery", func(r *Report) float64 { return r.HeapPerQueued }, fmtPerQ, "", false, nil},
+			{"heap bytes/delivery", heapPerQueued, fmtPerQ, "", false, nil},
 		}},
 	)
+}
+
+// heapPerQueued is NaN (not measured) for a broker without a Go heap.
+func heapPerQueued(r *Report) float64 {
+	if r.HeapAfterB == 0 {
+		return math.NaN()
+	}
+	return r.HeapPerQueued
 }
 
 var fmtPerQ = func(x float64) string { return human(x) }
