@@ -36,7 +36,16 @@ func (s schedule) due(elapsed time.Duration) int64 {
 	if elapsed < 0 {
 		return 0
 	}
-	return int64(elapsed.Seconds()*s.rate) + 1
+	// The last slot due: estimated in floating point, then settled
+	// against at, which is the definition.
+	k := int64(float64(elapsed) * s.rate / 1e9)
+	for s.at(k+1) <= elapsed {
+		k++
+	}
+	for k > 0 && s.at(k) > elapsed {
+		k--
+	}
+	return k + 1
 }
 
 // at returns when slot k is due, after the start, rounded up to the
