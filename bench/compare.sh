@@ -416,7 +416,7 @@ table=$work/table.md
       echo
       echo "## $cand / $base"
       echo
-      "$work/ternbench" summarize --base "$base" --cand "$cand" "$results"
+      "$work/ternbench" summarize --both --base "$base" --cand "$cand" "$results"
     fi
   done
   echo

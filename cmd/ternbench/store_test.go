@@ -184,3 +184,14 @@ func TestRestartScenario(t *testing.T) {
 		}
 	}
 }
+
+func TestSummarizeBoth(t *testing.T) {
+	reps := []*Report{
+		{Name: "a", Broker: "x"}, {Name: "a", Broker: "y"},
+		{Name: "b", Broker: "x"}, {Name: "c", Broker: "y"}, {Name: "c", Broker: "z"},
+	}
+	got := withBoth(reps, "x", "y")
+	if len(got) != 2 || got[0].Name != "a" || got[1].Name != "a" {
+		t.Errorf("withBoth kept %d reports: %+v", len(got), got)
+	}
+}

@@ -108,6 +108,7 @@ func summarizeCmd(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	base := fs.String("base", "mosquitto", "`label` of the reference broker (--broker of its runs)")
 	cand := fs.String("cand", "tern", "`label` of the broker compared with it")
+	both := fs.Bool("both", false, "only the cases with runs of both brokers")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "ternbench summarize reads JSON-line reports (ternbench --json) and prints a markdown table:\n"+
 			"per case (--name) and broker (--broker) the median and the spread (min–max) of each metric,\n"+
@@ -129,6 +130,9 @@ func summarizeCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		reps = append(reps, rs...)
+	}
+	if *both {
+		reps = withBoth(reps, *base, *cand)
 	}
 	summarize(stdout, reps, *base, *cand)
 	return nil
@@ -312,4 +316,22 @@ func sessionsText(r *Report) string {
 		return fmt.Sprintf("%s sessions × %s queued + %s retained", human(float64(r.Sessions)), human(float64(r.Queued)), human(float64(r.Retained)))
 	}
 	return fmt.Sprintf("%s offline sessions × %s messages", human(float64(r.Sessions)), human(float64(r.Queued)))
+}
+
+// withBoth keeps the reports of the cases that have runs of both brokers.
+func withBoth(reps []*Report, base, cand string) []*Report {
+	has := map[string]map[string]bool{}
+	for _, r := range reps {
+		if has[r.Name] == nil {
+			has[r.Name] = map[string]bool{}
+		}
+		has[r.Name][r.Broker] = true
+	}
+	var out []*Report
+	for _, r := range reps {
+		if has[r.Name][base] && has[r.Name][cand] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
