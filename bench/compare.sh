@@ -6,11 +6,32 @@
 # bench/results/<date>.md.
 #
 # Each run gets a freshly started broker (so memory and retained state do
-# not carry over), the brokers alternate (mosquitto first in odd
-# repetitions, tern first in even ones), and both use the same settings:
-# loopback listeners for TCP and WebSocket, anonymous access, no
-# persistence, 10000 queued and 1000 in-flight messages per client,
-# TCP_NODELAY (Go sets it on every connection), 1 MiB packets.
+# not carry over), the brokers alternate (their order is reversed in even
+# repetitions), and all use the same settings: loopback listeners for TCP
+# and WebSocket, anonymous access, 10000 queued and 1000 in-flight
+# messages per client, TCP_NODELAY (Go sets it on every connection), 1 MiB
+# packets.
+#
+# Four brokers, each case runs against the ones it is about:
+#   mosquitto          persistence false
+#   mosquitto-durable  persistence true, persistence_location <fresh dir>/,
+#                      autosave_interval $MOSQ_AUTOSAVE (default 60 s),
+#                      autosave_on_changes false. Mosquitto keeps everything
+#                      in memory and writes a snapshot of it every
+#                      autosave_interval seconds and on a clean shutdown; it
+#                      never syncs per message, so a crash (kill -9) loses all
+#                      since the last snapshot and its throughput in a run
+#                      shorter than the interval includes no disk work at
+#                      all. That is a weaker promise than a store that
+#                      commits before it acknowledges: compare with that in
+#                      mind. (autosave_on_changes with a small count would
+#                      rewrite the whole database every few messages.)
+#   tern               $TERN_MEMORY_FLAGS (default --in-memory, or nothing
+#                      when this tern has no such flag: today's tern)
+#   tern-durable       $TERN_DURABLE_FLAGS with {dir} replaced by a fresh
+#                      directory (default --data {dir}); skipped, with a
+#                      note, when this tern has no --data flag and
+#                      TERN_DURABLE_FLAGS is not set
 #
 # Knobs (environment):
 #   REPS=3             repetitions of every case for each broker
@@ -20,11 +41,36 @@
 #   MQTT_VERSION=3.1.1 protocol of every client (3.1.1 or 5)
 #   CASES="..."        a subset of: fanin-tcp fanin-ws fanout pairs fanin-qos1
 #                      latency conns-tcp conns-ws retained-tcp retained-ws
+#                      (the group "perf", the default) and of the durable-store
+#                      cases (the group "durable"):
+#                        durable-fanin-qos1  16 QoS 1 publishers, --inflight $INFLIGHT
+#                                            each (closed loop on PUBACK), into one
+#                                            persistent QoS 1 subscriber: acknowledged
+#                                            and delivered msg/s
+#                        store-fanin store-fanout   QoS 0 fan-in 8→1 / fan-out 1→16
+#                                            on all four brokers (durable/memory ratio)
+#                        openloop-tcp-RATE openloop-ws-RATE   open-loop QoS 1 fan-in
+#                                            8→1 at RATE msg/s offered in total (20k,
+#                                            50000, ...); the group has one per RATES
+#                        restart restart-kill   fill SESSIONS×QUEUED queued + RESTART_RETAINED
+#                                            retained, SIGTERM / SIGKILL, restart:
+#                                            time to the first CONNACK, RSS
+#                        queued-mem          MEM_SESSIONS offline sessions × MEM_QUEUED
+#                                            100-byte messages: bytes per queued delivery
+#                      "all" is both groups.
+#   RATES="20k 50k 100k"   offered rates of the open-loop cases in the group
+#   INFLIGHT=32        durable-fanin-qos1: unacknowledged messages per publisher
+#   SESSIONS=1000 QUEUED=1000 RESTART_RETAINED=100000   restart cases (1M queued)
+#   MEM_SESSIONS=10000 MEM_QUEUED=100   queued-mem
+#   MOSQ_AUTOSAVE=60   mosquitto-durable's autosave_interval in seconds
+#   TERN_MEMORY_FLAGS, TERN_DURABLE_FLAGS   see above
 #   OUT=bench/results/<date>.md   where the table goes (OUT= to skip)
 #   NOTE="..."         a line added under the table's title
 #   MOSQUITTO=/usr/sbin/mosquitto
 #
-# A full run (defaults) takes about 5 minutes on 2 cores. The machine should
+# A full run of the default cases takes about 5 minutes on 2 cores; CASES=durable
+# with REPS=1 DURATION=5s and the default sizes about 6 minutes (the restart
+# cases fill a million messages). The machine should
 # be otherwise idle: both brokers and the generator share its cores.
 set -euo pipefail
 
@@ -36,7 +82,15 @@ DURATION=${DURATION:-5s}
 CONNS=${CONNS:-10000}
 RETAINED=${RETAINED:-10000}
 MQTT_VERSION=${MQTT_VERSION:-3.1.1}
-CASES=${CASES:-fanin-tcp fanin-ws fanout pairs fanin-qos1 latency conns-tcp conns-ws retained-tcp retained-ws}
+CASES=${CASES:-perf}
+RATES=${RATES:-20k 50k 100k}
+INFLIGHT=${INFLIGHT:-32}
+SESSIONS=${SESSIONS:-1000}
+QUEUED=${QUEUED:-1000}
+RESTART_RETAINED=${RESTART_RETAINED:-100000}
+MEM_SESSIONS=${MEM_SESSIONS:-10000}
+MEM_QUEUED=${MEM_QUEUED:-100}
+MOSQ_AUTOSAVE=${MOSQ_AUTOSAVE:-60}
 OUT=${OUT-bench/results/$(date -u +%Y-%m-%d).md}
 NOTE=${NOTE:-}
 MOSQUITTO=${MOSQUITTO:-}
@@ -105,6 +159,61 @@ go build -o "$work/ternbench" ./cmd/ternbench
 results=$work/results.jsonl
 : >"$results"
 
+# What this tern can do: today's tern keeps everything in memory and has
+# neither --in-memory nor --data.
+tern_help=$("$work/tern" -h 2>&1 || true)
+if [ -z "${TERN_MEMORY_FLAGS+set}" ]; then
+  TERN_MEMORY_FLAGS=
+  if grep -q -- '-in-memory' <<<"$tern_help"; then TERN_MEMORY_FLAGS=--in-memory; fi
+fi
+durable_note=
+if [ -z "${TERN_DURABLE_FLAGS+set}" ]; then
+  if grep -q -- '-data' <<<"$tern_help"; then
+    TERN_DURABLE_FLAGS='--data {dir}'
+  else
+    durable_note="This tern has no --data flag (no durable store yet): the tern-durable runs were skipped."
+    say "$durable_note"
+  fi
+fi
+
+# --- cases ---------------------------------------------------------------
+# expand: CASES with the groups and open-loop rates spelled out.
+expand() {
+  local c r
+  for c in $CASES; do
+    case $c in
+    perf) echo fanin-tcp fanin-ws fanout pairs fanin-qos1 latency conns-tcp conns-ws retained-tcp retained-ws ;;
+    durable)
+      echo durable-fanin-qos1 store-fanin store-fanout
+      for r in $RATES; do echo "openloop-tcp-$r openloop-ws-$r"; done
+      echo restart restart-kill queued-mem
+      ;;
+    all) CASES="perf durable" expand ;;
+    *) echo "$c" ;;
+    esac
+  done
+}
+CASES=$(expand | tr '\n' ' ')
+
+# brokers CASE: the brokers a case runs against.
+brokers() {
+  case $1 in
+  store-* | queued-mem) echo mosquitto mosquitto-durable tern tern-durable ;;
+  durable-fanin-qos1 | restart*) echo mosquitto-durable tern tern-durable ;;
+  openloop-*) echo mosquitto tern tern-durable ;;
+  *) echo mosquitto tern ;;
+  esac
+}
+
+# rate 20k|50000: messages per second.
+rate() {
+  case $1 in
+  *k) echo $((${1%k} * 1000)) ;;
+  *[!0-9]* | '') die "open-loop rate $1: want a number, or a number followed by k" ;;
+  *) echo "$1" ;;
+  esac
+}
+
 # --- brokers ---------------------------------------------------------------
 # free_port prints a loopback TCP port nobody listens on, below the
 # ephemeral range so that no outgoing connection can take it meanwhile.
@@ -129,57 +238,98 @@ wait_port() {
   return 1
 }
 
-# start BROKER: starts it on fresh ports and sets pid, tcp_url and ws_url.
-start() {
-  local tcp ws
+# mosquitto_conf DURABLE: the configuration on the prepared ports.
+mosquitto_conf() {
+  echo "per_listener_settings false"
+  echo "allow_anonymous true"
+  if [ "$1" = yes ]; then
+    echo "persistence true"
+    echo "persistence_location $data/"
+    echo "autosave_interval $MOSQ_AUTOSAVE"
+    echo "autosave_on_changes false"
+  else
+    echo "persistence false"
+  fi
+  echo "max_queued_messages 10000"
+  echo "max_inflight_messages 1000"
+  echo "max_packet_size 1048576"
+  echo "set_tcp_nodelay true"
+  echo "log_dest stderr"
+  echo "log_type error"
+  echo "log_type warning"
+  echo "listener $tcp 127.0.0.1"
+  echo "listener $ws 127.0.0.1"
+  echo "protocol websockets"
+}
+
+# prepare BROKER: fresh ports and data directory; sets cmd (the broker's
+# command line), data, tcp, ws, tcp_url, ws_url and pprof_url.
+runs=0
+prepare() {
+  local pp conf flags
   tcp=$(free_port)
   ws=$(free_port)
   while [ "$ws" = "$tcp" ]; do ws=$(free_port); done
+  pp=$(free_port)
+  runs=$((runs + 1))
+  data=$work/data.$runs
+  mkdir -p "$data"
+  pprof_url=
   case $1 in
-  mosquitto)
-    cat >"$work/mosquitto.conf" <<EOF
-per_listener_settings false
-allow_anonymous true
-persistence false
-max_queued_messages 10000
-max_inflight_messages 1000
-max_packet_size 1048576
-set_tcp_nodelay true
-log_dest stderr
-log_type error
-log_type warning
-listener $tcp 127.0.0.1
-listener $ws 127.0.0.1
-protocol websockets
-EOF
-    "$MOSQUITTO" -c "$work/mosquitto.conf" >>"$work/mosquitto.log" 2>&1 &
+  mosquitto | mosquitto-durable)
+    conf=$work/mosquitto.$runs.conf
+    if [ "$1" = mosquitto-durable ]; then mosquitto_conf yes >"$conf"; else mosquitto_conf no >"$conf"; fi
+    # As root, mosquitto drops to its own user, who must reach and write
+    # the directory.
+    if [ "$(id -u)" -eq 0 ] && id mosquitto >/dev/null 2>&1; then
+      chmod o+x "$work"
+      chown mosquitto: "$data"
+    fi
+    cmd=("$MOSQUITTO" -c "$conf")
     ;;
-  tern)
-    "$work/tern" --mqtt "127.0.0.1:$tcp" --http "127.0.0.1:$ws" --mqtts "" --log-level warn \
-      --max-queued 10000 --max-inflight 1000 --max-packet-size 1048576 >>"$work/tern.log" 2>&1 &
+  tern | tern-durable)
+    flags=$TERN_MEMORY_FLAGS
+    if [ "$1" = tern-durable ]; then flags=${TERN_DURABLE_FLAGS//\{dir\}/$data}; fi
+    # shellcheck disable=SC2206 # the flags are split on purpose
+    cmd=("$work/tern" --mqtt "127.0.0.1:$tcp" --http "127.0.0.1:$ws" --mqtts "" --log-level warn
+      --max-queued 10000 --max-inflight 1000 --max-packet-size 1048576 $flags)
+    if [ -n "$want_pprof" ]; then # only where the heap is read: the other cases run as before
+      cmd+=(--pprof "127.0.0.1:$pp")
+      pprof_url=http://127.0.0.1:$pp
+    fi
     ;;
   esac
-  pid=$!
-  if ! wait_port "$tcp" || ! wait_port "$ws"; then
-    tail -5 "$work/$1.log" >&2 || true
-    die "$1 did not start"
-  fi
   tcp_url="tcp://127.0.0.1:$tcp"
   ws_url="ws://127.0.0.1:$ws/mqtt"
 }
 
+# start BROKER: prepares it and starts it; sets pid.
+start() {
+  prepare "$1"
+  "${cmd[@]}" >>"$work/${1%-durable}.log" 2>&1 &
+  pid=$!
+  if ! wait_port "$tcp" || ! wait_port "$ws"; then
+    tail -5 "$work/${1%-durable}.log" >&2 || true
+    die "$1 did not start"
+  fi
+}
+
 stop() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
   pid=
+  rm -rf "$data"
 }
 
 # args CASE: the ternbench flags of a case.
 args() {
+  local url kill
   case $1 in
-  fanin-tcp) echo "--url $tcp_url --scenario fan-in --publishers 8 --duration $DURATION" ;;
+  fanin-tcp | store-fanin) echo "--url $tcp_url --scenario fan-in --publishers 8 --duration $DURATION" ;;
   fanin-ws) echo "--url $ws_url --scenario fan-in --publishers 8 --duration $DURATION" ;;
-  fanout) echo "--url $tcp_url --scenario fan-out --subscribers 16 --duration $DURATION" ;;
+  fanout | store-fanout) echo "--url $tcp_url --scenario fan-out --subscribers 16 --duration $DURATION" ;;
   pairs) echo "--url $tcp_url --scenario pairs --pairs 16 --duration $DURATION" ;;
   fanin-qos1) echo "--url $tcp_url --scenario fan-in --publishers 8 --qos 1 --duration $DURATION" ;;
   latency) echo "--url $tcp_url --scenario latency --rate 1000 --duration $DURATION" ;;
@@ -187,30 +337,66 @@ args() {
   conns-ws) echo "--url $ws_url --scenario connections --conns $CONNS" ;;
   retained-tcp) echo "--url $tcp_url --scenario retained --retained $RETAINED" ;;
   retained-ws) echo "--url $ws_url --scenario retained --retained $RETAINED" ;;
+  durable-fanin-qos1)
+    echo "--url $tcp_url --scenario fan-in --publishers 16 --qos 1 --window 0 --inflight $INFLIGHT --persistent --duration $DURATION"
+    ;;
+  openloop-tcp-* | openloop-ws-*)
+    url=$tcp_url
+    case $1 in openloop-ws-*) url=$ws_url ;; esac
+    echo "--url $url --scenario open-loop --publishers 8 --qos 1 --inflight 256 --rate $(rate "${1##*-}") --duration $DURATION"
+    ;;
+  restart | restart-kill)
+    kill=term
+    if [ "$1" = restart-kill ]; then kill=kill; fi
+    echo "--url $tcp_url --scenario restart --kill $kill --sessions $SESSIONS --queued $QUEUED --retained $RESTART_RETAINED"
+    ;;
+  queued-mem)
+    echo "--url $tcp_url --scenario queued-memory --sessions $MEM_SESSIONS --queued $MEM_QUEUED --payload 100${pprof_url:+ --pprof-url $pprof_url}"
+    ;;
   *) die "unknown case $1" ;;
   esac
 }
 
+# run_case CASE BROKER: one run, its report appended to $results. The
+# restart cases start (and stop) the broker inside ternbench, which must
+# see the process start.
+run_case() {
+  local c=$1 b=$2 self= extra
+  case $c in restart*) self=1 ;; esac
+  want_pprof=
+  if [ "$c" = queued-mem ]; then want_pprof=1; fi
+  if [ -n "$self" ]; then prepare "$b"; else start "$b"; fi
+  extra=(--broker-pid "$pid")
+  if [ -n "$self" ]; then extra=(-- "${cmd[@]}"); fi
+  # shellcheck disable=SC2046 # the flags are split on purpose
+  if ! "$work/ternbench" $(args "$c") --mqtt-version "$MQTT_VERSION" --broker "$b" --name "$c" \
+    --json "$results" "${extra[@]}" >>"$work/runs.txt" 2>&1; then
+    say "  $b $c reported an error (kept in the table): $(tail -1 "$work/runs.txt")"
+  fi
+  stop
+}
+
 # --- runs ------------------------------------------------------------------
+want_pprof= pprof_url=
+tcp_url=tcp://127.0.0.1:1 ws_url=ws://127.0.0.1:1/mqtt
+for c in $CASES; do args "$c" >/dev/null; done # unknown cases stop here
 start_time=$(date +%s)
 for rep in $(seq "$REPS"); do
-  order="mosquitto tern"
-  if [ $((rep % 2)) -eq 0 ]; then order="tern mosquitto"; fi
   for c in $CASES; do
+    order=$(brokers "$c")
+    if [ $((rep % 2)) -eq 0 ]; then order=$(tr ' ' '\n' <<<"$order" | tac | tr '\n' ' '); fi
     for b in $order; do
-      start "$b"
-      # shellcheck disable=SC2046 # the flags are split on purpose
-      if ! "$work/ternbench" $(args "$c") --mqtt-version "$MQTT_VERSION" --broker "$b" --name "$c" \
-        --broker-pid "$pid" --json "$results" >>"$work/runs.txt" 2>&1; then
-        say "  $b $c reported an error (kept in the table): $(tail -1 "$work/runs.txt")"
-      fi
-      stop
+      if [ "$b" = tern-durable ] && [ -z "${TERN_DURABLE_FLAGS+set}" ]; then continue; fi
+      run_case "$c" "$b"
       say "rep $rep/$REPS  $c  $b  done ($(($(date +%s) - start_time))s)"
     done
   done
 done
 
 # --- table -----------------------------------------------------------------
+# has BROKER: whether the results have runs of BROKER.
+has() { grep -q "\"broker\":\"$1\"" "$results"; }
+
 table=$work/table.md
 {
   echo "# Tern vs Mosquitto, $(date -u +%Y-%m-%d)"
@@ -224,10 +410,23 @@ table=$work/table.md
     "tern $(git describe --always --dirty 2>/dev/null || echo unknown)."
   echo "REPS=$REPS DURATION=$DURATION CONNS=$CONNS RETAINED=$RETAINED MQTT_VERSION=$MQTT_VERSION;" \
     "64-byte payloads, ternbench defaults otherwise (--window 1000). Run time $(($(date +%s) - start_time)) s."
+  echo "Brokers: tern '$TERN_MEMORY_FLAGS'; tern-durable '${TERN_DURABLE_FLAGS-(skipped)}';" \
+    "mosquitto-durable: persistence true, autosave_interval $MOSQ_AUTOSAVE s (snapshots only, see bench/compare.sh)."
+  if [ -n "$durable_note" ]; then
+    echo
+    echo "$durable_note"
+  fi
+  for pair in "mosquitto tern" "mosquitto-durable tern-durable" "tern tern-durable" "mosquitto-durable tern" "mosquitto mosquitto-durable"; do
+    read -r base cand <<<"$pair"
+    if has "$base" && has "$cand"; then
+      echo
+      echo "## $cand / $base"
+      echo
+      "$work/ternbench" summarize --both --base "$base" --cand "$cand" "$results"
+    fi
+  done
   echo
-  "$work/ternbench" summarize "$results"
-  echo
-  echo "Medians over REPS runs per broker, spread min–max; ratio = tern median / mosquitto median."
+  echo "Medians over REPS runs per broker, spread min–max; ratio = the second broker's median / the first's."
   echo "RSS per connection is the broker's VmRSS growth divided by the connections, 2 s after the last CONNACK."
 } >"$table"
 cat "$table"

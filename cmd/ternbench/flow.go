@@ -57,6 +57,9 @@ type publisher struct {
 	acked atomic.Int64 // QoS 1/2: completed (PUBACK / PUBCOMP)
 	wake  chan struct{}
 
+	skipped atomic.Int64 // open loop: slots skipped because the in-flight window was full
+	slots   atomic.Int64 // open loop: slots scheduled (sent + skipped), set at the end
+
 	stalls int   // times the window did not open for stallTimeout
 	floor  int64 // messages written off as lost after a stall
 	err    error
@@ -116,9 +119,9 @@ func (p *publisher) batch(buf []byte, pkt *codec.Publish, seq int64, n int, now 
 	return buf, seq
 }
 
-// run publishes until a limit is reached, then, for QoS 1/2, waits until
-// everything sent is acknowledged (or stalls).
-func (p *publisher) run(ctx context.Context, clk clock, lim limits) {
+// prepare returns the packet a publisher sends (its payload filled after
+// the header), how many fit in one batch, and a buffer for a batch.
+func (p *publisher) prepare() (codec.Publish, int64, []byte, error) {
 	pkt := codec.Publish{QoS: p.qos, Retain: p.retain, Topic: p.topics[0], Payload: make([]byte, p.payload)}
 	if p.qos > 0 {
 		pkt.PacketID = 1 // for Size; batch numbers the packets
@@ -128,11 +131,20 @@ func (p *publisher) run(ctx context.Context, clk clock, lim limits) {
 	}
 	size, err := pkt.Size(p.c.v)
 	if err != nil {
+		return pkt, 0, nil, err
+	}
+	perBatch := int64(max(1, maxBatchBytes/size))
+	return pkt, perBatch, make([]byte, 0, int(perBatch)*size+size), nil
+}
+
+// run publishes until a limit is reached, then, for QoS 1/2, waits until
+// everything sent is acknowledged (or stalls).
+func (p *publisher) run(ctx context.Context, clk clock, lim limits) {
+	pkt, perBatch, buf, err := p.prepare()
+	if err != nil {
 		p.err = err
 		return
 	}
-	perBatch := int64(max(1, maxBatchBytes/size))
-	buf := make([]byte, 0, int(perBatch)*size+size)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	start := time.Now()

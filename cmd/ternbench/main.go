@@ -7,6 +7,7 @@
 // Usage:
 //
 //	ternbench [flags]                      run one scenario
+//	ternbench --scenario restart [flags] -- BROKER [ARGS...]
 //	ternbench summarize [flags] FILE...    turn JSON-line reports into a comparison table
 //
 // Scenarios (--scenario):
@@ -18,6 +19,20 @@
 //	connections  K idle connections (--conns): connect rate and broker RSS per connection
 //	retained     R retained messages (--retained), then the time until a new
 //	             subscriber to --filter (default #) has them all
+//	open-loop    P publishers -> 1 subscriber, sending on a fixed schedule of
+//	             --rate messages per second in total (see openloop.go)
+//	restart      starts the broker given after --, fills it with --sessions
+//	             offline persistent sessions of --queued messages each and
+//	             --retained retained messages, stops it (--kill term|kill),
+//	             starts it again and measures the time to the first CONNACK
+//	             and the RSS after recovery (see restart.go)
+//	queued-memory --sessions offline persistent sessions on one topic, then
+//	             --queued messages to it: broker memory per queued delivery
+//	             (RSS, and the live heap with --pprof-url; see queued.go)
+//
+// Subscribers keep their session with --persistent (clean session 0, or
+// a 5.0 Session Expiry Interval), and --inflight bounds each publisher's
+// unacknowledged QoS 1/2 messages (a closed loop on PUBACK with --window 0).
 //
 // Every run is bounded by --duration and, per publisher, --count. Each
 // publisher may run at most --window messages ahead of its slowest
@@ -73,7 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (config, string, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.Target, "url", cfg.Target, "broker `address`: tcp://HOST:PORT (or HOST:PORT) or ws://HOST:PORT/mqtt; HOST must be loopback")
-	fs.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "fan-in, fan-out, pairs, latency, connections or retained")
+	fs.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "fan-in, fan-out, pairs, latency, connections, retained, open-loop, restart or queued-memory")
 	fs.IntVar(&cfg.QoS, "qos", cfg.QoS, "QoS of publications and subscriptions (0, 1, 2)")
 	fs.StringVar(&cfg.MQTT, "mqtt-version", cfg.MQTT, "protocol `version`: 3.1.1 or 5")
 	fs.IntVar(&cfg.Payload, "payload", cfg.Payload, "payload size in `bytes` (at least 18)")
@@ -82,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (config, string, error) {
 	fs.IntVar(&cfg.Pairs, "pairs", cfg.Pairs, "pairs: number of publisher->subscriber pairs")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long publishers send")
 	fs.Int64Var(&cfg.Count, "count", cfg.Count, "messages per publisher at most (0: until --duration)")
-	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "latency: messages per second")
+	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "latency: messages per second; open-loop: messages per second offered by all publishers together")
 	fs.IntVar(&cfg.Window, "window", cfg.Window, "messages a publisher may be ahead of its slowest subscriber (0: open loop)")
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "connections: number of idle connections")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "connections: parallel dialers")
@@ -94,13 +109,18 @@ func parseFlags(args []string, stderr io.Writer) (config, string, error) {
 	fs.StringVar(&cfg.Name, "name", cfg.Name, "label for this case in reports (used by summarize)")
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "after publishing, wait at most this long for messages still on their way")
 	fs.DurationVar(&cfg.Stall, "stall", cfg.Stall, "give up on a window of messages (count them lost) after this long without progress")
+	fs.IntVar(&cfg.Inflight, "inflight", cfg.Inflight, "QoS 1/2: unacknowledged messages per publisher at most (0: the broker's Receive Maximum)")
+	fs.BoolVar(&cfg.Persistent, "persistent", cfg.Persistent, "subscribers keep their session: clean session 0 (3.1.1) or Session Expiry Interval 0xFFFFFFFF (5.0)")
+	fs.IntVar(&cfg.Sessions, "sessions", cfg.Sessions, "restart, queued-memory: offline persistent sessions")
+	fs.IntVar(&cfg.Queued, "queued", cfg.Queued, "restart: QoS 1 messages queued per session; queued-memory: messages published to the sessions' topic")
+	fs.StringVar(&cfg.Kill, "kill", cfg.Kill, "restart: stop the broker with SIGTERM (term) or SIGKILL (kill)")
+	fs.StringVar(&cfg.PprofURL, "pprof-url", cfg.PprofURL, "queued-memory: the broker's net/http/pprof `base URL` on loopback (e.g. http://127.0.0.1:6060), for its live heap")
+	fs.DurationVar(&cfg.Ready, "ready", cfg.Ready, "restart: how long the broker may take to answer a CONNECT")
 	fs.StringVar(&jsonOut, "json", "", "append the report as one JSON line to this `file` (- for stdout, instead of the table)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, "", err
 	}
-	if fs.NArg() > 0 {
-		return cfg, "", fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
+	cfg.BrokerCmd = fs.Args()
 	return cfg, jsonOut, cfg.check()
 }
 

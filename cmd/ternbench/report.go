@@ -22,10 +22,12 @@ type Report struct {
 	QoS       int    `json:"qos"`
 	Payload   int    `json:"payload_bytes"`
 
-	Publishers  int `json:"publishers,omitempty"`
-	Subscribers int `json:"subscribers,omitempty"`
-	Window      int `json:"window,omitempty"`
-	Rate        int `json:"rate,omitempty"` // per publisher, latency scenario
+	Publishers  int  `json:"publishers,omitempty"`
+	Subscribers int  `json:"subscribers,omitempty"`
+	Window      int  `json:"window,omitempty"`
+	Rate        int  `json:"rate,omitempty"`     // latency: per publisher; open-loop: all publishers together
+	Inflight    int  `json:"inflight,omitempty"` // QoS 1/2: unacknowledged messages per publisher at most
+	Persistent  bool `json:"persistent,omitempty"`
 
 	Seconds   float64 `json:"seconds"`             // measurement window
 	Sent      int64   `json:"sent,omitempty"`      // messages published
@@ -35,6 +37,14 @@ type Report struct {
 	MsgPerSec float64 `json:"msg_per_sec,omitempty"` // deliveries per second
 	LossPct   float64 `json:"loss_pct"`
 	Stalls    int     `json:"stalls,omitempty"` // windows written off as lost
+
+	Acked       int64   `json:"acked,omitempty"`         // QoS 1/2: acknowledgements the publishers received
+	AckedPerSec float64 `json:"acked_per_sec,omitempty"` // from the start until the last acknowledgement
+
+	OfferedPerSec float64 `json:"offered_per_sec,omitempty"` // open loop: the schedule's rate
+	Slots         int64   `json:"slots,omitempty"`           // open loop: messages scheduled
+	Skipped       int64   `json:"skipped,omitempty"`         // open loop: slots skipped, the in-flight window full
+	SkippedPct    float64 `json:"skipped_pct,omitempty"`
 
 	P50ms float64 `json:"p50_ms,omitempty"`
 	P90ms float64 `json:"p90_ms,omitempty"`
@@ -50,6 +60,26 @@ type Report struct {
 	Retained         int     `json:"retained,omitempty"`
 	RetainedSeconds  float64 `json:"retained_seconds,omitempty"`
 	RetainedComplete bool    `json:"retained_complete,omitempty"`
+
+	Sessions          int     `json:"sessions,omitempty"` // restart, queued-memory: offline persistent sessions
+	Queued            int     `json:"queued,omitempty"`   // restart: per session; queued-memory: messages
+	Kill              string  `json:"kill,omitempty"`     // restart: term or kill
+	FillSeconds       float64 `json:"fill_seconds,omitempty"`
+	FillPerSec        float64 `json:"fill_per_sec,omitempty"` // messages stored (acknowledged) per second
+	ColdReadyMs       float64 `json:"cold_ready_ms,omitempty"`
+	RSSFullKB         int64   `json:"broker_rss_full_kb,omitempty"` // before the stop
+	ShutdownMs        float64 `json:"shutdown_ms,omitempty"`        // signal to exit
+	ReadyMs           float64 `json:"ready_ms,omitempty"`           // process start to the first CONNACK, after the restart
+	RSSReadyKB        int64   `json:"broker_rss_ready_kb,omitempty"`
+	RSSSettledKB      int64   `json:"broker_rss_settled_kb,omitempty"` // --settle after the recovery check
+	SessionPresent    bool    `json:"session_present,omitempty"`
+	RecoveredQueued   int64   `json:"recovered_queued,omitempty"`   // of --queued, in session 0
+	RecoveredRetained int64   `json:"recovered_retained,omitempty"` // of --retained
+
+	HeapBeforeB   int64   `json:"broker_heap_before_bytes,omitempty"` // live heap (pprof, after a GC)
+	HeapAfterB    int64   `json:"broker_heap_after_bytes,omitempty"`
+	RSSPerQueued  float64 `json:"broker_rss_per_queued_bytes,omitempty"`
+	HeapPerQueued float64 `json:"broker_heap_per_queued_bytes,omitempty"`
 
 	GenCPU       float64 `json:"gen_cpu_pct"`    // % of one core
 	BrokerCPU    float64 `json:"broker_cpu_pct"` // % of one core, -1 unknown
@@ -94,6 +124,12 @@ func writeTable(w io.Writer, r *Report) {
 		if r.Dups > 0 {
 			row("duplicates", "%d", r.Dups)
 		}
+		if r.Acked > 0 {
+			row("acknowledged", "%d at %s msg/s", r.Acked, human(r.AckedPerSec))
+		}
+		if r.OfferedPerSec > 0 {
+			row("offered", "%s msg/s: %d slots, %d skipped (%.3f %%, in-flight window of %d full)", human(r.OfferedPerSec), r.Slots, r.Skipped, r.SkippedPct, r.Inflight)
+		}
 		if r.Stalls > 0 {
 			row("stalls", "%d (a window of messages was written off as lost)", r.Stalls)
 		}
@@ -107,9 +143,10 @@ func writeTable(w io.Writer, r *Report) {
 			row("broker RSS", "%d KiB -> %d KiB: %.0f bytes per connection", r.RSSBeforeKB, r.RSSAfterKB, r.RSSPerConn)
 		}
 	}
-	if r.Retained > 0 {
+	if r.Retained > 0 && r.Scenario == "retained" {
 		row("retained", "%d messages to a new subscriber in %.4fs (complete: %t)", r.Retained, r.RetainedSeconds, r.RetainedComplete)
 	}
+	writeStore(row, r)
 	cpu := fmt.Sprintf("generator %.0f %%", r.GenCPU)
 	if r.BrokerCPU >= 0 {
 		cpu += fmt.Sprintf(", broker %.0f %%", r.BrokerCPU)
@@ -140,4 +177,22 @@ func human(n float64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// writeStore prints the rows of the restart and queued-memory scenarios.
+func writeStore(row func(k, format string, a ...any), r *Report) {
+	if r.ReadyMs > 0 || r.ColdReadyMs > 0 {
+		row("filled", "%d sessions × %d queued + %d retained in %.2fs (%s msg/s); RSS %d KiB", r.Sessions, r.Queued, r.Retained, r.FillSeconds, human(r.FillPerSec), r.RSSFullKB)
+		row("stopped", "SIG%s, exited in %.1f ms", strings.ToUpper(r.Kill), r.ShutdownMs)
+		row("ready", "first CONNACK %.1f ms after the start (empty broker: %.1f ms)", r.ReadyMs, r.ColdReadyMs)
+		row("broker RSS", "%d KiB at the CONNACK, %d KiB after the check", r.RSSReadyKB, r.RSSSettledKB)
+		row("recovered", "session 0: %d of %d queued (session present: %t); retained %d of %d", r.RecoveredQueued, r.Queued, r.SessionPresent, r.RecoveredRetained, r.Retained)
+	}
+	if r.RSSPerQueued != 0 || r.HeapPerQueued != 0 {
+		row("queued", "%d sessions × %d messages of %d bytes", r.Sessions, r.Queued, r.Payload)
+		row("broker RSS", "%d KiB -> %d KiB: %.1f bytes per queued delivery", r.RSSBeforeKB, r.RSSAfterKB, r.RSSPerQueued)
+		if r.HeapAfterB > 0 {
+			row("broker heap", "%d -> %d bytes: %.1f bytes per queued delivery", r.HeapBeforeB, r.HeapAfterB, r.HeapPerQueued)
+		}
+	}
 }

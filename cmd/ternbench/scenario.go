@@ -15,98 +15,6 @@ import (
 	"github.com/ternmq/tern/codec"
 )
 
-// config is one run of the generator.
-type config struct {
-	Target    string
-	Scenario  string
-	QoS       int
-	MQTT      string // "3.1.1" or "5" / "5.0"
-	Payload   int
-	Pubs      int // fan-in publishers
-	Subs      int // fan-out subscribers
-	Pairs     int
-	Duration  time.Duration
-	Count     int64   // messages per publisher (0: until Duration)
-	Rate      float64 // latency: messages per second
-	Window    int     // messages a publisher may be ahead of its subscribers (0: open loop)
-	Conns     int
-	Workers   int // connections: parallel dialers
-	Settle    time.Duration
-	Retained  int
-	Filter    string // retained: the new subscriber's filter
-	BrokerPID int
-	Broker    string // label
-	Name      string // case label
-	Drain     time.Duration
-	Stall     time.Duration
-}
-
-func defaultConfig() config {
-	return config{
-		Target:   "tcp://127.0.0.1:1883",
-		Scenario: "fan-in",
-		MQTT:     "3.1.1",
-		Payload:  64,
-		Pubs:     8,
-		Subs:     16,
-		Pairs:    16,
-		Duration: 5 * time.Second,
-		Rate:     1000,
-		Window:   1000,
-		Conns:    1000,
-		Workers:  16,
-		Settle:   2 * time.Second,
-		Retained: 1000,
-		Filter:   "#",
-		Drain:    5 * time.Second,
-		Stall:    500 * time.Millisecond,
-	}
-}
-
-var scenarios = []string{"fan-in", "fan-out", "pairs", "latency", "connections", "retained"}
-
-func (c *config) version() (codec.Version, error) {
-	switch c.MQTT {
-	case "3.1.1", "4", "311":
-		return codec.V311, nil
-	case "5", "5.0":
-		return codec.V5, nil
-	}
-	return 0, fmt.Errorf("--mqtt-version %q: want 3.1.1 or 5", c.MQTT)
-}
-
-func (c *config) check() error {
-	if _, err := c.version(); err != nil {
-		return err
-	}
-	switch {
-	case c.QoS < 0 || c.QoS > 2:
-		return errors.New("--qos must be 0, 1 or 2")
-	case c.Payload < headerLen:
-		return fmt.Errorf("--payload must be at least %d bytes (sequence number and timestamp)", headerLen)
-	case c.Duration <= 0 && c.Count <= 0:
-		return errors.New("a run needs a bound: --duration or --count")
-	case c.Duration > time.Hour:
-		return errors.New("--duration is capped at one hour")
-	case c.Pubs < 1 || c.Subs < 1 || c.Pairs < 1 || c.Pubs > 10000 || c.Subs > 10000 || c.Pairs > 10000:
-		return errors.New("--publishers, --subscribers and --pairs must be between 1 and 10000")
-	case c.Conns < 1 || c.Conns > 1_000_000:
-		return errors.New("--conns must be between 1 and 1000000")
-	case c.Retained < 1 || c.Retained > 10_000_000:
-		return errors.New("--retained must be between 1 and 10000000")
-	case c.Workers < 1:
-		return errors.New("--workers must be at least 1")
-	case c.Rate < 0 || c.Window < 0:
-		return errors.New("--rate and --window must not be negative")
-	}
-	for _, s := range scenarios {
-		if s == c.Scenario {
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown scenario %q (want one of %v)", c.Scenario, scenarios)
-}
-
 // runScenario runs one scenario against the target and returns its report.
 // A report with Error set is still returned when the run started.
 func runScenario(ctx context.Context, cfg config) (*Report, error) {
@@ -135,6 +43,10 @@ func runScenario(ctx context.Context, cfg config) (*Report, error) {
 		err = r.connections(ctx)
 	case "retained":
 		err = r.retained(ctx)
+	case "restart":
+		err = r.restart(ctx)
+	case "queued-memory":
+		err = r.queuedMemory(ctx)
 	default:
 		err = r.flow(ctx)
 	}
@@ -171,7 +83,7 @@ func (r *run) flow(ctx context.Context) error {
 	)
 	lim := limits{window: int64(cfg.Window), stall: cfg.Stall}
 	switch cfg.Scenario {
-	case "fan-in":
+	case "fan-in", "open-loop":
 		nPub, nSub = cfg.Pubs, 1
 		pubTopic = func(i int) string { return r.prefix + "in/" + strconv.Itoa(i) }
 		subFilter = func(int) string { return r.prefix + "in/+" }
@@ -198,28 +110,40 @@ func (r *run) flow(ctx context.Context) error {
 		subFilter = pubTopic
 		audience = func(i int) []int { return []int{i} }
 	}
-	r.rep.Publishers, r.rep.Subscribers, r.rep.Window = nPub, nSub, cfg.Window
+	if cfg.Scenario == "open-loop" {
+		lim.window = 0 // the schedule sets the pace
+		r.rep.Rate = int(cfg.Rate)
+	}
+	r.rep.Publishers, r.rep.Subscribers, r.rep.Window = nPub, nSub, int(lim.window)
+	r.rep.Persistent = cfg.Persistent
 	qos := codec.QoS(cfg.QoS)
 
-	var clients []*client
+	var (
+		clients []*client
+		kept    []string // persistent subscribers' client ids
+	)
 	defer func() {
 		for _, c := range clients {
 			c.close()
 		}
+		r.dropSessions(ctx, kept)
 	}()
-	dial := func(id string) (*client, error) {
+	dial := func(id string, persistent bool) (*client, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		c, err := r.t.connect(cctx, id, r.v)
+		c, _, err := r.t.connectSession(cctx, id, r.v, persistent)
 		if err == nil {
 			clients = append(clients, c)
+			if persistent {
+				kept = append(kept, id)
+			}
 		}
 		return c, err
 	}
 	pubs := make([]*publisher, nPub)
 	subs := make([]*subscriber, nSub)
 	for i := range subs {
-		c, err := dial(fmt.Sprintf("tb-%s-s%d", r.prefix[10:18], i))
+		c, err := dial(fmt.Sprintf("tb-%s-s%d", r.prefix[10:18], i), cfg.Persistent)
 		if err != nil {
 			return err
 		}
@@ -230,7 +154,7 @@ func (r *run) flow(ctx context.Context) error {
 	}
 	inflight := int64(1 << 30)
 	for i := range pubs {
-		c, err := dial(fmt.Sprintf("tb-%s-p%d", r.prefix[10:18], i))
+		c, err := dial(fmt.Sprintf("tb-%s-p%d", r.prefix[10:18], i), false)
 		if err != nil {
 			return err
 		}
@@ -244,6 +168,10 @@ func (r *run) flow(ctx context.Context) error {
 	if lim.window > 0 && qos > 0 {
 		lim.inflight = min(lim.inflight, lim.window)
 	}
+	if cfg.Inflight > 0 {
+		lim.inflight = min(lim.inflight, int64(cfg.Inflight))
+	}
+	r.rep.Inflight = int(lim.inflight)
 
 	var readers sync.WaitGroup
 	for _, s := range subs {
@@ -261,9 +189,15 @@ func (r *run) flow(ctx context.Context) error {
 	}
 	var writers sync.WaitGroup
 	for _, p := range pubs {
-		writers.Go(func() { p.run(ctx, r.clk, lim) })
+		if cfg.Scenario == "open-loop" {
+			sch := schedule{rate: cfg.Rate / float64(nPub)}
+			writers.Go(func() { p.runOpen(ctx, r.clk, lim, sch) })
+		} else {
+			writers.Go(func() { p.run(ctx, r.clk, lim) })
+		}
 	}
 	writers.Wait()
+	r.ackedRate(pubs, start)
 
 	var sent, expected int64
 	for _, p := range pubs {
@@ -319,6 +253,29 @@ func (r *run) flow(ctx context.Context) error {
 		rep.BrokerUsPerM = round3(float64(bdur.Microseconds()) / float64(delivered))
 	}
 	return errors.Join(errs...)
+}
+
+// ackedRate reports what the publishers' acknowledgements show, from
+// start until now (when the last publisher has its last acknowledgement)
+// and, in the open loop, the schedule's slots.
+func (r *run) ackedRate(pubs []*publisher, start int64) {
+	var acked, slots, skipped int64
+	for _, p := range pubs {
+		acked += p.acked.Load()
+		slots += p.slots.Load()
+		skipped += p.skipped.Load()
+	}
+	d := time.Duration(r.clk.now() - start).Seconds()
+	if acked > 0 && d > 0 {
+		r.rep.Acked, r.rep.AckedPerSec = acked, round1(float64(acked)/d)
+	}
+	if r.cfg.Scenario == "open-loop" {
+		r.rep.Slots, r.rep.Skipped = slots, skipped
+		r.rep.OfferedPerSec = r.cfg.Rate
+		if slots > 0 {
+			r.rep.SkippedPct = round3(100 * float64(skipped) / float64(slots))
+		}
+	}
 }
 
 // drain waits until the subscribers have counted want messages, or until

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -107,6 +108,7 @@ func summarizeCmd(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	base := fs.String("base", "mosquitto", "`label` of the reference broker (--broker of its runs)")
 	cand := fs.String("cand", "tern", "`label` of the broker compared with it")
+	both := fs.Bool("both", false, "only the cases with runs of both brokers")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "ternbench summarize reads JSON-line reports (ternbench --json) and prints a markdown table:\n"+
 			"per case (--name) and broker (--broker) the median and the spread (min–max) of each metric,\n"+
@@ -128,6 +130,9 @@ func summarizeCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		reps = append(reps, rs...)
+	}
+	if *both {
+		reps = withBoth(reps, *base, *cand)
 	}
 	summarize(stdout, reps, *base, *cand)
 	return nil
@@ -168,9 +173,9 @@ func summarize(w io.Writer, reps []*Report, base, cand string) {
 		by[r.Name][r.Broker] = append(by[r.Name][r.Broker], r)
 	}
 	specs := slices.Clone(cases)
-	for _, n := range names { // cases without a built-in spec: throughput only
+	for _, n := range names { // cases without a built-in spec
 		if !slices.ContainsFunc(specs, func(c caseSpec) bool { return c.name == n }) {
-			specs = append(specs, caseSpec{n, n, []rowSpec{{"msg/s", msgPerSec, fmtRate, "", false, nil}, {"loss %", lossPct, fmtPct, "", true, nil}}})
+			specs = append(specs, specFor(n))
 		}
 	}
 	fmt.Fprintf(w, "| case | metric | %s median (min–max) | %s median (min–max) | %s/%s | target | met |\n", base, cand, cand, base)
@@ -238,6 +243,8 @@ func sized(title string, rs []*Report) string {
 		return human(float64(rs[0].Conns)) + title[1:]
 	case strings.HasPrefix(title, "R "):
 		return human(float64(rs[0].Retained)) + title[1:]
+	case strings.HasSuffix(title, ", S"):
+		return strings.TrimSuffix(title, "S") + sessionsText(rs[0])
 	}
 	return title
 }
@@ -270,7 +277,7 @@ func cpuCell(rs []*Report, f func(*Report) float64, format string) string {
 func values(rs []*Report, f func(*Report) float64) []float64 {
 	v := make([]float64, 0, len(rs))
 	for _, r := range rs {
-		if r.Error == "" || f(r) != 0 {
+		if x := f(r); !math.IsNaN(x) && (r.Error == "" || x != 0) { // NaN: not measured
 			v = append(v, f(r))
 		}
 	}
@@ -301,4 +308,30 @@ func spread(v []float64, format func(float64) string) string {
 		return "–"
 	}
 	return fmt.Sprintf("%s (%s–%s)", format(median(v)), format(slices.Min(v)), format(slices.Max(v)))
+}
+
+// sessionsText describes the sessions of a restart or queued-memory run.
+func sessionsText(r *Report) string {
+	if r.Scenario == "restart" {
+		return fmt.Sprintf("%s sessions × %s queued + %s retained", human(float64(r.Sessions)), human(float64(r.Queued)), human(float64(r.Retained)))
+	}
+	return fmt.Sprintf("%s offline sessions × %s messages", human(float64(r.Sessions)), human(float64(r.Queued)))
+}
+
+// withBoth keeps the reports of the cases that have runs of both brokers.
+func withBoth(reps []*Report, base, cand string) []*Report {
+	has := map[string]map[string]bool{}
+	for _, r := range reps {
+		if has[r.Name] == nil {
+			has[r.Name] = map[string]bool{}
+		}
+		has[r.Name][r.Broker] = true
+	}
+	var out []*Report
+	for _, r := range reps {
+		if has[r.Name][base] && has[r.Name][cand] {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -151,20 +151,38 @@ type client struct {
 // connect dials, sends CONNECT (Clean Start, Keep Alive 0: no pings) and
 // waits for a successful CONNACK.
 func (t *target) connect(ctx context.Context, id string, v codec.Version) (*client, error) {
+	c, _, err := t.connectSession(ctx, id, v, false)
+	return c, err
+}
+
+// neverExpires is the 5.0 Session Expiry Interval of a session that does
+// not expire.
+const neverExpires = 0xFFFFFFFF
+
+// connectSession is connect for a session that is kept after the
+// connection when persistent is set: Clean Session 0 in 3.1.1, Clean
+// Start 0 and a Session Expiry Interval that never ends in 5.0. It
+// reports whether the broker had the session (CONNACK Session Present).
+// Messages the broker sends right after the CONNACK stay in c.r.
+func (t *target) connectSession(ctx context.Context, id string, v codec.Version, persistent bool) (*client, bool, error) {
 	nc, err := t.dial(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	c := &client{nc: nc, r: codec.NewReader(nc, 0), v: v, recvMax: 65535}
 	c.r.SetVersion(v)
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
 	}
-	fail := func(err error) (*client, error) {
+	fail := func(err error) (*client, bool, error) {
 		nc.Close()
-		return nil, fmt.Errorf("connect %s: %w", id, err)
+		return nil, false, fmt.Errorf("connect %s: %w", id, err)
 	}
-	if err := c.send(&codec.Connect{Version: v, ClientID: id, CleanStart: true}); err != nil {
+	conn := &codec.Connect{Version: v, ClientID: id, CleanStart: !persistent}
+	if persistent && v == codec.V5 {
+		conn.Properties.SessionExpiryInterval = neverExpires
+	}
+	if err := c.send(conn); err != nil {
 		return fail(err)
 	}
 	p, err := c.r.ReadPacket()
@@ -182,7 +200,7 @@ func (t *target) connect(ctx context.Context, id string, v codec.Version) (*clie
 		c.recvMax = int(ack.Properties.ReceiveMaximum)
 	}
 	nc.SetDeadline(time.Time{})
-	return c, nil
+	return c, ack.SessionPresent, nil
 }
 
 // send encodes and writes one packet (not on a hot path).
