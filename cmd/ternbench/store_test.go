@@ -33,7 +33,7 @@ func serveTestBroker(addr string) int {
 	if err != nil {
 		return 1
 	}
-	srv := broker.New(broker.Options{Store: broker.NewMemoryStore()})
+	srv := broker.New(broker.Options{})
 	go srv.Serve(ctx, ln)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
