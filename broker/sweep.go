@@ -46,7 +46,7 @@ func (s *Server) runSweep() {
 // with an expiry remain.
 func (s *Server) sweepNow(now time.Time) (pending bool) {
 	var expired []*Message
-	s.retained.Match("#", func(_ string, m *Message) bool {
+	s.retained.All(func(_ string, m *Message) bool {
 		switch {
 		case m.expired(now):
 			expired = append(expired, m)

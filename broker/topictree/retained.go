@@ -115,6 +115,14 @@ func (r *Retained[V]) Match(filter string, fn func(topic string, v V) bool) {
 	r.root.match(filter, true, fn)
 }
 
+// All calls fn for every stored name and value, '$' topics included, until
+// fn returns false. It holds the read lock while it calls fn, as Match does.
+func (r *Retained[V]) All(fn func(topic string, v V) bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	r.root.all(false, fn)
+}
+
 // Len returns the number of stored topics.
 func (r *Retained[V]) Len() int {
 	r.mu.RLock()

@@ -313,3 +313,21 @@ func TestRetainedMatchDoesNotAllocate(t *testing.T) {
 		t.Fatal("no matches: the test exercised nothing")
 	}
 }
+
+// TestRetainedAll: All visits every name, '$' topics included, which no
+// filter with a leading wildcard matches [MQTT-4.7.2-1].
+func TestRetainedAll(t *testing.T) {
+	r := NewRetained[int]()
+	for i, topic := range []string{"a", "a/b", "$SYS/x", "$share-like/y", "/"} {
+		r.Set(topic, i)
+	}
+	var got []string
+	r.All(func(topic string, _ int) bool {
+		got = append(got, topic)
+		return true
+	})
+	slices.Sort(got)
+	if want := []string{"$SYS/x", "$share-like/y", "/", "a", "a/b"}; !slices.Equal(got, want) {
+		t.Errorf("All visited %v, want %v", got, want)
+	}
+}
