@@ -198,7 +198,11 @@ func TestFencedPebbleKeepsRunning(t *testing.T) {
 	for _, tc := range faultCases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := &injector{errno: tc.errno, match: tc.match}
-			s := mustOpen(t, t.TempDir(), Options{FS: errorfs.Wrap(vfs.Default, in), MemTableSize: 1 << 20})
+			log, lb := testLogger(t)
+			s := mustOpen(t, t.TempDir(), Options{FS: errorfs.Wrap(vfs.Default, in), MemTableSize: 1 << 20, Logger: log})
+			if os.Getenv("SHOWLOG") != "" {
+				defer func() { t.Log(lb.String()) }()
+			}
 			storetest.MustApply(t, s, setKV("a", "1"))
 			// Hold the store as an Apply in flight would, so that the
 			// fenced pebble is not closed under the test.

@@ -2,7 +2,6 @@ package pebble
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -13,25 +12,28 @@ import (
 
 // A fence turns the first failed write of one pebble.DB into a crash, as
 // far as the disk can tell: from then on nothing that DB does reaches the
-// disk, and the Store reopens the directory, which replays what was
-// written before the failure.
+// disk, and the Store closes it and reopens the directory, which replays
+// what was durable before the failure.
 //
 // Pebble treats write errors as fatal: with its default logger it exits
-// the process. A WAL write or sync error sticks to its LogWriter; the next
-// commit on that WAL panics while holding the commit pipeline's mutex (so
-// DB.Close then hangs), and a memtable rotation that closes the failed WAL
-// panics inside a deferred unlock of a mutex it has already released,
-// which is an unrecoverable runtime fatal error. A MANIFEST write error
-// calls Logger.Fatalf and, if that returns, carries on after a half
-// written record. So a fence never lets pebble see an error on the WAL or
-// a directory: it records the error and reports success, and it drops
-// every later write to a WAL or directory. The Store checks the fence
-// after each commit, so a commit whose WAL write or sync failed returns
-// the recorded error even though pebble thinks it succeeded. Other files
-// (tables, MANIFEST, OPTIONS, markers) get their errors, and once the
-// fence is up every change to them fails too, so that pebble, which may
-// carry on in the background until the Store closes it, cannot change
-// what a reopen reads.
+// the process. An error writing or syncing the WAL sticks to its
+// LogWriter; Batch.Commit calls Logger.Fatalf and, if that returns,
+// reports success; the next commit panics while holding the commit
+// pipeline's mutex (so that DB.Close then hangs); and a memtable rotation
+// that closes the failed WAL panics between releasing DB.mu and a deferred
+// unlock of it, a runtime fatal error that no recover catches. A MANIFEST
+// write error calls Logger.Fatalf and, if that returns, carries on after
+// a half-written record.
+//
+// So pebble never sees an error on a WAL or a directory: the fence
+// records it and reports success, and the Store checks the fence after
+// every commit (the fence is up before pebble signals the sync). Other
+// files (tables, MANIFEST, OPTIONS, markers) get their first error. After
+// the first failure every write, sync, create, rename and removal of any
+// file is dropped and reported as done: pebble carries on in memory (a
+// flush "succeeds", which also ends a write stall that a failed flush
+// would make permanent) until the Store closes it, and cannot change what
+// a reopen reads.
 type fence struct {
 	err      atomic.Pointer[error] // the first failure
 	onFailed func()                // called once, by the first failure; must not block
@@ -52,11 +54,6 @@ func (f *fence) failed() error {
 	return nil
 }
 
-// stopped is the error of a write refused after a failure.
-func stopped(err error) error {
-	return fmt.Errorf("pebble store: writing stopped after an earlier failure: %w", err)
-}
-
 // isWAL reports whether name is a write-ahead log ("000012.log", or
 // "000012-001.log" for a failover log).
 func isWAL(name string) bool { return strings.HasSuffix(name, ".log") }
@@ -75,11 +72,8 @@ func (fs *fenceFS) wrap(file vfs.File, lie bool) vfs.File {
 
 // create runs an operation that opens name for writing.
 func (fs *fenceFS) create(name string, lie bool, open func() (vfs.File, error)) (vfs.File, error) {
-	if err := fs.f.failed(); err != nil {
-		if lie {
-			return discard{}, nil
-		}
-		return nil, stopped(err)
+	if fs.f.failed() != nil {
+		return discard{}, nil
 	}
 	file, err := open()
 	if err != nil {
@@ -94,8 +88,8 @@ func (fs *fenceFS) create(name string, lie bool, open func() (vfs.File, error)) 
 
 // change runs an operation that changes the namespace; a failure fences.
 func (fs *fenceFS) change(op func() error) error {
-	if err := fs.f.failed(); err != nil {
-		return stopped(err)
+	if fs.f.failed() != nil {
+		return nil
 	}
 	if err := op(); err != nil {
 		fs.f.fail(err)
@@ -146,16 +140,16 @@ func (fs *fenceFS) MkdirAll(dir string, perm os.FileMode) error {
 // Remove removes a file, unless a write has failed. A failed removal
 // does not fence: pebble removes files that may already be gone.
 func (fs *fenceFS) Remove(name string) error {
-	if err := fs.f.failed(); err != nil {
-		return stopped(err)
+	if fs.f.failed() != nil {
+		return nil
 	}
 	return fs.FS.Remove(name)
 }
 
 // RemoveAll removes a directory tree, unless a write has failed.
 func (fs *fenceFS) RemoveAll(name string) error {
-	if err := fs.f.failed(); err != nil {
-		return stopped(err)
+	if fs.f.failed() != nil {
+		return nil
 	}
 	return fs.FS.RemoveAll(name)
 }
@@ -170,14 +164,10 @@ type fenceFile struct {
 	lie      bool
 }
 
-// guard runs a write: refused (or dropped, if lie) after a failure, and
-// fencing if it fails.
+// guard runs a write: dropped after a failure, and fencing if it fails.
 func (x *fenceFile) guard(op func() error) error {
-	if err := x.f.failed(); err != nil {
-		if x.lie {
-			return nil
-		}
-		return stopped(err)
+	if x.f.failed() != nil {
+		return nil
 	}
 	if err := op(); err != nil {
 		x.f.fail(err)

@@ -17,9 +17,12 @@ type logger struct {
 	f   *fence
 }
 
-// Infof logs at info level.
+// Infof logs at debug level: pebble's informational messages (which WAL
+// files an open replayed, and so on) are detail.
 func (l logger) Infof(format string, args ...any) {
-	l.log.Info(fmt.Sprintf(format, args...))
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(fmt.Sprintf(format, args...))
+	}
 }
 
 // Errorf logs at error level.
