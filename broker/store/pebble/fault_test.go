@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -229,4 +230,81 @@ func TestFencedPebbleKeepsRunning(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Concurrent writers through a fault and its recovery: every Apply that
+// succeeded is there after Close and Open, and every failure wraps the
+// errno.
+func TestConcurrentWritersThroughFault(t *testing.T) {
+	tc := faultCases[0] // WAL writes fail with ENOSPC
+	dir := t.TempDir()
+	in := &injector{errno: tc.errno, match: tc.match}
+	s := mustOpen(t, dir, Options{FS: errorfs.Wrap(vfs.Default, in)})
+	var (
+		mu        sync.Mutex
+		ok        []string
+		failures  int
+		bad       error
+		okCh      = make(chan struct{}, 1<<16)
+		failCh    = make(chan struct{}, 1<<16)
+		stop      atomic.Bool
+		wg        sync.WaitGroup
+		nextID    atomic.Int64
+		wrongErrs atomic.Int64
+	)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				k := string(keyN("k", int(nextID.Add(1))))
+				err := s.Apply(setKV(k, "v"), true)
+				mu.Lock()
+				switch {
+				case err == nil:
+					ok = append(ok, k)
+					okCh <- struct{}{}
+				case errors.Is(err, tc.errno):
+					failures++
+					failCh <- struct{}{}
+				default:
+					bad = err
+					wrongErrs.Add(1)
+					failCh <- struct{}{}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wait := func(ch chan struct{}, n int) {
+		for range n {
+			<-ch
+		}
+	}
+	wait(okCh, 200)
+	in.on.Store(true)
+	wait(failCh, 100)
+	in.on.Store(false)
+	drain := len(okCh)
+	wait(okCh, drain+200)
+	stop.Store(true)
+	wg.Wait()
+	if wrongErrs.Load() > 0 {
+		t.Fatalf("%d failures do not wrap %v, e.g. %v", wrongErrs.Load(), tc.errno, bad)
+	}
+	if err := s.Close(); err != nil {
+		t.Logf("Close: %v", err)
+	}
+	s = mustOpen(t, dir, Options{})
+	defer s.Close()
+	have := map[string]bool{}
+	for _, k := range storetest.Keys(t, s, nil) {
+		have[k] = true
+	}
+	for _, k := range ok {
+		if !have[k] {
+			t.Fatalf("acknowledged write %s lost (%d acknowledged, %d failed)", k, len(ok), failures)
+		}
+	}
+	t.Logf("%d acknowledged, %d failed, %d keys stored", len(ok), failures, len(have))
 }

@@ -166,29 +166,20 @@ func (s *Store) acquire() (*instance, error) {
 			s.mu.RUnlock()
 			return nil, store.ErrClosed
 		}
-		if inst := s.db; inst != nil && inst.fence.failed() == nil {
-			return inst, nil
+		down := s.down
+		if inst := s.db; inst != nil {
+			if down = inst.fence.failed(); down == nil {
+				return inst, nil
+			}
 		}
 		s.mu.RUnlock()
 		if attempt == 1 {
-			return nil, fmt.Errorf("pebble store: failed again right after reopening: %w", s.downErr())
+			return nil, fmt.Errorf("pebble store: failed again after reopening: %w", down)
 		}
 		if err := s.reopen(); err != nil {
 			return nil, err
 		}
 	}
-}
-
-// downErr returns why the database is not usable.
-func (s *Store) downErr() error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.db != nil {
-		if err := s.db.fence.failed(); err != nil {
-			return err
-		}
-	}
-	return s.down
 }
 
 // reopen replaces a failed instance with a new one.
@@ -228,7 +219,6 @@ func (s *Store) Apply(b *store.Batch, sync bool) error {
 	}
 	defer s.mu.RUnlock()
 	pb := inst.db.NewBatch()
-	defer pb.Close()
 	for _, op := range b.Ops {
 		var err error
 		switch op.Kind {
@@ -240,6 +230,7 @@ func (s *Store) Apply(b *store.Batch, sync bool) error {
 			err = pb.DeleteRange(op.Key, op.End, nil)
 		}
 		if err != nil {
+			pb.Close()
 			return fmt.Errorf("pebble store: %w", err)
 		}
 	}
@@ -257,7 +248,8 @@ func (s *Store) Apply(b *store.Batch, sync bool) error {
 	return nil
 }
 
-// commit commits pb, turning a panic into an error.
+// commit commits and closes pb, turning a panic into an error (and then
+// leaving pb to the garbage collector).
 func (inst *instance) commit(pb *pebble.Batch, wo *pebble.WriteOptions) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -269,7 +261,9 @@ func (inst *instance) commit(pb *pebble.Batch, wo *pebble.WriteOptions) (err err
 			inst.fence.fail(err)
 		}
 	}()
-	if err := pb.Commit(wo); err != nil {
+	err = pb.Commit(wo)
+	pb.Close()
+	if err != nil {
 		inst.fence.fail(err)
 		return fmt.Errorf("pebble store: write failed: %w", err)
 	}
