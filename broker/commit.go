@@ -36,6 +36,14 @@ type committer struct {
 
 	nextID uint64 // next message id; under mu
 	stats  *Stats
+
+	// rewrite, called on the committer's goroutine with no lock held,
+	// writes the broker's whole state again (Server.rewrite). A failed
+	// Apply may have lost earlier unsynced writes too (the engine reopens
+	// on what was durable), so after a failure (failed, under mu) the
+	// next group starts with a full rewrite.
+	rewrite func()
+	failed  bool
 }
 
 // maxSpareOps bounds the capacity of a group's batch kept for reuse.
@@ -130,6 +138,13 @@ func (c *committer) kick() {
 func (c *committer) loop() {
 	for {
 		c.mu.Lock()
+		if c.failed && c.rewrite != nil && (!c.cur.batch.Empty() || len(c.cur.done) > 0) {
+			c.failed = false
+			c.mu.Unlock()
+			c.rewrite()
+			c.mu.Lock()
+			c.cur.sync = true
+		}
 		g := c.cur
 		if g.batch.Empty() && len(g.done) == 0 {
 			c.running = false
@@ -167,7 +182,10 @@ func (c *committer) apply(g *group) {
 		}
 		if err != nil {
 			c.stats.StoreErrors.Add(1)
-			c.log.Error("store write failed", "ops", g.batch.Len(), "sync", g.sync, "err", err)
+			c.log.Error("store write failed; the next write rewrites the whole state", "ops", g.batch.Len(), "sync", g.sync, "err", err)
+			c.mu.Lock()
+			c.failed = true
+			c.mu.Unlock()
 		}
 	}
 	for _, f := range g.done {
@@ -192,4 +210,16 @@ func (c *committer) close() {
 	c.idle = idle
 	c.mu.Unlock()
 	<-idle
+}
+
+// body writes m's body if it is stored and not yet in written (a rewrite's
+// set of bodies written).
+func (c *committer) body(m *Message, written map[uint64]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m.refs == 0 || written[m.id] {
+		return
+	}
+	written[m.id] = true
+	c.cur.batch.Set(store.MessageKey(m.id), messageRecord(m))
 }

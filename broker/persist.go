@@ -67,3 +67,56 @@ func sessionRecord(s *session) []byte {
 	}
 	return r.Append(nil)
 }
+
+// rewrite replaces everything in the store with the state in memory: the
+// retained messages and every durable session with its queue and inbound
+// packet ids. The committer calls it after a failed write, whose engine
+// may have lost earlier unsynced writes with it. Changes made meanwhile
+// are ordered by the same locks as always, so the result is the state in
+// memory whichever way they interleave.
+func (s *Server) rewrite() {
+	cm := s.commit
+	for _, kind := range []byte{store.KindMessage, store.KindRetained, store.KindSession} {
+		cm.delRange([]byte{kind}, []byte{kind + 1})
+	}
+	written := make(map[uint64]bool)
+	s.retainMu.Lock()
+	s.retained.All(func(_ string, m *Message) bool {
+		cm.body(m, written)
+		cm.set(store.RetainedKey(m.Topic), retainedRecord(m))
+		return true
+	})
+	s.retainMu.Unlock()
+	s.mu.Lock()
+	sessions := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range sessions {
+		ss.rewrite(written)
+	}
+	s.log.Warn("store rewritten after a failed write", "sessions", len(sessions), "messages", len(written))
+}
+
+// rewrite writes the whole of a durable session again (Server.rewrite).
+func (s *session) rewrite(written map[uint64]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.durable || s.ended {
+		return
+	}
+	cm := s.srv.commit
+	s.save()
+	for seq := s.q.head; seq < s.q.tail; seq++ {
+		if d := s.q.at(seq); d != nil && d.qos > 0 {
+			if d.msg != nil {
+				cm.body(d.msg, written)
+			}
+			cm.set(store.QueueKey(s.id, seq), queueRecord(d))
+		}
+	}
+	for pid := range s.inbound {
+		cm.set(store.InboundKey(s.id, pid), nil)
+	}
+}

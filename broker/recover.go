@@ -93,6 +93,7 @@ func (r *recovery) run(ctx context.Context) error {
 	}
 	s := r.srv
 	s.commit = newCommitter(r.st, s.log, &s.stats, r.maxID)
+	s.commit.rewrite = s.rewrite
 	for _, w := range r.wills {
 		s.publish(w)
 	}

@@ -87,6 +87,7 @@ func (r *recovery) session(rec *store.SessionRecord) {
 		r.enqueue(ss, q)
 	}
 	ss.dupBelow = ss.q.tail // any of them may have been sent before
+	ss.synced = ss.q.tail
 	if will != nil {
 		if delay := time.Duration(rec.WillDelay)*time.Second - r.now.Sub(offline); delay > 0 {
 			ss.will, ss.willDelay = will, rec.WillDelay

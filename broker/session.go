@@ -68,6 +68,10 @@ type session struct {
 	inflight int    // QoS 1/2 deliveries in flight, in [q.head, q.next)
 	queued   int    // deliveries waiting, in [q.next, q.tail)
 	dupBelow uint64 // deliveries below this seq may have been sent before a restart
+	// synced: the deliveries below this seq are known to be in the store;
+	// syncing: a wait for the store is pending (see mustSync).
+	synced   uint64
+	syncing  bool
 	inbound  map[uint16]struct{}
 	feed     []retainedFeed // retained messages still to send, see feedRetained
 }
@@ -199,8 +203,12 @@ func (s *session) send(now time.Time) {
 	for {
 		for s.inflight < s.window && s.q.canSend() {
 			seq := s.q.next
+			d := s.q.at(seq)
+			if d != nil && s.mustSync(seq, d) {
+				break
+			}
 			s.q.next++
-			if d := s.q.at(seq); d != nil {
+			if d != nil {
 				s.queued--
 				s.sendQueued(c, seq, d, now)
 			}
@@ -210,6 +218,35 @@ func (s *session) send(now time.Time) {
 		}
 	}
 	s.q.trim()
+}
+
+// mustSync reports whether the QoS 2 delivery seq of a durable session
+// must wait for the store before it is sent, and if so starts the wait.
+// A client that has received a QoS 2 PUBLISH holds its packet identifier
+// until the PUBREL and discards a new message that reuses it; were the
+// broker to crash before the delivery was stored, it would reuse the
+// identifier for another message, which the client would then lose. So a
+// QoS 2 PUBLISH goes out only once its delivery is in the store. QoS 1
+// needs no wait: at worst the client receives a message twice. The caller
+// holds mu.
+func (s *session) mustSync(seq uint64, d *delivery) bool {
+	if !s.durable || d.qos != 2 || d.released || seq < s.synced {
+		return false
+	}
+	if !s.syncing {
+		s.syncing = true
+		upTo := s.q.tail
+		s.srv.commit.wait(true, func(err error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.syncing = false
+			if err == nil {
+				s.synced = max(s.synced, upTo)
+				s.fill()
+			} // else the next delivery or acknowledgement tries again
+		})
+	}
+	return true
 }
 
 // sendQueued sends the delivery seq, just taken off the queue.
