@@ -19,6 +19,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ternmq/tern/broker"
+
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
 // browserPage loads wasm_exec.js and runs the test program.
@@ -67,7 +69,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// One HTTP server for the page, the program and the broker.
-	srv := startTern(t, nil)
+	srv := brokerkit.Start(t, nil, broker.WebSocketOptions{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
