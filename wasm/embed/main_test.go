@@ -163,7 +163,7 @@ func newEnv(t *testing.T) *env {
 	mux.Handle("/mqtt", e.srv.WebSocketHandler(broker.WebSocketOptions{
 		OriginPatterns: []string{strings.TrimPrefix(e.allowed.URL, "http://")},
 	}))
-	web.NewEmbed(web.EmbedOptions{Dir: wasmDir, Logger: slog.New(slog.NewTextHandler(e.embedLog, nil))}).Register(mux)
+	web.NewEmbed(web.EmbedOptions{Dir: wasmDir, Logger: slog.New(slog.NewTextHandler(e.embedLog, nil)), Dashboard: tern.DashboardHTML}).Register(mux)
 	mux.HandleFunc("GET /test", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, testPage)
