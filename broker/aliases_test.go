@@ -13,11 +13,12 @@ import (
 	paho "github.com/eclipse/paho.golang/paho"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // aliasSub connects a 5.0 subscriber to filter announcing Topic Alias
 // Maximum max (absent when mark is false and max is 0).
-func aliasSub(t *testing.T, srv *Server, id string, max uint16, mark bool, filter string) *rawConn {
+func aliasSub(t *testing.T, srv *Server, id string, max uint16, mark bool, filter string) *testkit.Peer {
 	t.Helper()
 	p := clean5(id)
 	p.Properties.TopicAliasMaximum = max
@@ -25,7 +26,7 @@ func aliasSub(t *testing.T, srv *Server, id string, max uint16, mark bool, filte
 		p.Properties.Mark(codec.PropTopicAliasMaximum)
 	}
 	c, _ := pipeConnect(t, srv, codec.V5, p)
-	c.subscribe(t, 0, filter)
+	c.Subscribe(t, 0, filter)
 	return c
 }
 
@@ -40,7 +41,7 @@ func TestServerTopicAliases(t *testing.T) {
 		c := aliasSub(t, srv, "sa", 3, true, "sa/#")
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("sa-pub"))
 		for _, topic := range []string{"sa/a", "sa/a", "sa/b", "sa/a", "sa/b", "sa/c"} {
-			pub.publish(t, 0, topic, topic)
+			pub.Publish(t, 0, topic, topic)
 		}
 		for _, want := range []struct {
 			topic   string
@@ -49,13 +50,13 @@ func TestServerTopicAliases(t *testing.T) {
 		}{
 			{"sa/a", 1, "sa/a"}, {"", 1, "sa/a"}, {"sa/b", 2, "sa/b"}, {"", 1, "sa/a"}, {"", 2, "sa/b"}, {"sa/c", 3, "sa/c"},
 		} {
-			p := expect[*codec.Publish](t, c)
+			p := testkit.Expect[*codec.Publish](t, c)
 			if p.Topic != want.topic || p.Properties.TopicAlias != want.alias || string(p.Payload) != want.payload {
 				t.Fatalf("got PUBLISH topic %q alias %d payload %q, want topic %q alias %d payload %q",
 					p.Topic, p.Properties.TopicAlias, p.Payload, want.topic, want.alias, want.payload)
 			}
 		}
-		c.expectIdle(t)
+		c.ExpectIdle(t)
 	})
 }
 
@@ -69,24 +70,24 @@ func TestServerTopicAliasReassignment(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		const max = 2
 		c := aliasSub(t, srv, "sr", max, true, "sr/#")
-		c.subscribe(t, 1, "sr/#") // QoS 1: the acknowledgements cross the aliased packets
+		c.Subscribe(t, 1, "sr/#") // QoS 1: the acknowledgements cross the aliased packets
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("sr-pub"))
 		var topics []string
 		for i := range 60 {
 			topics = append(topics, fmt.Sprintf("sr/%d", (i*i+i/3)%5))
 		}
 		for i, topic := range topics {
-			pub.publish(t, 1, topic, fmt.Sprint(i))
+			pub.Publish(t, 1, topic, fmt.Sprint(i))
 		}
 		r := newAliasResolver(max)
 		for i, want := range topics {
-			p := expect[*codec.Publish](t, c)
+			p := testkit.Expect[*codec.Publish](t, c)
 			if got := r.resolve(t, p); got != want || string(p.Payload) != fmt.Sprint(i) {
 				t.Fatalf("message %d resolved to %s %q, want %s", i, got, p.Payload, want)
 			}
-			c.ack(t, p)
+			c.Ack(t, p)
 		}
-		c.expectIdle(t)
+		c.ExpectIdle(t)
 		if r.reused == 0 {
 			t.Error("no PUBLISH used an alias alone: the broker did not reuse aliases")
 		}
@@ -112,15 +113,15 @@ func TestNoServerTopicAliases(t *testing.T) {
 			c := aliasSub(t, srv, "na", tc.max, tc.mark, "na/#")
 			pub, _ := pipeConnect(t, srv, codec.V5, clean5("na-pub"))
 			for range 3 {
-				pub.publish(t, 0, "na/t", "x")
+				pub.Publish(t, 0, "na/t", "x")
 			}
 			for range 3 {
-				p := c.expectPublish(t, `q0 dup=0 retain=0 na/t "x"`)
+				p := c.ExpectPublish(t, `q0 dup=0 retain=0 na/t "x"`)
 				if p.Properties.Has(codec.PropTopicAlias) {
 					t.Fatalf("PUBLISH with Topic Alias %d", p.Properties.TopicAlias)
 				}
 			}
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 		})
 	}
 }
@@ -133,7 +134,7 @@ func TestNoServerTopicAliases(t *testing.T) {
 func TestServerTopicAliasesPerConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
-		connect := func(clean bool) (*rawConn, *aliasResolver) {
+		connect := func(clean bool) (*testkit.Peer, *aliasResolver) {
 			p := persistent(codec.V5, "pc")
 			p.CleanStart = clean
 			p.Properties.TopicAliasMaximum = 2
@@ -141,29 +142,29 @@ func TestServerTopicAliasesPerConnection(t *testing.T) {
 			return c, newAliasResolver(2)
 		}
 		c, r := connect(true)
-		c.subscribe(t, 1, "pc/t")
+		c.Subscribe(t, 1, "pc/t")
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("pc-pub"))
-		pub.publish(t, 1, "pc/t", "one")
-		pub.publish(t, 1, "pc/t", "two")
-		one := expect[*codec.Publish](t, c)
-		two := expect[*codec.Publish](t, c)
+		pub.Publish(t, 1, "pc/t", "one")
+		pub.Publish(t, 1, "pc/t", "two")
+		one := testkit.Expect[*codec.Publish](t, c)
+		two := testkit.Expect[*codec.Publish](t, c)
 		if r.resolve(t, one) != "pc/t" || r.resolve(t, two) != "pc/t" || two.Topic != "" {
-			t.Fatalf("got %s and %s, want pc/t with an alias, then the alias alone", describe(one), describe(two))
+			t.Fatalf("got %s and %s, want pc/t with an alias, then the alias alone", testkit.Describe(one), testkit.Describe(two))
 		}
-		c.ack(t, one)
-		c.close() // "two" unacknowledged
+		c.Ack(t, one)
+		c.Close() // "two" unacknowledged
 
 		c, r = connect(false)
-		again := expect[*codec.Publish](t, c)
+		again := testkit.Expect[*codec.Publish](t, c)
 		if !again.Dup || string(again.Payload) != "two" || r.resolve(t, again) != "pc/t" {
-			t.Fatalf("got %s, want \"two\" re-sent with DUP and its topic", describe(again))
+			t.Fatalf("got %s, want \"two\" re-sent with DUP and its topic", testkit.Describe(again))
 		}
-		c.ack(t, again)
-		pub.publish(t, 1, "pc/t", "three")
-		if p := c.expectMessage(t, "", "three"); r.resolve(t, p) != "pc/t" {
-			t.Fatalf("got %s, want pc/t", describe(p))
+		c.Ack(t, again)
+		pub.Publish(t, 1, "pc/t", "three")
+		if p := c.ExpectMessage(t, "", "three"); r.resolve(t, p) != "pc/t" {
+			t.Fatalf("got %s, want pc/t", testkit.Describe(p))
 		}
-		c.expectIdle(t)
+		c.ExpectIdle(t)
 	})
 }
 
@@ -179,9 +180,9 @@ func TestClientTopicAliases(t *testing.T) {
 		const max = 4
 		srv := startPipeServer(t, &Options{TopicAliasMaximum: max})
 		s5, _ := pipeConnect(t, srv, codec.V5, clean5("ca-s5"))
-		s5.subscribe(t, 1, "ca/#")
+		s5.Subscribe(t, 1, "ca/#")
 		s3, _ := pipeConnect(t, srv, codec.V311, &codec.Connect{ClientID: "ca-s3", CleanStart: true})
-		s3.subscribe(t, 1, "ca/#")
+		s3.Subscribe(t, 1, "ca/#")
 		c, ack := pipeConnect(t, srv, codec.V5, persistent(codec.V5, "ca"))
 		if ack.Properties.TopicAliasMaximum != max {
 			t.Fatalf("CONNACK Topic Alias Maximum %d, want %d", ack.Properties.TopicAliasMaximum, max)
@@ -195,34 +196,34 @@ func TestClientTopicAliases(t *testing.T) {
 		var want []sent
 		for a := uint16(1); a <= max; a++ {
 			topic := fmt.Sprintf("ca/%d", a)
-			c.publishWith(t, aliased(a, topic, "set"))
+			c.PublishWith(t, aliased(a, topic, "set"))
 			want = append(want, sent{topic, "set"})
 		}
 		for a := uint16(max); a >= 1; a-- {
-			c.publishWith(t, aliased(a, "", "alias only"))
+			c.PublishWith(t, aliased(a, "", "alias only"))
 			want = append(want, sent{fmt.Sprintf("ca/%d", a), "alias only"})
 		}
-		c.publishWith(t, aliased(2, "ca/remapped", "remap"))
-		c.publishWith(t, aliased(2, "", "after remap"))
+		c.PublishWith(t, aliased(2, "ca/remapped", "remap"))
+		c.PublishWith(t, aliased(2, "", "after remap"))
 		want = append(want, sent{"ca/remapped", "remap"}, sent{"ca/remapped", "after remap"})
 
-		for _, s := range []*rawConn{s5, s3} {
+		for _, s := range []*testkit.Peer{s5, s3} {
 			for _, w := range want {
-				p := s.expectMessage(t, w.topic, w.payload)
+				p := s.ExpectMessage(t, w.topic, w.payload)
 				if p.Properties.Has(codec.PropTopicAlias) {
-					t.Fatalf("forwarded %s with the publisher's Topic Alias %d", describe(p), p.Properties.TopicAlias)
+					t.Fatalf("forwarded %s with the publisher's Topic Alias %d", testkit.Describe(p), p.Properties.TopicAlias)
 				}
 			}
-			s.expectIdle(t)
+			s.ExpectIdle(t)
 		}
 
-		c.disconnect(t)
+		c.Disconnect(t)
 		c, _ = pipeConnect(t, srv, codec.V5, persistent(codec.V5, "ca"))
 		forgotten := aliased(1, "", "forgotten")
 		forgotten.PacketID = 1
-		c.send(t, forgotten)
+		c.Send(t, forgotten)
 		expectDisconnect(t, c, codec.ProtocolError)
-		s5.expectIdle(t)
+		s5.ExpectIdle(t)
 	})
 }
 
@@ -269,7 +270,7 @@ func TestPaho5TopicAliases(t *testing.T) {
 		}
 	}
 	for i, k := range order {
-		m := within(t, got[topics[k]], fmt.Sprintf("message %d on %s", i, topics[k]))
+		m := testkit.WaitFor(t, got[topics[k]], fmt.Sprintf("message %d on %s", i, topics[k]))
 		if m.Payload != fmt.Sprint(i) {
 			t.Fatalf("%s: got payload %q, want %d", topics[k], m.Payload, i)
 		}
@@ -300,24 +301,24 @@ func TestServerTopicAliasWithinMaximumPacketSize(t *testing.T) {
 		p.Properties.MaximumPacketSize = limit
 		p.Properties.TopicAliasMaximum = 2
 		c, _ := pipeConnect(t, srv, codec.V5, p)
-		c.subscribe(t, 1, "am/#")
+		c.Subscribe(t, 1, "am/#")
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("am-pub"))
 		full := string(make([]byte, payloadFor(t, "am/t", limit)))
 		for _, payload := range []string{full, full, "small", "small", full} {
-			pub.publish(t, 1, "am/t", payload)
+			pub.Publish(t, 1, "am/t", payload)
 		}
 		r := newAliasResolver(2)
 		for i, want := range []string{full, full, "small", "small", full} {
-			got := expect[*codec.Publish](t, c)
-			if n := len(encode(codec.V5, got)); n > limit {
+			got := testkit.Expect[*codec.Publish](t, c)
+			if n := len(testkit.Encode(codec.V5, got)); n > limit {
 				t.Fatalf("message %d: PUBLISH of %d bytes, above the client's Maximum Packet Size %d", i, n, limit)
 			}
 			if topic := r.resolve(t, got); topic != "am/t" || string(got.Payload) != want {
 				t.Fatalf("message %d: got %s %q", i, topic, got.Payload)
 			}
-			c.ack(t, got)
+			c.Ack(t, got)
 		}
-		c.expectIdle(t)
+		c.ExpectIdle(t)
 		if r.reused == 0 {
 			t.Error("no alias used for the messages that had room for one")
 		}

@@ -17,6 +17,7 @@ import (
 	paho "github.com/eclipse/paho.golang/paho"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // TestInitialSendQuota: the server's send quota towards a client starts
@@ -41,27 +42,27 @@ func TestInitialSendQuota(t *testing.T) {
 			p := clean5("quota")
 			p.Properties.ReceiveMaximum = tc.rm
 			c, _ := pipeConnect(t, srv, codec.V5, p)
-			c.subscribe(t, 1, "quota/t")
+			c.Subscribe(t, 1, "quota/t")
 			pub, _ := pipeConnect(t, srv, codec.V5, clean5("quota-pub"))
 			const n = 8
 			for _, s := range payloads(n) {
-				pub.publish(t, 1, "quota/t", s)
+				pub.Publish(t, 1, "quota/t", s)
 			}
 			want := func(i int) string { return fmt.Sprintf(`q1 dup=0 retain=0 quota/t "%d"`, i) }
 			var window []*codec.Publish
 			for i := range tc.want {
-				window = append(window, c.expectPublish(t, want(i)))
+				window = append(window, c.ExpectPublish(t, want(i)))
 			}
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 			for i := tc.want; i < n; i++ {
-				c.ack(t, window[0])
-				window = append(window[1:], c.expectPublish(t, want(i)))
-				c.expectIdle(t)
+				c.Ack(t, window[0])
+				window = append(window[1:], c.ExpectPublish(t, want(i)))
+				c.ExpectIdle(t)
 			}
 			for _, p := range window {
-				c.ack(t, p)
+				c.Ack(t, p)
 			}
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 		})
 	}
 }
@@ -114,7 +115,7 @@ func TestServerReceiveMaximum(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, &Options{ReceiveMaximum: 2})
 		sub, _ := pipeConnect(t, srv, codec.V5, clean5("srm-sub"))
-		sub.subscribe(t, 1, "srm/#")
+		sub.Subscribe(t, 1, "srm/#")
 		c, ack := pipeConnect(t, srv, codec.V5, clean5("srm"))
 		if ack.Properties.ReceiveMaximum != 2 {
 			t.Fatalf("CONNACK Receive Maximum %d, want 2", ack.Properties.ReceiveMaximum)
@@ -122,23 +123,23 @@ func TestServerReceiveMaximum(t *testing.T) {
 		q2 := func(id uint16, payload string) *codec.Publish {
 			return &codec.Publish{QoS: 2, PacketID: id, Topic: "srm/t", Payload: []byte(payload)}
 		}
-		c.send(t, q2(1, "a"), q2(2, "b"))
-		c.expectDescribed(t, "PUBREC id=1 rc=0x00", "PUBREC id=2 rc=0x00")
+		c.Send(t, q2(1, "a"), q2(2, "b"))
+		c.ExpectDescribed(t, "PUBREC id=1 rc=0x00", "PUBREC id=2 rc=0x00")
 		again := q2(2, "b")
 		again.Dup = true
-		c.send(t, again)
-		c.expectDescribed(t, "PUBREC id=2 rc=0x00")
-		c.send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 1}})
-		c.expectDescribed(t, "PUBCOMP id=1 rc=0x00")
-		c.send(t, q2(3, "c"))
-		c.expectDescribed(t, "PUBREC id=3 rc=0x00")
-		c.send(t, q2(4, "d"))
+		c.Send(t, again)
+		c.ExpectDescribed(t, "PUBREC id=2 rc=0x00")
+		c.Send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 1}})
+		c.ExpectDescribed(t, "PUBCOMP id=1 rc=0x00")
+		c.Send(t, q2(3, "c"))
+		c.ExpectDescribed(t, "PUBREC id=3 rc=0x00")
+		c.Send(t, q2(4, "d"))
 		expectDisconnect(t, c, codec.ReceiveMaximumExceeded)
 
 		for _, s := range []string{"a", "b", "c"} {
-			sub.expectMessage(t, "srm/t", s)
+			sub.ExpectMessage(t, "srm/t", s)
 		}
-		sub.expectIdle(t)
+		sub.ExpectIdle(t)
 	})
 }
 
@@ -182,9 +183,9 @@ func TestMaximumPacketSizeToClient(t *testing.T) {
 		p.Properties.MaximumPacketSize = limit
 		p.Properties.ReceiveMaximum = 1
 		c, _ := pipeConnect(t, srv, codec.V5, p)
-		c.subscribe(t, 1, "mps/#")
+		c.Subscribe(t, 1, "mps/#")
 		v3, _ := pipeConnect(t, srv, codec.V311, &codec.Connect{ClientID: "mps-311", CleanStart: true})
-		v3.subscribe(t, 1, "mps/#")
+		v3.Subscribe(t, 1, "mps/#")
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("mps-pub"))
 
 		n := payloadFor(t, "mps/t", limit)
@@ -193,34 +194,34 @@ func TestMaximumPacketSizeToClient(t *testing.T) {
 		overQoS0 := strings.Repeat("c", n+3) // no packet identifier: 2 bytes less
 		dropped := srv.Stats().Dropped.Load()
 
-		pub.publish(t, 1, "mps/t", exact)
-		pub.publish(t, 1, "mps/t", over)
-		pub.publish(t, 0, "mps/t", overQoS0)
-		pub.publishWith(t, pub5(1, "mps/t", exact[:n-4], func(p *codec.Properties) {
+		pub.Publish(t, 1, "mps/t", exact)
+		pub.Publish(t, 1, "mps/t", over)
+		pub.Publish(t, 0, "mps/t", overQoS0)
+		pub.PublishWith(t, pub5(1, "mps/t", exact[:n-4], func(p *codec.Properties) {
 			p.UserProperties = []codec.UserProperty{{Key: "k", Value: "v"}} // 1+2+1+2+1 = 7 bytes more
 		}))
-		pub.publishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "mps/r", Payload: []byte(over)})
-		pub.publish(t, 1, "mps/t", "last")
+		pub.PublishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "mps/r", Payload: []byte(over)})
+		pub.Publish(t, 1, "mps/t", "last")
 
-		got := c.expectMessage(t, "mps/t", exact)
+		got := c.ExpectMessage(t, "mps/t", exact)
 		if size, _ := got.Size(codec.V5); size != limit {
 			t.Errorf("the fitting PUBLISH is %d bytes, want exactly %d", size, limit)
 		}
-		c.expectMessage(t, "mps/t", "last")
-		c.expectIdle(t)
+		c.ExpectMessage(t, "mps/t", "last")
+		c.ExpectIdle(t)
 		// The retained message is too large on subscribe as well.
-		c.subscribe(t, 1, "mps/r")
-		c.expectIdle(t)
+		c.Subscribe(t, 1, "mps/r")
+		c.ExpectIdle(t)
 		if d := srv.Stats().Dropped.Load() - dropped; d != 5 {
 			t.Errorf("Stats().Dropped grew by %d, want 5 (four forwarded, one retained)", d)
 		}
 
 		for _, s := range []string{exact, over, overQoS0, exact[:n-4]} {
-			v3.expectMessage(t, "mps/t", s)
+			v3.ExpectMessage(t, "mps/t", s)
 		}
-		v3.expectMessage(t, "mps/r", over)
-		v3.expectMessage(t, "mps/t", "last")
-		v3.expectIdle(t)
+		v3.ExpectMessage(t, "mps/r", over)
+		v3.ExpectMessage(t, "mps/t", "last")
+		v3.ExpectIdle(t)
 	})
 }
 
@@ -250,26 +251,26 @@ func TestMaximumPacketSizeFromClient(t *testing.T) {
 		const limit = 128
 		srv := startPipeServer(t, &Options{MaxPacketSize: limit})
 		sub, _ := pipeConnect(t, srv, codec.V5, clean5("mpsin-sub"))
-		sub.subscribe(t, 1, "mpsin/#")
+		sub.Subscribe(t, 1, "mpsin/#")
 
 		c, ack := pipeConnect(t, srv, codec.V5, clean5("mpsin"))
 		if ack.Properties.MaximumPacketSize != limit {
 			t.Fatalf("CONNACK Maximum Packet Size %d, want %d", ack.Properties.MaximumPacketSize, limit)
 		}
 		n := payloadFor(t, "mpsin/t", limit)
-		c.publish(t, 1, "mpsin/t", strings.Repeat("a", n))
-		c.send(t, &codec.Publish{QoS: 1, PacketID: 99, Topic: "mpsin/t", Payload: make([]byte, n+1)})
+		c.Publish(t, 1, "mpsin/t", strings.Repeat("a", n))
+		c.Send(t, &codec.Publish{QoS: 1, PacketID: 99, Topic: "mpsin/t", Payload: make([]byte, n+1)})
 		expectDisconnect(t, c, codec.PacketTooLarge)
 
 		v3, _ := pipeConnect(t, srv, codec.V311, &codec.Connect{ClientID: "mpsin-311", CleanStart: true})
 		// No Properties Length in 3.1.1: one byte less than 5.0.
-		v3.publish(t, 1, "mpsin/t", strings.Repeat("b", n+1))
-		v3.send(t, &codec.Publish{QoS: 1, PacketID: 2, Topic: "mpsin/t", Payload: make([]byte, n+2)})
-		v3.expectClosed(t)
+		v3.Publish(t, 1, "mpsin/t", strings.Repeat("b", n+1))
+		v3.Send(t, &codec.Publish{QoS: 1, PacketID: 2, Topic: "mpsin/t", Payload: make([]byte, n+2)})
+		v3.ExpectClosed(t)
 
-		sub.expectMessage(t, "mpsin/t", strings.Repeat("a", n))
-		sub.expectMessage(t, "mpsin/t", strings.Repeat("b", n+1))
-		sub.expectIdle(t)
+		sub.ExpectMessage(t, "mpsin/t", strings.Repeat("a", n))
+		sub.ExpectMessage(t, "mpsin/t", strings.Repeat("b", n+1))
+		sub.ExpectIdle(t)
 	})
 }
 
@@ -285,30 +286,30 @@ func TestServerQoS1Sender(t *testing.T) {
 			srv := startPipeServer(t, nil)
 			pub, _ := pipeConnect(t, srv, codec.V5, clean5("q1s-pub"))
 			c, _ := pipeConnect(t, srv, v, persistent(v, "q1s"))
-			c.subscribe(t, 1, "q1s/t")
+			c.Subscribe(t, 1, "q1s/t")
 			for _, s := range payloads(3) {
-				pub.publish(t, 1, "q1s/t", s)
+				pub.Publish(t, 1, "q1s/t", s)
 			}
 			var ps []*codec.Publish
 			ids := map[uint16]bool{}
 			for i := range 3 {
-				p := c.expectPublish(t, fmt.Sprintf(`q1 dup=0 retain=0 q1s/t "%d"`, i))
+				p := c.ExpectPublish(t, fmt.Sprintf(`q1 dup=0 retain=0 q1s/t "%d"`, i))
 				if p.PacketID == 0 || ids[p.PacketID] {
 					t.Fatalf("packet identifier %d reused or zero (in use: %v)", p.PacketID, ids)
 				}
 				ids[p.PacketID] = true
 				ps = append(ps, p)
 			}
-			c.send(t, &codec.Puback{Ack: codec.Ack{PacketID: ps[1].PacketID}})
-			c.expectIdle(t)
-			c.close()
+			c.Send(t, &codec.Puback{Ack: codec.Ack{PacketID: ps[1].PacketID}})
+			c.ExpectIdle(t)
+			c.Close()
 
 			c, _ = pipeConnect(t, srv, v, persistent(v, "q1s"))
-			c.expectDescribed(t,
+			c.ExpectDescribed(t,
 				fmt.Sprintf(`PUBLISH q1 dup=1 retain=0 id=%d q1s/t "0"`, ps[0].PacketID),
 				fmt.Sprintf(`PUBLISH q1 dup=1 retain=0 id=%d q1s/t "2"`, ps[2].PacketID))
-			c.send(t, &codec.Puback{Ack: codec.Ack{PacketID: ps[0].PacketID}}, &codec.Puback{Ack: codec.Ack{PacketID: ps[2].PacketID}})
-			c.expectIdle(t)
+			c.Send(t, &codec.Puback{Ack: codec.Ack{PacketID: ps[0].PacketID}}, &codec.Puback{Ack: codec.Ack{PacketID: ps[2].PacketID}})
+			c.ExpectIdle(t)
 
 			// Wrap: 65535, then 1 (0 is never used); then, with both still
 			// unacknowledged, the next identifier after 65534 is 2.
@@ -328,20 +329,20 @@ func TestServerQoS1Sender(t *testing.T) {
 				ss.mu.Unlock()
 			}
 			setNext(65534)
-			pub.publish(t, 1, "q1s/t", "a")
-			pub.publish(t, 1, "q1s/t", "b")
-			a := c.expectPublish(t, `q1 dup=0 retain=0 q1s/t "a"`)
-			b := c.expectPublish(t, `q1 dup=0 retain=0 q1s/t "b"`)
+			pub.Publish(t, 1, "q1s/t", "a")
+			pub.Publish(t, 1, "q1s/t", "b")
+			a := c.ExpectPublish(t, `q1 dup=0 retain=0 q1s/t "a"`)
+			b := c.ExpectPublish(t, `q1 dup=0 retain=0 q1s/t "b"`)
 			setNext(65534)
-			pub.publish(t, 1, "q1s/t", "c")
-			cc := c.expectPublish(t, `q1 dup=0 retain=0 q1s/t "c"`)
+			pub.Publish(t, 1, "q1s/t", "c")
+			cc := c.ExpectPublish(t, `q1 dup=0 retain=0 q1s/t "c"`)
 			if got := []uint16{a.PacketID, b.PacketID, cc.PacketID}; !slices.Equal(got, []uint16{65535, 1, 2}) {
 				t.Errorf("packet identifiers %v, want [65535 1 2]", got)
 			}
 			for _, p := range []*codec.Publish{a, b, cc} {
-				c.ack(t, p)
+				c.Ack(t, p)
 			}
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 		})
 	}
 }
@@ -359,35 +360,35 @@ func TestServerQoS2Sender(t *testing.T) {
 			srv := startPipeServer(t, nil)
 			pub, _ := pipeConnect(t, srv, codec.V5, clean5("q2s-pub"))
 			c, _ := pipeConnect(t, srv, v, persistent(v, "q2s"))
-			c.subscribe(t, 2, "q2s/t")
-			pub.publish(t, 2, "q2s/t", "a")
-			pub.publish(t, 2, "q2s/t", "b")
-			a := c.expectPublish(t, `q2 dup=0 retain=0 q2s/t "a"`)
-			b := c.expectPublish(t, `q2 dup=0 retain=0 q2s/t "b"`)
+			c.Subscribe(t, 2, "q2s/t")
+			pub.Publish(t, 2, "q2s/t", "a")
+			pub.Publish(t, 2, "q2s/t", "b")
+			a := c.ExpectPublish(t, `q2 dup=0 retain=0 q2s/t "a"`)
+			b := c.ExpectPublish(t, `q2 dup=0 retain=0 q2s/t "b"`)
 			if a.PacketID == b.PacketID || a.PacketID == 0 || b.PacketID == 0 {
 				t.Fatalf("packet identifiers %d and %d, want two distinct non-zero ones", a.PacketID, b.PacketID)
 			}
-			c.send(t, &codec.Pubrec{Ack: codec.Ack{PacketID: b.PacketID}})
-			c.expectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", b.PacketID))
-			c.close()
+			c.Send(t, &codec.Pubrec{Ack: codec.Ack{PacketID: b.PacketID}})
+			c.ExpectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", b.PacketID))
+			c.Close()
 
 			c, _ = pipeConnect(t, srv, v, persistent(v, "q2s"))
-			c.expectDescribed(t,
+			c.ExpectDescribed(t,
 				fmt.Sprintf(`PUBLISH q2 dup=1 retain=0 id=%d q2s/t "a"`, a.PacketID),
 				fmt.Sprintf("PUBREL id=%d rc=0x00", b.PacketID))
-			c.expectIdle(t)
-			c.send(t, &codec.Pubrec{Ack: codec.Ack{PacketID: a.PacketID}}, &codec.Pubcomp{Ack: codec.Ack{PacketID: b.PacketID}})
-			c.expectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", a.PacketID))
-			c.close()
+			c.ExpectIdle(t)
+			c.Send(t, &codec.Pubrec{Ack: codec.Ack{PacketID: a.PacketID}}, &codec.Pubcomp{Ack: codec.Ack{PacketID: b.PacketID}})
+			c.ExpectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", a.PacketID))
+			c.Close()
 
 			c, _ = pipeConnect(t, srv, v, persistent(v, "q2s"))
-			c.expectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", a.PacketID))
-			c.expectIdle(t)
-			c.send(t, &codec.Pubcomp{Ack: codec.Ack{PacketID: a.PacketID}})
-			c.close()
+			c.ExpectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", a.PacketID))
+			c.ExpectIdle(t)
+			c.Send(t, &codec.Pubcomp{Ack: codec.Ack{PacketID: a.PacketID}})
+			c.Close()
 
 			c, _ = pipeConnect(t, srv, v, persistent(v, "q2s"))
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 		})
 	}
 }
@@ -402,22 +403,22 @@ func TestServerQoSReceiver(t *testing.T) {
 		inBubble(t, v.String(), func(t *testing.T) {
 			srv := startPipeServer(t, nil)
 			sub, _ := pipeConnect(t, srv, codec.V5, clean5("qr-sub"))
-			sub.subscribe(t, 2, "qr/#")
+			sub.Subscribe(t, 2, "qr/#")
 			c, _ := pipeConnect(t, srv, v, &codec.Connect{ClientID: "qr", CleanStart: true})
 
-			c.send(t, &codec.Publish{QoS: 1, PacketID: 513, Topic: "qr/1", Payload: []byte("first")})
-			c.expectDescribed(t, "PUBACK id=513 rc=0x00")
-			c.send(t, &codec.Publish{QoS: 1, Dup: true, PacketID: 513, Topic: "qr/1", Payload: []byte("second")})
-			c.expectDescribed(t, "PUBACK id=513 rc=0x00")
-			c.send(t, &codec.Publish{QoS: 2, PacketID: 1027, Topic: "qr/2", Payload: []byte("third")})
-			c.expectDescribed(t, "PUBREC id=1027 rc=0x00")
-			c.send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 1027}})
-			c.expectDescribed(t, "PUBCOMP id=1027 rc=0x00")
+			c.Send(t, &codec.Publish{QoS: 1, PacketID: 513, Topic: "qr/1", Payload: []byte("first")})
+			c.ExpectDescribed(t, "PUBACK id=513 rc=0x00")
+			c.Send(t, &codec.Publish{QoS: 1, Dup: true, PacketID: 513, Topic: "qr/1", Payload: []byte("second")})
+			c.ExpectDescribed(t, "PUBACK id=513 rc=0x00")
+			c.Send(t, &codec.Publish{QoS: 2, PacketID: 1027, Topic: "qr/2", Payload: []byte("third")})
+			c.ExpectDescribed(t, "PUBREC id=1027 rc=0x00")
+			c.Send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 1027}})
+			c.ExpectDescribed(t, "PUBCOMP id=1027 rc=0x00")
 
-			sub.expectMessage(t, "qr/1", "first")
-			sub.expectMessage(t, "qr/1", "second")
-			sub.expectMessage(t, "qr/2", "third")
-			sub.expectIdle(t)
+			sub.ExpectMessage(t, "qr/1", "first")
+			sub.ExpectMessage(t, "qr/1", "second")
+			sub.ExpectMessage(t, "qr/2", "third")
+			sub.ExpectIdle(t)
 		})
 	}
 }
@@ -437,26 +438,26 @@ func TestRetainedMessageExpiry(t *testing.T) {
 			pub5(1, "rx/forever", "no expiry", nil),
 		} {
 			p.Retain = true
-			pub.publishWith(t, p)
+			pub.PublishWith(t, p)
 		}
-		receive := func(c *rawConn, n int) map[string]*codec.Publish {
+		receive := func(c *testkit.Peer, n int) map[string]*codec.Publish {
 			t.Helper()
 			got := map[string]*codec.Publish{}
 			for range n {
-				p := expect[*codec.Publish](t, c)
+				p := testkit.Expect[*codec.Publish](t, c)
 				if !p.Retain {
-					t.Fatalf("got %s, want a retained message", describe(p))
+					t.Fatalf("got %s, want a retained message", testkit.Describe(p))
 				}
 				got[p.Topic] = p
-				c.ack(t, p)
+				c.Ack(t, p)
 			}
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 			return got
 		}
 
 		advance(4 * time.Second) // fake time (synctest)
 		s1, _ := pipeConnect(t, srv, codec.V5, clean5("rx-s1"))
-		s1.subscribe(t, 1, "rx/#")
+		s1.Subscribe(t, 1, "rx/#")
 		got := receive(s1, 3)
 		wantExpiry(t, got["rx/short"], 6)
 		wantExpiry(t, got["rx/long"], 96)
@@ -466,7 +467,7 @@ func TestRetainedMessageExpiry(t *testing.T) {
 
 		advance(6 * time.Second) // fake time (synctest): 10 s after publishing
 		s2, _ := pipeConnect(t, srv, codec.V5, clean5("rx-s2"))
-		s2.subscribe(t, 1, "rx/#")
+		s2.Subscribe(t, 1, "rx/#")
 		got = receive(s2, 2)
 		if got["rx/long"] == nil || got["rx/forever"] == nil {
 			t.Fatalf("got retained %v, want rx/long and rx/forever", slices.Collect(mapKeys(got)))
@@ -495,18 +496,18 @@ func TestExpiryInSendQueue(t *testing.T) {
 		p := clean5("xq")
 		p.Properties.ReceiveMaximum = 1
 		c, _ := pipeConnect(t, srv, codec.V5, p)
-		c.subscribe(t, 1, "xq/t")
+		c.Subscribe(t, 1, "xq/t")
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("xq-pub"))
-		pub.publishWith(t, pub5(1, "xq/t", "holds the window", nil))
-		pub.publishWith(t, pub5(1, "xq/t", "expires", expiring(5)))
-		pub.publishWith(t, pub5(1, "xq/t", "waits", expiring(20)))
-		first := c.expectPublish(t, `q1 dup=0 retain=0 xq/t "holds the window"`)
-		c.expectIdle(t)
+		pub.PublishWith(t, pub5(1, "xq/t", "holds the window", nil))
+		pub.PublishWith(t, pub5(1, "xq/t", "expires", expiring(5)))
+		pub.PublishWith(t, pub5(1, "xq/t", "waits", expiring(20)))
+		first := c.ExpectPublish(t, `q1 dup=0 retain=0 xq/t "holds the window"`)
+		c.ExpectIdle(t)
 
 		advance(8 * time.Second) // fake time (synctest)
-		c.ack(t, first)
-		wantExpiry(t, c.expectMessage(t, "xq/t", "waits"), 12)
-		c.expectIdle(t)
+		c.Ack(t, first)
+		wantExpiry(t, c.ExpectMessage(t, "xq/t", "waits"), 12)
+		c.ExpectIdle(t)
 	})
 }
 
@@ -519,29 +520,29 @@ func TestExpiryAfterSending(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("xs-pub"))
 		c, _ := pipeConnect(t, srv, codec.V5, persistent(codec.V5, "xs"))
-		c.subscribe(t, 2, "xs/#")
-		pub.publishWith(t, pub5(2, "xs/2", "qos 2", expiring(5)))
-		pub.publishWith(t, pub5(1, "xs/1", "qos 1", expiring(5)))
-		q2 := c.expectPublish(t, `q2 dup=0 retain=0 xs/2 "qos 2"`)
-		q1 := c.expectPublish(t, `q1 dup=0 retain=0 xs/1 "qos 1"`)
+		c.Subscribe(t, 2, "xs/#")
+		pub.PublishWith(t, pub5(2, "xs/2", "qos 2", expiring(5)))
+		pub.PublishWith(t, pub5(1, "xs/1", "qos 1", expiring(5)))
+		q2 := c.ExpectPublish(t, `q2 dup=0 retain=0 xs/2 "qos 2"`)
+		q1 := c.ExpectPublish(t, `q1 dup=0 retain=0 xs/1 "qos 1"`)
 		wantExpiry(t, q2, 5)
-		c.close()
+		c.Close()
 
 		advance(time.Minute) // fake time (synctest)
 		c, _ = pipeConnect(t, srv, codec.V5, persistent(codec.V5, "xs"))
 		var again []*codec.Publish
 		for _, want := range []*codec.Publish{q2, q1} {
-			p := expect[*codec.Publish](t, c)
+			p := testkit.Expect[*codec.Publish](t, c)
 			if !p.Dup || p.PacketID != want.PacketID || p.Topic != want.Topic || string(p.Payload) != string(want.Payload) {
-				t.Fatalf("got %s, want %s re-sent with DUP", describe(p), describe(want))
+				t.Fatalf("got %s, want %s re-sent with DUP", testkit.Describe(p), testkit.Describe(want))
 			}
 			wantExpiry(t, p, 0) // run down, not wrapped around
 			again = append(again, p)
 		}
 		for _, p := range again {
-			c.ack(t, p)
+			c.Ack(t, p)
 		}
-		c.expectIdle(t)
+		c.ExpectIdle(t)
 	})
 }
 
@@ -554,20 +555,20 @@ func TestQoS2ReceiverExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		sub, _ := pipeConnect(t, srv, codec.V5, persistent(codec.V5, "x2r-sub"))
-		sub.subscribe(t, 2, "x2r/t")
-		sub.disconnect(t)
+		sub.Subscribe(t, 2, "x2r/t")
+		sub.Disconnect(t)
 
 		c, _ := pipeConnect(t, srv, codec.V5, clean5("x2r"))
 		p := pub5(2, "x2r/t", "short-lived", expiring(1))
 		p.PacketID = 7
-		c.send(t, p)
-		c.expectDescribed(t, "PUBREC id=7 rc=0x00")
+		c.Send(t, p)
+		c.ExpectDescribed(t, "PUBREC id=7 rc=0x00")
 		advance(10 * time.Second) // fake time (synctest)
-		c.send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 7}})
-		c.expectDescribed(t, "PUBCOMP id=7 rc=0x00")
+		c.Send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 7}})
+		c.ExpectDescribed(t, "PUBCOMP id=7 rc=0x00")
 
 		sub, _ = pipeConnect(t, srv, codec.V5, persistent(codec.V5, "x2r-sub"))
-		sub.expectIdle(t)
+		sub.ExpectIdle(t)
 	})
 }
 
@@ -580,25 +581,25 @@ func TestRedeliveryMaximumPacketSize(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("rmps-pub"))
 		c, _ := pipeConnect(t, srv, codec.V5, persistent(codec.V5, "rmps"))
-		c.subscribe(t, 1, "rmps/t")
-		pub.publish(t, 1, "rmps/t", strings.Repeat("x", 200))
-		pub.publish(t, 1, "rmps/t", "small")
-		expect[*codec.Publish](t, c)
-		small := expect[*codec.Publish](t, c)
-		c.close()
+		c.Subscribe(t, 1, "rmps/t")
+		pub.Publish(t, 1, "rmps/t", strings.Repeat("x", 200))
+		pub.Publish(t, 1, "rmps/t", "small")
+		testkit.Expect[*codec.Publish](t, c)
+		small := testkit.Expect[*codec.Publish](t, c)
+		c.Close()
 
 		p := persistent(codec.V5, "rmps")
 		p.Properties.MaximumPacketSize = 100
 		c, _ = pipeConnect(t, srv, codec.V5, p)
-		c.expectDescribed(t, fmt.Sprintf(`PUBLISH q1 dup=1 retain=0 id=%d rmps/t "small"`, small.PacketID))
-		c.ack(t, small)
-		c.expectIdle(t)
+		c.ExpectDescribed(t, fmt.Sprintf(`PUBLISH q1 dup=1 retain=0 id=%d rmps/t "small"`, small.PacketID))
+		c.Ack(t, small)
+		c.ExpectIdle(t)
 		if d := srv.Stats().Dropped.Load(); d != 1 {
 			t.Errorf("Stats().Dropped = %d, want 1", d)
 		}
-		c.close()
+		c.Close()
 		c, _ = pipeConnect(t, srv, codec.V5, persistent(codec.V5, "rmps"))
-		c.expectIdle(t) // discarded, not kept for a later connection
+		c.ExpectIdle(t) // discarded, not kept for a later connection
 	})
 }
 
@@ -611,25 +612,25 @@ func TestMessageExpiryZero(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		online, _ := pipeConnect(t, srv, codec.V5, clean5("mez-on"))
-		online.subscribe(t, 1, "mez/#")
+		online.Subscribe(t, 1, "mez/#")
 		away, _ := pipeConnect(t, srv, codec.V5, persistent(codec.V5, "mez-away"))
-		away.subscribe(t, 1, "mez/#")
-		away.disconnect(t)
+		away.Subscribe(t, 1, "mez/#")
+		away.Disconnect(t)
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("mez-pub"))
-		pub.publishWith(t, pub5(0, "mez/0", "qos 0", expiring(0)))
-		pub.publishWith(t, pub5(1, "mez/1", "qos 1", expiring(0)))
+		pub.PublishWith(t, pub5(0, "mez/0", "qos 0", expiring(0)))
+		pub.PublishWith(t, pub5(1, "mez/1", "qos 1", expiring(0)))
 		r := pub5(1, "mez/r", "retained", expiring(0))
 		r.Retain = true
-		pub.publishWith(t, r)
+		pub.PublishWith(t, r)
 		for _, want := range []struct{ topic, payload string }{{"mez/0", "qos 0"}, {"mez/1", "qos 1"}, {"mez/r", "retained"}} {
-			wantExpiry(t, online.expectMessage(t, want.topic, want.payload), 0)
+			wantExpiry(t, online.ExpectMessage(t, want.topic, want.payload), 0)
 		}
-		online.expectIdle(t)
+		online.ExpectIdle(t)
 
 		away, _ = pipeConnect(t, srv, codec.V5, persistent(codec.V5, "mez-away"))
-		away.expectIdle(t)
+		away.ExpectIdle(t)
 		late, _ := pipeConnect(t, srv, codec.V5, clean5("mez-late"))
-		late.subscribe(t, 1, "mez/r")
-		late.expectIdle(t)
+		late.Subscribe(t, 1, "mez/r")
+		late.ExpectIdle(t)
 	})
 }

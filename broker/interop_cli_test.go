@@ -6,6 +6,8 @@ package broker
 import (
 	"syscall"
 	"testing"
+
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 var cliVersions = []struct {
@@ -21,8 +23,8 @@ var cliVersions = []struct {
 // ([MQTT-3:3.8.4-6], [MQTT-5:3.8.4-8]), with RETAIN 0.
 func TestMosquittoQoS(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "mosquitto_pub")
-	requireTool(t, "mosquitto_sub")
+	testkit.RequireTool(t, "mosquitto_pub", "mosquitto-clients")
+	testkit.RequireTool(t, "mosquitto_sub", "mosquitto-clients")
 	srv := startServer(t, nil)
 	for _, v := range cliVersions {
 		t.Run(v.name, func(t *testing.T) {
@@ -51,8 +53,8 @@ func TestMosquittoQoS(t *testing.T) {
 // cleared with an empty payload (-n) ([MQTT-3:3.3.1-11], [MQTT-5:3.3.1-7]).
 func TestMosquittoRetained(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "mosquitto_pub")
-	requireTool(t, "mosquitto_sub")
+	testkit.RequireTool(t, "mosquitto_pub", "mosquitto-clients")
+	testkit.RequireTool(t, "mosquitto_sub", "mosquitto-clients")
 	srv := startServer(t, nil)
 	for _, v := range cliVersions {
 		t.Run(v.name, func(t *testing.T) {
@@ -84,8 +86,8 @@ func TestMosquittoRetained(t *testing.T) {
 // subscriber; paho clients publishing to mosquitto_sub of both versions.
 func TestMosquittoWithPaho(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "mosquitto_pub")
-	requireTool(t, "mosquitto_sub")
+	testkit.RequireTool(t, "mosquitto_pub", "mosquitto-clients")
+	testkit.RequireTool(t, "mosquitto_sub", "mosquitto-clients")
 	srv := startServer(t, nil)
 	s3 := connectP3(t, srv.Addr, "cli-s3", true)
 	s3.sub(t, "cli/paho/#", 2)
@@ -117,7 +119,7 @@ func TestMosquittoWithPaho(t *testing.T) {
 // [MQTT-5:3.1.2-8]).
 func TestMosquittoWill(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "mosquitto_sub")
+	testkit.RequireTool(t, "mosquitto_sub", "mosquitto-clients")
 	srv := startServer(t, nil)
 	watcher := connectP5(t, srv.Addr, v5conn("cli-will-watch", true, 0))
 	watcher.sub(t, "cli/will/#", 1)
@@ -130,7 +132,7 @@ func TestMosquittoWill(t *testing.T) {
 			t.Fatal(err)
 		}
 		watcher.msgs.expect(t, topic, "killed", 1, false)
-		closedWithin(t, s.done, "mosquitto_sub to die")
+		testkit.WaitFor(t, s.done, "mosquitto_sub to die")
 	}
 }
 
@@ -140,8 +142,8 @@ func TestMosquittoWill(t *testing.T) {
 // ([MQTT-3:3.1.2-5], [MQTT-5:3.1.2-5]).
 func TestMosquittoPersistentSession(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "mosquitto_pub")
-	requireTool(t, "mosquitto_sub")
+	testkit.RequireTool(t, "mosquitto_pub", "mosquitto-clients")
+	testkit.RequireTool(t, "mosquitto_sub", "mosquitto-clients")
 	srv := startServer(t, nil)
 	for _, v := range cliVersions {
 		t.Run(v.name, func(t *testing.T) {

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -27,32 +26,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
-
-// waitFor bounds every wait for an event. Events normally arrive within
-// milliseconds; the bound only turns a bug into a failure instead of a hang.
-const waitFor = 5 * time.Second
-
-// within returns the next value from ch, failing the test if none arrives
-// within waitFor.
-func within[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	timer := time.NewTimer(waitFor)
-	defer timer.Stop()
-	select {
-	case v := <-ch:
-		return v
-	case <-timer.C:
-		t.Fatalf("timed out after %v waiting for %s", waitFor, what)
-	}
-	panic("unreachable")
-}
-
-// closedWithin fails the test unless ch is closed within waitFor.
-func closedWithin(t testing.TB, ch <-chan struct{}, what string) {
-	t.Helper()
-	within(t, ch, what)
-}
 
 // msg is a received Application Message, whichever client received it.
 type msg struct {
@@ -92,7 +67,7 @@ func (b *inbox) next(t testing.TB) msg {
 	if b.overflow.Load() {
 		t.Fatal("inbox overflowed")
 	}
-	return within(t, b.ch, "a message")
+	return testkit.WaitFor(t, b.ch, "a message")
 }
 
 // expect receives the next message and checks its topic, payload, QoS and
@@ -121,7 +96,7 @@ type peerConn struct {
 // dialPeer dials addr. It may run on a client's goroutine, so it returns
 // the error instead of failing the test.
 func dialPeer(t testing.TB, addr string) (*peerConn, error) {
-	nc, err := net.DialTimeout("tcp", addr, waitFor)
+	nc, err := net.DialTimeout("tcp", addr, testkit.Timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +111,7 @@ func (c *peerConn) Close() error {
 	c.closeOnce.Do(func() {
 		defer close(c.closed)
 		c.TCPConn.CloseWrite()
-		c.TCPConn.SetReadDeadline(time.Now().Add(waitFor))
+		c.TCPConn.SetReadDeadline(time.Now().Add(testkit.Timeout))
 		var buf [512]byte
 		for {
 			if _, err := c.TCPConn.Read(buf[:]); err != nil {
@@ -161,7 +136,7 @@ func (c *peerConn) kill() {
 // broker has closed its side.
 func (c *peerConn) serverClosed(t testing.TB) {
 	t.Helper()
-	closedWithin(t, c.closed, "the client to close the connection")
+	testkit.WaitFor(t, c.closed, "the client to close the connection")
 	if c.timedOut {
 		t.Fatal("the broker did not close the connection")
 	}
@@ -200,8 +175,8 @@ func connectP3(t testing.TB, addr, id string, clean bool, opts ...func(*mqtt.Cli
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetKeepAlive(30 * time.Second).
-		SetConnectTimeout(waitFor).
-		SetWriteTimeout(waitFor).
+		SetConnectTimeout(testkit.Timeout).
+		SetWriteTimeout(testkit.Timeout).
 		SetOrderMatters(true).
 		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
 			c.msgs.push(msg{Topic: m.Topic(), Payload: string(m.Payload()), QoS: m.Qos(), Retain: m.Retained(), Dup: m.Duplicate(), ID: m.MessageID()})
@@ -227,7 +202,7 @@ func connectP3(t testing.TB, addr, id string, clean bool, opts ...func(*mqtt.Cli
 	}
 	c.Client = mqtt.NewClient(o)
 	tok := c.Connect()
-	if !tok.WaitTimeout(waitFor) {
+	if !tok.WaitTimeout(testkit.Timeout) {
 		t.Fatalf("paho3 %s: CONNECT timed out", id)
 	}
 	if err := tok.Error(); err != nil {
@@ -248,7 +223,7 @@ func (c *p3) conn() *peerConn {
 func (c *p3) sub(t testing.TB, filter string, qos byte) {
 	t.Helper()
 	tok := c.Subscribe(filter, qos, nil)
-	if !tok.WaitTimeout(waitFor) {
+	if !tok.WaitTimeout(testkit.Timeout) {
 		t.Fatalf("SUBSCRIBE %s timed out", filter)
 	}
 	if err := tok.Error(); err != nil {
@@ -264,7 +239,7 @@ func (c *p3) sub(t testing.TB, filter string, qos byte) {
 func (c *p3) pub(t testing.TB, topic string, qos byte, retain bool, payload string) {
 	t.Helper()
 	tok := c.Publish(topic, qos, retain, payload)
-	if !tok.WaitTimeout(waitFor) {
+	if !tok.WaitTimeout(testkit.Timeout) {
 		t.Fatalf("PUBLISH %s qos %d not acknowledged", topic, qos)
 	}
 	if err := tok.Error(); err != nil {
@@ -327,7 +302,7 @@ func connectP5(t testing.TB, addr string, cp *paho.Connect, cfg ...func(*paho.Cl
 		f(&cc)
 	}
 	c.Client = paho.NewClient(cc)
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 	defer cancel()
 	ack, err := c.Connect(ctx, cp)
 	if err != nil {
@@ -342,7 +317,7 @@ func connectP5(t testing.TB, addr string, cp *paho.Connect, cfg ...func(*paho.Cl
 		}()
 		select {
 		case <-done:
-		case <-time.After(waitFor):
+		case <-time.After(testkit.Timeout):
 			c.pc.kill()
 			<-done
 		}
@@ -368,7 +343,7 @@ func (c *p5) sub(t testing.TB, filter string, qos byte) {
 // [MQTT-5:3.8.4-7].
 func (c *p5) subOpts(t testing.TB, o paho.SubscribeOptions) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 	defer cancel()
 	sa, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{o}})
 	if err != nil {
@@ -383,7 +358,7 @@ func (c *p5) subOpts(t testing.TB, o paho.SubscribeOptions) {
 // code of the PUBACK or PUBREC (0 for QoS 0).
 func (c *p5) pub(t testing.TB, p *paho.Publish) byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 	defer cancel()
 	pr, err := c.Publish(ctx, p)
 	if pr == nil {
@@ -417,90 +392,18 @@ func v5Will(cp *paho.Connect, topic, payload string, qos byte, retain bool, dela
 	return cp
 }
 
-// ---- raw client on the codec ----
-
-// rawClient speaks MQTT through the codec only: it sends exactly what the
-// test says and nothing else (no PINGREQ).
-type rawClient struct {
-	nc net.Conn
-	r  *codec.Reader
-	v  codec.Version
-}
-
-// rawConnect dials, sends p and reads the CONNACK.
-func rawConnect(t testing.TB, addr string, p *codec.Connect) (*rawClient, *codec.Connack) {
-	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, waitFor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := &rawClient{nc: nc, r: codec.NewReader(nc, 1<<20), v: p.Version}
-	c.r.SetVersion(p.Version)
-	c.send(t, p)
-	pkt := c.read(t)
-	ack, ok := pkt.(*codec.Connack)
-	if !ok {
-		t.Fatalf("got %v, want CONNACK", pkt.Type())
-	}
-	if ack.ReasonCode != codec.Success {
-		t.Fatalf("CONNACK %v", ack.ReasonCode)
-	}
-	return c, ack
-}
-
-func (c *rawClient) send(t testing.TB, p codec.Packet) {
-	t.Helper()
-	b, err := p.Append(nil, c.v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.nc.Write(b); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// read returns the next packet, failing after waitFor.
-func (c *rawClient) read(t testing.TB) codec.Packet {
-	t.Helper()
-	p, err := c.readErr(waitFor)
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	return p
-}
-
-func (c *rawClient) readErr(d time.Duration) (codec.Packet, error) {
-	c.nc.SetReadDeadline(time.Now().Add(d))
-	return c.r.ReadPacket()
-}
-
 // barrier connects a clean client with id and disconnects it normally. The
 // broker answers its CONNECT only after the previous connection with this id
 // has been released, so everything that connection's end published (a
 // will) has been routed when barrier returns.
 func barrier(t testing.TB, addr, id string) {
 	t.Helper()
-	c, _ := rawConnect(t, addr, &codec.Connect{Version: codec.V311, CleanStart: true, ClientID: id})
-	c.send(t, &codec.Disconnect{})
-	c.nc.Close()
+	c := testkit.Dial(t, addr, codec.V311)
+	c.Connect(t, &codec.Connect{CleanStart: true, ClientID: id})
+	c.Disconnect(t)
 }
 
 // ---- mosquitto_pub / mosquitto_sub ----
-
-// requireTool returns the path of a program, skipping the test when it is
-// missing, or failing it under CI=true (scripts/setup.sh installs it).
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI (scripts/setup.sh installs mosquitto-clients): %v", name, err)
-		}
-		t.Skipf("%s not installed (apt-get install mosquitto-clients); skipping this interop test", name)
-	}
-	return p
-}
 
 func hostPort(t testing.TB, addr string) []string {
 	t.Helper()
@@ -514,7 +417,7 @@ func hostPort(t testing.TB, addr string) []string {
 // mosqPub runs mosquitto_pub with args against addr and waits for it.
 func mosqPub(t testing.TB, addr string, args ...string) {
 	t.Helper()
-	bin := requireTool(t, "mosquitto_pub")
+	bin := testkit.RequireTool(t, "mosquitto_pub", "mosquitto-clients")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, append(hostPort(t, addr), args...)...)
@@ -543,11 +446,11 @@ type mosqSub struct {
 // bound it); it is killed when the test ends if still running.
 func startMosqSub(t testing.TB, addr string, args ...string) *mosqSub {
 	t.Helper()
-	bin := requireTool(t, "mosquitto_sub")
+	bin := testkit.RequireTool(t, "mosquitto_sub", "mosquitto-clients")
 	// stdout is a pipe, so mosquitto_sub's debug lines (the SUBACK) would
 	// sit in stdio's buffer until it exits: run it line-buffered. stdbuf
 	// (coreutils) execs it, so signals reach mosquitto_sub itself.
-	stdbuf := requireTool(t, "stdbuf")
+	stdbuf := testkit.RequireTool(t, "stdbuf", "coreutils")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	all := append([]string{"-oL", bin}, hostPort(t, addr)...)
 	all = append(all, "-d", "-F", mosqFormat)
@@ -604,13 +507,13 @@ func (s *mosqSub) output() string {
 // subscribed waits for the SUBACK.
 func (s *mosqSub) subscribed(t testing.TB) {
 	t.Helper()
-	closedWithin(t, s.subacked, "mosquitto_sub's SUBACK")
+	testkit.WaitFor(t, s.subacked, "mosquitto_sub's SUBACK")
 }
 
 // exited waits for mosquitto_sub to end and checks that it succeeded.
 func (s *mosqSub) exited(t testing.TB) {
 	t.Helper()
-	closedWithin(t, s.done, "mosquitto_sub to exit")
+	testkit.WaitFor(t, s.done, "mosquitto_sub to exit")
 	if s.err != nil {
 		var ee *exec.ExitError
 		if errors.As(s.err, &ee) {

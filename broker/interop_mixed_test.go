@@ -11,6 +11,7 @@ import (
 	paho "github.com/eclipse/paho.golang/paho"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // A 3.1.1 client (paho.mqtt.golang) and a 5.0 client (paho.golang) exchange
@@ -137,25 +138,18 @@ func TestKeepAliveExpiry(t *testing.T) {
 			watcher := connectP5(t, srv.Addr, v5conn("ka-watch-"+tc.v.String(), true, 0))
 			watcher.sub(t, topic, 1)
 			start := time.Now()
-			c, _ := rawConnect(t, srv.Addr, &codec.Connect{
-				Version: tc.v, CleanStart: true, KeepAlive: 1, ClientID: "ka-" + tc.v.String(),
+			c := testkit.Dial(t, srv.Addr, tc.v)
+			c.Connect(t, &codec.Connect{
+				CleanStart: true, KeepAlive: 1, ClientID: "ka-" + tc.v.String(),
 				Will: &codec.Will{Topic: topic, Payload: []byte("silent"), QoS: 1},
 			})
-			// Stay silent; the broker must close within 1.5 s (plus slack).
-			p, err := c.readErr(1500*time.Millisecond + 2*time.Second)
+			// Stay silent; the broker must close within 1.5 s.
 			if tc.v == codec.V5 {
-				if err != nil {
-					t.Fatalf("want DISCONNECT 0x8D, got %v", err)
+				if d := testkit.Expect[*codec.Disconnect](t, c); d.ReasonCode != codec.KeepAliveTimeout {
+					t.Fatalf("got %s, want DISCONNECT 0x8D", testkit.Describe(d))
 				}
-				d, ok := p.(*codec.Disconnect)
-				if !ok || d.ReasonCode != codec.KeepAliveTimeout {
-					t.Fatalf("got %#v, want DISCONNECT 0x8D", p)
-				}
-				_, err = c.readErr(2 * time.Second)
 			}
-			if err == nil || isTimeout(err) {
-				t.Fatalf("connection not closed by the broker: %v", err)
-			}
+			c.ExpectClosed(t)
 			elapsed := time.Since(start)
 			if elapsed < 1500*time.Millisecond {
 				t.Fatalf("closed after %v, before 1.5 × Keep Alive", elapsed)

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // QoS 0, 1 and 2 round trips between 3.1.1 clients, with each message
@@ -92,7 +94,7 @@ func TestPaho3Will_MQTT3_3_1_2_8(t *testing.T) {
 		c := connectP3(t, srv.Addr, "p3-will-lost", true, p3Will("will/lost", "gone", 1, false))
 		c.conn().kill()
 		watcher.msgs.expect(t, "will/lost", "gone", 1, false)
-		within(t, c.lost, "paho's connection-lost callback")
+		testkit.WaitFor(t, c.lost, "paho's connection-lost callback")
 	})
 
 	t.Run("retained will [MQTT-3:3.1.2-17]", func(t *testing.T) {
@@ -132,7 +134,7 @@ func TestPaho3TakeOver_MQTT3_3_1_4_2(t *testing.T) {
 	first := connectP3(t, srv.Addr, "p3-same", false, p3Will("to/will", "first lost", 1, false))
 	first.sub(t, "to/data", 1)
 	second := connectP3(t, srv.Addr, "p3-same", false)
-	within(t, first.lost, "the first client to be disconnected")
+	testkit.WaitFor(t, first.lost, "the first client to be disconnected")
 	watcher.msgs.expect(t, "to/will", "first lost", 1, false)
 	if !second.present {
 		t.Error("the second connection did not resume the session (Session Present 0)")

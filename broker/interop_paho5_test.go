@@ -7,6 +7,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.golang/paho"
+
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // QoS 0, 1 and 2 round trips between 5.0 clients, each message forwarded at
@@ -209,7 +211,7 @@ func TestPaho5TakeOver_MQTT5_3_1_4_3(t *testing.T) {
 
 	first := connectP5(t, srv.Addr, v5Will(v5conn("p5-same", true, 60), "to/will", "first lost", 1, false, 0))
 	second := connectP5(t, srv.Addr, v5conn("p5-same", false, 60))
-	d := within(t, first.disc, "DISCONNECT to the first client")
+	d := testkit.WaitFor(t, first.disc, "DISCONNECT to the first client")
 	if d.ReasonCode != 0x8E {
 		t.Fatalf("DISCONNECT reason code %#x, want 0x8E", d.ReasonCode)
 	}

@@ -1,14 +1,13 @@
 package broker
 
 import (
-	"context"
 	"log/slog"
-	"net"
 	"os"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // TestMain fails the package if any goroutine outlives the tests
@@ -35,22 +34,6 @@ func startServer(t testing.TB, opts *Options) *testServer {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	srv := New(o)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(context.Background(), ln)
-	}()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-done
-	})
-	return &testServer{Server: srv, Addr: ln.Addr().String()}
+	addr := testkit.ServeLoopback(t, srv)
+	return &testServer{Server: srv, Addr: addr}
 }

@@ -10,6 +10,7 @@ import (
 	paho "github.com/eclipse/paho.golang/paho"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // sessionOf returns the broker's session for a client id, failing the test
@@ -54,7 +55,7 @@ func expiring(secs uint32) func(p *codec.Properties) {
 func wantExpiry(t testing.TB, p *codec.Publish, want uint32) {
 	t.Helper()
 	if !p.Properties.Has(codec.PropMessageExpiryInterval) || p.Properties.MessageExpiryInterval != want {
-		t.Errorf("%s: Message Expiry Interval %d (present %v), want %d", describe(p),
+		t.Errorf("%s: Message Expiry Interval %d (present %v), want %d", testkit.Describe(p),
 			p.Properties.MessageExpiryInterval, p.Properties.Has(codec.PropMessageExpiryInterval), want)
 	}
 }
@@ -63,9 +64,9 @@ func wantExpiry(t testing.TB, p *codec.Publish, want uint32) {
 // itself with a Reason String and carries no Session Expiry Interval
 // [MQTT-5:3.14.2-2], and then the end of the connection with nothing after
 // the DISCONNECT [MQTT-5:3.14.4-1] [MQTT-5:3.14.4-2].
-func expectDisconnect(t testing.TB, c *rawConn, rc codec.ReasonCode) *codec.Disconnect {
+func expectDisconnect(t testing.TB, c *testkit.Peer, rc codec.ReasonCode) *codec.Disconnect {
 	t.Helper()
-	d := expect[*codec.Disconnect](t, c)
+	d := testkit.Expect[*codec.Disconnect](t, c)
 	if d.ReasonCode != rc {
 		t.Fatalf("DISCONNECT reason code 0x%02x (%q), want 0x%02x", byte(d.ReasonCode), d.Properties.ReasonString, byte(rc))
 	}
@@ -75,7 +76,7 @@ func expectDisconnect(t testing.TB, c *rawConn, rc codec.ReasonCode) *codec.Disc
 	if d.Properties.Has(codec.PropSessionExpiryInterval) {
 		t.Errorf("server DISCONNECT carries a Session Expiry Interval [MQTT-5:3.14.2-2]")
 	}
-	c.expectClosed(t)
+	c.ExpectClosed(t)
 	return d
 }
 
@@ -100,15 +101,15 @@ func (r *aliasResolver) resolve(t testing.TB, p *codec.Publish) string {
 	alias := p.Properties.TopicAlias
 	if !p.Properties.Has(codec.PropTopicAlias) {
 		if p.Topic == "" {
-			t.Fatalf("%s: no topic and no Topic Alias", describe(p))
+			t.Fatalf("%s: no topic and no Topic Alias", testkit.Describe(p))
 		}
 		return p.Topic
 	}
 	switch {
 	case alias == 0:
-		t.Fatalf("%s: Topic Alias 0 [MQTT-5:3.3.2-8]", describe(p))
+		t.Fatalf("%s: Topic Alias 0 [MQTT-5:3.3.2-8]", testkit.Describe(p))
 	case alias > r.max:
-		t.Fatalf("%s: Topic Alias %d above the client's Topic Alias Maximum %d [MQTT-5:3.1.2-26]", describe(p), alias, r.max)
+		t.Fatalf("%s: Topic Alias %d above the client's Topic Alias Maximum %d [MQTT-5:3.1.2-26]", testkit.Describe(p), alias, r.max)
 	}
 	if p.Topic != "" {
 		r.topics[alias] = p.Topic
@@ -116,7 +117,7 @@ func (r *aliasResolver) resolve(t testing.TB, p *codec.Publish) string {
 	}
 	topic, ok := r.topics[alias]
 	if !ok {
-		t.Fatalf("%s: Topic Alias %d was never set on this connection", describe(p), alias)
+		t.Fatalf("%s: Topic Alias %d was never set on this connection", testkit.Describe(p), alias)
 	}
 	r.reused++
 	return topic

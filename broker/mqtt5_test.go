@@ -17,6 +17,7 @@ import (
 	paho "github.com/eclipse/paho.golang/paho"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // TestServerDisconnect: every DISCONNECT the broker sends on its own
@@ -31,51 +32,51 @@ func TestServerDisconnect(t *testing.T) {
 		opts    *Options
 		connect func(p *codec.Connect)
 		rc      codec.ReasonCode
-		provoke func(t *testing.T, srv *Server, c *rawConn)
+		provoke func(t *testing.T, srv *Server, c *testkit.Peer)
 	}{
 		{name: "0x81 Malformed Packet: PUBREL with flags 0 [MQTT-5:4.13.1-1]", rc: codec.MalformedPacket,
-			provoke: func(t *testing.T, _ *Server, c *rawConn) { c.sendRaw(t, []byte{0x60, 0x02, 0x00, 0x01}) }},
+			provoke: func(t *testing.T, _ *Server, c *testkit.Peer) { c.SendRaw(t, []byte{0x60, 0x02, 0x00, 0x01}) }},
 		{name: "0x82 Protocol Error: a second CONNECT gets no second CONNACK [MQTT-5:3.2.0-2]", rc: codec.ProtocolError,
-			provoke: func(t *testing.T, _ *Server, c *rawConn) { c.send(t, clean5("sd-again")) }},
+			provoke: func(t *testing.T, _ *Server, c *testkit.Peer) { c.Send(t, clean5("sd-again")) }},
 		{name: "0x82 Protocol Error: AUTH without an Authentication Method [MQTT-5:4.12.0-7]", rc: codec.ProtocolError,
-			provoke: func(t *testing.T, _ *Server, c *rawConn) {
-				c.send(t, &codec.Auth{ReasonCode: codec.ContinueAuthentication})
+			provoke: func(t *testing.T, _ *Server, c *testkit.Peer) {
+				c.Send(t, &codec.Auth{ReasonCode: codec.ContinueAuthentication})
 			}},
 		{name: "0x82 Protocol Error: a Subscription Identifier from the client [MQTT-5:3.3.4-6]", rc: codec.ProtocolError,
-			provoke: func(t *testing.T, _ *Server, c *rawConn) {
-				c.send(t, pub5(0, "sd/t", "x", func(p *codec.Properties) { p.SubscriptionIdentifiers = []int{3} }))
+			provoke: func(t *testing.T, _ *Server, c *testkit.Peer) {
+				c.Send(t, pub5(0, "sd/t", "x", func(p *codec.Properties) { p.SubscriptionIdentifiers = []int{3} }))
 			}},
 		{name: "0x8B Server shutting down", rc: codec.ServerShuttingDown,
-			provoke: func(t *testing.T, srv *Server, c *rawConn) {
+			provoke: func(t *testing.T, srv *Server, c *testkit.Peer) {
 				go srv.Shutdown(context.Background())
 			}},
 		{name: "0x8D Keep Alive timeout", rc: codec.KeepAliveTimeout,
 			connect: func(p *codec.Connect) { p.KeepAlive = 10 },
-			provoke: func(t *testing.T, _ *Server, c *rawConn) {
+			provoke: func(t *testing.T, _ *Server, c *testkit.Peer) {
 				advance(15 * time.Second) // fake time (synctest)
 			}},
 		{name: "0x8E Session taken over [MQTT-5:3.1.4-3]", rc: codec.SessionTakenOver,
-			provoke: func(t *testing.T, srv *Server, c *rawConn) {
+			provoke: func(t *testing.T, srv *Server, c *testkit.Peer) {
 				pipeConnect(t, srv, codec.V5, clean5("sd"))
 			}},
 		{name: "0x90 Topic Name invalid", rc: codec.TopicNameInvalid,
-			provoke: func(t *testing.T, _ *Server, c *rawConn) { c.send(t, &codec.Publish{Topic: "sd/#"}) }},
+			provoke: func(t *testing.T, _ *Server, c *testkit.Peer) { c.Send(t, &codec.Publish{Topic: "sd/#"}) }},
 		{name: "0x93 Receive Maximum exceeded", opts: &Options{ReceiveMaximum: 1}, rc: codec.ReceiveMaximumExceeded,
-			provoke: func(t *testing.T, _ *Server, c *rawConn) {
-				c.send(t, q2(1), q2(2))
-				c.expectDescribed(t, "PUBREC id=1 rc=0x00")
+			provoke: func(t *testing.T, _ *Server, c *testkit.Peer) {
+				c.Send(t, q2(1), q2(2))
+				c.ExpectDescribed(t, "PUBREC id=1 rc=0x00")
 			}},
 		{name: "0x94 Topic Alias invalid: 0 [MQTT-5:3.3.2-8]", rc: codec.TopicAliasInvalid,
-			provoke: func(t *testing.T, _ *Server, c *rawConn) { c.send(t, withAlias(0, "sd/t")) }},
+			provoke: func(t *testing.T, _ *Server, c *testkit.Peer) { c.Send(t, withAlias(0, "sd/t")) }},
 		{name: "0x94 Topic Alias invalid: above the maximum [MQTT-5:3.3.2-9]", opts: &Options{TopicAliasMaximum: 3}, rc: codec.TopicAliasInvalid,
-			provoke: func(t *testing.T, _ *Server, c *rawConn) { c.send(t, withAlias(4, "sd/t")) }},
+			provoke: func(t *testing.T, _ *Server, c *testkit.Peer) { c.Send(t, withAlias(4, "sd/t")) }},
 		{name: "0x95 Packet too large", opts: &Options{MaxPacketSize: 64}, rc: codec.PacketTooLarge,
-			provoke: func(t *testing.T, _ *Server, c *rawConn) {
-				c.send(t, &codec.Publish{Topic: "sd/t", Payload: make([]byte, 64)})
+			provoke: func(t *testing.T, _ *Server, c *testkit.Peer) {
+				c.Send(t, &codec.Publish{Topic: "sd/t", Payload: make([]byte, 64)})
 			}},
 		{name: "0x99 Payload format invalid (QoS 0)", rc: codec.PayloadFormatInvalid,
-			provoke: func(t *testing.T, _ *Server, c *rawConn) {
-				c.send(t, pub5(0, "sd/t", "\xff", func(p *codec.Properties) { p.PayloadFormatIndicator = 1 }))
+			provoke: func(t *testing.T, _ *Server, c *testkit.Peer) {
+				c.Send(t, pub5(0, "sd/t", "\xff", func(p *codec.Properties) { p.PayloadFormatIndicator = 1 }))
 			}},
 	}
 	for _, tc := range cases {
@@ -103,15 +104,15 @@ func TestDisconnectFitsMaximumPacketSize(t *testing.T) {
 		p := clean5("dfit")
 		p.Properties.MaximumPacketSize = limit
 		c, _ := pipeConnect(t, srv, codec.V5, p)
-		c.send(t, &codec.Auth{ReasonCode: codec.ContinueAuthentication})
-		d := expect[*codec.Disconnect](t, c)
+		c.Send(t, &codec.Auth{ReasonCode: codec.ContinueAuthentication})
+		d := testkit.Expect[*codec.Disconnect](t, c)
 		if d.ReasonCode != codec.ProtocolError || d.Properties.ReasonString != "" || len(d.Properties.UserProperties) > 0 {
 			t.Fatalf("got DISCONNECT 0x%02x with Reason String %q, want 0x82 without", byte(d.ReasonCode), d.Properties.ReasonString)
 		}
-		if b := encode(codec.V5, d); len(b) > limit {
+		if b := testkit.Encode(codec.V5, d); len(b) > limit {
 			t.Fatalf("DISCONNECT of %d bytes, above the client's Maximum Packet Size %d", len(b), limit)
 		}
-		c.expectClosed(t)
+		c.ExpectClosed(t)
 	})
 }
 
@@ -149,34 +150,34 @@ func TestNothingAfterDisconnect(t *testing.T) {
 		// out in one batch.
 		cn, sn := net.Pipe()
 		go srv.ServeConn(context.Background(), sn)
-		go cn.Write(encode(codec.V5,
+		go cn.Write(testkit.Encode(codec.V5,
 			persistent(codec.V5, "victim"),
 			&codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "nad/t", QoS: 1}}},
 			&codec.Subscribe{PacketID: 2, Subscriptions: []codec.Subscription{{Filter: "nad/#/bad", QoS: 1}}}))
 		synctest.Wait()
 
 		taker := pipeRaw(t, srv, codec.V5)
-		taker.send(t, persistent(codec.V5, "victim")) // kicks the victim, waits for it to end
+		taker.Send(t, persistent(codec.V5, "victim")) // kicks the victim, waits for it to end
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("nad-pub"))
-		pub.publish(t, 1, "nad/t", "routed during the take-over")
+		pub.Publish(t, 1, "nad/t", "routed during the take-over")
 		close(st.release)
 
-		victim := newRawClient(t, cn, codec.V5, true)
-		victim.expectDescribed(t, "CONNACK sp=0 rc=0x00", "SUBACK id=1 [0x01]")
+		victim := testkit.NewPeer(t, cn, codec.V5, testkit.Bubble)
+		victim.ExpectDescribed(t, "CONNACK sp=0 rc=0x00", "SUBACK id=1 [0x01]")
 		expectDisconnect(t, victim, codec.SessionTakenOver)
 
-		taker.expectDescribed(t, "CONNACK sp=1 rc=0x00")
-		taker.expectMessage(t, "nad/t", "routed during the take-over")
-		taker.expectIdle(t)
+		taker.ExpectDescribed(t, "CONNACK sp=1 rc=0x00")
+		taker.ExpectMessage(t, "nad/t", "routed during the take-over")
+		taker.ExpectIdle(t)
 	})
 }
 
 // sendAsync writes packets without waiting for the server to read them
 // all: a server that refuses the CONNECT may close before reading what
 // follows it.
-func sendAsync(c *rawConn, pkts ...codec.Packet) {
-	b := encode(c.v, pkts...)
-	go c.nc.Write(b)
+func sendAsync(c *testkit.Peer, pkts ...codec.Packet) {
+	b := testkit.Encode(c.Version(), pkts...)
+	go c.Conn().Write(b)
 }
 
 // TestConnackRefusals: a refused CONNECT gets a CONNACK with the reason
@@ -216,13 +217,13 @@ func TestConnackRefusals(t *testing.T) {
 		inBubble(t, tc.name, func(t *testing.T) {
 			srv := startPipeServer(t, &Options{Authenticate: auth})
 			sub, _ := pipeConnect(t, srv, codec.V5, clean5("cr-sub"))
-			sub.subscribe(t, 0, "cr/#")
+			sub.Subscribe(t, 0, "cr/#")
 			c := pipeRaw(t, srv, tc.v)
 			tc.p.Version = tc.v
 			sendAsync(c, tc.p, &codec.Publish{Topic: "cr/t", Payload: []byte("must not be routed")})
-			c.expectDescribed(t, tc.want)
-			c.expectClosed(t)
-			sub.expectIdle(t)
+			c.ExpectDescribed(t, tc.want)
+			c.ExpectClosed(t)
+			sub.ExpectIdle(t)
 		})
 	}
 }
@@ -241,11 +242,11 @@ func TestMaxConnections(t *testing.T) {
 			want string
 		}{{codec.V5, "CONNACK sp=0 rc=0x97"}, {codec.V311, "CONNACK sp=0 rc=0x03"}} {
 			c := pipeRaw(t, srv, tc.v)
-			c.send(t, &codec.Connect{Version: tc.v, ClientID: "mc-c", CleanStart: true})
-			c.expectDescribed(t, tc.want)
-			c.expectClosed(t)
+			c.Send(t, &codec.Connect{Version: tc.v, ClientID: "mc-c", CleanStart: true})
+			c.ExpectDescribed(t, tc.want)
+			c.ExpectClosed(t)
 		}
-		a.disconnect(t)
+		a.Disconnect(t)
 		synctest.Wait()
 		pipeConnect(t, srv, codec.V5, clean5("mc-c"))
 	})
@@ -263,24 +264,24 @@ func TestConnackFirst(t *testing.T) {
 			srv := startPipeServer(t, nil)
 			pub, _ := pipeConnect(t, srv, codec.V5, clean5("cf-pub"))
 			c, _ := pipeConnect(t, srv, v, persistent(v, "cf"))
-			c.subscribe(t, 1, "cf/t")
-			c.disconnect(t)
+			c.Subscribe(t, 1, "cf/t")
+			c.Disconnect(t)
 			for _, s := range payloads(3) {
-				pub.publish(t, 1, "cf/t", s)
+				pub.Publish(t, 1, "cf/t", s)
 			}
 			c = pipeRaw(t, srv, v)
-			c.send(t, persistent(v, "cf"))
-			ack := expect[*codec.Connack](t, c)
+			c.Send(t, persistent(v, "cf"))
+			ack := testkit.Expect[*codec.Connack](t, c)
 			if ack.ReasonCode != codec.Success || !ack.SessionPresent {
-				t.Fatalf("first packet %s, want CONNACK sp=1 rc=0x00", describe(ack))
+				t.Fatalf("first packet %s, want CONNACK sp=1 rc=0x00", testkit.Describe(ack))
 			}
 			if ack.Properties.AuthenticationMethod != "" || ack.Properties.AuthenticationData != nil {
 				t.Errorf("CONNACK with Authentication Method %q", ack.Properties.AuthenticationMethod)
 			}
 			for _, s := range payloads(3) {
-				c.expectMessage(t, "cf/t", s)
+				c.ExpectMessage(t, "cf/t", s)
 			}
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 		})
 	}
 }
@@ -301,32 +302,32 @@ func TestClientIdentifiers(t *testing.T) {
 			for i, id := range ids {
 				c, ack := pipeConnect(t, srv, v, persistent(v, id))
 				wantSessionPresent(t, ack, false)
-				c.subscribe(t, 1, fmt.Sprint("ci/", i))
-				c.disconnect(t)
+				c.Subscribe(t, 1, fmt.Sprint("ci/", i))
+				c.Disconnect(t)
 			}
 			for i := range ids {
-				pub.publish(t, 1, fmt.Sprint("ci/", i), ids[i])
+				pub.Publish(t, 1, fmt.Sprint("ci/", i), ids[i])
 			}
 			for i, id := range ids {
 				c, ack := pipeConnect(t, srv, v, persistent(v, id))
 				wantSessionPresent(t, ack, true)
-				c.expectMessage(t, fmt.Sprint("ci/", i), id)
-				c.expectIdle(t)
-				c.disconnect(t)
+				c.ExpectMessage(t, fmt.Sprint("ci/", i), id)
+				c.ExpectIdle(t)
+				c.Disconnect(t)
 			}
 
 			// Clean Start discards the session of that client id only
 			// [MQTT-5:3.1.4-4] [MQTT-3:3.1.4-3].
-			pub.publish(t, 1, "ci/0", "queued for a discarded session")
-			pub.publish(t, 1, "ci/1", "queued for a kept session")
+			pub.Publish(t, 1, "ci/0", "queued for a discarded session")
+			pub.Publish(t, 1, "ci/1", "queued for a kept session")
 			clean := persistent(v, ids[0])
 			clean.CleanStart = true
 			c, ack := pipeConnect(t, srv, v, clean)
 			wantSessionPresent(t, ack, false)
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 			c, ack = pipeConnect(t, srv, v, persistent(v, ids[1]))
 			wantSessionPresent(t, ack, true)
-			c.expectMessage(t, "ci/1", "queued for a kept session")
+			c.ExpectMessage(t, "ci/1", "queued for a kept session")
 		})
 	}
 }
@@ -347,29 +348,29 @@ func TestSubscribeActions(t *testing.T) {
 		inBubble(t, v.String(), func(t *testing.T) {
 			srv := startPipeServer(t, nil)
 			pub, _ := pipeConnect(t, srv, codec.V5, clean5("sa-pub"))
-			pub.publishWith(t, &codec.Publish{QoS: 2, Retain: true, Topic: "sa/one", Payload: []byte("r1")})
-			pub.publishWith(t, &codec.Publish{QoS: 2, Retain: true, Topic: "sa/two/w", Payload: []byte("r2")})
+			pub.PublishWith(t, &codec.Publish{QoS: 2, Retain: true, Topic: "sa/one", Payload: []byte("r1")})
+			pub.PublishWith(t, &codec.Publish{QoS: 2, Retain: true, Topic: "sa/two/w", Payload: []byte("r2")})
 			c, _ := pipeConnect(t, srv, v, &codec.Connect{ClientID: "sa", CleanStart: true})
-			c.send(t, &codec.Subscribe{PacketID: 4242, Subscriptions: []codec.Subscription{
+			c.Send(t, &codec.Subscribe{PacketID: 4242, Subscriptions: []codec.Subscription{
 				{Filter: "sa/one", QoS: 1}, {Filter: "sa/#/bad", QoS: 1}, {Filter: "sa/+/w", QoS: 2},
 			}})
 			fail := "0x80"
 			if v == codec.V5 {
 				fail = "0x8f"
 			}
-			c.expectDescribed(t, "SUBACK id=4242 [0x01 "+fail+" 0x02]")
-			r1 := c.expectPublish(t, `q1 dup=0 retain=1 sa/one "r1"`)
-			r2 := c.expectPublish(t, `q2 dup=0 retain=1 sa/two/w "r2"`)
-			c.ack(t, r1)
-			c.ack(t, r2)
+			c.ExpectDescribed(t, "SUBACK id=4242 [0x01 "+fail+" 0x02]")
+			r1 := c.ExpectPublish(t, `q1 dup=0 retain=1 sa/one "r1"`)
+			r2 := c.ExpectPublish(t, `q2 dup=0 retain=1 sa/two/w "r2"`)
+			c.Ack(t, r1)
+			c.Ack(t, r2)
 
-			c.send(t, &codec.Subscribe{PacketID: 4243, Subscriptions: []codec.Subscription{{Filter: "sa/one", QoS: 0}}})
-			c.expectDescribed(t, "SUBACK id=4243 [0x00]", `PUBLISH q0 dup=0 retain=1 sa/one "r1"`)
-			pub.publish(t, 2, "sa/one", "live")
-			pub.publish(t, 2, "sa/x/w", "wild")
-			c.expectDescribed(t, `PUBLISH q0 dup=0 retain=0 sa/one "live"`)
-			c.ack(t, c.expectPublish(t, `q2 dup=0 retain=0 sa/x/w "wild"`))
-			c.expectIdle(t)
+			c.Send(t, &codec.Subscribe{PacketID: 4243, Subscriptions: []codec.Subscription{{Filter: "sa/one", QoS: 0}}})
+			c.ExpectDescribed(t, "SUBACK id=4243 [0x00]", `PUBLISH q0 dup=0 retain=1 sa/one "r1"`)
+			pub.Publish(t, 2, "sa/one", "live")
+			pub.Publish(t, 2, "sa/x/w", "wild")
+			c.ExpectDescribed(t, `PUBLISH q0 dup=0 retain=0 sa/one "live"`)
+			c.Ack(t, c.ExpectPublish(t, `q2 dup=0 retain=0 sa/x/w "wild"`))
+			c.ExpectIdle(t)
 		})
 	}
 }
@@ -386,27 +387,27 @@ func TestUnsubscribeActions(t *testing.T) {
 			srv := startPipeServer(t, nil)
 			pub, _ := pipeConnect(t, srv, codec.V5, clean5("ua-pub"))
 			c, _ := pipeConnect(t, srv, v, &codec.Connect{ClientID: "ua", CleanStart: true})
-			c.subscribe(t, 2, "ua/1", "ua/2", "ua/kept")
-			pub.publish(t, 1, "ua/1", "started 1")
-			pub.publish(t, 2, "ua/2", "started 2")
-			m1 := c.expectPublish(t, `q1 dup=0 retain=0 ua/1 "started 1"`)
-			m2 := c.expectPublish(t, `q2 dup=0 retain=0 ua/2 "started 2"`)
+			c.Subscribe(t, 2, "ua/1", "ua/2", "ua/kept")
+			pub.Publish(t, 1, "ua/1", "started 1")
+			pub.Publish(t, 2, "ua/2", "started 2")
+			m1 := c.ExpectPublish(t, `q1 dup=0 retain=0 ua/1 "started 1"`)
+			m2 := c.ExpectPublish(t, `q2 dup=0 retain=0 ua/2 "started 2"`)
 
-			c.send(t, &codec.Unsubscribe{PacketID: 777, Filters: []string{"ua/1", "ua/2", "ua/never"}})
+			c.Send(t, &codec.Unsubscribe{PacketID: 777, Filters: []string{"ua/1", "ua/2", "ua/never"}})
 			if v == codec.V5 {
-				c.expectDescribed(t, "UNSUBACK id=777 [0x00 0x00 0x11]")
+				c.ExpectDescribed(t, "UNSUBACK id=777 [0x00 0x00 0x11]")
 			} else {
-				c.expectDescribed(t, "UNSUBACK id=777 []")
+				c.ExpectDescribed(t, "UNSUBACK id=777 []")
 			}
-			c.send(t, &codec.Puback{Ack: codec.Ack{PacketID: m1.PacketID}}, &codec.Pubrec{Ack: codec.Ack{PacketID: m2.PacketID}})
-			c.expectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", m2.PacketID))
-			c.send(t, &codec.Pubcomp{Ack: codec.Ack{PacketID: m2.PacketID}})
+			c.Send(t, &codec.Puback{Ack: codec.Ack{PacketID: m1.PacketID}}, &codec.Pubrec{Ack: codec.Ack{PacketID: m2.PacketID}})
+			c.ExpectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", m2.PacketID))
+			c.Send(t, &codec.Pubcomp{Ack: codec.Ack{PacketID: m2.PacketID}})
 
-			pub.publish(t, 1, "ua/1", "gone")
-			pub.publish(t, 2, "ua/2", "gone")
-			pub.publish(t, 1, "ua/kept", "kept")
-			c.expectMessage(t, "ua/kept", "kept")
-			c.expectIdle(t)
+			pub.Publish(t, 1, "ua/1", "gone")
+			pub.Publish(t, 2, "ua/2", "gone")
+			pub.Publish(t, 1, "ua/kept", "kept")
+			c.ExpectMessage(t, "ua/kept", "kept")
+			c.ExpectIdle(t)
 		})
 	}
 }
@@ -434,36 +435,36 @@ func TestSessionState(t *testing.T) {
 			}
 			pub, _ := pipeConnect(t, srv, codec.V5, clean5("ss-pub"))
 			online, _ := pipeConnect(t, srv, v, &codec.Connect{ClientID: "ss-online", CleanStart: true})
-			online.subscribe(t, 1, "ss/#")
+			online.Subscribe(t, 1, "ss/#")
 			away, _ := pipeConnect(t, srv, v, keep("ss-away"))
-			away.subscribe(t, 1, "ss/#")
-			away.disconnect(t)
+			away.Subscribe(t, 1, "ss/#")
+			away.Disconnect(t)
 			other, _ := pipeConnect(t, srv, v, keep("ss-other"))
-			other.subscribe(t, 1, "elsewhere/#")
-			other.disconnect(t)
+			other.Subscribe(t, 1, "elsewhere/#")
+			other.Disconnect(t)
 
-			pub.publish(t, 1, "ss/t", "0")
-			pub.publish(t, 1, "ss/t", "1")
-			m0 := online.expectPublish(t, `q1 dup=0 retain=0 ss/t "0"`) // "1" waits: MaxInflight 1
+			pub.Publish(t, 1, "ss/t", "0")
+			pub.Publish(t, 1, "ss/t", "1")
+			m0 := online.ExpectPublish(t, `q1 dup=0 retain=0 ss/t "0"`) // "1" waits: MaxInflight 1
 			advance(24 * time.Hour)                                     // fake time (synctest)
-			online.ack(t, m0)
-			online.expectMessage(t, "ss/t", "1")
-			pub.publish(t, 1, "ss/t", "2")
-			online.expectMessage(t, "ss/t", "2")
-			online.expectIdle(t)
+			online.Ack(t, m0)
+			online.ExpectMessage(t, "ss/t", "1")
+			pub.Publish(t, 1, "ss/t", "2")
+			online.ExpectMessage(t, "ss/t", "2")
+			online.ExpectIdle(t)
 
 			away, _ = pipeConnect(t, srv, v, keep("ss-away"))
-			away.expectMessage(t, "ss/t", "0")
-			away.expectPublish(t, `q1 dup=0 retain=0 ss/t "1"`) // in flight, never acknowledged
-			away.close()
+			away.ExpectMessage(t, "ss/t", "0")
+			away.ExpectPublish(t, `q1 dup=0 retain=0 ss/t "1"`) // in flight, never acknowledged
+			away.Close()
 			other, _ = pipeConnect(t, srv, v, keep("ss-other"))
-			other.expectIdle(t)
-			other.disconnect(t)
+			other.ExpectIdle(t)
+			other.Disconnect(t)
 			if v == codec.V311 {
 				return // a 3.1.1 session lives until it is cleaned
 			}
 
-			pub.publish(t, 1, "ss/t", "3") // queued for "ss-away"
+			pub.Publish(t, 1, "ss/t", "3") // queued for "ss-away"
 			advance(expiry * time.Second)  // fake time (synctest): the Session Expiry Interval
 			synctest.Wait()
 			srv.mu.Lock()
@@ -474,8 +475,8 @@ func TestSessionState(t *testing.T) {
 			}
 			away, ack := pipeConnect(t, srv, v, keep("ss-away"))
 			wantSessionPresent(t, ack, false)
-			pub.publish(t, 1, "ss/t", "4")
-			away.expectIdle(t)
+			pub.Publish(t, 1, "ss/t", "4")
+			away.ExpectIdle(t)
 		})
 	}
 }
@@ -489,22 +490,22 @@ func TestWillRetain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		watcher, _ := pipeConnect(t, srv, codec.V5, clean5("wr-watch"))
-		watcher.subscribeWith(t, &codec.Subscribe{Subscriptions: []codec.Subscription{
+		watcher.SubscribeWith(t, &codec.Subscribe{Subscriptions: []codec.Subscription{
 			{Filter: "wr/#", QoS: 1, RetainAsPublished: true}, {Filter: "#", QoS: 1}}}) // "#": sees any will at all
 		for _, retain := range []bool{true, false} {
 			c, _ := pipeConnect(t, srv, codec.V5, &codec.Connect{ClientID: fmt.Sprint("wr-", retain), CleanStart: true,
 				Will: &codec.Will{Topic: fmt.Sprint("wr/", retain), Payload: []byte("gone"), QoS: 1, Retain: retain}})
-			c.close()
-			watcher.ack(t, watcher.expectPublish(t, fmt.Sprintf(`q1 dup=0 retain=%d wr/%v "gone"`, b2i(retain), retain)))
+			c.Close()
+			watcher.Ack(t, watcher.ExpectPublish(t, fmt.Sprintf(`q1 dup=0 retain=%d wr/%v "gone"`, map[bool]int{true: 1}[retain], retain)))
 		}
 		nowill, _ := pipeConnect(t, srv, codec.V311, &codec.Connect{ClientID: "wr-none", CleanStart: true})
-		nowill.close()
-		watcher.expectIdle(t)
+		nowill.Close()
+		watcher.ExpectIdle(t)
 
 		late, _ := pipeConnect(t, srv, codec.V5, clean5("wr-late"))
-		late.subscribe(t, 1, "wr/#")
-		late.ack(t, late.expectPublish(t, `q1 dup=0 retain=1 wr/true "gone"`))
-		late.expectIdle(t)
+		late.Subscribe(t, 1, "wr/#")
+		late.Ack(t, late.ExpectPublish(t, `q1 dup=0 retain=1 wr/true "gone"`))
+		late.ExpectIdle(t)
 	})
 }
 
@@ -543,7 +544,7 @@ func TestPaho5SubscriptionIdentifiers(t *testing.T) {
 		if id > 0 {
 			s.Properties = &paho.SubscribeProperties{SubscriptionIdentifier: &id}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 		defer cancel()
 		if _, err := c.Subscribe(ctx, s); err != nil {
 			t.Fatal(err)
@@ -579,24 +580,24 @@ func TestSubscriptionIdentifiersRetained(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("sir-pub"))
-		pub.publishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "sir/t", Payload: []byte("r")})
+		pub.PublishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "sir/t", Payload: []byte("r")})
 		c, _ := pipeConnect(t, srv, codec.V5, clean5("sir"))
 		for i, f := range []string{"sir/#", "sir/+", "sir/t"} {
 			s := &codec.Subscribe{Subscriptions: []codec.Subscription{{Filter: f, QoS: 1}}}
 			s.Properties.SubscriptionIdentifiers = []int{i + 1}
-			c.subscribeWith(t, s)
-			p := c.expectPublish(t, `q1 dup=0 retain=1 sir/t "r"`)
+			c.SubscribeWith(t, s)
+			p := c.ExpectPublish(t, `q1 dup=0 retain=1 sir/t "r"`)
 			if !slices.Equal(p.Properties.SubscriptionIdentifiers, []int{i + 1}) {
 				t.Errorf("retained message for %s with Subscription Identifiers %v, want [%d]", f, p.Properties.SubscriptionIdentifiers, i+1)
 			}
-			c.ack(t, p)
+			c.Ack(t, p)
 		}
-		pub.publish(t, 1, "sir/t", "live")
-		p := c.expectMessage(t, "sir/t", "live")
+		pub.Publish(t, 1, "sir/t", "live")
+		p := c.ExpectMessage(t, "sir/t", "live")
 		if got := slices.Sorted(slices.Values(p.Properties.SubscriptionIdentifiers)); !slices.Equal(got, []int{1, 2, 3}) {
 			t.Errorf("live message with Subscription Identifiers %v, want [1 2 3]", got)
 		}
-		c.expectIdle(t)
+		c.ExpectIdle(t)
 	})
 }
 
@@ -607,13 +608,13 @@ func TestUnauthorizedPublish311(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		sub, _ := pipeConnect(t, srv, codec.V5, clean5("up-sub"))
-		sub.subscribe(t, 2, "$SYS/#")
+		sub.Subscribe(t, 2, "$SYS/#")
 		c, _ := pipeConnect(t, srv, codec.V311, &codec.Connect{ClientID: "up", CleanStart: true})
-		c.publish(t, 1, "$SYS/forged", "q1")
-		c.publish(t, 2, "$SYS/forged", "q2")
-		c.publish(t, 0, "$SYS/forged", "q0")
-		c.expectIdle(t)
-		sub.expectIdle(t)
+		c.Publish(t, 1, "$SYS/forged", "q1")
+		c.Publish(t, 2, "$SYS/forged", "q2")
+		c.Publish(t, 0, "$SYS/forged", "q0")
+		c.ExpectIdle(t)
+		sub.ExpectIdle(t)
 	})
 }
 
@@ -623,12 +624,12 @@ func TestRetainedQoS0Replaces311(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		c, _ := pipeConnect(t, srv, codec.V311, &codec.Connect{ClientID: "rq0", CleanStart: true})
-		c.publishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "rq0/t", Payload: []byte("old")})
-		c.publishWith(t, &codec.Publish{QoS: 0, Retain: true, Topic: "rq0/t", Payload: []byte("new")})
+		c.PublishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "rq0/t", Payload: []byte("old")})
+		c.PublishWith(t, &codec.Publish{QoS: 0, Retain: true, Topic: "rq0/t", Payload: []byte("new")})
 		s, _ := pipeConnect(t, srv, codec.V311, &codec.Connect{ClientID: "rq0-sub", CleanStart: true})
-		s.subscribe(t, 1, "rq0/t")
-		s.expectDescribed(t, `PUBLISH q0 dup=0 retain=1 rq0/t "new"`)
-		s.expectIdle(t)
+		s.Subscribe(t, 1, "rq0/t")
+		s.ExpectDescribed(t, `PUBLISH q0 dup=0 retain=1 rq0/t "new"`)
+		s.ExpectIdle(t)
 	})
 }
 
@@ -641,11 +642,11 @@ func TestByteStreamTransports(t *testing.T) {
 	srv := startServer(t, nil)
 	cn, sn := net.Pipe()
 	go srv.ServeConn(context.Background(), sn)
-	piped := newRawClient(t, cn, codec.V311, false)
-	piped.connect(t, &codec.Connect{ClientID: "bs-pipe", CleanStart: true})
-	piped.subscribe(t, 1, "bs/#")
+	piped := testkit.NewPeer(t, cn, codec.V311, testkit.RealTime)
+	piped.Connect(t, &codec.Connect{ClientID: "bs-pipe", CleanStart: true})
+	piped.Subscribe(t, 1, "bs/#")
 	tcp, _ := connected(t, srv, codec.V5, clean5("bs-tcp"))
-	tcp.subscribe(t, 1, "bs/#")
+	tcp.Subscribe(t, 1, "bs/#")
 
 	pub, _ := connected(t, srv, codec.V5, clean5("bs-pub"))
 	const n = 50
@@ -653,18 +654,18 @@ func TestByteStreamTransports(t *testing.T) {
 	for i := range n {
 		pkts = append(pkts, &codec.Publish{QoS: 1, PacketID: uint16(i + 1), Topic: fmt.Sprint("bs/", i%3), Payload: []byte(fmt.Sprint(i))})
 	}
-	b := encode(codec.V5, pkts...)
+	b := testkit.Encode(codec.V5, pkts...)
 	for i := range b {
-		pub.sendRaw(t, b[i:i+1])
+		pub.SendRaw(t, b[i:i+1])
 	}
 	for i := range n {
-		pub.expectDescribed(t, fmt.Sprintf("PUBACK id=%d rc=0x00", i+1))
+		pub.ExpectDescribed(t, fmt.Sprintf("PUBACK id=%d rc=0x00", i+1))
 	}
-	for _, c := range []*rawConn{piped, tcp} {
+	for _, c := range []*testkit.Peer{piped, tcp} {
 		for i := range n {
-			c.expectMessage(t, fmt.Sprint("bs/", i%3), fmt.Sprint(i))
+			c.ExpectMessage(t, fmt.Sprint("bs/", i%3), fmt.Sprint(i))
 		}
-		c.expectIdle(t)
+		c.ExpectIdle(t)
 	}
 }
 
@@ -686,18 +687,18 @@ func TestWillMessageExpiry(t *testing.T) {
 		p.Properties.SessionExpiryInterval = 100
 		c, _ := pipeConnect(t, srv, codec.V5, p)
 		advance(2 * time.Minute) // fake time (synctest): longer than the will's interval
-		c.close()
+		c.Close()
 		advance(10 * time.Second) // fake time (synctest): the Will Delay Interval
-		got := watcher.expectMessage(t, "will/x", "gone")
+		got := watcher.ExpectMessage(t, "will/x", "gone")
 		wantExpiry(t, got, 60)
 		checkForwarded(t, got)
 
 		advance(59 * time.Second) // fake time (synctest)
 		s, _ := pipeConnect(t, srv, codec.V5, clean5("wx-s"))
-		s.subscribe(t, 1, "will/#")
-		wantExpiry(t, s.expectMessage(t, "will/x", "gone"), 1)
+		s.Subscribe(t, 1, "will/#")
+		wantExpiry(t, s.ExpectMessage(t, "will/x", "gone"), 1)
 		advance(time.Second) // fake time (synctest)
-		s.subscribe(t, 1, "will/x")
-		s.expectIdle(t)
+		s.Subscribe(t, 1, "will/x")
+		s.ExpectIdle(t)
 	})
 }

@@ -1,6 +1,9 @@
 package broker
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/ternmq/tern/codec"
@@ -12,7 +15,7 @@ import (
 func TestPanicInWriter(t *testing.T) {
 	srv := startServer(t, nil)
 	sub, _ := connected(t, srv, codec.V5, &codec.Connect{ClientID: "calm", CleanStart: true})
-	sub.subscribe(t, 1, "w/t")
+	sub.Subscribe(t, 1, "w/t")
 	victim, _ := connected(t, srv, codec.V311, &codec.Connect{ClientID: "victim", CleanStart: true})
 
 	srv.mu.Lock()
@@ -27,15 +30,23 @@ func TestPanicInWriter(t *testing.T) {
 		t.Fatal("victim's connection not found")
 	}
 	vc.enqueue(outItem{kind: codec.CONNACK}, false, 1) // pkt is nil: encode panics
-	victim.expectClosed(t)
+	victim.ExpectClosed(t)
 
 	pub := publisher(t, srv, "after-writer-panic")
-	pub.publish(t, 1, "w/t", "still here")
-	sub.expectMessage(t, "w/t", "still here")
+	pub.Publish(t, 1, "w/t", "still here")
+	sub.ExpectMessage(t, "w/t", "still here")
 }
 
-// TestPanicInTimer: a panic in a timer's work is recovered and logged.
+// TestPanicInTimer: a panic in a timer's work is recovered and logged at
+// error level, with the panic value and the stack.
 func TestPanicInTimer(t *testing.T) {
-	srv := New(Options{})
+	var logs bytes.Buffer
+	srv := New(Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	srv.safely("test", func() { panic("test panic in a timer") })
+	got := logs.String()
+	for _, want := range []string{`level=ERROR`, `msg="panic in test; recovered"`, `panic="test panic in a timer"`, `stack=`, `TestPanicInTimer`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log lacks %s:\n%s", want, got)
+		}
+	}
 }

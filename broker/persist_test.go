@@ -95,13 +95,13 @@ func TestRestartKeepsSessions(t *testing.T) {
 				f := &faultStore{Store: memory.New()}
 				srv := openPipeServer(t, f, nil)
 				sub, _ := pipeConnect(t, srv, v, persistent(v, "rk-sub"))
-				sub.subscribe(t, 2, "rk/#")
-				sub.disconnect(t)
+				sub.Subscribe(t, 2, "rk/#")
+				sub.Disconnect(t)
 				pub, _ := pipeConnect(t, srv, v, &codec.Connect{ClientID: "rk-pub", CleanStart: true})
-				pub.publish(t, 1, "rk/1", "one")
-				pub.publish(t, 2, "rk/2", "two")
-				pub.publish(t, 0, "rk/0", "not queued")
-				pub.publishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "rk/kept", Payload: []byte("kept")})
+				pub.Publish(t, 1, "rk/1", "one")
+				pub.Publish(t, 2, "rk/2", "two")
+				pub.Publish(t, 0, "rk/0", "not queued")
+				pub.PublishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "rk/kept", Payload: []byte("kept")})
 
 				srv, _ = crash(t, srv, f, nil)
 				sub, ack := pipeConnect(t, srv, v, persistent(v, "rk-sub"))
@@ -110,21 +110,21 @@ func TestRestartKeepsSessions(t *testing.T) {
 				}
 				// Any of them may have been sent before the crash: DUP 1.
 				for _, p := range []*codec.Publish{
-					sub.expectPublish(t, `q1 dup=1 retain=0 rk/1 "one"`),
-					sub.expectPublish(t, `q2 dup=1 retain=0 rk/2 "two"`),
-					sub.expectPublish(t, `q1 dup=1 retain=0 rk/kept "kept"`),
+					sub.ExpectPublish(t, `q1 dup=1 retain=0 rk/1 "one"`),
+					sub.ExpectPublish(t, `q2 dup=1 retain=0 rk/2 "two"`),
+					sub.ExpectPublish(t, `q1 dup=1 retain=0 rk/kept "kept"`),
 				} {
-					sub.ack(t, p)
+					sub.Ack(t, p)
 				}
-				sub.expectIdle(t)
+				sub.ExpectIdle(t)
 
 				late, _ := pipeConnect(t, srv, v, &codec.Connect{ClientID: "rk-late", CleanStart: true})
-				late.subscribe(t, 1, "rk/kept")
-				late.expectPublish(t, `q1 dup=0 retain=1 rk/kept "kept"`)
+				late.Subscribe(t, 1, "rk/kept")
+				late.ExpectPublish(t, `q1 dup=0 retain=1 rk/kept "kept"`)
 				// The subscription survived too: a new message reaches it.
 				pub, _ = pipeConnect(t, srv, v, &codec.Connect{ClientID: "rk-pub", CleanStart: true})
-				pub.publish(t, 1, "rk/after", "after")
-				sub.expectMessage(t, "rk/after", "after")
+				pub.Publish(t, 1, "rk/after", "after")
+				sub.ExpectMessage(t, "rk/after", "after")
 			})
 		})
 	}
@@ -139,28 +139,28 @@ func TestRestartInflight(t *testing.T) {
 		f := &faultStore{Store: memory.New()}
 		srv := openPipeServer(t, f, nil)
 		sub, _ := pipeConnect(t, srv, codec.V311, persistent(codec.V311, "ri-sub"))
-		sub.subscribe(t, 2, "ri/#")
+		sub.Subscribe(t, 2, "ri/#")
 		pub, _ := pipeConnect(t, srv, codec.V311, &codec.Connect{ClientID: "ri-pub", CleanStart: true})
-		pub.publish(t, 1, "ri/1", "one")
-		pub.publish(t, 2, "ri/2", "two")
-		one := sub.expectPublish(t, `q1 dup=0 retain=0 ri/1 "one"`)
-		two := sub.expectPublish(t, `q2 dup=0 retain=0 ri/2 "two"`)
-		sub.send(t, &codec.Pubrec{Ack: codec.Ack{PacketID: two.PacketID}})
-		sub.expectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", two.PacketID))
+		pub.Publish(t, 1, "ri/1", "one")
+		pub.Publish(t, 2, "ri/2", "two")
+		one := sub.ExpectPublish(t, `q1 dup=0 retain=0 ri/1 "one"`)
+		two := sub.ExpectPublish(t, `q2 dup=0 retain=0 ri/2 "two"`)
+		sub.Send(t, &codec.Pubrec{Ack: codec.Ack{PacketID: two.PacketID}})
+		sub.ExpectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", two.PacketID))
 
 		srv, _ = crash(t, srv, f, nil)
 		sub, _ = pipeConnect(t, srv, codec.V311, persistent(codec.V311, "ri-sub"))
-		sub.expectDescribed(t,
+		sub.ExpectDescribed(t,
 			fmt.Sprintf(`PUBLISH q1 dup=1 retain=0 id=%d ri/1 "one"`, one.PacketID),
 			fmt.Sprintf("PUBREL id=%d rc=0x00", two.PacketID))
-		sub.send(t, &codec.Puback{Ack: codec.Ack{PacketID: one.PacketID}},
+		sub.Send(t, &codec.Puback{Ack: codec.Ack{PacketID: one.PacketID}},
 			&codec.Pubcomp{Ack: codec.Ack{PacketID: two.PacketID}})
-		sub.expectIdle(t)
+		sub.ExpectIdle(t)
 
 		// Completed: neither comes back after another restart.
 		srv, _ = crash(t, srv, &faultStore{Store: f.Store}, nil)
 		sub, _ = pipeConnect(t, srv, codec.V311, persistent(codec.V311, "ri-sub"))
-		sub.expectIdle(t)
+		sub.ExpectIdle(t)
 	})
 }
 
@@ -172,22 +172,22 @@ func TestRestartInboundQoS2(t *testing.T) {
 		f := &faultStore{Store: memory.New()}
 		srv := openPipeServer(t, f, nil)
 		sub, _ := pipeConnect(t, srv, codec.V5, persistent(codec.V5, "rq-sub"))
-		sub.subscribe(t, 2, "rq/#")
-		sub.disconnect(t)
+		sub.Subscribe(t, 2, "rq/#")
+		sub.Disconnect(t)
 		pub, _ := pipeConnect(t, srv, codec.V5, persistent(codec.V5, "rq-pub"))
-		pub.send(t, &codec.Publish{QoS: 2, PacketID: 7, Topic: "rq/t", Payload: []byte("once")})
-		pub.expectDescribed(t, "PUBREC id=7 rc=0x00")
+		pub.Send(t, &codec.Publish{QoS: 2, PacketID: 7, Topic: "rq/t", Payload: []byte("once")})
+		pub.ExpectDescribed(t, "PUBREC id=7 rc=0x00")
 
 		srv, _ = crash(t, srv, f, nil)
 		pub, _ = pipeConnect(t, srv, codec.V5, persistent(codec.V5, "rq-pub"))
-		pub.send(t, &codec.Publish{QoS: 2, PacketID: 7, Dup: true, Topic: "rq/t", Payload: []byte("once")})
-		pub.expectDescribed(t, "PUBREC id=7 rc=0x00")
-		pub.send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 7}})
-		pub.expectDescribed(t, "PUBCOMP id=7 rc=0x00")
+		pub.Send(t, &codec.Publish{QoS: 2, PacketID: 7, Dup: true, Topic: "rq/t", Payload: []byte("once")})
+		pub.ExpectDescribed(t, "PUBREC id=7 rc=0x00")
+		pub.Send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 7}})
+		pub.ExpectDescribed(t, "PUBCOMP id=7 rc=0x00")
 
 		sub, _ = pipeConnect(t, srv, codec.V5, persistent(codec.V5, "rq-sub"))
-		sub.expectMessage(t, "rq/t", "once")
-		sub.expectIdle(t)
+		sub.ExpectMessage(t, "rq/t", "once")
+		sub.ExpectIdle(t)
 	})
 }
 
@@ -199,17 +199,17 @@ func TestRestartExpiry(t *testing.T) {
 		f := &faultStore{Store: memory.New()}
 		srv := openPipeServer(t, f, nil)
 		w := willWatcher(t, srv)
-		w.disconnect(t)
+		w.Disconnect(t)
 		w, _ = pipeConnect(t, srv, codec.V5, persistent(codec.V5, "watcher"))
-		w.subscribe(t, 1, "will/#")
-		w.disconnect(t)
+		w.Subscribe(t, 1, "will/#")
+		w.Disconnect(t)
 		p := persistent(codec.V5, "re-gone")
 		p.Properties.SessionExpiryInterval = 5
 		p.Will = will("will/re-gone", "bye", 60)
 		p.Will.QoS = 1 // queued for the offline watcher
 		c, _ := pipeConnect(t, srv, codec.V5, p)
-		c.subscribe(t, 1, "re/#")
-		c.close() // lost: the will waits for its delay
+		c.Subscribe(t, 1, "re/#")
+		c.Close() // lost: the will waits for its delay
 		synctest.Wait()
 
 		srv, _ = crashFor(t, srv, f, nil, 10*time.Second)
@@ -227,9 +227,9 @@ func TestRestartExpiry(t *testing.T) {
 		if ack.SessionPresent {
 			t.Error("Session Present 1 for a session that expired while the broker was down")
 		}
-		c.close()
+		c.Close()
 		w, _ = pipeConnect(t, srv, codec.V5, persistent(codec.V5, "watcher"))
-		w.expectMessage(t, "will/re-gone", "bye")
+		w.ExpectMessage(t, "will/re-gone", "bye")
 	})
 }
 
@@ -242,35 +242,35 @@ func TestStoreFailure(t *testing.T) {
 		f := &faultStore{Store: memory.New()}
 		srv := openPipeServer(t, f, nil)
 		away, _ := pipeConnect(t, srv, codec.V5, persistent(codec.V5, "sf-away"))
-		away.subscribe(t, 1, "sf/#")
-		away.disconnect(t)
+		away.Subscribe(t, 1, "sf/#")
+		away.Disconnect(t)
 		online, _ := pipeConnect(t, srv, codec.V5, clean5("sf-online"))
-		online.subscribe(t, 0, "sf/#")
+		online.Subscribe(t, 0, "sf/#")
 		p5, _ := pipeConnect(t, srv, codec.V5, clean5("sf-p5"))
 		p3, _ := pipeConnect(t, srv, codec.V311, &codec.Connect{ClientID: "sf-p3", CleanStart: true})
 
 		f.setFail(fmt.Errorf("write: %w", syscall.EIO))
-		p5.send(t, &codec.Publish{QoS: 1, PacketID: 1, Topic: "sf/a", Payload: []byte("a")})
-		p5.expectDescribed(t, "PUBACK id=1 rc=0x80")
+		p5.Send(t, &codec.Publish{QoS: 1, PacketID: 1, Topic: "sf/a", Payload: []byte("a")})
+		p5.ExpectDescribed(t, "PUBACK id=1 rc=0x80")
 		f.setFail(fmt.Errorf("write: %w", syscall.ENOSPC))
-		p5.send(t, &codec.Publish{QoS: 2, PacketID: 2, Topic: "sf/b", Payload: []byte("b")})
-		p5.expectDescribed(t, "PUBREC id=2 rc=0x97")
-		p3.send(t, &codec.Publish{QoS: 1, PacketID: 3, Topic: "sf/c", Payload: []byte("c")})
-		p3.expectClosed(t)
+		p5.Send(t, &codec.Publish{QoS: 2, PacketID: 2, Topic: "sf/b", Payload: []byte("b")})
+		p5.ExpectDescribed(t, "PUBREC id=2 rc=0x97")
+		p3.Send(t, &codec.Publish{QoS: 1, PacketID: 3, Topic: "sf/c", Payload: []byte("c")})
+		p3.ExpectClosed(t)
 		// QoS 0 and clean sessions never wait for the store.
-		p5.publish(t, 0, "sf/d", "d")
-		online.expectMessage(t, "sf/a", "a")
-		online.expectMessage(t, "sf/b", "b")
-		online.expectMessage(t, "sf/c", "c")
-		online.expectMessage(t, "sf/d", "d")
+		p5.Publish(t, 0, "sf/d", "d")
+		online.ExpectMessage(t, "sf/a", "a")
+		online.ExpectMessage(t, "sf/b", "b")
+		online.ExpectMessage(t, "sf/c", "c")
+		online.ExpectMessage(t, "sf/d", "d")
 		if n := srv.Stats().StoreFailedAcks.Load(); n != 3 {
 			t.Errorf("StoreFailedAcks = %d, want 3", n)
 		}
 
 		f.setFail(nil)
-		p5.publish(t, 1, "sf/e", "e")
-		p5.publish(t, 2, "sf/b", "b again") // the refused packet id is free
-		online.expectMessage(t, "sf/e", "e")
-		online.expectMessage(t, "sf/b", "b again")
+		p5.Publish(t, 1, "sf/e", "e")
+		p5.Publish(t, 2, "sf/b", "b again") // the refused packet id is free
+		online.ExpectMessage(t, "sf/e", "e")
+		online.ExpectMessage(t, "sf/b", "b again")
 	})
 }

@@ -14,6 +14,7 @@ import (
 	paho "github.com/eclipse/paho.golang/paho"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // forwardedProps are the properties a publisher sets and every 5.0
@@ -104,13 +105,13 @@ func TestPaho5PropertiesForwarded(t *testing.T) {
 func TestMixedVersionsProperties(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
-		connect := func(v codec.Version, id string) *rawConn {
+		connect := func(v codec.Version, id string) *testkit.Peer {
 			c, _ := pipeConnect(t, srv, v, &codec.Connect{ClientID: id, CleanStart: true})
 			return c
 		}
 		s5, s3 := connect(codec.V5, "mvp-s5"), connect(codec.V311, "mvp-s3")
-		s5.subscribe(t, 2, "mvp/#")
-		s3.subscribe(t, 2, "mvp/#")
+		s5.Subscribe(t, 2, "mvp/#")
+		s3.Subscribe(t, 2, "mvp/#")
 		pub5c, pub3c := connect(codec.V5, "mvp-p5"), connect(codec.V311, "mvp-p3")
 
 		type sent struct {
@@ -127,9 +128,9 @@ func TestMixedVersionsProperties(t *testing.T) {
 					p := &codec.Publish{QoS: qos, Retain: retain, Topic: s.topic, Payload: []byte("payload " + s.topic)}
 					if v5 {
 						forwardedProps(&p.Properties)
-						pub5c.publishWith(t, p)
+						pub5c.PublishWith(t, p)
 					} else {
-						pub3c.publishWith(t, p)
+						pub3c.PublishWith(t, p)
 					}
 					all = append(all, s)
 				}
@@ -139,7 +140,7 @@ func TestMixedVersionsProperties(t *testing.T) {
 			t.Helper()
 			for _, p := range []*codec.Publish{p5, p3} {
 				if p.Topic != s.topic || string(p.Payload) != "payload "+s.topic || p.QoS != s.qos || p.Retain != retained || p.Dup {
-					t.Fatalf("got %s, want %s at QoS %d with RETAIN %v", describe(p), s.topic, s.qos, retained)
+					t.Fatalf("got %s, want %s at QoS %d with RETAIN %v", testkit.Describe(p), s.topic, s.qos, retained)
 				}
 			}
 			if s.v5 {
@@ -149,15 +150,15 @@ func TestMixedVersionsProperties(t *testing.T) {
 				t.Errorf("a 3.1.1 publisher's message reached the 5.0 subscriber with properties %+v", p5.Properties)
 			}
 		}
-		receive := func(c *rawConn, n int) []*codec.Publish {
+		receive := func(c *testkit.Peer, n int) []*codec.Publish {
 			var got []*codec.Publish
 			for range n {
-				got = append(got, expect[*codec.Publish](t, c))
+				got = append(got, testkit.Expect[*codec.Publish](t, c))
 			}
 			for _, p := range got {
-				c.ack(t, p)
+				c.Ack(t, p)
 			}
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 			return got
 		}
 		got5, got3 := receive(s5, len(all)), receive(s3, len(all))
@@ -167,8 +168,8 @@ func TestMixedVersionsProperties(t *testing.T) {
 
 		// Retained messages sent on subscribe: RETAIN 1 for both.
 		l5, l3 := connect(codec.V5, "mvp-l5"), connect(codec.V311, "mvp-l3")
-		l5.subscribe(t, 2, "mvp/+/+/true")
-		l3.subscribe(t, 2, "mvp/+/+/true")
+		l5.Subscribe(t, 2, "mvp/+/+/true")
+		l3.Subscribe(t, 2, "mvp/+/+/true")
 		byTopic := func(ps []*codec.Publish) map[string]*codec.Publish {
 			m := map[string]*codec.Publish{}
 			for _, p := range ps {
@@ -222,29 +223,29 @@ func TestPayloadFormatIndicator(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		sub, _ := pipeConnect(t, srv, codec.V5, clean5("pfi-sub"))
-		sub.subscribe(t, 1, "pfi/#")
+		sub.Subscribe(t, 1, "pfi/#")
 		c, _ := pipeConnect(t, srv, codec.V5, clean5("pfi"))
 		utf8 := func(p *codec.Properties) { p.PayloadFormatIndicator = 1 }
 		bad := []byte{'o', 'k', 0xc3, 0x28} // an invalid 2-byte sequence
 
-		c.publishWith(t, pub5(1, "pfi/t", "ünïcödé ✓", utf8))
-		c.publishWith(t, &codec.Publish{QoS: 1, Topic: "pfi/t", Payload: bad}) // not checked
-		c.send(t, &codec.Publish{QoS: 1, PacketID: 10, Topic: "pfi/t", Payload: bad, Properties: codec.Properties{PayloadFormatIndicator: 1}})
-		c.expectDescribed(t, "PUBACK id=10 rc=0x99")
-		c.send(t, &codec.Publish{QoS: 2, PacketID: 11, Topic: "pfi/t", Payload: bad, Properties: codec.Properties{PayloadFormatIndicator: 1}})
-		c.expectDescribed(t, "PUBREC id=11 rc=0x99")
-		c.send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 11}})
-		c.expectDescribed(t, "PUBCOMP id=11 rc=0x92") // the refused exchange is over
-		c.send(t, &codec.Publish{Topic: "pfi/t", Payload: bad, Properties: codec.Properties{PayloadFormatIndicator: 1}})
+		c.PublishWith(t, pub5(1, "pfi/t", "ünïcödé ✓", utf8))
+		c.PublishWith(t, &codec.Publish{QoS: 1, Topic: "pfi/t", Payload: bad}) // not checked
+		c.Send(t, &codec.Publish{QoS: 1, PacketID: 10, Topic: "pfi/t", Payload: bad, Properties: codec.Properties{PayloadFormatIndicator: 1}})
+		c.ExpectDescribed(t, "PUBACK id=10 rc=0x99")
+		c.Send(t, &codec.Publish{QoS: 2, PacketID: 11, Topic: "pfi/t", Payload: bad, Properties: codec.Properties{PayloadFormatIndicator: 1}})
+		c.ExpectDescribed(t, "PUBREC id=11 rc=0x99")
+		c.Send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 11}})
+		c.ExpectDescribed(t, "PUBCOMP id=11 rc=0x92") // the refused exchange is over
+		c.Send(t, &codec.Publish{Topic: "pfi/t", Payload: bad, Properties: codec.Properties{PayloadFormatIndicator: 1}})
 		expectDisconnect(t, c, codec.PayloadFormatInvalid)
 
-		if p := sub.expectMessage(t, "pfi/t", "ünïcödé ✓"); p.Properties.PayloadFormatIndicator != 1 {
+		if p := sub.ExpectMessage(t, "pfi/t", "ünïcödé ✓"); p.Properties.PayloadFormatIndicator != 1 {
 			t.Errorf("forwarded with Payload Format Indicator %d, want 1", p.Properties.PayloadFormatIndicator)
 		}
-		if p := sub.expectMessage(t, "pfi/t", string(bad)); p.Properties.Has(codec.PropPayloadFormatIndicator) {
+		if p := sub.ExpectMessage(t, "pfi/t", string(bad)); p.Properties.Has(codec.PropPayloadFormatIndicator) {
 			t.Errorf("forwarded with Payload Format Indicator %d, want none", p.Properties.PayloadFormatIndicator)
 		}
-		sub.expectIdle(t)
+		sub.ExpectIdle(t)
 	})
 }
 
@@ -325,7 +326,7 @@ func noProblemInfo(t testing.TB, p codec.Packet) {
 	}
 	if props.ReasonString != "" || len(props.UserProperties) > 0 {
 		t.Errorf("%s carries Reason String %q / User Properties %q although Request Problem Information is 0 [MQTT-5:3.1.2-29]",
-			describe(p), props.ReasonString, props.UserProperties)
+			testkit.Describe(p), props.ReasonString, props.UserProperties)
 	}
 }
 
@@ -347,17 +348,17 @@ func TestRequestProblemInformationZero(t *testing.T) {
 		check := func(want ...string) {
 			t.Helper()
 			for _, w := range want {
-				got := c.recv(t)
-				if describe(got) != w {
-					t.Fatalf("got %s, want %s", describe(got), w)
+				got := c.Recv(t)
+				if testkit.Describe(got) != w {
+					t.Fatalf("got %s, want %s", testkit.Describe(got), w)
 				}
 				noProblemInfo(t, got)
 			}
 		}
 
-		c.send(t, &codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "rpi/#", QoS: 2}, {Filter: "rpi/#/x"}}})
+		c.Send(t, &codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "rpi/#", QoS: 2}, {Filter: "rpi/#/x"}}})
 		check("SUBACK id=1 [0x02 0x8f]")
-		c.send(t,
+		c.Send(t,
 			&codec.Publish{QoS: 1, PacketID: 2, Topic: "$SYS/forged"},
 			&codec.Publish{QoS: 1, PacketID: 3, Topic: "rpi/bad", Payload: []byte{0xff}, Properties: codec.Properties{PayloadFormatIndicator: 1}},
 			&codec.Publish{QoS: 2, PacketID: 4, Topic: "$SYS/forged"},
@@ -365,21 +366,21 @@ func TestRequestProblemInformationZero(t *testing.T) {
 			&codec.Unsubscribe{PacketID: 5, Filters: []string{"none"}})
 		check("PUBACK id=2 rc=0x87", "PUBACK id=3 rc=0x99", "PUBREC id=4 rc=0x87", "PUBCOMP id=99 rc=0x92", "UNSUBACK id=5 [0x11]")
 
-		pub.publishWith(t, pub5(2, "rpi/t", "m", func(p *codec.Properties) { p.UserProperties = []codec.UserProperty{{Key: "k", Value: "v"}} }))
-		m := c.expectPublish(t, `q2 dup=0 retain=0 rpi/t "m"`)
+		pub.PublishWith(t, pub5(2, "rpi/t", "m", func(p *codec.Properties) { p.UserProperties = []codec.UserProperty{{Key: "k", Value: "v"}} }))
+		m := c.ExpectPublish(t, `q2 dup=0 retain=0 rpi/t "m"`)
 		if len(m.Properties.UserProperties) != 1 {
 			t.Errorf("PUBLISH User Properties %q, want the publisher's", m.Properties.UserProperties)
 		}
-		c.send(t, &codec.Pubrec{Ack: codec.Ack{PacketID: m.PacketID}})
+		c.Send(t, &codec.Pubrec{Ack: codec.Ack{PacketID: m.PacketID}})
 		check(fmt.Sprintf("PUBREL id=%d rc=0x00", m.PacketID))
-		c.send(t, &codec.Pubcomp{Ack: codec.Ack{PacketID: m.PacketID}})
-		c.publishWith(t, &codec.Publish{QoS: 1, Topic: "other/ok"})
-		c.send(t, &codec.Publish{QoS: 2, PacketID: 6, Topic: "other/ok"})
+		c.Send(t, &codec.Pubcomp{Ack: codec.Ack{PacketID: m.PacketID}})
+		c.PublishWith(t, &codec.Publish{QoS: 1, Topic: "other/ok"})
+		c.Send(t, &codec.Publish{QoS: 2, PacketID: 6, Topic: "other/ok"})
 		check("PUBREC id=6 rc=0x00")
-		c.send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 6}})
+		c.Send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 6}})
 		check("PUBCOMP id=6 rc=0x00")
-		c.expectIdle(t)
-		c.send(t, &codec.Auth{})
+		c.ExpectIdle(t)
+		c.Send(t, &codec.Auth{})
 		expectDisconnect(t, c, codec.ProtocolError)
 	})
 }

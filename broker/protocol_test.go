@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // Protocol tests with the raw client over TCP: the details a full client
@@ -26,14 +27,14 @@ func persistent(v codec.Version, id string) *codec.Connect {
 }
 
 // connected dials srv and connects with p (Version set from v).
-func connected(t *testing.T, srv *testServer, v codec.Version, p *codec.Connect) (*rawConn, *codec.Connack) {
+func connected(t *testing.T, srv *testServer, v codec.Version, p *codec.Connect) (*testkit.Peer, *codec.Connack) {
 	t.Helper()
-	c := dialRaw(t, srv.Addr, v)
-	return c, c.connect(t, p)
+	c := testkit.Dial(t, srv.Addr, v)
+	return c, c.Connect(t, p)
 }
 
 // publisher connects a 5.0 client with a clean session.
-func publisher(t *testing.T, srv *testServer, id string) *rawConn {
+func publisher(t *testing.T, srv *testServer, id string) *testkit.Peer {
 	t.Helper()
 	c, _ := connected(t, srv, codec.V5, &codec.Connect{ClientID: id, CleanStart: true})
 	return c
@@ -58,23 +59,23 @@ func TestSessionPresent(t *testing.T) {
 			// [MQTT-5:3.2.2-3], and a new session is made [MQTT-5:3.1.2-6].
 			c, ack := connected(t, srv, v, persistent(v, "sp"))
 			wantSessionPresent(t, ack, false)
-			c.subscribe(t, 1, "sp/t")
-			c.disconnect(t)
+			c.Subscribe(t, 1, "sp/t")
+			c.Disconnect(t)
 
 			// QoS 1 messages for the offline session are kept [MQTT-3:3.1.2-5].
-			pub.publish(t, 1, "sp/t", "while away")
-			pub.publish(t, 0, "sp/t", "qos 0, not queued")
-			pub.expectIdle(t) // PINGRESP: the QoS 0 message has been routed
+			pub.Publish(t, 1, "sp/t", "while away")
+			pub.Publish(t, 0, "sp/t", "qos 0, not queued")
+			pub.ExpectIdle(t) // PINGRESP: the QoS 0 message has been routed
 
 			// Resumed: Session Present 1 [MQTT-3:3.2.2-2] [MQTT-5:3.2.2-3],
 			// with its subscriptions and queue [MQTT-3:3.1.2-4] [MQTT-5:3.1.2-5].
 			c, ack = connected(t, srv, v, persistent(v, "sp"))
 			wantSessionPresent(t, ack, true)
-			c.expectMessage(t, "sp/t", "while away")
-			c.expectIdle(t)
-			pub.publish(t, 1, "sp/t", "live")
-			c.expectMessage(t, "sp/t", "live")
-			c.disconnect(t)
+			c.ExpectMessage(t, "sp/t", "while away")
+			c.ExpectIdle(t)
+			pub.Publish(t, 1, "sp/t", "live")
+			c.ExpectMessage(t, "sp/t", "live")
+			c.Disconnect(t)
 
 			// Clean: Session Present 0 [MQTT-3:3.2.2-1] [MQTT-5:3.2.2-2], and
 			// the old session with its subscription is gone [MQTT-3:3.1.2-6]
@@ -83,9 +84,9 @@ func TestSessionPresent(t *testing.T) {
 			clean.CleanStart = true
 			c, ack = connected(t, srv, v, clean)
 			wantSessionPresent(t, ack, false)
-			pub.publish(t, 1, "sp/t", "nobody subscribed")
-			c.expectIdle(t)
-			c.disconnect(t)
+			pub.Publish(t, 1, "sp/t", "nobody subscribed")
+			c.ExpectIdle(t)
+			c.Disconnect(t)
 
 			// A 3.1.1 clean session ends with its connection [MQTT-3:3.1.2-6];
 			// a 5.0 one lasts for its Session Expiry Interval [MQTT-5:3.1.2-23].
@@ -107,62 +108,62 @@ func TestRedelivery(t *testing.T) {
 			srv := startServer(t, nil)
 			pub := publisher(t, srv, "rd-pub")
 			c, _ := connected(t, srv, v, persistent(v, "rd"))
-			c.subscribe(t, 1, "rd/q1")
-			c.subscribe(t, 2, "rd/q2")
+			c.Subscribe(t, 1, "rd/q1")
+			c.Subscribe(t, 2, "rd/q2")
 
-			pub.publishWith(t, &codec.Publish{QoS: 1, Dup: true, Topic: "rd/q1", Payload: []byte("m1")})
-			pub.publish(t, 1, "rd/q1", "m2")
-			pub.publish(t, 1, "rd/q1", "m3")
-			pub.publish(t, 2, "rd/q2", "n1")
-			pub.publish(t, 2, "rd/q2", "n2")
-			m1 := c.expectPublish(t, `q1 dup=0 retain=0 rd/q1 "m1"`)
-			m2 := c.expectPublish(t, `q1 dup=0 retain=0 rd/q1 "m2"`)
-			m3 := c.expectPublish(t, `q1 dup=0 retain=0 rd/q1 "m3"`)
-			n1 := c.expectPublish(t, `q2 dup=0 retain=0 rd/q2 "n1"`)
-			n2 := c.expectPublish(t, `q2 dup=0 retain=0 rd/q2 "n2"`)
+			pub.PublishWith(t, &codec.Publish{QoS: 1, Dup: true, Topic: "rd/q1", Payload: []byte("m1")})
+			pub.Publish(t, 1, "rd/q1", "m2")
+			pub.Publish(t, 1, "rd/q1", "m3")
+			pub.Publish(t, 2, "rd/q2", "n1")
+			pub.Publish(t, 2, "rd/q2", "n2")
+			m1 := c.ExpectPublish(t, `q1 dup=0 retain=0 rd/q1 "m1"`)
+			m2 := c.ExpectPublish(t, `q1 dup=0 retain=0 rd/q1 "m2"`)
+			m3 := c.ExpectPublish(t, `q1 dup=0 retain=0 rd/q1 "m3"`)
+			n1 := c.ExpectPublish(t, `q2 dup=0 retain=0 rd/q2 "n1"`)
+			n2 := c.ExpectPublish(t, `q2 dup=0 retain=0 rd/q2 "n2"`)
 
 			// Acknowledge m2 and half of n1, then lose the connection.
-			c.send(t, &codec.Puback{Ack: codec.Ack{PacketID: m2.PacketID}}, &codec.Pubrec{Ack: codec.Ack{PacketID: n1.PacketID}})
-			c.expectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", n1.PacketID))
-			c.close()
+			c.Send(t, &codec.Puback{Ack: codec.Ack{PacketID: m2.PacketID}}, &codec.Pubrec{Ack: codec.Ack{PacketID: n1.PacketID}})
+			c.ExpectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", n1.PacketID))
+			c.Close()
 
 			c, ack := connected(t, srv, v, persistent(v, "rd"))
 			wantSessionPresent(t, ack, true)
-			c.expectDescribed(t,
+			c.ExpectDescribed(t,
 				fmt.Sprintf(`PUBLISH q1 dup=1 retain=0 id=%d rd/q1 "m1"`, m1.PacketID),
 				fmt.Sprintf(`PUBLISH q1 dup=1 retain=0 id=%d rd/q1 "m3"`, m3.PacketID),
 				fmt.Sprintf("PUBREL id=%d rc=0x00", n1.PacketID),
 				fmt.Sprintf(`PUBLISH q2 dup=1 retain=0 id=%d rd/q2 "n2"`, n2.PacketID))
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 
 			// Complete everything: nothing is re-sent on the next resume.
-			c.send(t,
+			c.Send(t,
 				&codec.Puback{Ack: codec.Ack{PacketID: m1.PacketID}},
 				&codec.Puback{Ack: codec.Ack{PacketID: m3.PacketID}},
 				&codec.Pubcomp{Ack: codec.Ack{PacketID: n1.PacketID}},
 				&codec.Pubrec{Ack: codec.Ack{PacketID: n2.PacketID}})
-			c.expectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", n2.PacketID))
-			c.send(t, &codec.Pubcomp{Ack: codec.Ack{PacketID: n2.PacketID}})
-			c.disconnect(t)
+			c.ExpectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", n2.PacketID))
+			c.Send(t, &codec.Pubcomp{Ack: codec.Ack{PacketID: n2.PacketID}})
+			c.Disconnect(t)
 			c, _ = connected(t, srv, v, persistent(v, "rd"))
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 
 			if v != codec.V5 {
 				return
 			}
 			// A PUBACK or PUBREC with a failure code acknowledges the
 			// message: it is not re-sent [MQTT-5:4.4.0-2].
-			pub.publish(t, 1, "rd/q1", "refused")
-			pub.publish(t, 2, "rd/q2", "refused too")
-			r1 := c.expectPublish(t, `q1 dup=0 retain=0 rd/q1 "refused"`)
-			r2 := c.expectPublish(t, `q2 dup=0 retain=0 rd/q2 "refused too"`)
-			c.send(t,
+			pub.Publish(t, 1, "rd/q1", "refused")
+			pub.Publish(t, 2, "rd/q2", "refused too")
+			r1 := c.ExpectPublish(t, `q1 dup=0 retain=0 rd/q1 "refused"`)
+			r2 := c.ExpectPublish(t, `q2 dup=0 retain=0 rd/q2 "refused too"`)
+			c.Send(t,
 				&codec.Puback{Ack: codec.Ack{PacketID: r1.PacketID, ReasonCode: codec.UnspecifiedError}},
 				&codec.Pubrec{Ack: codec.Ack{PacketID: r2.PacketID, ReasonCode: codec.UnspecifiedError}})
-			c.expectIdle(t)
-			c.close()
+			c.ExpectIdle(t)
+			c.Close()
 			c, _ = connected(t, srv, v, persistent(v, "rd"))
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 		})
 	}
 }
@@ -174,12 +175,12 @@ func TestRedelivery(t *testing.T) {
 func TestOrdering(t *testing.T) {
 	const n = 100
 	srv := startServer(t, nil)
-	var subs []*rawConn
+	var subs []*testkit.Peer
 	for _, v := range bothVersions {
 		p := &codec.Connect{ClientID: "ord-" + v.String(), CleanStart: true}
 		p.Properties.ReceiveMaximum = 3
 		c, _ := connected(t, srv, v, p)
-		c.subscribe(t, 1, "ord/#")
+		c.Subscribe(t, 1, "ord/#")
 		subs = append(subs, c)
 	}
 
@@ -191,22 +192,22 @@ func TestOrdering(t *testing.T) {
 			&codec.Publish{QoS: 1, PacketID: uint16(i + 1), Topic: "ord/1", Payload: fmt.Appendf(nil, "%d", i)},
 			&codec.Publish{QoS: 0, Topic: "ord/0", Payload: fmt.Appendf(nil, "%d", i)})
 	}
-	pub.send(t, pkts...)
+	pub.Send(t, pkts...)
 	for i := range n {
-		pub.expectDescribed(t, fmt.Sprintf("PUBACK id=%d rc=0x00", i+1))
+		pub.ExpectDescribed(t, fmt.Sprintf("PUBACK id=%d rc=0x00", i+1))
 	}
 
 	for _, c := range subs {
 		next := map[string]int{}
 		for range 2 * n {
-			p := expect[*codec.Publish](t, c)
+			p := testkit.Expect[*codec.Publish](t, c)
 			if want := fmt.Sprint(next[p.Topic]); string(p.Payload) != want {
-				t.Fatalf("%s: got message %q on %s, want %s", c.v, p.Payload, p.Topic, want)
+				t.Fatalf("%s: got message %q on %s, want %s", c.Version(), p.Payload, p.Topic, want)
 			}
 			next[p.Topic]++
-			c.ack(t, p)
+			c.Ack(t, p)
 		}
-		c.expectIdle(t)
+		c.ExpectIdle(t)
 	}
 }
 
@@ -219,23 +220,23 @@ func TestQoS2InboundDuplicate(t *testing.T) {
 		t.Run(v.String(), func(t *testing.T) {
 			srv := startServer(t, nil)
 			sub, _ := connected(t, srv, codec.V5, &codec.Connect{ClientID: "q2-sub", CleanStart: true})
-			sub.subscribe(t, 1, "q2/t")
+			sub.Subscribe(t, 1, "q2/t")
 			c, _ := connected(t, srv, v, &codec.Connect{ClientID: "q2-pub", CleanStart: true})
 
 			first := &codec.Publish{QoS: 2, PacketID: 7, Topic: "q2/t", Payload: []byte("first")}
-			c.send(t, first)
-			c.expectDescribed(t, "PUBREC id=7 rc=0x00")
+			c.Send(t, first)
+			c.ExpectDescribed(t, "PUBREC id=7 rc=0x00")
 			first.Dup = true
-			c.send(t, first)
-			c.expectDescribed(t, "PUBREC id=7 rc=0x00")
-			c.send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 7}})
-			c.expectDescribed(t, "PUBCOMP id=7 rc=0x00")
+			c.Send(t, first)
+			c.ExpectDescribed(t, "PUBREC id=7 rc=0x00")
+			c.Send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 7}})
+			c.ExpectDescribed(t, "PUBCOMP id=7 rc=0x00")
 
-			c.publishWith(t, &codec.Publish{QoS: 2, PacketID: 7, Topic: "q2/t", Payload: []byte("second")})
+			c.PublishWith(t, &codec.Publish{QoS: 2, PacketID: 7, Topic: "q2/t", Payload: []byte("second")})
 
-			sub.expectMessage(t, "q2/t", "first")
-			sub.expectMessage(t, "q2/t", "second")
-			sub.expectIdle(t)
+			sub.ExpectMessage(t, "q2/t", "first")
+			sub.ExpectMessage(t, "q2/t", "second")
+			sub.ExpectIdle(t)
 		})
 	}
 }
@@ -245,33 +246,33 @@ func TestQoS2InboundDuplicate(t *testing.T) {
 func TestPublishReasonCodes(t *testing.T) {
 	srv := startServer(t, nil)
 	sub, _ := connected(t, srv, codec.V5, &codec.Connect{ClientID: "rc-sub", CleanStart: true})
-	sub.subscribe(t, 2, "rc/#", "$SYS/tern-test/#")
+	sub.Subscribe(t, 2, "rc/#", "$SYS/tern-test/#")
 	c := publisher(t, srv, "rc-pub")
 
 	// $SYS belongs to the broker: Not authorized.
-	c.send(t, &codec.Publish{QoS: 1, PacketID: 1, Topic: "$SYS/tern-test/x"})
-	c.expectDescribed(t, "PUBACK id=1 rc=0x87")
+	c.Send(t, &codec.Publish{QoS: 1, PacketID: 1, Topic: "$SYS/tern-test/x"})
+	c.ExpectDescribed(t, "PUBACK id=1 rc=0x87")
 
 	// A refused QoS 2 PUBLISH ends its exchange: the same packet identifier
 	// then starts a new message [MQTT-5:4.3.3-9].
-	c.send(t, &codec.Publish{QoS: 2, PacketID: 9, Topic: "$SYS/tern-test/x"})
-	c.expectDescribed(t, "PUBREC id=9 rc=0x87")
-	c.publishWith(t, &codec.Publish{QoS: 2, PacketID: 9, Topic: "rc/t", Payload: []byte("accepted")})
+	c.Send(t, &codec.Publish{QoS: 2, PacketID: 9, Topic: "$SYS/tern-test/x"})
+	c.ExpectDescribed(t, "PUBREC id=9 rc=0x87")
+	c.PublishWith(t, &codec.Publish{QoS: 2, PacketID: 9, Topic: "rc/t", Payload: []byte("accepted")})
 
 	// A payload that is not UTF-8 although the Payload Format Indicator
 	// says so: Payload format invalid.
 	bad := &codec.Publish{QoS: 1, PacketID: 2, Topic: "rc/t", Payload: []byte{0xff}}
 	bad.Properties.PayloadFormatIndicator = 1
-	c.send(t, bad)
-	c.expectDescribed(t, "PUBACK id=2 rc=0x99")
+	c.Send(t, bad)
+	c.ExpectDescribed(t, "PUBACK id=2 rc=0x99")
 
 	// PUBREL for a packet identifier the server does not hold: Packet
 	// Identifier not found, and still a PUBCOMP [MQTT-5:4.3.3-11].
-	c.send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 77}})
-	c.expectDescribed(t, "PUBCOMP id=77 rc=0x92")
+	c.Send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 77}})
+	c.ExpectDescribed(t, "PUBCOMP id=77 rc=0x92")
 
-	sub.expectMessage(t, "rc/t", "accepted")
-	sub.expectIdle(t)
+	sub.ExpectMessage(t, "rc/t", "accepted")
+	sub.ExpectIdle(t)
 }
 
 // TestUnsubscribe: one UNSUBACK with the packet identifier of the
@@ -286,26 +287,26 @@ func TestUnsubscribe(t *testing.T) {
 			srv := startServer(t, nil)
 			pub := publisher(t, srv, "un-pub")
 			c, _ := connected(t, srv, v, &codec.Connect{ClientID: "un", CleanStart: true})
-			c.subscribe(t, 1, "un/a", "un/b")
-			c.send(t, &codec.Unsubscribe{PacketID: 42, Filters: []string{"un/a", "un/none"}})
+			c.Subscribe(t, 1, "un/a", "un/b")
+			c.Send(t, &codec.Unsubscribe{PacketID: 42, Filters: []string{"un/a", "un/none"}})
 			if v == codec.V5 {
-				c.expectDescribed(t, "UNSUBACK id=42 [0x00 0x11]")
+				c.ExpectDescribed(t, "UNSUBACK id=42 [0x00 0x11]")
 			} else {
-				c.expectDescribed(t, "UNSUBACK id=42 []")
+				c.ExpectDescribed(t, "UNSUBACK id=42 []")
 			}
-			pub.publish(t, 1, "un/a", "gone")
-			pub.publish(t, 1, "un/b", "kept")
-			c.expectMessage(t, "un/b", "kept")
-			c.expectIdle(t)
+			pub.Publish(t, 1, "un/a", "gone")
+			pub.Publish(t, 1, "un/b", "kept")
+			c.ExpectMessage(t, "un/b", "kept")
+			c.ExpectIdle(t)
 		})
 	}
 }
 
 // retainedTopic connects a publisher and leaves a retained message on topic.
-func retainedTopic(t *testing.T, srv *testServer, topic, payload string) *rawConn {
+func retainedTopic(t *testing.T, srv *testServer, topic, payload string) *testkit.Peer {
 	t.Helper()
 	pub := publisher(t, srv, "retain-pub")
-	pub.publishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: topic, Payload: []byte(payload)})
+	pub.PublishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: topic, Payload: []byte(payload)})
 	return pub
 }
 
@@ -317,11 +318,11 @@ func TestRetainedFlag311(t *testing.T) {
 	srv := startServer(t, nil)
 	pub := retainedTopic(t, srv, "ret/a", "old")
 	c, _ := connected(t, srv, codec.V311, &codec.Connect{ClientID: "ret", CleanStart: true})
-	c.subscribe(t, 1, "ret/a")
-	c.ack(t, c.expectPublish(t, `q1 dup=0 retain=1 ret/a "old"`))
-	pub.publishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "ret/a", Payload: []byte("new")})
-	c.ack(t, c.expectPublish(t, `q1 dup=0 retain=0 ret/a "new"`))
-	c.expectIdle(t)
+	c.Subscribe(t, 1, "ret/a")
+	c.Ack(t, c.ExpectPublish(t, `q1 dup=0 retain=1 ret/a "old"`))
+	pub.PublishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "ret/a", Payload: []byte("new")})
+	c.Ack(t, c.ExpectPublish(t, `q1 dup=0 retain=0 ret/a "new"`))
+	c.ExpectIdle(t)
 }
 
 // TestRetainHandling: the 5.0 Retain Handling subscription option.
@@ -331,25 +332,25 @@ func TestRetainHandling(t *testing.T) {
 	c, _ := connected(t, srv, codec.V5, &codec.Connect{ClientID: "rh", CleanStart: true})
 	sub := func(filter string, rh byte) {
 		t.Helper()
-		c.subscribeWith(t, &codec.Subscribe{Subscriptions: []codec.Subscription{{Filter: filter, QoS: 1, RetainHandling: rh}}})
+		c.SubscribeWith(t, &codec.Subscribe{Subscriptions: []codec.Subscription{{Filter: filter, QoS: 1, RetainHandling: rh}}})
 	}
 	retained := `q1 dup=0 retain=1 ret/a "r"`
 
 	sub("ret/a", 0) // sent [MQTT-5:3.3.1-9]
-	c.ack(t, c.expectPublish(t, retained))
-	c.expectIdle(t)
+	c.Ack(t, c.ExpectPublish(t, retained))
+	c.ExpectIdle(t)
 	sub("ret/a", 0) // sent again when the subscription is replaced [MQTT-5:3.8.4-4]
-	c.ack(t, c.expectPublish(t, retained))
-	c.expectIdle(t)
+	c.Ack(t, c.ExpectPublish(t, retained))
+	c.ExpectIdle(t)
 
 	sub("ret/+", 1) // new subscription: sent [MQTT-5:3.3.1-10]
-	c.ack(t, c.expectPublish(t, retained))
-	c.expectIdle(t)
+	c.Ack(t, c.ExpectPublish(t, retained))
+	c.ExpectIdle(t)
 	sub("ret/+", 1) // existing subscription: not sent [MQTT-5:3.3.1-10]
-	c.expectIdle(t)
+	c.ExpectIdle(t)
 
 	sub("ret/#", 2) // never sent [MQTT-5:3.3.1-11]
-	c.expectIdle(t)
+	c.ExpectIdle(t)
 }
 
 // TestRetainAsPublished: with Retain As Published 1 a forwarded message
@@ -357,16 +358,16 @@ func TestRetainHandling(t *testing.T) {
 // [MQTT-5:3.3.1-12].
 func TestRetainAsPublished(t *testing.T) {
 	srv := startServer(t, nil)
-	var subs []*rawConn
+	var subs []*testkit.Peer
 	for _, rap := range []bool{true, false} {
 		c, _ := connected(t, srv, codec.V5, &codec.Connect{ClientID: fmt.Sprint("rap-", rap), CleanStart: true})
-		c.subscribeWith(t, &codec.Subscribe{Subscriptions: []codec.Subscription{
+		c.SubscribeWith(t, &codec.Subscribe{Subscriptions: []codec.Subscription{
 			{Filter: "rap/x", QoS: 1, RetainAsPublished: rap, RetainHandling: 2}}})
 		subs = append(subs, c)
 	}
 	retainedTopic(t, srv, "rap/x", "kept")
-	subs[0].ack(t, subs[0].expectPublish(t, `q1 dup=0 retain=1 rap/x "kept"`))
-	subs[1].ack(t, subs[1].expectPublish(t, `q1 dup=0 retain=0 rap/x "kept"`))
+	subs[0].Ack(t, subs[0].ExpectPublish(t, `q1 dup=0 retain=1 rap/x "kept"`))
+	subs[1].Ack(t, subs[1].ExpectPublish(t, `q1 dup=0 retain=0 rap/x "kept"`))
 }
 
 // TestNoLocal: with No Local a client does not get its own messages back
@@ -374,16 +375,16 @@ func TestRetainAsPublished(t *testing.T) {
 func TestNoLocal(t *testing.T) {
 	srv := startServer(t, nil)
 	self, _ := connected(t, srv, codec.V5, &codec.Connect{ClientID: "nl", CleanStart: true})
-	self.subscribeWith(t, &codec.Subscribe{Subscriptions: []codec.Subscription{{Filter: "nl/x", QoS: 1, NoLocal: true}}})
+	self.SubscribeWith(t, &codec.Subscribe{Subscriptions: []codec.Subscription{{Filter: "nl/x", QoS: 1, NoLocal: true}}})
 	other, _ := connected(t, srv, codec.V5, &codec.Connect{ClientID: "nl-other", CleanStart: true})
-	other.subscribe(t, 1, "nl/x")
+	other.Subscribe(t, 1, "nl/x")
 
-	self.publish(t, 1, "nl/x", "mine")
-	other.expectMessage(t, "nl/x", "mine")
-	self.expectIdle(t)
-	publisher(t, srv, "nl-pub").publish(t, 1, "nl/x", "theirs")
-	self.expectMessage(t, "nl/x", "theirs")
-	other.expectMessage(t, "nl/x", "theirs")
+	self.Publish(t, 1, "nl/x", "mine")
+	other.ExpectMessage(t, "nl/x", "mine")
+	self.ExpectIdle(t)
+	publisher(t, srv, "nl-pub").Publish(t, 1, "nl/x", "theirs")
+	self.ExpectMessage(t, "nl/x", "theirs")
+	other.ExpectMessage(t, "nl/x", "theirs")
 }
 
 // TestSubscriptionIdentifiers: one PUBLISH per message for overlapping
@@ -400,9 +401,9 @@ func TestSubscriptionIdentifiers(t *testing.T) {
 		}
 		return s
 	}
-	c.subscribeWith(t, withID(5, "sid/+", 0))
-	c.subscribeWith(t, withID(7, "sid/#", 1))
-	c.subscribeWith(t, withID(0, "sid/x", 0))
+	c.SubscribeWith(t, withID(5, "sid/+", 0))
+	c.SubscribeWith(t, withID(7, "sid/#", 1))
+	c.SubscribeWith(t, withID(0, "sid/x", 0))
 	pub := publisher(t, srv, "sid-pub")
 
 	for _, tc := range []struct {
@@ -414,14 +415,14 @@ func TestSubscriptionIdentifiers(t *testing.T) {
 		{"sid/y", 1, []int{5, 7}},
 		{"sid/y/z", 1, []int{7}},
 	} {
-		pub.publish(t, 1, tc.topic, "m")
-		p := c.expectPublish(t, fmt.Sprintf(`q%d dup=0 retain=0 %s "m"`, tc.qos, tc.topic))
+		pub.Publish(t, 1, tc.topic, "m")
+		p := c.ExpectPublish(t, fmt.Sprintf(`q%d dup=0 retain=0 %s "m"`, tc.qos, tc.topic))
 		got := slices.Sorted(slices.Values(p.Properties.SubscriptionIdentifiers))
 		if !slices.Equal(got, tc.ids) {
 			t.Errorf("%s: Subscription Identifiers %v, want %v", tc.topic, got, tc.ids)
 		}
-		c.ack(t, p)
-		c.expectIdle(t) // one copy only
+		c.Ack(t, p)
+		c.ExpectIdle(t) // one copy only
 	}
 }
 
@@ -435,37 +436,37 @@ func TestClientReceiveMaximum(t *testing.T) {
 	p := &codec.Connect{ClientID: "rm", CleanStart: true}
 	p.Properties.ReceiveMaximum = 2
 	c, _ := connected(t, srv, codec.V5, p)
-	c.subscribe(t, 2, "rm/#")
+	c.Subscribe(t, 2, "rm/#")
 	pub := publisher(t, srv, "rm-pub")
 	for i := range 5 {
-		pub.publish(t, 1, "rm/1", fmt.Sprint(i))
+		pub.Publish(t, 1, "rm/1", fmt.Sprint(i))
 	}
 
-	m0 := c.expectPublish(t, `q1 dup=0 retain=0 rm/1 "0"`)
-	m1 := c.expectPublish(t, `q1 dup=0 retain=0 rm/1 "1"`)
-	c.expectIdle(t)
-	c.ack(t, m0)
-	m2 := c.expectPublish(t, `q1 dup=0 retain=0 rm/1 "2"`)
-	c.expectIdle(t)
-	c.ack(t, m1)
-	c.ack(t, m2)
-	c.ack(t, c.expectPublish(t, `q1 dup=0 retain=0 rm/1 "3"`))
-	c.ack(t, c.expectPublish(t, `q1 dup=0 retain=0 rm/1 "4"`))
-	c.expectIdle(t)
+	m0 := c.ExpectPublish(t, `q1 dup=0 retain=0 rm/1 "0"`)
+	m1 := c.ExpectPublish(t, `q1 dup=0 retain=0 rm/1 "1"`)
+	c.ExpectIdle(t)
+	c.Ack(t, m0)
+	m2 := c.ExpectPublish(t, `q1 dup=0 retain=0 rm/1 "2"`)
+	c.ExpectIdle(t)
+	c.Ack(t, m1)
+	c.Ack(t, m2)
+	c.Ack(t, c.ExpectPublish(t, `q1 dup=0 retain=0 rm/1 "3"`))
+	c.Ack(t, c.ExpectPublish(t, `q1 dup=0 retain=0 rm/1 "4"`))
+	c.ExpectIdle(t)
 
 	for i := range 3 {
-		pub.publish(t, 2, "rm/2", fmt.Sprint(i))
+		pub.Publish(t, 2, "rm/2", fmt.Sprint(i))
 	}
-	n0 := c.expectPublish(t, `q2 dup=0 retain=0 rm/2 "0"`)
-	n1 := c.expectPublish(t, `q2 dup=0 retain=0 rm/2 "1"`)
-	c.send(t, &codec.Pubrec{Ack: codec.Ack{PacketID: n0.PacketID}})
-	c.expectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", n0.PacketID))
-	c.expectIdle(t) // n0 still counts until PUBCOMP
-	c.send(t, &codec.Pubcomp{Ack: codec.Ack{PacketID: n0.PacketID}})
-	n2 := c.expectPublish(t, `q2 dup=0 retain=0 rm/2 "2"`)
-	c.ack(t, n1)
-	c.ack(t, n2)
-	c.expectIdle(t)
+	n0 := c.ExpectPublish(t, `q2 dup=0 retain=0 rm/2 "0"`)
+	n1 := c.ExpectPublish(t, `q2 dup=0 retain=0 rm/2 "1"`)
+	c.Send(t, &codec.Pubrec{Ack: codec.Ack{PacketID: n0.PacketID}})
+	c.ExpectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", n0.PacketID))
+	c.ExpectIdle(t) // n0 still counts until PUBCOMP
+	c.Send(t, &codec.Pubcomp{Ack: codec.Ack{PacketID: n0.PacketID}})
+	n2 := c.ExpectPublish(t, `q2 dup=0 retain=0 rm/2 "2"`)
+	c.Ack(t, n1)
+	c.Ack(t, n2)
+	c.ExpectIdle(t)
 }
 
 // TestClientMaximumPacketSize: a message that would make a PUBLISH larger
@@ -478,13 +479,13 @@ func TestClientMaximumPacketSize(t *testing.T) {
 	p.Properties.MaximumPacketSize = 64
 	p.Properties.ReceiveMaximum = 1
 	c, _ := connected(t, srv, codec.V5, p)
-	c.subscribe(t, 1, "mps/t")
+	c.Subscribe(t, 1, "mps/t")
 	pub := publisher(t, srv, "mps-pub")
-	pub.publish(t, 1, "mps/t", strings.Repeat("x", 100))
-	pub.publish(t, 0, "mps/t", strings.Repeat("y", 100))
-	pub.publish(t, 1, "mps/t", "fits")
-	c.expectMessage(t, "mps/t", "fits")
-	c.expectIdle(t)
+	pub.Publish(t, 1, "mps/t", strings.Repeat("x", 100))
+	pub.Publish(t, 0, "mps/t", strings.Repeat("y", 100))
+	pub.Publish(t, 1, "mps/t", "fits")
+	c.ExpectMessage(t, "mps/t", "fits")
+	c.ExpectIdle(t)
 }
 
 // TestTakeOver: a CONNECT with the client id of a connected client closes
@@ -496,16 +497,16 @@ func TestTakeOver(t *testing.T) {
 		t.Run(v.String(), func(t *testing.T) {
 			srv := startServer(t, nil)
 			watcher := publisher(t, srv, "to-watcher")
-			watcher.subscribe(t, 1, "will/#")
+			watcher.Subscribe(t, 1, "will/#")
 			old, _ := connected(t, srv, v, &codec.Connect{ClientID: "to", CleanStart: true,
 				Will: &codec.Will{Topic: "will/to", Payload: []byte("taken over")}})
 			_, ack := connected(t, srv, v, &codec.Connect{ClientID: "to", CleanStart: true})
 			wantSessionPresent(t, ack, false)
 			if v == codec.V5 {
-				old.expectDescribed(t, "DISCONNECT rc=0x8e")
+				old.ExpectDescribed(t, "DISCONNECT rc=0x8e")
 			}
-			old.expectClosed(t)
-			watcher.expectMessage(t, "will/to", "taken over")
+			old.ExpectClosed(t)
+			watcher.ExpectMessage(t, "will/to", "taken over")
 		})
 	}
 }
@@ -523,15 +524,15 @@ func TestPanicInConnection(t *testing.T) {
 		},
 	})
 	sub, _ := connected(t, srv, codec.V5, &codec.Connect{ClientID: "calm", CleanStart: true})
-	sub.subscribe(t, 1, "p/t")
+	sub.Subscribe(t, 1, "p/t")
 
-	boom := dialRaw(t, srv.Addr, codec.V5)
-	boom.send(t, &codec.Connect{Version: codec.V5, ClientID: "boom", CleanStart: true})
-	boom.expectClosed(t)
+	boom := testkit.Dial(t, srv.Addr, codec.V5)
+	boom.Send(t, &codec.Connect{Version: codec.V5, ClientID: "boom", CleanStart: true})
+	boom.ExpectClosed(t)
 
 	pub := publisher(t, srv, "after-panic")
-	pub.publish(t, 1, "p/t", "still here")
-	sub.expectMessage(t, "p/t", "still here")
+	pub.Publish(t, 1, "p/t", "still here")
+	sub.ExpectMessage(t, "p/t", "still here")
 }
 
 // TestAssignedClientIdentifier: 5.0 clients that send an empty client id
@@ -541,7 +542,7 @@ func TestPanicInConnection(t *testing.T) {
 func TestAssignedClientIdentifier(t *testing.T) {
 	srv := startServer(t, nil)
 	var ids []string
-	var conns []*rawConn
+	var conns []*testkit.Peer
 	for range 2 {
 		c, ack := connected(t, srv, codec.V5, &codec.Connect{CleanStart: true})
 		id := ack.Properties.AssignedClientIdentifier
@@ -551,9 +552,9 @@ func TestAssignedClientIdentifier(t *testing.T) {
 		ids = append(ids, id)
 		conns = append(conns, c)
 	}
-	conns[0].subscribe(t, 1, "aci/t")
-	conns[1].publish(t, 1, "aci/t", "hello")
-	conns[0].expectMessage(t, "aci/t", "hello")
+	conns[0].Subscribe(t, 1, "aci/t")
+	conns[1].Publish(t, 1, "aci/t", "hello")
+	conns[0].ExpectMessage(t, "aci/t", "hello")
 }
 
 // TestConnackProperties: a 5.0 CONNACK announces the server's limits from

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // negativeCase is one misbehaving client: what it sends, and what the
@@ -35,7 +36,7 @@ func edited(b []byte, edit func(b []byte)) []byte {
 // connectBytes encodes a clean CONNECT for clientID in version v and lets
 // edit (if not nil) change its bytes.
 func connectBytes(v codec.Version, clientID string, edit func(b []byte)) []byte {
-	b := encode(v, &codec.Connect{Version: v, ClientID: clientID, CleanStart: true})
+	b := testkit.Encode(v, &codec.Connect{Version: v, ClientID: clientID, CleanStart: true})
 	if edit != nil {
 		edit(b)
 	}
@@ -70,9 +71,9 @@ func negativeCases() []negativeCase {
 
 		// Bad fixed-header flags.
 		{name: "SUBSCRIBE with flags 0 [MQTT-3:3.8.1-1] [MQTT-3:2.2.2-2]", v: v3, hello: true,
-			bad: edited(encode(v3, sub), func(b []byte) { b[0] = byte(codec.SUBSCRIBE) << 4 })},
+			bad: edited(testkit.Encode(v3, sub), func(b []byte) { b[0] = byte(codec.SUBSCRIBE) << 4 })},
 		{name: "SUBSCRIBE with flags 0 [MQTT-5:3.8.1-1]", v: v5, hello: true,
-			bad:  edited(encode(v5, sub), func(b []byte) { b[0] = byte(codec.SUBSCRIBE) << 4 }),
+			bad:  edited(testkit.Encode(v5, sub), func(b []byte) { b[0] = byte(codec.SUBSCRIBE) << 4 }),
 			want: []string{"DISCONNECT rc=0x81"}},
 		{name: "PUBREL with flags 0 [MQTT-3:3.6.1-1]", v: v3, hello: true,
 			bad: []byte{0x60, 0x02, 0x00, 0x01}},
@@ -80,9 +81,9 @@ func negativeCases() []negativeCase {
 			bad:  []byte{0x60, 0x02, 0x00, 0x01},
 			want: []string{"DISCONNECT rc=0x81"}},
 		{name: "PUBLISH with QoS 3 [MQTT-3:3.3.1-4]", v: v3, hello: true,
-			bad: edited(encode(v3, qos1), func(b []byte) { b[0] |= 0b0110 })},
+			bad: edited(testkit.Encode(v3, qos1), func(b []byte) { b[0] |= 0b0110 })},
 		{name: "PUBLISH with QoS 3 [MQTT-5:3.3.1-4]", v: v5, hello: true,
-			bad:  edited(encode(v5, qos1), func(b []byte) { b[0] |= 0b0110 }),
+			bad:  edited(testkit.Encode(v5, qos1), func(b []byte) { b[0] |= 0b0110 }),
 			want: []string{"DISCONNECT rc=0x81"}},
 		{name: "DISCONNECT with reserved flags [MQTT-3:3.14.1-1]", v: v3, hello: true,
 			bad: []byte{0xE1, 0x00}},
@@ -92,19 +93,19 @@ func negativeCases() []negativeCase {
 
 		// Bad UTF-8 and bad Topic Names.
 		{name: "ill-formed UTF-8 in a topic [MQTT-3:1.5.3-1]", v: v3, hello: true,
-			bad: encode(v3, &codec.Publish{Topic: "bad/\xff"})},
+			bad: testkit.Encode(v3, &codec.Publish{Topic: "bad/\xff"})},
 		{name: "UTF-16 surrogate in a topic [MQTT-5:1.5.4-1]", v: v5, hello: true,
-			bad:  encode(v5, &codec.Publish{Topic: "bad/\xed\xa0\x80"}),
+			bad:  testkit.Encode(v5, &codec.Publish{Topic: "bad/\xed\xa0\x80"}),
 			want: []string{"DISCONNECT rc=0x81"}},
 		{name: "U+0000 in a topic [MQTT-3:1.5.3-2] [MQTT-3:4.7.3-2]", v: v3, hello: true,
-			bad: encode(v3, &codec.Publish{Topic: "bad/\x00"})},
+			bad: testkit.Encode(v3, &codec.Publish{Topic: "bad/\x00"})},
 		{name: "U+0000 in a topic [MQTT-5:1.5.4-2]", v: v5, hello: true,
-			bad:  encode(v5, &codec.Publish{Topic: "bad/\x00"}),
+			bad:  testkit.Encode(v5, &codec.Publish{Topic: "bad/\x00"}),
 			want: []string{"DISCONNECT rc=0x81"}},
 		{name: "wildcard in a PUBLISH topic [MQTT-3:3.3.2-2] [MQTT-3:4.7.1-1]", v: v3, hello: true,
-			bad: encode(v3, &codec.Publish{Topic: "bad/+"})},
+			bad: testkit.Encode(v3, &codec.Publish{Topic: "bad/+"})},
 		{name: "wildcard in a PUBLISH topic [MQTT-5:3.3.2-2]", v: v5, hello: true,
-			bad:  encode(v5, &codec.Publish{Topic: "bad/+"}),
+			bad:  testkit.Encode(v5, &codec.Publish{Topic: "bad/+"}),
 			want: []string{"DISCONNECT rc=0x90"}},
 
 		// CONNECT ordering and contents.
@@ -134,13 +135,13 @@ func negativeCases() []negativeCase {
 		{name: "password without a user name [MQTT-3:3.1.2-22]", v: v3,
 			bad: connectBytes(v3, "neg-password", func(b []byte) { b[connectFlagsAt] |= 1 << 6 })},
 		{name: "empty client id without CleanSession [MQTT-3:3.1.3-8] [MQTT-3:3.2.2-4] [MQTT-3:3.2.2-5]", v: v3,
-			bad:  encode(v3, &codec.Connect{Version: v3}),
+			bad:  testkit.Encode(v3, &codec.Connect{Version: v3}),
 			want: []string{"CONNACK sp=0 rc=0x02"}},
 		{name: "empty client id with CleanSession is accepted [MQTT-3:3.1.3-6]", v: v3,
-			bad:  encode(v3, &codec.Connect{Version: v3, CleanStart: true}),
+			bad:  testkit.Encode(v3, &codec.Connect{Version: v3, CleanStart: true}),
 			want: []string{"CONNACK sp=0 rc=0x00"}, open: true},
 		{name: "empty client id gets an Assigned Client Identifier [MQTT-5:3.2.2-16] [MQTT-5:3.1.3-6] [MQTT-5:3.1.3-7]", v: v5,
-			bad:  encode(v5, &codec.Connect{Version: v5, CleanStart: true}),
+			bad:  testkit.Encode(v5, &codec.Connect{Version: v5, CleanStart: true}),
 			want: []string{"CONNACK sp=0 rc=0x00 assigned"}, open: true},
 
 		// Oversized packets: Options.MaxPacketSize is 512. Only the fixed
@@ -153,35 +154,35 @@ func negativeCases() []negativeCase {
 
 		// Packet identifier 0.
 		{name: "QoS 1 PUBLISH with packet id 0 [MQTT-3:2.3.1-1]", v: v3, hello: true,
-			bad: edited(encode(v3, qos1), func(b []byte) { b[pidAt], b[pidAt+1] = 0, 0 })},
+			bad: edited(testkit.Encode(v3, qos1), func(b []byte) { b[pidAt], b[pidAt+1] = 0, 0 })},
 		{name: "QoS 1 PUBLISH with packet id 0 [MQTT-5:2.2.1-3]", v: v5, hello: true,
-			bad:  edited(encode(v5, qos1), func(b []byte) { b[pidAt], b[pidAt+1] = 0, 0 }),
+			bad:  edited(testkit.Encode(v5, qos1), func(b []byte) { b[pidAt], b[pidAt+1] = 0, 0 }),
 			want: []string{"DISCONNECT rc=0x82"}},
 		{name: "SUBSCRIBE with packet id 0 [MQTT-3:2.3.1-1]", v: v3, hello: true,
-			bad: edited(encode(v3, sub), func(b []byte) { b[2], b[3] = 0, 0 })},
+			bad: edited(testkit.Encode(v3, sub), func(b []byte) { b[2], b[3] = 0, 0 })},
 
 		// Invalid Topic Filters are refused in the SUBACK; the connection stays.
 		{name: "invalid topic filters get SUBACK 0x80 [MQTT-3:4.7.1-2] [MQTT-3:4.7.1-3] [MQTT-3:3.9.3-1] [MQTT-3:3.8.4-5]", v: v3, hello: true,
-			bad:  encode(v3, badFilters),
+			bad:  testkit.Encode(v3, badFilters),
 			want: []string{"SUBACK id=1 [0x80 0x80 0x00]"}, open: true},
 		{name: "invalid topic filters get SUBACK 0x8F [MQTT-5:4.7.1-1] [MQTT-5:4.7.1-2] [MQTT-5:3.9.3-1] [MQTT-5:3.8.4-7]", v: v5, hello: true,
-			bad:  encode(v5, badFilters),
+			bad:  testkit.Encode(v5, badFilters),
 			want: []string{"SUBACK id=1 [0x8f 0x8f 0x00]"}, open: true},
 
 		// Topic aliases: Options.TopicAliasMaximum is 4.
 		{name: "Topic Alias 0 [MQTT-5:3.3.2-8]", v: v5, hello: true,
-			bad:  encode(v5, withAlias(0, "bad/x")),
+			bad:  testkit.Encode(v5, withAlias(0, "bad/x")),
 			want: []string{"DISCONNECT rc=0x94"}},
 		{name: "Topic Alias above the maximum [MQTT-5:3.3.2-9] [MQTT-5:3.2.2-17]", v: v5, hello: true,
-			bad:  encode(v5, withAlias(5, "bad/x")),
+			bad:  testkit.Encode(v5, withAlias(5, "bad/x")),
 			want: []string{"DISCONNECT rc=0x94"}},
 		{name: "unknown Topic Alias (5.0 section 3.3.2.3.4)", v: v5, hello: true,
-			bad:  encode(v5, withAlias(3, "")),
+			bad:  testkit.Encode(v5, withAlias(3, "")),
 			want: []string{"DISCONNECT rc=0x82"}},
 
 		// Receive Maximum: Options.ReceiveMaximum is 2.
 		{name: "more unacknowledged QoS 2 PUBLISH than Receive Maximum [MQTT-5:3.3.4-7]", v: v5, hello: true,
-			bad: encode(v5,
+			bad: testkit.Encode(v5,
 				&codec.Publish{QoS: 2, PacketID: 1, Topic: "bad/x"},
 				&codec.Publish{QoS: 2, PacketID: 2, Topic: "bad/x"},
 				&codec.Publish{QoS: 2, PacketID: 3, Topic: "bad/x"}),
@@ -189,10 +190,10 @@ func negativeCases() []negativeCase {
 
 		// $SYS belongs to the broker: refused, not routed, connection stays.
 		{name: "PUBLISH to $SYS is acknowledged and dropped", v: v3, hello: true,
-			bad:  encode(v3, &codec.Publish{QoS: 1, PacketID: 1, Topic: "$SYS/tern-test/forged"}),
+			bad:  testkit.Encode(v3, &codec.Publish{QoS: 1, PacketID: 1, Topic: "$SYS/tern-test/forged"}),
 			want: []string{"PUBACK id=1 rc=0x00"}, open: true},
 		{name: "PUBLISH to $SYS is refused with Not authorized", v: v5, hello: true,
-			bad:  encode(v5, &codec.Publish{QoS: 1, PacketID: 1, Topic: "$SYS/tern-test/forged"}),
+			bad:  testkit.Encode(v5, &codec.Publish{QoS: 1, PacketID: 1, Topic: "$SYS/tern-test/forged"}),
 			want: []string{"PUBACK id=1 rc=0x87"}, open: true},
 	}
 }
@@ -208,38 +209,38 @@ func TestRawNegative(t *testing.T) {
 	srv := startServer(t, &Options{MaxPacketSize: 512, ReceiveMaximum: 2, TopicAliasMaximum: 4})
 
 	// Subscribers connected before and after every case.
-	var subs []*rawConn
+	var subs []*testkit.Peer
 	for _, v := range []codec.Version{codec.V311, codec.V5} {
-		s := dialRaw(t, srv.Addr, v)
-		s.connect(t, &codec.Connect{ClientID: "neg-sub-" + v.String(), CleanStart: true})
-		s.subscribe(t, 1, "alive/#", "$SYS/tern-test/#")
+		s := testkit.Dial(t, srv.Addr, v)
+		s.Connect(t, &codec.Connect{ClientID: "neg-sub-" + v.String(), CleanStart: true})
+		s.Subscribe(t, 1, "alive/#", "$SYS/tern-test/#")
 		subs = append(subs, s)
 	}
-	pub := dialRaw(t, srv.Addr, codec.V5)
-	pub.connect(t, &codec.Connect{ClientID: "neg-pub", CleanStart: true})
+	pub := testkit.Dial(t, srv.Addr, codec.V5)
+	pub.Connect(t, &codec.Connect{ClientID: "neg-pub", CleanStart: true})
 
 	for i, tc := range negativeCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			bad := dialRaw(t, srv.Addr, tc.v)
+			bad := testkit.Dial(t, srv.Addr, tc.v)
 			if tc.hello {
-				bad.connect(t, &codec.Connect{ClientID: fmt.Sprintf("neg-%d", i), CleanStart: true})
+				bad.Connect(t, &codec.Connect{ClientID: fmt.Sprintf("neg-%d", i), CleanStart: true})
 			}
-			bad.sendRaw(t, tc.bad)
-			bad.expectDescribed(t, tc.want...)
+			bad.SendRaw(t, tc.bad)
+			bad.ExpectDescribed(t, tc.want...)
 			if tc.open {
-				bad.expectIdle(t)
-				bad.close()
+				bad.ExpectIdle(t)
+				bad.Close()
 			} else {
-				bad.expectClosed(t)
+				bad.ExpectClosed(t)
 			}
 
 			// Everyone else is unaffected: a message published after the
 			// offending connection ended is the very next thing each
 			// subscriber receives (so nothing it sent was routed to them).
 			topic := fmt.Sprintf("alive/%d", i)
-			pub.publish(t, 1, topic, tc.name)
+			pub.Publish(t, 1, topic, tc.name)
 			for _, s := range subs {
-				s.expectMessage(t, topic, tc.name)
+				s.ExpectMessage(t, topic, tc.name)
 			}
 		})
 	}

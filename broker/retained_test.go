@@ -10,6 +10,7 @@ import (
 	"github.com/ternmq/tern/broker/store"
 	"github.com/ternmq/tern/broker/store/memory"
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // putRetained stores n retained messages on topics rt/<i>, with the given
@@ -36,19 +37,19 @@ func TestManyRetained(t *testing.T) {
 	putRetained(srv.Server, n, 100, 0)
 	for _, qos := range []codec.QoS{0, 1} {
 		t.Run(fmt.Sprintf("qos%d", qos), func(t *testing.T) {
-			c := dialRaw(t, srv.Addr, codec.V5)
-			c.connect(t, clean5(fmt.Sprintf("many-%d", qos)))
-			c.send(t, &codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "rt/#", QoS: qos}}})
-			expect[*codec.Suback](t, c)
+			c := testkit.Dial(t, srv.Addr, codec.V5)
+			c.Connect(t, clean5(fmt.Sprintf("many-%d", qos)))
+			c.Send(t, &codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "rt/#", QoS: qos}}})
+			testkit.Expect[*codec.Suback](t, c)
 			seen := make(map[string]bool, n)
 			for len(seen) < n {
-				p := expect[*codec.Publish](t, c)
+				p := testkit.Expect[*codec.Publish](t, c)
 				if !p.Retain || seen[p.Topic] {
-					t.Fatalf("got %s (retain flag, or a second copy)", describe(p))
+					t.Fatalf("got %s (retain flag, or a second copy)", testkit.Describe(p))
 				}
 				seen[p.Topic] = true
 				if qos == 1 {
-					c.send(t, &codec.Puback{Ack: codec.Ack{PacketID: p.PacketID}})
+					c.Send(t, &codec.Puback{Ack: codec.Ack{PacketID: p.PacketID}})
 				}
 			}
 			if d := srv.Stats().Dropped.Load(); d != 0 {

@@ -15,6 +15,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // TestSharedRoundRobin: each message published to a shared subscription
@@ -33,7 +34,7 @@ func TestSharedRoundRobin(t *testing.T) {
 	// paho.mqtt.golang reports the grant of a $share filter under the
 	// filter without "$share/{ShareName}/".
 	tok := c.Subscribe("$share/rr/srr/#", 1, nil)
-	if !tok.WaitTimeout(waitFor) || tok.Error() != nil {
+	if !tok.WaitTimeout(testkit.Timeout) || tok.Error() != nil {
 		t.Fatalf("3.1.1 SUBSCRIBE $share/rr/srr/#: %v", tok.Error())
 	}
 	if got := tok.(*mqtt.SubscribeToken).Result(); got["srr/#"] != 1 {
@@ -84,7 +85,7 @@ func TestPaho5SharedAndNonShared(t *testing.T) {
 	c := connectP5(t, srv.Addr, v5conn("sns", true, 0))
 	subWithID := func(filter string, id int) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 		defer cancel()
 		sa, err := c.Subscribe(ctx, &paho.Subscribe{
 			Properties:    &paho.SubscribeProperties{SubscriptionIdentifier: &id},
@@ -117,13 +118,13 @@ func TestPaho5SharedAndNonShared(t *testing.T) {
 
 // member connects a client to srv in version v with p (a clean 5.0 session
 // when nil) and subscribes it to filter at qos.
-func member(t *testing.T, srv *Server, v codec.Version, id string, p *codec.Connect, filter string, qos codec.QoS) *rawConn {
+func member(t *testing.T, srv *Server, v codec.Version, id string, p *codec.Connect, filter string, qos codec.QoS) *testkit.Peer {
 	t.Helper()
 	if p == nil {
 		p = &codec.Connect{ClientID: id, CleanStart: true}
 	}
 	c, _ := pipeConnect(t, srv, v, p)
-	c.subscribe(t, qos, filter)
+	c.Subscribe(t, qos, filter)
 	return c
 }
 
@@ -134,13 +135,13 @@ func TestSharedRetained(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("shr-pub"))
-		pub.publishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "shr/t", Payload: []byte("retained")})
+		pub.PublishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "shr/t", Payload: []byte("retained")})
 		for _, v := range bothVersions {
 			c := member(t, srv, v, "shr-"+v.String(), nil, "$share/g/shr/#", 1)
-			c.expectIdle(t)
-			c.subscribe(t, 1, "shr/t")
-			c.ack(t, c.expectPublish(t, `q1 dup=0 retain=1 shr/t "retained"`))
-			c.expectIdle(t)
+			c.ExpectIdle(t)
+			c.Subscribe(t, 1, "shr/t")
+			c.Ack(t, c.ExpectPublish(t, `q1 dup=0 retain=1 shr/t "retained"`))
+			c.ExpectIdle(t)
 		}
 	})
 }
@@ -151,24 +152,24 @@ func TestSharedRetained(t *testing.T) {
 func TestSharedGrantedQoS(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
-		members := []*rawConn{
+		members := []*testkit.Peer{
 			member(t, srv, codec.V5, "sq-0", nil, "$share/g/sq/t", 0),
 			member(t, srv, codec.V311, "sq-1", nil, "$share/g/sq/t", 1),
 			member(t, srv, codec.V5, "sq-2", nil, "$share/g/sq/t", 2),
 		}
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("sq-pub"))
 		for _, s := range payloads(6) {
-			pub.publish(t, 2, "sq/t", s)
+			pub.Publish(t, 2, "sq/t", s)
 		}
 		for i, m := range members {
 			var got []*codec.Publish
 			for _, k := range []int{i, i + 3} {
-				got = append(got, m.expectPublish(t, fmt.Sprintf(`q%d dup=0 retain=0 sq/t "%d"`, i, k)))
+				got = append(got, m.ExpectPublish(t, fmt.Sprintf(`q%d dup=0 retain=0 sq/t "%d"`, i, k)))
 			}
 			for _, p := range got {
-				m.ack(t, p)
+				m.Ack(t, p)
 			}
-			m.expectIdle(t)
+			m.ExpectIdle(t)
 		}
 	})
 }
@@ -186,25 +187,25 @@ func TestSharedQoS1Redistribution(t *testing.T) {
 		b := member(t, srv, codec.V5, "sd-b", nil, "$share/g/sd/t", 1)
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("sd-pub"))
 		for _, s := range payloads(3) {
-			pub.publish(t, 1, "sd/t", s)
+			pub.Publish(t, 1, "sd/t", s)
 		}
-		a.expectPublish(t, `q1 dup=0 retain=0 sd/t "0"`) // not acknowledged; "2" waits behind it
-		a.expectIdle(t)
-		b.ack(t, b.expectPublish(t, `q1 dup=0 retain=0 sd/t "1"`))
-		a.close()
+		a.ExpectPublish(t, `q1 dup=0 retain=0 sd/t "0"`) // not acknowledged; "2" waits behind it
+		a.ExpectIdle(t)
+		b.Ack(t, b.ExpectPublish(t, `q1 dup=0 retain=0 sd/t "1"`))
+		a.Close()
 
-		b.ack(t, b.expectPublish(t, `q1 dup=0 retain=0 sd/t "0"`))
-		b.ack(t, b.expectPublish(t, `q1 dup=0 retain=0 sd/t "2"`))
-		b.expectIdle(t)
+		b.Ack(t, b.ExpectPublish(t, `q1 dup=0 retain=0 sd/t "0"`))
+		b.Ack(t, b.ExpectPublish(t, `q1 dup=0 retain=0 sd/t "2"`))
+		b.ExpectIdle(t)
 
 		a, ack := pipeConnect(t, srv, codec.V5, pa)
 		wantSessionPresent(t, ack, true)
-		a.expectIdle(t)
+		a.ExpectIdle(t)
 		// Still a member: the turns go on.
-		pub.publish(t, 1, "sd/t", "3")
-		pub.publish(t, 1, "sd/t", "4")
-		a.expectMessage(t, "sd/t", "3")
-		b.expectMessage(t, "sd/t", "4")
+		pub.Publish(t, 1, "sd/t", "3")
+		pub.Publish(t, 1, "sd/t", "4")
+		a.ExpectMessage(t, "sd/t", "3")
+		b.ExpectMessage(t, "sd/t", "4")
 	})
 }
 
@@ -223,38 +224,38 @@ func TestSharedQoS2StaysWithMember(t *testing.T) {
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("s2-pub"))
 
 		// Turn 1 is a's, turn 2 b's, and so on.
-		pub.publish(t, 2, "s2/t", "published")
-		pub.publish(t, 2, "s2/t", "to b")
-		pub.publish(t, 2, "s2/t", "released")
-		m1 := a.expectPublish(t, `q2 dup=0 retain=0 s2/t "published"`)
-		m3 := a.expectPublish(t, `q2 dup=0 retain=0 s2/t "released"`)
-		a.send(t, &codec.Pubrec{Ack: codec.Ack{PacketID: m3.PacketID}})
-		a.expectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", m3.PacketID))
-		b.ack(t, b.expectPublish(t, `q2 dup=0 retain=0 s2/t "to b"`))
-		a.close()
-		b.expectIdle(t)
+		pub.Publish(t, 2, "s2/t", "published")
+		pub.Publish(t, 2, "s2/t", "to b")
+		pub.Publish(t, 2, "s2/t", "released")
+		m1 := a.ExpectPublish(t, `q2 dup=0 retain=0 s2/t "published"`)
+		m3 := a.ExpectPublish(t, `q2 dup=0 retain=0 s2/t "released"`)
+		a.Send(t, &codec.Pubrec{Ack: codec.Ack{PacketID: m3.PacketID}})
+		a.ExpectDescribed(t, fmt.Sprintf("PUBREL id=%d rc=0x00", m3.PacketID))
+		b.Ack(t, b.ExpectPublish(t, `q2 dup=0 retain=0 s2/t "to b"`))
+		a.Close()
+		b.ExpectIdle(t)
 
 		a, _ = pipeConnect(t, srv, codec.V5, pa)
-		a.expectDescribed(t,
+		a.ExpectDescribed(t,
 			fmt.Sprintf(`PUBLISH q2 dup=1 retain=0 id=%d s2/t "published"`, m1.PacketID),
 			fmt.Sprintf("PUBREL id=%d rc=0x00", m3.PacketID))
-		a.send(t, &codec.Pubcomp{Ack: codec.Ack{PacketID: m3.PacketID}})
-		a.ack(t, m1)
-		a.expectIdle(t)
-		b.expectIdle(t)
+		a.Send(t, &codec.Pubcomp{Ack: codec.Ack{PacketID: m3.PacketID}})
+		a.Ack(t, m1)
+		a.ExpectIdle(t)
+		b.ExpectIdle(t)
 
 		// Now one in flight when a's session ends: b never gets it.
-		pub.publish(t, 2, "s2/t", "to b again")
-		pub.publish(t, 2, "s2/t", "dies with a")
-		b.ack(t, b.expectPublish(t, `q2 dup=0 retain=0 s2/t "to b again"`))
-		a.expectPublish(t, `q2 dup=0 retain=0 s2/t "dies with a"`)
-		a.close()
+		pub.Publish(t, 2, "s2/t", "to b again")
+		pub.Publish(t, 2, "s2/t", "dies with a")
+		b.Ack(t, b.ExpectPublish(t, `q2 dup=0 retain=0 s2/t "to b again"`))
+		a.ExpectPublish(t, `q2 dup=0 retain=0 s2/t "dies with a"`)
+		a.Close()
 		advance(31 * time.Second) // fake time (synctest): past a's Session Expiry Interval
-		b.expectIdle(t)
+		b.ExpectIdle(t)
 		a, ack := pipeConnect(t, srv, codec.V5, pa)
 		wantSessionPresent(t, ack, false)
-		a.expectIdle(t)
-		b.expectIdle(t)
+		a.ExpectIdle(t)
+		b.ExpectIdle(t)
 	})
 }
 
@@ -267,19 +268,19 @@ func TestSharedRefusedNotResent(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		a := member(t, srv, codec.V5, "", persistent(codec.V5, "sx-a"), "$share/g/sx/t", 2)
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("sx-pub"))
-		pub.publish(t, 1, "sx/t", "q1")
-		pub.publish(t, 2, "sx/t", "q2")
-		q1 := a.expectPublish(t, `q1 dup=0 retain=0 sx/t "q1"`)
-		q2 := a.expectPublish(t, `q2 dup=0 retain=0 sx/t "q2"`)
+		pub.Publish(t, 1, "sx/t", "q1")
+		pub.Publish(t, 2, "sx/t", "q2")
+		q1 := a.ExpectPublish(t, `q1 dup=0 retain=0 sx/t "q1"`)
+		q2 := a.ExpectPublish(t, `q2 dup=0 retain=0 sx/t "q2"`)
 		b := member(t, srv, codec.V5, "sx-b", nil, "$share/g/sx/t", 2)
-		a.send(t,
+		a.Send(t,
 			&codec.Puback{Ack: codec.Ack{PacketID: q1.PacketID, ReasonCode: codec.UnspecifiedError}},
 			&codec.Pubrec{Ack: codec.Ack{PacketID: q2.PacketID, ReasonCode: codec.ImplementationSpecificError}})
-		a.expectIdle(t) // no PUBREL for a refused QoS 2 message
-		a.close()
-		b.expectIdle(t)
+		a.ExpectIdle(t) // no PUBREL for a refused QoS 2 message
+		a.Close()
+		b.ExpectIdle(t)
 		a, _ = pipeConnect(t, srv, codec.V5, persistent(codec.V5, "sx-a"))
-		a.expectIdle(t)
+		a.ExpectIdle(t)
 	})
 }
 
@@ -304,13 +305,13 @@ func TestSharedSubscribeErrors(t *testing.T) {
 			{codec.V311, "SUBACK id=9 [0x80 0x80 0x80 0x80 0x80 0x80 0x01]"},
 		} {
 			c, _ := pipeConnect(t, srv, tc.v, &codec.Connect{ClientID: "sse-" + tc.v.String(), CleanStart: true})
-			c.send(t, s)
-			c.expectDescribed(t, tc.want)
-			c.expectIdle(t)
+			c.Send(t, s)
+			c.ExpectDescribed(t, tc.want)
+			c.ExpectIdle(t)
 		}
 
 		c, _ := pipeConnect(t, srv, codec.V5, clean5("sse-nl"))
-		c.send(t, &codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "$share/g/nl", QoS: 1, NoLocal: true}}})
+		c.Send(t, &codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "$share/g/nl", QoS: 1, NoLocal: true}}})
 		expectDisconnect(t, c, codec.ProtocolError)
 	})
 }
@@ -323,35 +324,35 @@ func TestSharedMembership(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		a := member(t, srv, codec.V5, "sm-a", nil, "$share/g/sm/t", 0)
-		a.subscribe(t, 1, "$share/g/sm/t")
+		a.Subscribe(t, 1, "$share/g/sm/t")
 		b := member(t, srv, codec.V5, "sm-b", nil, "$share/g/sm/t", 1)
 		pub, _ := pipeConnect(t, srv, codec.V5, clean5("sm-pub"))
-		pub.publish(t, 1, "sm/t", "0")
-		pub.publish(t, 1, "sm/t", "1")
-		a.ack(t, a.expectPublish(t, `q1 dup=0 retain=0 sm/t "0"`)) // the new QoS
-		b.ack(t, b.expectPublish(t, `q1 dup=0 retain=0 sm/t "1"`))
+		pub.Publish(t, 1, "sm/t", "0")
+		pub.Publish(t, 1, "sm/t", "1")
+		a.Ack(t, a.ExpectPublish(t, `q1 dup=0 retain=0 sm/t "0"`)) // the new QoS
+		b.Ack(t, b.ExpectPublish(t, `q1 dup=0 retain=0 sm/t "1"`))
 
-		a.send(t, &codec.Unsubscribe{PacketID: 5, Filters: []string{"$share/g/sm/t"}})
-		a.expectDescribed(t, "UNSUBACK id=5 [0x00]")
+		a.Send(t, &codec.Unsubscribe{PacketID: 5, Filters: []string{"$share/g/sm/t"}})
+		a.ExpectDescribed(t, "UNSUBACK id=5 [0x00]")
 		for _, s := range payloads(3) {
-			pub.publish(t, 1, "sm/t", s)
-			b.expectMessage(t, "sm/t", s)
+			pub.Publish(t, 1, "sm/t", s)
+			b.ExpectMessage(t, "sm/t", s)
 		}
-		a.expectIdle(t)
+		a.ExpectIdle(t)
 
 		c := member(t, srv, codec.V5, "sm-c", nil, "$share/g/sm/t", 1)
-		b.disconnect(t) // a clean session ends, and leaves the group
+		b.Disconnect(t) // a clean session ends, and leaves the group
 		for _, s := range payloads(2) {
-			pub.publish(t, 1, "sm/t", s)
-			c.expectMessage(t, "sm/t", s)
+			pub.Publish(t, 1, "sm/t", s)
+			c.ExpectMessage(t, "sm/t", s)
 		}
-		c.send(t, &codec.Unsubscribe{PacketID: 6, Filters: []string{"$share/g/sm/t"}})
-		c.expectDescribed(t, "UNSUBACK id=6 [0x00]")
-		c.send(t, &codec.Unsubscribe{PacketID: 7, Filters: []string{"$share/g/sm/t"}})
-		c.expectDescribed(t, "UNSUBACK id=7 [0x11]")
-		pub.publish(t, 1, "sm/t", "nobody")
-		a.expectIdle(t)
-		c.expectIdle(t)
+		c.Send(t, &codec.Unsubscribe{PacketID: 6, Filters: []string{"$share/g/sm/t"}})
+		c.ExpectDescribed(t, "UNSUBACK id=6 [0x00]")
+		c.Send(t, &codec.Unsubscribe{PacketID: 7, Filters: []string{"$share/g/sm/t"}})
+		c.ExpectDescribed(t, "UNSUBACK id=7 [0x11]")
+		pub.Publish(t, 1, "sm/t", "nobody")
+		a.ExpectIdle(t)
+		c.ExpectIdle(t)
 		srv.mu.Lock()
 		groups := len(srv.groups)
 		srv.mu.Unlock()
@@ -377,20 +378,20 @@ func TestSharedMemberSessionEnds(t *testing.T) {
 			srv := startPipeServer(t, nil)
 			pb := persistent(codec.V5, "se-b")
 			b := member(t, srv, codec.V5, "", pb, "$share/g/se/t", 1)
-			b.disconnect(t) // offline, still a member
+			b.Disconnect(t) // offline, still a member
 			pa := persistent(codec.V5, "se-a")
 			pa.Properties.SessionExpiryInterval = tc.expiry
 			a := member(t, srv, codec.V5, "", pa, "$share/g/se/t", 1)
 			pub, _ := pipeConnect(t, srv, codec.V5, clean5("se-pub"))
-			pub.publish(t, 1, "se/t", "m")
-			a.expectPublish(t, `q1 dup=0 retain=0 se/t "m"`) // never acknowledged
-			a.close()
+			pub.Publish(t, 1, "se/t", "m")
+			a.ExpectPublish(t, `q1 dup=0 retain=0 se/t "m"`) // never acknowledged
+			a.Close()
 			advance(time.Duration(tc.expiry)*time.Second + time.Millisecond) // fake time (synctest)
 
 			b, ack := pipeConnect(t, srv, codec.V5, pb)
 			wantSessionPresent(t, ack, true)
-			b.expectMessage(t, "se/t", "m")
-			b.expectIdle(t)
+			b.ExpectMessage(t, "se/t", "m")
+			b.ExpectIdle(t)
 		})
 	}
 }

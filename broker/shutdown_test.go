@@ -16,17 +16,17 @@ func TestShutdownPublishesWills(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		sub := pipeRaw(t, srv, codec.V5)
-		sub.connect(t, &codec.Connect{ClientID: "sub", Properties: codec.Properties{SessionExpiryInterval: 3600}})
-		sub.subscribe(t, 1, "will/#")
+		sub.Connect(t, &codec.Connect{ClientID: "sub", Properties: codec.Properties{SessionExpiryInterval: 3600}})
+		sub.Subscribe(t, 1, "will/#")
 
 		pub := pipeRaw(t, srv, codec.V311)
-		pub.connect(t, &codec.Connect{ClientID: "pub", CleanStart: true,
+		pub.Connect(t, &codec.Connect{ClientID: "pub", CleanStart: true,
 			Will: &codec.Will{Topic: "will/pub", Payload: []byte("gone"), QoS: 1}})
 
 		if err := srv.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		pub.expectClosed(t)
+		pub.ExpectClosed(t)
 		synctest.Wait()
 
 		srv.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // The tests in this file run the broker in a testing/synctest bubble over
@@ -20,17 +21,17 @@ func inBubble(t *testing.T, name string, f func(t *testing.T)) {
 }
 
 // pipeConnect opens a pipe connection to srv and connects with p.
-func pipeConnect(t *testing.T, srv *Server, v codec.Version, p *codec.Connect) (*rawConn, *codec.Connack) {
+func pipeConnect(t *testing.T, srv *Server, v codec.Version, p *codec.Connect) (*testkit.Peer, *codec.Connack) {
 	t.Helper()
 	c := pipeRaw(t, srv, v)
-	return c, c.connect(t, p)
+	return c, c.Connect(t, p)
 }
 
 // willWatcher connects a 5.0 client subscribed to will/#.
-func willWatcher(t *testing.T, srv *Server) *rawConn {
+func willWatcher(t *testing.T, srv *Server) *testkit.Peer {
 	t.Helper()
 	w, _ := pipeConnect(t, srv, codec.V5, &codec.Connect{ClientID: "watcher", CleanStart: true})
-	w.subscribe(t, 1, "will/#")
+	w.Subscribe(t, 1, "will/#")
 	return w
 }
 
@@ -53,17 +54,17 @@ func TestKeepAliveTimeout(t *testing.T) {
 				Will: will("will/ka", "timed out", 0)})
 
 			advance(14 * time.Second) // fake time (synctest): 1.4 × Keep Alive
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 			advance(999 * time.Millisecond) // fake time (synctest)
-			c.expectIdle(t)
-			watcher.expectIdle(t)
+			c.ExpectIdle(t)
+			watcher.ExpectIdle(t)
 
 			advance(time.Millisecond) // fake time (synctest): 1.5 × Keep Alive
 			if v == codec.V5 {
-				c.expectDescribed(t, "DISCONNECT rc=0x8d") // Keep Alive timeout
+				c.ExpectDescribed(t, "DISCONNECT rc=0x8d") // Keep Alive timeout
 			}
-			c.expectClosed(t)
-			watcher.expectMessage(t, "will/ka", "timed out")
+			c.ExpectClosed(t)
+			watcher.ExpectMessage(t, "will/ka", "timed out")
 		})
 	}
 }
@@ -78,15 +79,15 @@ func TestKeepAlivePingreq(t *testing.T) {
 			srv := startPipeServer(t, nil)
 			c, _ := pipeConnect(t, srv, v, &codec.Connect{ClientID: "ping", CleanStart: true, KeepAlive: 10})
 			advance(14 * time.Second) // fake time (synctest)
-			c.send(t, &codec.Pingreq{})
-			c.expectDescribed(t, "PINGRESP")
+			c.Send(t, &codec.Pingreq{})
+			c.ExpectDescribed(t, "PINGRESP")
 			advance(15*time.Second - time.Millisecond) // fake time (synctest): 29 s after CONNECT
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 			advance(time.Millisecond) // fake time (synctest): 15 s after the PINGREQ
 			if v == codec.V5 {
-				c.expectDescribed(t, "DISCONNECT rc=0x8d")
+				c.ExpectDescribed(t, "DISCONNECT rc=0x8d")
 			}
-			c.expectClosed(t)
+			c.ExpectClosed(t)
 		})
 	}
 }
@@ -119,12 +120,12 @@ func TestServerKeepAlive(t *testing.T) {
 					has, ack.Properties.ServerKeepAlive, tc.announced)
 			}
 			advance(tc.closeAt - time.Millisecond) // fake time (synctest)
-			c.expectIdle(t)
+			c.ExpectIdle(t)
 			advance(time.Millisecond) // fake time (synctest)
 			if tc.v == codec.V5 {
-				c.expectDescribed(t, "DISCONNECT rc=0x8d")
+				c.ExpectDescribed(t, "DISCONNECT rc=0x8d")
 			}
-			c.expectClosed(t)
+			c.ExpectClosed(t)
 		})
 	}
 }
@@ -138,24 +139,24 @@ func TestConnectDeadline(t *testing.T) {
 	inBubble(t, "silent", func(t *testing.T) {
 		c := pipeRaw(t, startPipeServer(t, opts), codec.V311)
 		advance(5*time.Second - time.Millisecond) // fake time (synctest)
-		c.expectIdle(t)
+		c.ExpectIdle(t)
 		advance(time.Millisecond) // fake time (synctest)
-		c.expectClosed(t)
+		c.ExpectClosed(t)
 	})
 	inBubble(t, "partial CONNECT", func(t *testing.T) {
 		c := pipeRaw(t, startPipeServer(t, opts), codec.V5)
-		c.sendRaw(t, connectBytes(codec.V5, "slow", nil)[:6])
+		c.SendRaw(t, connectBytes(codec.V5, "slow", nil)[:6])
 		advance(5*time.Second - time.Millisecond) // fake time (synctest)
-		c.expectIdle(t)
+		c.ExpectIdle(t)
 		advance(time.Millisecond) // fake time (synctest)
-		c.expectClosed(t)
+		c.ExpectClosed(t)
 	})
 	inBubble(t, "CONNECT just in time", func(t *testing.T) {
 		c := pipeRaw(t, startPipeServer(t, opts), codec.V311)
 		advance(5*time.Second - time.Millisecond) // fake time (synctest)
-		c.connect(t, &codec.Connect{ClientID: "late", CleanStart: true})
+		c.Connect(t, &codec.Connect{ClientID: "late", CleanStart: true})
 		advance(time.Hour) // fake time (synctest): Keep Alive 0, nothing expires
-		c.expectIdle(t)
+		c.ExpectIdle(t)
 	})
 }
 
@@ -179,12 +180,12 @@ func TestWillDelay(t *testing.T) {
 		watcher := willWatcher(t, srv)
 		c, _ := pipeConnect(t, srv, codec.V5, expiring("wd", 100, will("will/wd", "late", 10)))
 		// The network fails.
-		c.close()
+		c.Close()
 		advance(10*time.Second - time.Millisecond) // fake time (synctest)
-		watcher.expectIdle(t)
+		watcher.ExpectIdle(t)
 		advance(time.Millisecond) // fake time (synctest)
-		watcher.expectMessage(t, "will/wd", "late")
-		watcher.expectIdle(t)
+		watcher.ExpectMessage(t, "will/wd", "late")
+		watcher.ExpectIdle(t)
 	})
 
 	// [MQTT-5:3.1.3-9]: a new connection to the session within the delay
@@ -193,14 +194,14 @@ func TestWillDelay(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		watcher := willWatcher(t, srv)
 		c, _ := pipeConnect(t, srv, codec.V5, expiring("wd", 100, will("will/wd", "late", 10)))
-		c.close()
+		c.Close()
 		advance(5 * time.Second) // fake time (synctest)
 		_, ack := pipeConnect(t, srv, codec.V5, resume("wd", 100))
 		if !ack.SessionPresent {
 			t.Fatal("Session Present 0 on reconnect within the Session Expiry Interval")
 		}
 		advance(time.Minute) // fake time (synctest)
-		watcher.expectIdle(t)
+		watcher.ExpectIdle(t)
 	})
 
 	// [MQTT-5:3.1.2-8]: "or the Session ends, whichever comes first": a
@@ -210,18 +211,18 @@ func TestWillDelay(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		watcher := willWatcher(t, srv)
 		c, _ := pipeConnect(t, srv, codec.V5, expiring("wd", 5, will("will/wd", "session over", 10)))
-		c.close()
+		c.Close()
 		advance(5*time.Second - time.Millisecond) // fake time (synctest)
-		watcher.expectIdle(t)
+		watcher.ExpectIdle(t)
 		advance(time.Millisecond) // fake time (synctest)
-		watcher.expectMessage(t, "will/wd", "session over")
+		watcher.ExpectMessage(t, "will/wd", "session over")
 		_, ack := pipeConnect(t, srv, codec.V5, resume("wd", 5))
 		if ack.SessionPresent {
 			t.Fatal("Session Present 1 after the session expired")
 		}
 		// Published once only.
 		advance(time.Minute) // fake time (synctest)
-		watcher.expectIdle(t)
+		watcher.ExpectIdle(t)
 	})
 
 	// A normal DISCONNECT discards the will even while it waits for a
@@ -231,16 +232,16 @@ func TestWillDelay(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		watcher := willWatcher(t, srv)
 		c, _ := pipeConnect(t, srv, codec.V5, expiring("normal", 100, will("will/normal", "no", 10)))
-		c.disconnect(t)
+		c.Disconnect(t)
 		c, _ = pipeConnect(t, srv, codec.V5, expiring("with-will", 100, will("will/with", "yes", 10)))
-		c.send(t, &codec.Disconnect{ReasonCode: codec.DisconnectWithWillMessage})
-		c.expectClosed(t)
+		c.Send(t, &codec.Disconnect{ReasonCode: codec.DisconnectWithWillMessage})
+		c.ExpectClosed(t)
 		advance(10*time.Second - time.Millisecond) // fake time (synctest)
-		watcher.expectIdle(t)
+		watcher.ExpectIdle(t)
 		advance(time.Millisecond) // fake time (synctest)
-		watcher.expectMessage(t, "will/with", "yes")
+		watcher.ExpectMessage(t, "will/with", "yes")
 		advance(time.Minute) // fake time (synctest)
-		watcher.expectIdle(t)
+		watcher.ExpectIdle(t)
 	})
 }
 
@@ -259,25 +260,25 @@ func TestSessionExpiry(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		pub, _ := pipeConnect(t, srv, codec.V5, &codec.Connect{ClientID: "se-pub", CleanStart: true})
 		c, _ := pipeConnect(t, srv, codec.V5, connect(true))
-		c.subscribe(t, 1, "se/t")
-		c.disconnect(t)
+		c.Subscribe(t, 1, "se/t")
+		c.Disconnect(t)
 
 		advance(9 * time.Second) // fake time (synctest)
-		pub.publish(t, 1, "se/t", "queued")
+		pub.Publish(t, 1, "se/t", "queued")
 		c, ack := pipeConnect(t, srv, codec.V5, connect(false))
 		if !ack.SessionPresent {
 			t.Fatal("Session Present 0 at 9 s, want the session kept")
 		}
-		c.expectMessage(t, "se/t", "queued")
-		c.disconnect(t)
+		c.ExpectMessage(t, "se/t", "queued")
+		c.Disconnect(t)
 
 		advance(11 * time.Second) // fake time (synctest)
 		c, ack = pipeConnect(t, srv, codec.V5, connect(false))
 		if ack.SessionPresent {
 			t.Fatal("Session Present 1 at 11 s, want the session expired")
 		}
-		pub.publish(t, 1, "se/t", "nobody subscribed")
-		c.expectIdle(t)
+		pub.Publish(t, 1, "se/t", "nobody subscribed")
+		c.ExpectIdle(t)
 	})
 
 	// A Session Expiry Interval in DISCONNECT replaces the CONNECT's.
@@ -286,21 +287,21 @@ func TestSessionExpiry(t *testing.T) {
 		c, _ := pipeConnect(t, srv, codec.V5, connect(true))
 		d := &codec.Disconnect{}
 		d.Properties.SessionExpiryInterval = 100
-		c.send(t, d)
-		c.expectClosed(t)
+		c.Send(t, d)
+		c.ExpectClosed(t)
 		advance(99 * time.Second) // fake time (synctest)
 		c, ack := pipeConnect(t, srv, codec.V5, connect(false))
 		if !ack.SessionPresent {
 			t.Fatal("Session Present 0 at 99 s, want the interval from DISCONNECT (100 s)")
 		}
-		c.disconnect(t)
+		c.Disconnect(t)
 	})
 
 	// With no Session Expiry Interval the session ends with the connection.
 	inBubble(t, "interval 0", func(t *testing.T) {
 		srv := startPipeServer(t, nil)
 		c, _ := pipeConnect(t, srv, codec.V5, &codec.Connect{ClientID: "se0"})
-		c.disconnect(t)
+		c.Disconnect(t)
 		_, ack := pipeConnect(t, srv, codec.V5, &codec.Connect{ClientID: "se0"})
 		if ack.SessionPresent {
 			t.Fatal("Session Present 1, want the session ended with its connection")
@@ -319,8 +320,8 @@ func TestMessageExpiry(t *testing.T) {
 		session := &codec.Connect{ClientID: "me", CleanStart: true}
 		session.Properties.SessionExpiryInterval = 100
 		c, _ := pipeConnect(t, srv, codec.V5, session)
-		c.subscribe(t, 1, "me/t")
-		c.disconnect(t)
+		c.Subscribe(t, 1, "me/t")
+		c.Disconnect(t)
 
 		for _, m := range []struct {
 			payload string
@@ -328,7 +329,7 @@ func TestMessageExpiry(t *testing.T) {
 		}{{"short", 5}, {"long", 20}, {"forever", 0}} {
 			p := &codec.Publish{QoS: 1, Topic: "me/t", Payload: []byte(m.payload)}
 			p.Properties.MessageExpiryInterval = m.expiry
-			pub.publishWith(t, p)
+			pub.PublishWith(t, p)
 		}
 
 		advance(10 * time.Second) // fake time (synctest)
@@ -337,15 +338,15 @@ func TestMessageExpiry(t *testing.T) {
 		if !ack.SessionPresent {
 			t.Fatal("Session Present 0, want the session kept")
 		}
-		long := c.expectMessage(t, "me/t", "long")
+		long := c.ExpectMessage(t, "me/t", "long")
 		if !long.Properties.Has(codec.PropMessageExpiryInterval) || long.Properties.MessageExpiryInterval != 10 {
 			t.Errorf("Message Expiry Interval %d (present %v) after waiting 10 s of 20, want 10",
 				long.Properties.MessageExpiryInterval, long.Properties.Has(codec.PropMessageExpiryInterval))
 		}
-		forever := c.expectMessage(t, "me/t", "forever")
+		forever := c.ExpectMessage(t, "me/t", "forever")
 		if forever.Properties.Has(codec.PropMessageExpiryInterval) {
 			t.Errorf("Message Expiry Interval %d on a message sent without one", forever.Properties.MessageExpiryInterval)
 		}
-		c.expectIdle(t)
+		c.ExpectIdle(t)
 	})
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // testCA is a throw-away certificate authority.
@@ -193,26 +194,26 @@ func wssDialOptions(t testing.TB, tlsCfg *tls.Config) *websocket.DialOptions {
 	t.Cleanup(tr.CloseIdleConnections)
 	return &websocket.DialOptions{
 		Subprotocols: []string{Subprotocol},
-		HTTPClient:   &http.Client{Transport: tr, Timeout: waitFor},
+		HTTPClient:   &http.Client{Transport: tr, Timeout: testkit.Timeout},
 	}
 }
 
 // dialTLSRaw connects a raw client over TLS.
-func dialTLSRaw(t testing.TB, addr string, cfg *tls.Config, v codec.Version) *rawConn {
+func dialTLSRaw(t testing.TB, addr string, cfg *tls.Config, v codec.Version) *testkit.Peer {
 	t.Helper()
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: waitFor}, Config: cfg}
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: testkit.Timeout}, Config: cfg}
 	nc, err := d.DialContext(context.Background(), "tcp", addr)
 	if err != nil {
 		t.Fatalf("TLS dial %s: %v", addr, err)
 	}
-	return newRawClient(t, nc, v, false)
+	return testkit.NewPeer(t, nc, v, testkit.RealTime)
 }
 
 // mosq runs a mosquitto client to completion and returns its output and
 // exit error.
 func mosq(t testing.TB, name string, args ...string) (string, error) {
 	t.Helper()
-	bin := requireTool(t, name)
+	bin := testkit.RequireTool(t, name, "mosquitto-clients")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
@@ -226,9 +227,9 @@ func TestTLSMosquitto(t *testing.T) {
 	pki := newTLSPKI(t)
 	ts := startServer(t, nil)
 	addr := startTLSListener(t, ts, pki.serverConfig(false))
-	tcp := dialRaw(t, ts.Addr, codec.V311)
-	tcp.connect(t, &codec.Connect{ClientID: "tcp-watcher", CleanStart: true})
-	tcp.subscribe(t, 1, "tls/#")
+	tcp := testkit.Dial(t, ts.Addr, codec.V311)
+	tcp.Connect(t, &codec.Connect{ClientID: "tcp-watcher", CleanStart: true})
+	tcp.Subscribe(t, 1, "tls/#")
 
 	for _, v := range []string{"mqttv311", "mqttv5"} {
 		t.Run(v, func(t *testing.T) {
@@ -237,7 +238,7 @@ func TestTLSMosquitto(t *testing.T) {
 			mosqPub(t, addr, "--cafile", pki.ca.file, "-V", v, "-q", "1", "-t", "tls/"+v, "-m", "over TLS")
 			sub.msgs.expect(t, "tls/"+v, "over TLS", 1, false)
 			sub.exited(t)
-			tcp.expectMessage(t, "tls/"+v, "over TLS")
+			tcp.ExpectMessage(t, "tls/"+v, "over TLS")
 		})
 	}
 	t.Run("untrusted server", func(t *testing.T) {
@@ -247,7 +248,7 @@ func TestTLSMosquitto(t *testing.T) {
 			t.Fatalf("mosquitto_pub trusted a certificate from another CA:\n%s", out)
 		}
 	})
-	tcp.expectIdle(t) // nothing from the refused publisher
+	tcp.ExpectIdle(t) // nothing from the refused publisher
 }
 
 // TestTLSClientCertificates: with client certificates required, a client
@@ -279,8 +280,8 @@ func TestTLSClientCertificates(t *testing.T) {
 	})
 
 	good := dialTLSRaw(t, addr, pki.clientConfig(&pki.client), codec.V5)
-	good.connect(t, &codec.Connect{ClientID: "good", CleanStart: true})
-	good.subscribe(t, 1, "mtls/#")
+	good.Connect(t, &codec.Connect{ClientID: "good", CleanStart: true})
+	good.Subscribe(t, 1, "mtls/#")
 
 	t.Run("Go over TLS", func(t *testing.T) {
 		for name, cert := range map[string]*tls.Certificate{"other CA": &pki.stranger, "no cert": nil} {
@@ -288,19 +289,19 @@ func TestTLSClientCertificates(t *testing.T) {
 				// With TLS 1.3 the client learns of the refusal on its
 				// first read, after its handshake has finished.
 				c := dialTLSRaw(t, addr, pki.clientConfig(cert), codec.V5)
-				c.nc.SetWriteDeadline(time.Now().Add(waitFor))
-				c.nc.Write(encode(codec.V5, &codec.Connect{Version: codec.V5, ClientID: "bad", CleanStart: true}))
-				c.expectClosed(t)
-				if c.err == nil || !strings.Contains(c.err.Error(), "certificate") {
-					t.Errorf("connection ended with %v, want a certificate error", c.err)
+				c.Conn().SetWriteDeadline(time.Now().Add(testkit.Timeout))
+				c.Conn().Write(testkit.Encode(codec.V5, &codec.Connect{Version: codec.V5, ClientID: "bad", CleanStart: true}))
+				c.ExpectClosed(t)
+				if c.Err() == nil || !strings.Contains(c.Err().Error(), "certificate") {
+					t.Errorf("connection ended with %v, want a certificate error", c.Err())
 				}
 			})
 		}
 	})
 	t.Run("Go over wss", func(t *testing.T) {
 		c, _ := wsRawWith(t, wss.URL, codec.V311, wssDialOptions(t, pki.clientConfig(&pki.client)))
-		c.connect(t, &codec.Connect{ClientID: "wss-good", CleanStart: true})
-		c.disconnect(t)
+		c.Connect(t, &codec.Connect{ClientID: "wss-good", CleanStart: true})
+		c.Disconnect(t)
 		for name, cert := range map[string]*tls.Certificate{"other CA": &pki.stranger, "no cert": nil} {
 			_, _, err := wsTryDial(t, wss.URL, wssDialOptions(t, pki.clientConfig(cert)))
 			if err == nil || !strings.Contains(err.Error(), "certificate") {
@@ -322,16 +323,16 @@ func TestWSSExchange(t *testing.T) {
 	if ws.Subprotocol() != Subprotocol {
 		t.Fatalf("subprotocol %q", ws.Subprotocol())
 	}
-	w.connect(t, &codec.Connect{ClientID: "wss-client", CleanStart: true})
-	w.subscribe(t, 2, "secure/to-wss")
+	w.Connect(t, &codec.Connect{ClientID: "wss-client", CleanStart: true})
+	w.Subscribe(t, 2, "secure/to-wss")
 	m := dialTLSRaw(t, addr, pki.clientConfig(nil), codec.V311)
-	m.connect(t, &codec.Connect{ClientID: "mqtts-client", CleanStart: true})
-	m.subscribe(t, 2, "secure/to-mqtts")
+	m.Connect(t, &codec.Connect{ClientID: "mqtts-client", CleanStart: true})
+	m.Subscribe(t, 2, "secure/to-mqtts")
 	for qos := range codec.QoS(3) {
-		w.publish(t, qos, "secure/to-mqtts", fmt.Sprint("from wss q", qos))
-		m.expectMessage(t, "secure/to-mqtts", fmt.Sprint("from wss q", qos))
-		m.publish(t, qos, "secure/to-wss", fmt.Sprint("from mqtts q", qos))
-		w.expectMessage(t, "secure/to-wss", fmt.Sprint("from mqtts q", qos))
+		w.Publish(t, qos, "secure/to-mqtts", fmt.Sprint("from wss q", qos))
+		m.ExpectMessage(t, "secure/to-mqtts", fmt.Sprint("from wss q", qos))
+		m.Publish(t, qos, "secure/to-wss", fmt.Sprint("from mqtts q", qos))
+		w.ExpectMessage(t, "secure/to-wss", fmt.Sprint("from mqtts q", qos))
 	}
 	wss.logs.expectLine(t, "websocket connection accepted", "tls=true")
 	// A plain-text WebSocket client cannot talk to the HTTPS port.

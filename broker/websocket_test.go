@@ -28,6 +28,7 @@ import (
 	paho "github.com/eclipse/paho.golang/paho"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // logBuffer collects a server's log lines for assertions.
@@ -74,7 +75,7 @@ func (l *logBuffer) hasLine(parts ...string) bool {
 // the test saw (a handshake refusal is logged after the response is sent).
 func (l *logBuffer) expectLine(t testing.TB, parts ...string) {
 	t.Helper()
-	timer := time.NewTimer(waitFor)
+	timer := time.NewTimer(testkit.Timeout)
 	defer timer.Stop()
 	for !l.hasLine(parts...) {
 		select {
@@ -142,9 +143,9 @@ func wsTryDial(t testing.TB, url string, o *websocket.DialOptions) (*websocket.C
 	if do.HTTPClient == nil {
 		tr := &http.Transport{}
 		t.Cleanup(tr.CloseIdleConnections)
-		do.HTTPClient = &http.Client{Transport: tr, Timeout: waitFor}
+		do.HTTPClient = &http.Client{Transport: tr, Timeout: testkit.Timeout}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 	defer cancel()
 	ws, resp, err := websocket.Dial(ctx, url, &do)
 	if err == nil {
@@ -165,22 +166,22 @@ func wsDial(t testing.TB, url string, o *websocket.DialOptions) *websocket.Conn 
 
 // wsRaw opens a WebSocket to url and returns a raw MQTT client on it, and
 // the WebSocket itself for tests that write frames of their own.
-func wsRaw(t testing.TB, url string, v codec.Version) (*rawConn, *websocket.Conn) {
+func wsRaw(t testing.TB, url string, v codec.Version) (*testkit.Peer, *websocket.Conn) {
 	t.Helper()
 	return wsRawWith(t, url, v, nil)
 }
 
-func wsRawWith(t testing.TB, url string, v codec.Version, o *websocket.DialOptions) (*rawConn, *websocket.Conn) {
+func wsRawWith(t testing.TB, url string, v codec.Version, o *websocket.DialOptions) (*testkit.Peer, *websocket.Conn) {
 	t.Helper()
 	ws := wsDial(t, url, o)
 	nc := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
-	return newRawClient(t, nc, v, false), ws
+	return testkit.NewPeer(t, nc, v, testkit.RealTime), ws
 }
 
 // wsWrite writes one WebSocket message of type typ.
 func wsWrite(t testing.TB, ws *websocket.Conn, typ websocket.MessageType, b []byte) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 	defer cancel()
 	if err := ws.Write(ctx, typ, b); err != nil {
 		t.Fatalf("WebSocket write: %v", err)
@@ -190,17 +191,17 @@ func wsWrite(t testing.TB, ws *websocket.Conn, typ websocket.MessageType, b []by
 func describeAll(pkts ...codec.Packet) []string {
 	s := make([]string, len(pkts))
 	for i, p := range pkts {
-		s[i] = describe(p)
+		s[i] = testkit.Describe(p)
 	}
 	return s
 }
 
 // carriesOn checks that an established client is unaffected: it publishes
 // to itself and gets the message back.
-func carriesOn(t testing.TB, c *rawConn, topic string) {
+func carriesOn(t testing.TB, c *testkit.Peer, topic string) {
 	t.Helper()
-	c.send(t, &codec.Publish{Topic: topic, Payload: []byte("still here")})
-	c.expectMessage(t, topic, "still here")
+	c.Send(t, &codec.Publish{Topic: topic, Payload: []byte("still here")})
+	c.ExpectMessage(t, topic, "still here")
 }
 
 // TestWebSocketPacketAcrossFrames_MQTT_6_0_0_2: a packet split across three
@@ -208,12 +209,12 @@ func carriesOn(t testing.TB, c *rawConn, topic string) {
 // reassembled; MQTT packets are not aligned on frames [MQTT-6.0.0-2].
 func TestWebSocketPacketAcrossFrames_MQTT_6_0_0_2(t *testing.T) {
 	ts := startWSServer(t, nil, WebSocketOptions{})
-	sub := dialRaw(t, ts.Addr, codec.V311)
-	sub.connect(t, &codec.Connect{ClientID: "tcp-sub", CleanStart: true})
-	sub.subscribe(t, 1, "frames/#")
+	sub := testkit.Dial(t, ts.Addr, codec.V311)
+	sub.Connect(t, &codec.Connect{ClientID: "tcp-sub", CleanStart: true})
+	sub.Subscribe(t, 1, "frames/#")
 
 	pub, ws := wsRaw(t, ts.URL, codec.V5)
-	pub.connect(t, &codec.Connect{ClientID: "ws-pub", CleanStart: true})
+	pub.Connect(t, &codec.Connect{ClientID: "ws-pub", CleanStart: true})
 
 	payload := strings.Repeat("split ", 50)
 	for _, tc := range []struct {
@@ -227,15 +228,15 @@ func TestWebSocketPacketAcrossFrames_MQTT_6_0_0_2(t *testing.T) {
 		{"fixed header split, fragmented", true, 1, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &codec.Publish{QoS: 1, PacketID: pub.pid(), Topic: "frames/" + strings.ReplaceAll(tc.name, " ", "-"), Payload: []byte(payload)}
-			b := encode(codec.V5, p)
+			p := &codec.Publish{QoS: 1, PacketID: pub.PID(), Topic: "frames/" + strings.ReplaceAll(tc.name, " ", "-"), Payload: []byte(payload)}
+			b := testkit.Encode(codec.V5, p)
 			c1, c2 := tc.cut1, tc.cut2
 			if c1 == 0 {
 				c1, c2 = len(b)/3, 2*len(b)/3
 			}
 			parts := [][]byte{b[:c1], b[c1:c2], b[c2:]}
 			if tc.fragmented {
-				ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+				ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 				defer cancel()
 				w, err := ws.Writer(ctx, websocket.MessageBinary)
 				if err != nil {
@@ -254,8 +255,8 @@ func TestWebSocketPacketAcrossFrames_MQTT_6_0_0_2(t *testing.T) {
 					wsWrite(t, ws, websocket.MessageBinary, part)
 				}
 			}
-			pub.expectDescribed(t, fmt.Sprintf("PUBACK id=%d rc=0x00", p.PacketID))
-			sub.expectMessage(t, p.Topic, payload)
+			pub.ExpectDescribed(t, fmt.Sprintf("PUBACK id=%d rc=0x00", p.PacketID))
+			sub.ExpectMessage(t, p.Topic, payload)
 		})
 	}
 }
@@ -282,9 +283,9 @@ func TestWebSocketTenPacketsInOneFrame_MQTT_6_0_0_2(t *testing.T) {
 	if len(pkts) != 10 {
 		t.Fatalf("built %d packets", len(pkts))
 	}
-	wsWrite(t, ws, websocket.MessageBinary, encode(codec.V311, pkts...))
-	c.expectDescribed(t, describeAll(want...)...)
-	c.disconnect(t)
+	wsWrite(t, ws, websocket.MessageBinary, testkit.Encode(codec.V311, pkts...))
+	c.ExpectDescribed(t, describeAll(want...)...)
+	c.Disconnect(t)
 }
 
 // TestWebSocketTextFrameCloses_MQTT_6_0_0_1: a packet in a text frame
@@ -294,21 +295,21 @@ func TestWebSocketTenPacketsInOneFrame_MQTT_6_0_0_2(t *testing.T) {
 func TestWebSocketTextFrameCloses_MQTT_6_0_0_1(t *testing.T) {
 	ts := startWSServer(t, nil, WebSocketOptions{})
 	other, _ := wsRaw(t, ts.URL, codec.V5)
-	other.connect(t, &codec.Connect{ClientID: "other", CleanStart: true})
-	other.subscribe(t, 1, "text/#")
+	other.Connect(t, &codec.Connect{ClientID: "other", CleanStart: true})
+	other.Subscribe(t, 1, "text/#")
 
 	for _, v := range []codec.Version{codec.V311, codec.V5} {
 		t.Run(v.String(), func(t *testing.T) {
 			bad, ws := wsRaw(t, ts.URL, v)
-			bad.connect(t, &codec.Connect{ClientID: "texter", CleanStart: true,
+			bad.Connect(t, &codec.Connect{ClientID: "texter", CleanStart: true,
 				Will: &codec.Will{Topic: "text/will", Payload: []byte("gone " + v.String()), QoS: 1}})
-			wsWrite(t, ws, websocket.MessageText, encode(v, &codec.Publish{Topic: "text/x", Payload: []byte("in a text frame")}))
-			bad.expectClosed(t)
-			if got := websocket.CloseStatus(bad.err); got != websocket.StatusUnsupportedData {
-				t.Errorf("close status %v (%v), want %v", got, bad.err, websocket.StatusUnsupportedData)
+			wsWrite(t, ws, websocket.MessageText, testkit.Encode(v, &codec.Publish{Topic: "text/x", Payload: []byte("in a text frame")}))
+			bad.ExpectClosed(t)
+			if got := websocket.CloseStatus(bad.Err()); got != websocket.StatusUnsupportedData {
+				t.Errorf("close status %v (%v), want %v", got, bad.Err(), websocket.StatusUnsupportedData)
 			}
 			// The will comes first: the PUBLISH in the text frame was not routed.
-			other.expectMessage(t, "text/will", "gone "+v.String())
+			other.ExpectMessage(t, "text/will", "gone "+v.String())
 			ts.logs.expectLine(t, "connection lost", "text message received", "MQTT-6.0.0-1")
 			carriesOn(t, other, "text/ok")
 		})
@@ -321,8 +322,8 @@ func TestWebSocketTextFrameCloses_MQTT_6_0_0_1(t *testing.T) {
 func TestWebSocketSubprotocol_MQTT_6_0_0_3(t *testing.T) {
 	ts := startWSServer(t, nil, WebSocketOptions{})
 	other, _ := wsRaw(t, ts.URL, codec.V311)
-	other.connect(t, &codec.Connect{ClientID: "other", CleanStart: true})
-	other.subscribe(t, 1, "proto/#")
+	other.Connect(t, &codec.Connect{ClientID: "other", CleanStart: true})
+	other.Subscribe(t, 1, "proto/#")
 
 	for _, offered := range [][]string{nil, {"mqttv3.1"}, {"MQTT"}, {"chat", "superchat"}} {
 		t.Run(fmt.Sprintf("refused %q", offered), func(t *testing.T) {
@@ -345,9 +346,9 @@ func TestWebSocketSubprotocol_MQTT_6_0_0_3(t *testing.T) {
 		if got := ws.Subprotocol(); got != "mqtt" {
 			t.Fatalf("server selected subprotocol %q, want mqtt", got)
 		}
-		c := newRawClient(t, websocket.NetConn(context.Background(), ws, websocket.MessageBinary), codec.V5, false)
-		c.connect(t, &codec.Connect{ClientID: "selected", CleanStart: true})
-		c.disconnect(t)
+		c := testkit.NewPeer(t, websocket.NetConn(context.Background(), ws, websocket.MessageBinary), codec.V5, testkit.RealTime)
+		c.Connect(t, &codec.Connect{ClientID: "selected", CleanStart: true})
+		c.Disconnect(t)
 	})
 	carriesOn(t, other, "proto/ok")
 }
@@ -358,8 +359,8 @@ func TestWebSocketSubprotocol_MQTT_6_0_0_3(t *testing.T) {
 func TestWebSocketOrigin(t *testing.T) {
 	ts := startWSServer(t, nil, WebSocketOptions{OriginPatterns: []string{"dash.example.com", "https://*.example.org"}})
 	other, _ := wsRaw(t, ts.URL, codec.V311)
-	other.connect(t, &codec.Connect{ClientID: "other", CleanStart: true})
-	other.subscribe(t, 1, "origin/#")
+	other.Connect(t, &codec.Connect{ClientID: "other", CleanStart: true})
+	other.Subscribe(t, 1, "origin/#")
 
 	host := strings.TrimPrefix(ts.HTTP.URL, "http://")
 	_, port, _ := net.SplitHostPort(host)
@@ -391,8 +392,8 @@ func TestWebSocketOrigin(t *testing.T) {
 				return
 			}
 			c, _ := wsRawWith(t, ts.URL, codec.V5, o)
-			c.connect(t, &codec.Connect{ClientID: "origin-ok", CleanStart: true})
-			c.disconnect(t)
+			c.Connect(t, &codec.Connect{ClientID: "origin-ok", CleanStart: true})
+			c.Disconnect(t)
 		})
 	}
 	carriesOn(t, other, "origin/ok")
@@ -404,7 +405,7 @@ func TestWebSocketNotAnUpgrade(t *testing.T) {
 	ts := startWSServer(t, nil, WebSocketOptions{})
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr, Timeout: waitFor}).Get(ts.HTTP.URL + "/mqtt")
+	resp, err := (&http.Client{Transport: tr, Timeout: testkit.Timeout}).Get(ts.HTTP.URL + "/mqtt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,21 +422,21 @@ func TestWebSocketNotAnUpgrade(t *testing.T) {
 func TestWebSocketPacketTooLarge(t *testing.T) {
 	ts := startWSServer(t, &Options{MaxPacketSize: 1024}, WebSocketOptions{})
 	other, _ := wsRaw(t, ts.URL, codec.V5)
-	other.connect(t, &codec.Connect{ClientID: "other", CleanStart: true})
-	other.subscribe(t, 1, "big/#")
+	other.Connect(t, &codec.Connect{ClientID: "other", CleanStart: true})
+	other.Subscribe(t, 1, "big/#")
 
 	for _, v := range []codec.Version{codec.V5, codec.V311} {
 		t.Run(v.String(), func(t *testing.T) {
 			c, _ := wsRaw(t, ts.URL, v)
-			ack := c.connect(t, &codec.Connect{ClientID: "big-" + v.String(), CleanStart: true})
+			ack := c.Connect(t, &codec.Connect{ClientID: "big-" + v.String(), CleanStart: true})
 			if v == codec.V5 && ack.Properties.MaximumPacketSize != 1024 {
 				t.Errorf("CONNACK Maximum Packet Size %d, want 1024", ack.Properties.MaximumPacketSize)
 			}
-			c.send(t, &codec.Publish{Topic: "big/one", Payload: make([]byte, 2000)})
+			c.Send(t, &codec.Publish{Topic: "big/one", Payload: make([]byte, 2000)})
 			if v == codec.V5 {
-				c.expectDescribed(t, "DISCONNECT rc=0x95")
+				c.ExpectDescribed(t, "DISCONNECT rc=0x95")
 			}
-			c.expectClosed(t)
+			c.ExpectClosed(t)
 			carriesOn(t, other, "big/ok")
 		})
 	}
@@ -447,12 +448,12 @@ func TestWebSocketPacketTooLarge(t *testing.T) {
 func TestWebSocketMessageOverReadLimit(t *testing.T) {
 	ts := startWSServer(t, &Options{MaxPacketSize: 1024}, WebSocketOptions{})
 	c, ws := wsRaw(t, ts.URL, codec.V311)
-	c.connect(t, &codec.Connect{ClientID: "flood", CleanStart: true})
-	one := encode(codec.V311, &codec.Publish{Topic: "nobody/listens", Payload: []byte("x")})
+	c.Connect(t, &codec.Connect{ClientID: "flood", CleanStart: true})
+	one := testkit.Encode(codec.V311, &codec.Publish{Topic: "nobody/listens", Payload: []byte("x")})
 	wsWrite(t, ws, websocket.MessageBinary, bytes.Repeat(one, (1024+wsReadSlack)/len(one)+1))
-	c.expectClosed(t)
-	if got := websocket.CloseStatus(c.err); got != websocket.StatusMessageTooBig {
-		t.Errorf("close status %v (%v), want %v", got, c.err, websocket.StatusMessageTooBig)
+	c.ExpectClosed(t)
+	if got := websocket.CloseStatus(c.Err()); got != websocket.StatusMessageTooBig {
+		t.Errorf("close status %v (%v), want %v", got, c.Err(), websocket.StatusMessageTooBig)
 	}
 }
 
@@ -462,37 +463,37 @@ func TestWebSocketMessageOverReadLimit(t *testing.T) {
 func TestWebSocketAndTCPExchange(t *testing.T) {
 	ts := startWSServer(t, nil, WebSocketOptions{})
 	wsc, _ := wsRaw(t, ts.URL, codec.V5)
-	wsc.connect(t, &codec.Connect{ClientID: "ws-client", CleanStart: true})
-	wsc.subscribe(t, 2, "mix/to-ws")
-	tcp := dialRaw(t, ts.Addr, codec.V311)
-	tcp.connect(t, &codec.Connect{ClientID: "tcp-client", CleanStart: true})
-	tcp.subscribe(t, 2, "mix/to-tcp")
+	wsc.Connect(t, &codec.Connect{ClientID: "ws-client", CleanStart: true})
+	wsc.Subscribe(t, 2, "mix/to-ws")
+	tcp := testkit.Dial(t, ts.Addr, codec.V311)
+	tcp.Connect(t, &codec.Connect{ClientID: "tcp-client", CleanStart: true})
+	tcp.Subscribe(t, 2, "mix/to-tcp")
 
 	for qos := range codec.QoS(3) {
-		wsc.publish(t, qos, "mix/to-tcp", fmt.Sprint("from ws q", qos))
-		tcp.expectMessage(t, "mix/to-tcp", fmt.Sprint("from ws q", qos))
-		tcp.publish(t, qos, "mix/to-ws", fmt.Sprint("from tcp q", qos))
-		wsc.expectMessage(t, "mix/to-ws", fmt.Sprint("from tcp q", qos))
+		wsc.Publish(t, qos, "mix/to-tcp", fmt.Sprint("from ws q", qos))
+		tcp.ExpectMessage(t, "mix/to-tcp", fmt.Sprint("from ws q", qos))
+		tcp.Publish(t, qos, "mix/to-ws", fmt.Sprint("from tcp q", qos))
+		wsc.ExpectMessage(t, "mix/to-ws", fmt.Sprint("from tcp q", qos))
 	}
 
-	wsc.publishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "state/ws", Payload: []byte("set over ws")})
-	tcp.publishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "state/tcp", Payload: []byte("set over tcp")})
+	wsc.PublishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "state/ws", Payload: []byte("set over ws")})
+	tcp.PublishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "state/tcp", Payload: []byte("set over tcp")})
 	want := map[string]string{"state/ws": "set over ws", "state/tcp": "set over tcp"}
 
 	lateWS, _ := wsRaw(t, ts.URL, codec.V311)
-	lateWS.connect(t, &codec.Connect{ClientID: "late-ws", CleanStart: true})
-	lateTCP := dialRaw(t, ts.Addr, codec.V5)
-	lateTCP.connect(t, &codec.Connect{ClientID: "late-tcp", CleanStart: true})
-	for name, c := range map[string]*rawConn{"websocket": lateWS, "tcp": lateTCP} {
-		c.subscribe(t, 1, "state/#")
+	lateWS.Connect(t, &codec.Connect{ClientID: "late-ws", CleanStart: true})
+	lateTCP := testkit.Dial(t, ts.Addr, codec.V5)
+	lateTCP.Connect(t, &codec.Connect{ClientID: "late-tcp", CleanStart: true})
+	for name, c := range map[string]*testkit.Peer{"websocket": lateWS, "tcp": lateTCP} {
+		c.Subscribe(t, 1, "state/#")
 		got := map[string]string{}
 		for range want {
-			p := expect[*codec.Publish](t, c)
+			p := testkit.Expect[*codec.Publish](t, c)
 			if !p.Retain {
-				t.Errorf("%s: %s without RETAIN", name, describe(p))
+				t.Errorf("%s: %s without RETAIN", name, testkit.Describe(p))
 			}
 			got[p.Topic] = string(p.Payload)
-			c.ack(t, p)
+			c.Ack(t, p)
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s client sees retained %v, want %v", name, got, want)
@@ -508,34 +509,34 @@ func TestWebSocketKickSendsDisconnect(t *testing.T) {
 	t.Run("take-over [MQTT-5:3.1.4-3]", func(t *testing.T) {
 		ts := startWSServer(t, nil, WebSocketOptions{})
 		old, _ := wsRaw(t, ts.URL, codec.V5)
-		old.connect(t, &codec.Connect{ClientID: "twin", CleanStart: true})
-		newer := dialRaw(t, ts.Addr, codec.V5)
-		newer.connect(t, &codec.Connect{ClientID: "twin", CleanStart: true})
-		old.expectDescribed(t, "DISCONNECT rc=0x8e")
-		old.expectClosed(t)
-		newer.disconnect(t)
+		old.Connect(t, &codec.Connect{ClientID: "twin", CleanStart: true})
+		newer := testkit.Dial(t, ts.Addr, codec.V5)
+		newer.Connect(t, &codec.Connect{ClientID: "twin", CleanStart: true})
+		old.ExpectDescribed(t, "DISCONNECT rc=0x8e")
+		old.ExpectClosed(t)
+		newer.Disconnect(t)
 	})
 	t.Run("keep-alive [MQTT-5:3.1.2-22]", func(t *testing.T) {
 		ts := startWSServer(t, nil, WebSocketOptions{})
 		c, _ := wsRaw(t, ts.URL, codec.V5)
-		c.connect(t, &codec.Connect{ClientID: "sleepy", CleanStart: true, KeepAlive: 1})
+		c.Connect(t, &codec.Connect{ClientID: "sleepy", CleanStart: true, KeepAlive: 1})
 		// Silent for 1.5 × Keep Alive: the broker gives up.
-		c.expectDescribed(t, "DISCONNECT rc=0x8d")
-		c.expectClosed(t)
+		c.ExpectDescribed(t, "DISCONNECT rc=0x8d")
+		c.ExpectClosed(t)
 	})
 	t.Run("shutdown", func(t *testing.T) {
 		ts := startWSServer(t, nil, WebSocketOptions{})
 		c, _ := wsRaw(t, ts.URL, codec.V5)
-		c.connect(t, &codec.Connect{ClientID: "to-be-shut", CleanStart: true})
+		c.Connect(t, &codec.Connect{ClientID: "to-be-shut", CleanStart: true})
 		done := make(chan error, 1)
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 			defer cancel()
 			done <- ts.Shutdown(ctx)
 		}()
-		c.expectDescribed(t, "DISCONNECT rc=0x8b")
-		c.expectClosed(t)
-		if err := within(t, done, "Shutdown"); err != nil {
+		c.ExpectDescribed(t, "DISCONNECT rc=0x8b")
+		c.ExpectClosed(t)
+		if err := testkit.WaitFor(t, done, "Shutdown"); err != nil {
 			t.Fatalf("Shutdown: %v", err)
 		}
 	})
@@ -558,9 +559,9 @@ func TestWebSocketRemoteAddr(t *testing.T) {
 		Subprotocols: []string{Subprotocol},
 		HTTPClient:   &http.Client{Transport: tr},
 	})
-	addr := within(t, local, "the dial")
-	c.connect(t, &codec.Connect{ClientID: "where", CleanStart: true})
-	c.disconnect(t) // the broker has logged the end of the connection
+	addr := testkit.WaitFor(t, local, "the dial")
+	c.Connect(t, &codec.Connect{ClientID: "where", CleanStart: true})
+	c.Disconnect(t) // the broker has logged the end of the connection
 	ts.logs.expectLine(t, "client connected", "remote="+addr, "client=where")
 	ts.logs.expectLine(t, "client disconnected", "remote="+addr)
 }
@@ -570,7 +571,7 @@ func TestWebSocketRemoteAddr(t *testing.T) {
 func TestWebSocketPahoGolang(t *testing.T) {
 	ts := startWSServer(t, nil, WebSocketOptions{})
 	sub, subMsgs := connectPahoWS(t, ts.URL, "paho-ws-sub")
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 	defer cancel()
 	sa, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "paho/#", QoS: 2}}})
 	if err != nil || len(sa.Reasons) != 1 || sa.Reasons[0] != 2 {
@@ -629,14 +630,14 @@ func connectPahoWS(t testing.TB, url, id string) (*paho.Client, *inbox) {
 		},
 		OnClientError: func(error) {},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 	defer cancel()
 	if _, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}); err != nil {
 		t.Fatalf("paho %s over WebSocket: %v", id, err)
 	}
 	t.Cleanup(func() {
 		c.Disconnect(&paho.Disconnect{})
-		closedWithin(t, c.Done(), "paho to stop")
+		testkit.WaitFor(t, c.Done(), "paho to stop")
 	})
 	return c, msgs
 }
@@ -660,14 +661,14 @@ func TestWebSocketSilentPeers(t *testing.T) {
 	t.Run("no CONNECT", func(t *testing.T) {
 		ts := startWSServer(t, &Options{ConnectTimeout: 200 * time.Millisecond}, WebSocketOptions{})
 		c, _ := wsRaw(t, ts.URL, codec.V5)
-		c.expectClosed(t)
+		c.ExpectClosed(t)
 	})
 	t.Run("never reads", func(t *testing.T) {
 		ts := startWSServer(t, nil, WebSocketOptions{})
 		ws := wsDial(t, ts.URL, nil)
-		wsWrite(t, ws, websocket.MessageBinary, encode(codec.V5, &codec.Connect{Version: codec.V5, ClientID: "deaf", CleanStart: true}))
+		wsWrite(t, ws, websocket.MessageBinary, testkit.Encode(codec.V5, &codec.Connect{Version: codec.V5, ClientID: "deaf", CleanStart: true}))
 		other, _ := wsRaw(t, ts.URL, codec.V5)
-		other.connect(t, &codec.Connect{ClientID: "other", CleanStart: true})
+		other.Connect(t, &codec.Connect{ClientID: "other", CleanStart: true})
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*wsCloseTimeout)
 		defer cancel()

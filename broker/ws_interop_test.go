@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 const mqttJSVersion = "5.16.0"
@@ -28,12 +29,7 @@ func requireMQTTJS(t *testing.T) (node, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	missing := func(why string) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s; scripts/setup.sh installs it under CI", why)
-		}
-		t.Skipf("%s; run make setup (or npm ci in test/js) to run the MQTT.js interop tests", why)
-	}
+	missing := func(why string) { testkit.Missing(t, why, "apt-get install nodejs npm; npm ci in test/js") }
 	node, err = exec.LookPath("node")
 	if err != nil {
 		missing("node is not installed (apt-get install nodejs npm)")
@@ -85,13 +81,13 @@ func TestMQTTJSOverWebSocket(t *testing.T) {
 				}
 			}
 
-			c := dialRaw(t, ts.Addr, codec.V5)
-			c.connect(t, &codec.Connect{ClientID: "go-after-js", CleanStart: true})
+			c := testkit.Dial(t, ts.Addr, codec.V5)
+			c.Connect(t, &codec.Connect{ClientID: "go-after-js", CleanStart: true})
 			topic := fmt.Sprintf("js/v%d/retained", v)
-			c.subscribe(t, 1, topic)
-			p := expect[*codec.Publish](t, c)
+			c.Subscribe(t, 1, topic)
+			p := testkit.Expect[*codec.Publish](t, c)
 			if p.Topic != topic || string(p.Payload) != "kept" || !p.Retain {
-				t.Fatalf("retained after MQTT.js: %s", describe(p))
+				t.Fatalf("retained after MQTT.js: %s", testkit.Describe(p))
 			}
 			if v == codec.V5 {
 				up := p.Properties.UserProperties
@@ -99,8 +95,8 @@ func TestMQTTJSOverWebSocket(t *testing.T) {
 					t.Errorf("retained message properties %+v, want origin=mqtt.js and text/plain", p.Properties)
 				}
 			}
-			c.ack(t, p)
-			c.disconnect(t)
+			c.Ack(t, p)
+			c.Disconnect(t)
 		})
 	}
 }

@@ -8,12 +8,15 @@ import (
 
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+
+	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
 // benchClient connects one client to an in-process Tern broker over
 // loopback TCP.
 func benchClient(b *testing.B, v codec.Version) *client.Client {
-	srv := startTern(b, nil)
+	srv := brokerkit.Start(b, nil, broker.WebSocketOptions{})
 	return connect(b, srv.TCP, client.Options{ClientID: "bench", Version: v})
 }
 

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/internal/testkit"
+
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
 // browserPage loads wasm_exec.js and runs the test program.
@@ -47,17 +49,17 @@ WebAssembly.instantiateStreaming(fetch("/test.wasm"), go.importObject)
 // with the URL and hints, and disconnect cleanly. A screenshot of a failed
 // run is saved in the test's temporary directory.
 func TestBrowser(t *testing.T) {
-	chromium := findChromium(t)
+	chromium := testkit.Chromium(t)
 	dir := t.TempDir()
 
 	// Build the test program for the browser.
 	wasm := filepath.Join(dir, "test.wasm")
-	build := exec.Command(goTool(), "build", "-o", wasm, "./internal/wasmtest")
+	build := exec.Command(testkit.GoTool(), "build", "-o", wasm, "./internal/wasmtest")
 	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the wasm test program: %v\n%s", err, out)
 	}
-	goroot, err := exec.Command(goTool(), "env", "GOROOT").Output()
+	goroot, err := exec.Command(testkit.GoTool(), "env", "GOROOT").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +69,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// One HTTP server for the page, the program and the broker.
-	srv := startTern(t, nil)
+	srv := brokerkit.Start(t, nil, broker.WebSocketOptions{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -153,33 +155,4 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("browser run: result %q, err %v\nscreenshot: %s\nconsole:\n  %s", result, err, shot, strings.Join(console, "\n  "))
 		logMu.Unlock()
 	}
-}
-
-// goTool returns the go command that runs the tests.
-func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
-	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-// findChromium returns the path of Debian's chromium. Without it the test
-// is skipped, or fails under CI=true.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "/usr/bin/chromium"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is required under CI (scripts/setup.sh installs it)")
-	}
-	t.Skip("chromium not installed (apt-get install chromium); skipping the browser test")
-	return ""
 }

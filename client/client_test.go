@@ -6,6 +6,9 @@ import (
 
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+
+	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
 var versions = []codec.Version{codec.V311, codec.V5}
@@ -14,7 +17,7 @@ var versions = []codec.Version{codec.V311, codec.V5}
 // after the flow completes, the handler gets the message at the QoS of
 // the subscription's grant.
 func TestPublishSubscribeQoS(t *testing.T) {
-	srv := startTern(t, nil)
+	srv := brokerkit.Start(t, nil, broker.WebSocketOptions{})
 	for _, v := range versions {
 		t.Run(v.String(), func(t *testing.T) {
 			c := connect(t, srv.TCP, client.Options{ClientID: "pubsub-" + v.String(), Version: v})

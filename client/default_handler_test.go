@@ -7,6 +7,8 @@ import (
 
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // Messages that match no subscription of the Client, such as those a
@@ -36,7 +38,7 @@ func TestDefaultHandler(t *testing.T) {
 		})
 		sp := s.next().(*codec.Subscribe)
 		s.send(&codec.Suback{PacketID: sp.PacketID, ReasonCodes: []codec.ReasonCode{1}})
-		if err := within(t, done, "Subscribe"); err != nil {
+		if err := testkit.WaitFor(t, done, "Subscribe"); err != nil {
 			t.Fatal(err)
 		}
 		live := &codec.Publish{Topic: "chat/room/messages", QoS: 1, PacketID: 8, Payload: []byte("live")}

@@ -2,20 +2,15 @@ package client_test
 
 import (
 	"context"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
-	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+
+	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
 // TestMain fails the package if any goroutine outlives the tests: the
@@ -25,94 +20,13 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// waitFor bounds every wait for an event. Events arrive in milliseconds;
-// the bound only turns a bug into a failure instead of a hang.
-const waitFor = 10 * time.Second
-
-// within returns the next value from ch, failing the test if none comes
-// within waitFor.
-func within[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	timer := time.NewTimer(waitFor)
-	defer timer.Stop()
-	select {
-	case v := <-ch:
-		return v
-	case <-timer.C:
-		t.Fatalf("timed out after %v waiting for %s", waitFor, what)
-	}
-	panic("unreachable")
-}
-
-// testCtx is a context bounded by waitFor, cancelled when the test ends.
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// testLogger logs to stderr under -v, and nowhere otherwise.
-func testLogger() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return nil
-}
-
-// tern is an in-process Tern broker on loopback, over TCP and WebSocket.
-type tern struct {
-	*broker.Server
-	TCP string // mqtt://127.0.0.1:port
-	WS  string // ws://127.0.0.1:port/mqtt
-}
-
-// startTern starts a broker on 127.0.0.1:0 (and a WebSocket endpoint at
-// /mqtt of an httptest server) and stops both when the test ends.
-func startTern(t testing.TB, opts *broker.Options) *tern {
-	t.Helper()
-	var o broker.Options
-	if opts != nil {
-		o = *opts
-	}
-	if o.Logger == nil {
-		o.Logger = testLogger()
-	}
-	srv := broker.New(o)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(context.Background(), ln)
-	}()
-	mux := http.NewServeMux()
-	mux.Handle("/mqtt", srv.WebSocketHandler(broker.WebSocketOptions{}))
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("broker shutdown: %v", err)
-		}
-		hs.Close()
-		<-done
-	})
-	return &tern{
-		Server: srv,
-		TCP:    "mqtt://" + ln.Addr().String(),
-		WS:     "ws://" + strings.TrimPrefix(hs.URL, "http://") + "/mqtt",
-	}
-}
-
 // connect connects a client and disconnects it when the test ends.
 func connect(t testing.TB, url string, opts client.Options) *client.Client {
 	t.Helper()
 	if opts.Logger == nil {
-		opts.Logger = testLogger()
+		opts.Logger = brokerkit.Logger()
 	}
-	c, err := client.Connect(testCtx(t), url, opts)
+	c, err := client.Connect(testkit.Context(t), url, opts)
 	if err != nil {
 		t.Fatalf("connect %s: %v", url, err)
 	}
@@ -123,7 +37,7 @@ func connect(t testing.TB, url string, opts client.Options) *client.Client {
 // disconnect disconnects c, accepting a client that was already closed.
 func disconnect(t testing.TB, c *client.Client) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 	defer cancel()
 	if err := c.Disconnect(ctx, codec.NormalDisconnection); err != nil && err != client.ErrClosed {
 		t.Errorf("disconnect: %v", err)
@@ -137,10 +51,10 @@ func newInbox() inbox { return make(inbox, 1024) }
 
 func (in inbox) handle(m *client.Message) { in <- m }
 
-// next returns the next message, failing after waitFor.
+// next returns the next message, failing after testkit.Timeout.
 func (in inbox) next(t testing.TB) *client.Message {
 	t.Helper()
-	return within(t, (<-chan *client.Message)(in), "a message")
+	return testkit.WaitFor(t, (<-chan *client.Message)(in), "a message")
 }
 
 // expect fails unless the next message has the topic and payload.
@@ -156,7 +70,7 @@ func (in inbox) expect(t testing.TB, topic, payload string) *client.Message {
 // sub subscribes c to filter at qos with handler in.
 func sub(t testing.TB, c *client.Client, in inbox, filter string, qos codec.QoS) {
 	t.Helper()
-	if _, err := c.Subscribe(testCtx(t), in.handle, codec.Subscription{Filter: filter, QoS: qos}); err != nil {
+	if _, err := c.Subscribe(testkit.Context(t), in.handle, codec.Subscription{Filter: filter, QoS: qos}); err != nil {
 		t.Fatalf("subscribe %s: %v", filter, err)
 	}
 }
@@ -164,7 +78,7 @@ func sub(t testing.TB, c *client.Client, in inbox, filter string, qos codec.QoS)
 // pub publishes and fails the test on error.
 func pub(t testing.TB, c *client.Client, m *client.Message) {
 	t.Helper()
-	if err := c.Publish(testCtx(t), m); err != nil {
+	if err := c.Publish(testkit.Context(t), m); err != nil {
 		t.Fatalf("publish %s: %v", m.Topic, err)
 	}
 }

@@ -26,6 +26,10 @@ import (
 
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+
+	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
 // endpoint is one broker reached over one transport.
@@ -53,7 +57,7 @@ var scenarios = []scenario{
 }
 
 func TestInterop(t *testing.T) {
-	srv := startTern(t, nil)
+	srv := brokerkit.Start(t, nil, broker.WebSocketOptions{})
 	mq := startMosquitto(t)
 	endpoints := []endpoint{
 		{"tern/tcp", srv.TCP}, {"tern/ws", srv.WS},
@@ -157,7 +161,7 @@ func scenarioUnsubscribe(t *testing.T, url string, v codec.Version, id string) {
 	gone, kept := newInbox(), newInbox()
 	sub(t, c, gone, id+"/u/gone", 1)
 	sub(t, c, kept, id+"/u/kept", 1)
-	if err := c.Unsubscribe(testCtx(t), id+"/u/gone"); err != nil {
+	if err := c.Unsubscribe(testkit.Context(t), id+"/u/gone"); err != nil {
 		t.Fatal(err)
 	}
 	pub(t, c, &client.Message{Topic: id + "/u/gone", QoS: 1, Payload: []byte("x")})
@@ -239,7 +243,7 @@ func (d *recordingDialer) dial(ctx context.Context, u *url.URL) (net.Conn, error
 
 func (d *recordingDialer) next(t testing.TB) net.Conn {
 	t.Helper()
-	return within(t, (<-chan net.Conn)(d.conns), "a dial")
+	return testkit.WaitFor(t, (<-chan net.Conn)(d.conns), "a dial")
 }
 
 // mosquitto is a mosquitto process listening on loopback.
@@ -314,7 +318,7 @@ log_type information
 		<-logDone
 		cmd.Wait()
 	})
-	within(t, (<-chan struct{})(ready), "mosquitto to start")
+	testkit.WaitFor(t, (<-chan struct{})(ready), "mosquitto to start")
 	if cmd.ProcessState != nil {
 		t.Fatal("mosquitto exited at start")
 	}

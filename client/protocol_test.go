@@ -12,6 +12,8 @@ import (
 
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // In the absence of other packets the client sends PINGREQ every Keep
@@ -46,7 +48,7 @@ func TestKeepAlivePingreq(t *testing.T) {
 				}
 				// No PINGRESP this time: the connection is dead after 3s.
 				pinged := time.Now()
-				err := within(t, (<-chan error)(lost), "OnConnectionLost")
+				err := testkit.WaitFor(t, (<-chan error)(lost), "OnConnectionLost")
 				if !errors.Is(err, client.ErrKeepAliveTimeout) {
 					t.Errorf("connection lost with %v, want ErrKeepAliveTimeout", err)
 				}
@@ -110,11 +112,11 @@ func TestReceiveMaximumOfServer(t *testing.T) {
 			t.Fatal("SUBSCRIBE not sent while the send quota is used up")
 		}
 		s.send(&codec.Suback{PacketID: sp.PacketID, ReasonCodes: []codec.ReasonCode{0}})
-		if err := within(t, subDone, "Subscribe"); err != nil {
+		if err := testkit.WaitFor(t, subDone, "Subscribe"); err != nil {
 			t.Fatal(err)
 		}
 		s.send(&codec.Puback{Ack: codec.Ack{PacketID: p2.PacketID}})
-		if err := within(t, results[1], "Publish b"); err != nil {
+		if err := testkit.WaitFor(t, results[1], "Publish b"); err != nil {
 			t.Fatal(err)
 		}
 		p3 := s.nextPublish()
@@ -129,7 +131,7 @@ func TestReceiveMaximumOfServer(t *testing.T) {
 			if i == 1 {
 				continue // already returned
 			}
-			if err := within(t, r, "Publish"); err != nil {
+			if err := testkit.WaitFor(t, r, "Publish"); err != nil {
 				t.Errorf("publish %d: %v", i, err)
 			}
 		}
@@ -218,7 +220,7 @@ func TestTopicAliasesFromServer(t *testing.T) {
 			t.Fatalf("got %v, want DISCONNECT Topic Alias invalid", d)
 		}
 		s.closed()
-		within(t, (<-chan error)(lost), "OnConnectionLost")
+		testkit.WaitFor(t, (<-chan error)(lost), "OnConnectionLost")
 
 		// The next connection starts without aliases.
 		s2, _ := accept(t, accepted)
@@ -229,7 +231,7 @@ func TestTopicAliasesFromServer(t *testing.T) {
 			t.Fatalf("got %v, want DISCONNECT Protocol Error for an alias of the last connection", d)
 		}
 		s2.closed()
-		within(t, (<-chan error)(lost), "OnConnectionLost")
+		testkit.WaitFor(t, (<-chan error)(lost), "OnConnectionLost")
 		c.Disconnect(context.Background(), codec.NormalDisconnection)
 	})
 }
@@ -257,7 +259,7 @@ func subscribeFake(t *testing.T, c *client.Client, s *fakeServer, in inbox, filt
 		n += len(codes)
 		s.send(&codec.Suback{PacketID: sp.PacketID, ReasonCodes: codes})
 	}
-	if err := within(t, done, "Subscribe"); err != nil {
+	if err := testkit.WaitFor(t, done, "Subscribe"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -330,14 +332,14 @@ func TestAckOrderAndSlowHandlers(t *testing.T) {
 					})
 					sp := s.next().(*codec.Subscribe)
 					s.send(&codec.Suback{PacketID: sp.PacketID, ReasonCodes: []codec.ReasonCode{2}})
-					if err := within(t, done, "Subscribe"); err != nil {
+					if err := testkit.WaitFor(t, done, "Subscribe"); err != nil {
 						t.Fatal(err)
 					}
 				}
 				s.send(&codec.Publish{Topic: "slow/1", QoS: qos, PacketID: 1, Payload: []byte("1")},
 					&codec.Publish{Topic: "fast/2", QoS: qos, PacketID: 2, Payload: []byte("2")},
 					&codec.Publish{Topic: "fast/3", QoS: qos, PacketID: 3, Payload: []byte("3")})
-				within(t, (<-chan *client.Message)(slowGot), "the slow handler")
+				testkit.WaitFor(t, (<-chan *client.Message)(slowGot), "the slow handler")
 				// The fast subscription is served while the slow handler blocks.
 				fast.expect(t, "fast/2", "2")
 				fast.expect(t, "fast/3", "3")
@@ -370,7 +372,7 @@ func TestReceiveMaximumOfClient(t *testing.T) {
 		})
 		sp := s.next().(*codec.Subscribe)
 		s.send(&codec.Suback{PacketID: sp.PacketID, ReasonCodes: []codec.ReasonCode{1}})
-		within(t, done, "Subscribe")
+		testkit.WaitFor(t, done, "Subscribe")
 		s.send(&codec.Publish{Topic: "a", QoS: 1, PacketID: 1}, &codec.Publish{Topic: "a", QoS: 1, PacketID: 2})
 		s.quiet()
 		s.send(&codec.Publish{Topic: "a", QoS: 1, PacketID: 3})
@@ -436,7 +438,7 @@ func TestPublishRefused(t *testing.T) {
 				s.send(&codec.Pubrec{Ack: a})
 			}
 			var re *client.ReasonError
-			if err := within(t, res, "Publish"); !errors.As(err, &re) || re.Code != tc.code || re.Reason != "no" || re.Op != "publish" {
+			if err := testkit.WaitFor(t, res, "Publish"); !errors.As(err, &re) || re.Code != tc.code || re.Reason != "no" || re.Op != "publish" {
 				t.Errorf("QoS %d: got %v, want ReasonError %v", tc.qos, err, tc.code)
 			}
 			s.quiet()
@@ -452,7 +454,7 @@ func TestServerDisconnect(t *testing.T) {
 		d := &codec.Disconnect{ReasonCode: codec.ServerShuttingDown}
 		d.Properties.ReasonString = "bye"
 		s.send(d)
-		err := within(t, (<-chan error)(lost), "OnConnectionLost")
+		err := testkit.WaitFor(t, (<-chan error)(lost), "OnConnectionLost")
 		var re *client.ReasonError
 		if !errors.As(err, &re) || re.Op != "disconnect" || re.Code != codec.ServerShuttingDown || re.Reason != "bye" {
 			t.Errorf("got %v, want ReasonError disconnect Server shutting down", err)
@@ -485,7 +487,7 @@ func TestConnectRefused(t *testing.T) {
 					t.Errorf("CONNECT version %v, want %v", cp.Version, tc.v)
 				}
 				s.send(&codec.Connack{ReasonCode: tc.rc})
-				err := within(t, res, "Connect")
+				err := testkit.WaitFor(t, res, "Connect")
 				var re *client.ReasonError
 				if !errors.As(err, &re) || re.Op != "connect" || re.Code != tc.want {
 					t.Errorf("got %v, want ReasonError connect %v", err, tc.want)
@@ -555,7 +557,7 @@ func TestSubscriptionIdentifierRouting(t *testing.T) {
 			}
 			ids[sub.filter] = sp.Properties.SubscriptionIdentifiers[0]
 			s.send(&codec.Suback{PacketID: sp.PacketID, ReasonCodes: []codec.ReasonCode{1}})
-			if err := within(t, done, "Subscribe"); err != nil {
+			if err := testkit.WaitFor(t, done, "Subscribe"); err != nil {
 				t.Fatal(err)
 			}
 		}

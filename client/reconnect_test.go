@@ -12,6 +12,10 @@ import (
 
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+
+	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
 // TestReconnectWithMessagesInFlight cuts the connections of a publisher
@@ -31,7 +35,7 @@ func TestReconnectWithMessagesInFlight(t *testing.T) {
 
 func testReconnectInFlight(t *testing.T, v codec.Version) {
 	const n = 20 // messages per QoS
-	srv := startTern(t, nil)
+	srv := brokerkit.Start(t, nil, broker.WebSocketOptions{})
 	persistent := func(id string, d *gateDialer, reconnected chan struct{}) client.Options {
 		o := client.Options{ClientID: id, Version: v, AutoReconnect: true, Dialer: d.dial,
 			MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
@@ -78,7 +82,7 @@ func testReconnectInFlight(t *testing.T, v codec.Version) {
 		mu.Unlock()
 	}
 	for _, q := range []codec.QoS{1, 2} {
-		if _, err := s.Subscribe(testCtx(t), handler, codec.Subscription{Filter: fmt.Sprintf("rc/q%d", q), QoS: q}); err != nil {
+		if _, err := s.Subscribe(testkit.Context(t), handler, codec.Subscription{Filter: fmt.Sprintf("rc/q%d", q), QoS: q}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -92,7 +96,7 @@ func testReconnectInFlight(t *testing.T, v codec.Version) {
 	for i := range n {
 		for _, q := range []codec.QoS{1, 2} {
 			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+				ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 				defer cancel()
 				results <- p.Publish(ctx, &client.Message{Topic: fmt.Sprintf("rc/q%d", q), QoS: q,
 					Payload: fmt.Appendf(nil, "q%d-%02d", q, i)})
@@ -102,22 +106,22 @@ func testReconnectInFlight(t *testing.T, v codec.Version) {
 	for range 2 * n {
 		observed.next(t) // the broker has every message
 	}
-	within(t, (<-chan string)(held), "the first handler to block")
-	within(t, (<-chan string)(held), "the second handler to block")
+	testkit.WaitFor(t, (<-chan string)(held), "the first handler to block")
+	testkit.WaitFor(t, (<-chan string)(held), "the second handler to block")
 
 	// Cut both connections.
 	pConn.Close()
 	sConn.Close()
-	within(t, (<-chan struct{})(pubBack), "the publisher to reconnect")
-	within(t, (<-chan struct{})(subBack), "the subscriber to reconnect")
+	testkit.WaitFor(t, (<-chan struct{})(pubBack), "the publisher to reconnect")
+	testkit.WaitFor(t, (<-chan struct{})(subBack), "the subscriber to reconnect")
 	close(release)
 	for range 2 * n {
-		if err := within(t, (<-chan error)(results), "Publish"); err != nil {
+		if err := testkit.WaitFor(t, (<-chan error)(results), "Publish"); err != nil {
 			t.Errorf("publish: %v", err)
 		}
 	}
 	pub(t, p, &client.Message{Topic: "rc/q2", QoS: 2, Payload: []byte("end")})
-	within(t, (<-chan struct{})(complete), "every message at the subscriber")
+	testkit.WaitFor(t, (<-chan struct{})(complete), "every message at the subscriber")
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -159,7 +163,7 @@ func (d *gateDialer) dial(ctx context.Context, u *url.URL) (net.Conn, error) {
 
 func (d *gateDialer) next(t testing.TB) *gatedConn {
 	t.Helper()
-	return within(t, (<-chan *gatedConn)(d.conns), "a dial")
+	return testkit.WaitFor(t, (<-chan *gatedConn)(d.conns), "a dial")
 }
 
 // gatedConn is a net.Conn whose reads can be stopped.

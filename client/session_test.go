@@ -11,6 +11,8 @@ import (
 
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // persistentOpts reconnects and keeps the session for a minute.
@@ -69,7 +71,7 @@ func TestResendAfterReconnect(t *testing.T) {
 					t.Fatalf("PUBREL for %d, want %d", a.PacketID, first[1].PacketID)
 				}
 				s.nc.Close() // the connection breaks with a, c, d unacknowledged and b's PUBREL unanswered
-				within(t, (<-chan error)(lost), "OnConnectionLost")
+				testkit.WaitFor(t, (<-chan error)(lost), "OnConnectionLost")
 
 				s2, cp := accept(t, accepted)
 				if cp.CleanStart {
@@ -79,7 +81,7 @@ func TestResendAfterReconnect(t *testing.T) {
 					t.Errorf("reconnected as %q", cp.ClientID)
 				}
 				s2.send(&codec.Connack{SessionPresent: true})
-				if a := within(t, (<-chan *codec.Connack)(reconnected), "OnReconnect"); !a.SessionPresent {
+				if a := testkit.WaitFor(t, (<-chan *codec.Connack)(reconnected), "OnReconnect"); !a.SessionPresent {
 					t.Error("OnReconnect: Session Present 0")
 				}
 				p := s2.nextPublish()
@@ -105,7 +107,7 @@ func TestResendAfterReconnect(t *testing.T) {
 				s2.send(&codec.Pubcomp{Ack: codec.Ack{PacketID: first[2].PacketID}},
 					&codec.Puback{Ack: codec.Ack{PacketID: first[3].PacketID}})
 				for i, r := range res {
-					if err := within(t, r, "Publish"); err != nil {
+					if err := testkit.WaitFor(t, r, "Publish"); err != nil {
 						t.Errorf("publish %d: %v", i, err)
 					}
 				}
@@ -135,7 +137,7 @@ func TestSessionNotPresent(t *testing.T) {
 			ids[sp.Subscriptions[0].Filter] = sp.Properties.SubscriptionIdentifiers[0]
 			s.send(&codec.Suback{PacketID: sp.PacketID, ReasonCodes: []codec.ReasonCode{codec.ReasonCode(sp.Subscriptions[0].QoS)}})
 		}
-		if err := within(t, done, "Subscribe"); err != nil {
+		if err := testkit.WaitFor(t, done, "Subscribe"); err != nil {
 			t.Fatal(err)
 		}
 		// An inbound QoS 2 message waiting for its PUBREL.
@@ -151,11 +153,11 @@ func TestSessionNotPresent(t *testing.T) {
 		s.send(&codec.Pubrec{Ack: codec.Ack{PacketID: first[1].PacketID}})
 		s.nextAck(codec.PUBREL)
 		s.nc.Close()
-		within(t, (<-chan error)(lost), "OnConnectionLost")
+		testkit.WaitFor(t, (<-chan error)(lost), "OnConnectionLost")
 
 		s2, _ := accept(t, accepted)
 		s2.send(&codec.Connack{SessionPresent: false})
-		within(t, (<-chan *codec.Connack)(reconnected), "OnReconnect")
+		testkit.WaitFor(t, (<-chan *codec.Connack)(reconnected), "OnReconnect")
 		for _, want := range []codec.Subscription{{Filter: "in/#", QoS: 2}, {Filter: "other", QoS: 1}} {
 			sp, ok := s2.next().(*codec.Subscribe)
 			if !ok || len(sp.Subscriptions) != 1 || sp.Subscriptions[0] != want ||
@@ -182,7 +184,7 @@ func TestSessionNotPresent(t *testing.T) {
 			}
 		}
 		for i, r := range res {
-			if err := within(t, r, "Publish"); err != nil {
+			if err := testkit.WaitFor(t, r, "Publish"); err != nil {
 				t.Errorf("publish %d: %v", i, err)
 			}
 		}
@@ -201,10 +203,10 @@ func TestReconnectBackoff(t *testing.T) {
 		opts := persistentOpts(codec.V5, lost, reconnected)
 		c, s, accepted := fakeConnect(t, opts, nil)
 		s.nc.Close()
-		within(t, (<-chan error)(lost), "OnConnectionLost")
+		testkit.WaitFor(t, (<-chan error)(lost), "OnConnectionLost")
 		last := time.Now()
 		for i, max := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
-			nc := within(t, (<-chan net.Conn)(accepted), "a reconnect attempt")
+			nc := testkit.WaitFor(t, (<-chan net.Conn)(accepted), "a reconnect attempt")
 			d := time.Since(last)
 			if d < max/2 || d > max {
 				t.Errorf("attempt %d after %v, want between %v and %v", i+1, d, max/2, max)

@@ -14,11 +14,15 @@ import (
 
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+
+	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
 // Broker URLs: the supported schemes, and clear errors for the others.
 func TestURLs(t *testing.T) {
-	srv := startTern(t, nil)
+	srv := brokerkit.Start(t, nil, broker.WebSocketOptions{})
 	tcp := strings.TrimPrefix(srv.TCP, "mqtt://")
 	for _, u := range []string{"mqtt://" + tcp, "tcp://" + tcp, "MQTT://" + tcp, srv.WS} {
 		c := connect(t, u, client.Options{})
@@ -29,7 +33,7 @@ func TestURLs(t *testing.T) {
 		{"mqtt://", "no host"},
 		{"://x", "bad broker URL"},
 	} {
-		_, err := client.Connect(testCtx(t), tc.url, client.Options{})
+		_, err := client.Connect(testkit.Context(t), tc.url, client.Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Connect(%q) = %v, want an error about %q", tc.url, err, tc.want)
 		}
@@ -51,11 +55,11 @@ func TestWebSocketDialErrors(t *testing.T) {
 	defer hs.Close()
 	base := "ws://" + strings.TrimPrefix(hs.URL, "http://")
 
-	_, err := client.Connect(testCtx(t), base+"/missing", client.Options{})
+	_, err := client.Connect(testkit.Context(t), base+"/missing", client.Options{})
 	if err == nil || !strings.Contains(err.Error(), base+"/missing") || !strings.Contains(err.Error(), `"mqtt" subprotocol`) {
 		t.Errorf("dial of a missing path: %v, want the URL and hints", err)
 	}
-	_, err = client.Connect(testCtx(t), base+"/plain", client.Options{})
+	_, err = client.Connect(testkit.Context(t), base+"/plain", client.Options{})
 	if err == nil || !strings.Contains(err.Error(), `not "mqtt"`) {
 		t.Errorf("server without the subprotocol: %v", err)
 	}
@@ -69,7 +73,7 @@ func TestPublishWhileReconnecting(t *testing.T) {
 		lost, back := make(chan error, 1), make(chan *codec.Connack, 1)
 		c, s, accepted := fakeConnect(t, persistentOpts(codec.V5, lost, back), nil)
 		s.nc.Close()
-		within(t, (<-chan error)(lost), "OnConnectionLost")
+		testkit.WaitFor(t, (<-chan error)(lost), "OnConnectionLost")
 
 		if err := c.Publish(context.Background(), &client.Message{Topic: "q0"}); !errors.Is(err, client.ErrNotConnected) {
 			t.Errorf("QoS 0 while reconnecting: %v, want ErrNotConnected", err)
@@ -90,7 +94,7 @@ func TestPublishWhileReconnecting(t *testing.T) {
 		}
 		s2.quiet() // nothing for the dropped message
 		s2.send(&codec.Puback{Ack: codec.Ack{PacketID: p.PacketID}})
-		if err := within(t, res, "Publish"); err != nil {
+		if err := testkit.WaitFor(t, res, "Publish"); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -17,8 +17,6 @@ import (
 	"os"
 
 	"github.com/andybalholm/brotli"
-
-	tern "github.com/ternmq/tern"
 )
 
 // The files of the embedding API: the loader (tern.js, with elements.js,
@@ -61,6 +59,10 @@ type EmbedOptions struct {
 	Dir string
 	// Logger receives a line at start-up about the build.
 	Logger *slog.Logger
+	// Dashboard is the page served at /examples/dashboard: cmd/tern passes
+	// the repository's index.html (tern.DashboardHTML), so that this
+	// package does not import the root package. Nil: not served.
+	Dashboard []byte
 }
 
 // Embed serves the embedding API: a page of any origin the broker allows
@@ -104,7 +106,9 @@ func NewEmbed(o EmbedOptions) *Embed {
 	e.loader = newEmbedFile("text/javascript; charset=utf-8", js, true)
 	dts, _ := ternFiles.ReadFile("tern/tern.d.ts")
 	e.types = newEmbedFile("application/typescript; charset=utf-8", dts, true)
-	e.dashboard = newEmbedFile("text/html; charset=utf-8", tern.DashboardHTML, false)
+	if o.Dashboard != nil {
+		e.dashboard = newEmbedFile("text/html; charset=utf-8", o.Dashboard, false)
+	}
 
 	var fsys fs.FS
 	src := "embedded web/tern/dist"
@@ -151,6 +155,10 @@ func (e *Embed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case EmbedTypesPath:
 		e.types.serve(w, r)
 	case EmbedDashboardPath:
+		if e.dashboard == nil {
+			http.NotFound(w, r)
+			return
+		}
 		e.dashboard.serve(w, r)
 	case EmbedWasmPath:
 		if e.wasm == nil {

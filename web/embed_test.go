@@ -60,6 +60,9 @@ func embedGet(t *testing.T, h http.Handler, method, path, acceptEncoding string,
 
 func embedMux(o web.EmbedOptions) *http.ServeMux {
 	mux := http.NewServeMux()
+	if o.Dashboard == nil {
+		o.Dashboard = tern.DashboardHTML
+	}
 	web.NewEmbed(o).Register(mux)
 	return mux
 }
@@ -204,7 +207,7 @@ func TestEmbedWasmExecCurrent(t *testing.T) {
 }
 
 func TestEmbedNotFound(t *testing.T) {
-	e := web.NewEmbed(web.EmbedOptions{Dir: t.TempDir()})
+	e := web.NewEmbed(web.EmbedOptions{Dir: t.TempDir(), Dashboard: tern.DashboardHTML})
 	if resp, _ := embedGet(t, e, http.MethodGet, "/tern.css", ""); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("/tern.css: %s", resp.Status)
 	}

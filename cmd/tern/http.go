@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	tern "github.com/ternmq/tern"
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/web"
 )
@@ -37,7 +38,7 @@ func newHTTPServer(srv *broker.Server, cfg config, log *slog.Logger, tlsCfg *tls
 	mux.Handle("/", web.Handler(web.Options{MQTTPath: "/mqtt", Logger: log.With("listener", "http")}))
 	// The embedding API (web/embed.go): /tern.js, /tern.wasm, /tern.d.ts
 	// and the example dashboard at /examples/dashboard.
-	web.NewEmbed(web.EmbedOptions{Logger: log.With("listener", "http")}).Register(mux)
+	web.NewEmbed(web.EmbedOptions{Logger: log.With("listener", "http"), Dashboard: tern.DashboardHTML}).Register(mux)
 	hs := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: httpReadHeaderTimeout,

@@ -7,11 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // This file runs the real tern binary as a child process, for the tests
@@ -31,8 +32,7 @@ func ternBinary(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		gotool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		out, err := exec.Command(gotool, "build", "-o", filepath.Join(buildDir, "tern"), ".").CombinedOutput()
+		out, err := exec.Command(testkit.GoTool(), "build", "-o", filepath.Join(buildDir, "tern"), ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // TestRestartInterop: persistent sessions made by real clients survive a
@@ -19,7 +19,8 @@ import (
 // what was queued for it before the crash and after the restart
 // [MQTT-3.1.2-4 of 3.1.1] [MQTT-5:3.1.2-5].
 func TestRestartInterop(t *testing.T) {
-	sub, pub := tool(t, "mosquitto_sub"), tool(t, "mosquitto_pub")
+	sub := testkit.RequireTool(t, "mosquitto_sub", "mosquitto-clients")
+	pub := testkit.RequireTool(t, "mosquitto_pub", "mosquitto-clients")
 	data := t.TempDir()
 	proc := startTern(t, data)
 	hp := func(addr string) []string {
@@ -90,21 +91,6 @@ func pahoConnect(t *testing.T, addr, id string, received func(*paho.Publish)) *p
 		t.Error("paho.golang: Session Present 0 after the restart")
 	}
 	return c
-}
-
-// tool returns the path of a program from mosquitto-clients, skipping the
-// test when it is missing, or failing it under CI=true (scripts/setup.sh
-// installs it).
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI: %v", name, err)
-		}
-		t.Skipf("%s not installed (apt-get install mosquitto-clients)", name)
-	}
-	return p
 }
 
 // runTool runs a program to completion and returns its standard output.

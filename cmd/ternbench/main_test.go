@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
 // testBroker is an in-process Tern on loopback: MQTT over TCP and over
@@ -25,34 +23,8 @@ type testBroker struct {
 
 func startBroker(t *testing.T) *testBroker {
 	t.Helper()
-	srv := broker.New(broker.Options{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		srv.Serve(context.Background(), ln)
-	}()
-	mux := http.NewServeMux()
-	mux.Handle("/mqtt", srv.WebSocketHandler(broker.WebSocketOptions{}))
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		hs.CloseClientConnections()
-		hs.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-served
-	})
-	return &testBroker{
-		tcp: "tcp://" + ln.Addr().String(),
-		ws:  "ws://" + strings.TrimPrefix(hs.URL, "http://") + "/mqtt",
-		srv: srv,
-	}
+	b := brokerkit.Start(t, nil, broker.WebSocketOptions{})
+	return &testBroker{tcp: "tcp://" + b.Addr, ws: b.WS, srv: b.Server}
 }
 
 // quick returns a configuration for a short, bounded run against url.

@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +30,7 @@ import (
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 	"github.com/ternmq/tern/web"
 )
 
@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 
 // buildWasm builds this program for the browser as make embed does.
 func buildWasm(out string) error {
-	cmd := exec.Command(goTool(), "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
+	cmd := exec.Command(testkit.GoTool(), "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building tern.wasm: %v\n%s", err, b)
@@ -68,35 +68,6 @@ func needWasm(t *testing.T) {
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-}
-
-// goTool returns the go command that runs the tests.
-func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
-	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-// findChromium returns the path of Debian's chromium, or skips the test
-// (fails it under CI=true).
-func findChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "/usr/bin/chromium"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if ci := os.Getenv("CI"); ci == "true" || ci == "1" {
-		t.Fatal("chromium is required under CI (make setup installs it)")
-	}
-	t.Skip("chromium not installed (apt-get install chromium): skipping the browser tests of the embedding API")
-	return ""
 }
 
 // testPage is the page of the API tests: tern.js from the broker, nothing
@@ -163,7 +134,7 @@ func newEnv(t *testing.T) *env {
 	mux.Handle("/mqtt", e.srv.WebSocketHandler(broker.WebSocketOptions{
 		OriginPatterns: []string{strings.TrimPrefix(e.allowed.URL, "http://")},
 	}))
-	web.NewEmbed(web.EmbedOptions{Dir: wasmDir, Logger: slog.New(slog.NewTextHandler(e.embedLog, nil))}).Register(mux)
+	web.NewEmbed(web.EmbedOptions{Dir: wasmDir, Logger: slog.New(slog.NewTextHandler(e.embedLog, nil)), Dashboard: tern.DashboardHTML}).Register(mux)
 	mux.HandleFunc("GET /test", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, testPage)
@@ -238,7 +209,7 @@ type browser struct {
 
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
-	path := findChromium(t)
+	path := testkit.Chromium(t)
 	dir := t.TempDir()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"github.com/ternmq/tern/internal/testkit"
+
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +35,7 @@ func TestWasmSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	cmd := exec.Command(goTool(), "run", "./web/tern/compress", "-o", out, filepath.Join(wasmDir, web.EmbedWasmFile))
+	cmd := exec.Command(testkit.GoTool(), "run", "./web/tern/compress", "-o", out, filepath.Join(wasmDir, web.EmbedWasmFile))
 	cmd.Dir = filepath.Join("..", "..") // the module root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("web/tern/compress: %v\n%s", err, b)

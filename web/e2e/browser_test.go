@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/ternmq/tern/internal/testkit"
+
 	"context"
 	"fmt"
 	"os"
@@ -49,7 +51,7 @@ func (p *page) in(t *testing.T) *page {
 func newPage(t *testing.T, s *site) *page {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
+		chromedp.ExecPath(testkit.Chromium(t)),
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
@@ -210,7 +212,7 @@ func (p *page) scheme(dark bool) {
 // and dark, and finally a reload with the server gone (the service worker
 // serves the client offline).
 func TestBrowser(t *testing.T) {
-	path := chromium(t)
+	path := testkit.Chromium(t)
 	dir := clientBuild(t)
 	s := newSite(t, dir)
 	p := newPage(t, s)

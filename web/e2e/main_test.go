@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -47,35 +46,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func inCI() bool {
-	ci := os.Getenv("CI")
-	return ci == "true" || ci == "1"
-}
-
-// chromium returns the path of the browser, or skips the test (fails it
-// under CI).
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if p := "/usr/bin/chromium"; fileExists(p) {
-		return p
-	}
-	if inCI() {
-		t.Fatal("chromium is not installed (CI=true): run make setup (apt-get install chromium)")
-	}
-	t.Skip("chromium is not installed: skipping the browser test (make setup installs it)")
-	return ""
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 var (

@@ -4,6 +4,8 @@ package e2e
 // share this package's client build, site and page helpers.
 
 import (
+	"github.com/ternmq/tern/internal/testkit"
+
 	"context"
 	"fmt"
 	"net"
@@ -49,7 +51,7 @@ func mosquittoPub(t *testing.T) string {
 	if p, err := exec.LookPath("mosquitto_pub"); err == nil {
 		return p
 	}
-	if inCI() {
+	if testkit.InCI() {
 		t.Fatal("mosquitto_pub is not installed (CI=true): run make setup (apt-get install mosquitto-clients)")
 	}
 	t.Skip("mosquitto_pub is not installed: skipping (make setup installs it)")
@@ -128,7 +130,7 @@ func connectTree(p *page) {
 // then clearing the retained messages under a node asks first, shows how
 // many, and removes exactly those (checked with a Go client).
 func TestTopicTree(t *testing.T) {
-	chromium(t)
+	testkit.Chromium(t)
 	mosquittoPub(t)
 	dir := clientBuild(t)
 	s := newSite(t, dir)
@@ -377,7 +379,7 @@ func (p *page) send(text string) {
 // documented format appears; a tab that closes is shown as gone; a
 // message sent while a member was away reaches it when it comes back.
 func TestChat(t *testing.T) {
-	chromium(t)
+	testkit.Chromium(t)
 	mosquittoPub(t)
 	dir := clientBuild(t)
 	s := newSite(t, dir)

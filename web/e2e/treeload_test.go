@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/ternmq/tern/internal/testkit"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -89,7 +91,7 @@ func TestTreeLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short: skipping the browser load test")
 	}
-	chromium(t)
+	testkit.Chromium(t)
 	dir := clientBuild(t)
 	s := newSite(t, dir)
 	p := newPage(t, s)
