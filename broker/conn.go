@@ -28,6 +28,8 @@ type conn struct {
 	// Set during CONNECT, read-only afterwards.
 	version   codec.Version
 	clientID  string
+	who       Client // for the Authorizer
+	password  []byte // kept only with an Authenticator, for Reauthorize
 	sess      *session
 	keepAlive time.Duration // 1.5 × Keep Alive, 0 for none
 	maxSize   int           // client's Maximum Packet Size, 0 for none
@@ -274,6 +276,14 @@ func (c *conn) handleDisconnect(p *codec.Disconnect) error {
 	// [MQTT-3.14.4-3]: a DISCONNECT discards the will, except 5.0's 0x04.
 	c.willOnClose = c.version == codec.V5 && p.ReasonCode == codec.DisconnectWithWillMessage
 	return errNormal
+}
+
+// accepted reports whether the connection's CONNECT was accepted, after
+// which its version, identity and session are set for good.
+func (c *conn) accepted() bool {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	return c.hasSession
 }
 
 // kick closes the connection from outside its goroutines: on take-over and

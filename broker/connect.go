@@ -51,10 +51,17 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 	if max := c.srv.opts.MaxConnections; max > 0 && c.srv.connCount() > max {
 		return refuse(codec.QuotaExceeded, "", "connection limit reached")
 	}
-	if auth := c.srv.opts.Authenticate; auth != nil {
-		if rc := auth(ctx, p); rc != codec.Success {
+	if auth := c.srv.opts.Authenticator; auth != nil {
+		l := &Login{Connect: p, ClientID: clientID, Remote: c.nc.RemoteAddr()}
+		if rc := auth.Authenticate(ctx, l); rc != codec.Success {
+			c.srv.stats.AuthFailures.Add(1)
 			return refuse(rc, "", "authentication: "+rc.String())
 		}
+		c.password = p.Password // kept for Reauthorize
+	}
+	c.who = Client{ID: clientID, Username: p.Username}
+	if w := p.Will; w != nil && !c.srv.allowed(c.who, Write, w.Topic) {
+		return refuse(codec.NotAuthorized, "", "will topic not authorized")
 	}
 	c.clientID = clientID
 

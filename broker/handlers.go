@@ -24,8 +24,8 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 	}
 	rc := codec.Success
 	switch {
-	case isSysTopic(p.Topic):
-		rc = codec.NotAuthorized // $SYS belongs to the broker
+	case !c.srv.allowed(c.who, Write, p.Topic):
+		rc = codec.NotAuthorized // $SYS belongs to the broker, the rest to the Authorizer
 	case v5 && p.Properties.PayloadFormatIndicator == 1 && !codec.ValidUTF8(p.Payload):
 		rc = codec.PayloadFormatInvalid
 	}
@@ -142,6 +142,16 @@ func (c *conn) subscribe(o subOpts, filter string) (codec.ReasonCode, bool) {
 			fail = codec.TopicFilterInvalid
 		}
 		c.log.Info("subscription refused", "filter", filter, "err", err)
+		return fail, false
+	}
+	plain := filter
+	if codec.IsShared(filter) {
+		_, plain, _ = codec.ParseShared(filter)
+	}
+	if !c.srv.allowed(c.who, Subscribe, plain) {
+		if v5 {
+			fail = codec.NotAuthorized
+		}
 		return fail, false
 	}
 	return codec.ReasonCode(o.qos), c.sess.subscribe(filter, o) // granted QoS [MQTT-3:3.8.4-5]

@@ -186,15 +186,15 @@ func sendAsync(c *testkit.Peer, pkts ...codec.Packet) {
 // sent after the CONNECT is not processed ([MQTT-5:3.1.4-6]
 // [MQTT-3:3.1.4-5]: a PUBLISH pipelined behind it is not routed).
 func TestConnackRefusals(t *testing.T) {
-	auth := func(_ context.Context, p *codec.Connect) codec.ReasonCode {
-		switch p.ClientID {
+	auth := AuthenticatorFunc(func(_ context.Context, l *Login) codec.ReasonCode {
+		switch l.Connect.ClientID {
 		case "bad-id":
 			return codec.ClientIdentifierNotValid
 		case "intruder":
 			return codec.NotAuthorized
 		}
 		return codec.Success
-	}
+	})
 	cases := []struct {
 		name string
 		v    codec.Version
@@ -215,7 +215,7 @@ func TestConnackRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		inBubble(t, tc.name, func(t *testing.T) {
-			srv := startPipeServer(t, &Options{Authenticate: auth})
+			srv := startPipeServer(t, &Options{Authenticator: auth})
 			sub, _ := pipeConnect(t, srv, codec.V5, clean5("cr-sub"))
 			sub.Subscribe(t, 0, "cr/#")
 			c := pipeRaw(t, srv, tc.v)

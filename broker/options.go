@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"log/slog"
 	"time"
 
@@ -60,10 +59,13 @@ type Options struct {
 	// before QoS 0 messages are dropped for it (default 4 MiB).
 	OutboundBuffer int
 
-	// Authenticate, when set, accepts or refuses each CONNECT. It returns
-	// codec.Success to accept, or a CONNACK reason code (5.0 names; the
-	// broker maps it for 3.1.1 clients).
-	Authenticate func(ctx context.Context, c *codec.Connect) codec.ReasonCode
+	// Authenticator, when set, accepts or refuses each CONNECT; nil
+	// accepts every client.
+	Authenticator Authenticator
+	// Authorizer, when set, decides what each client may publish,
+	// subscribe to and receive; nil allows everything but the broker's own
+	// rules ($SYS is the broker's).
+	Authorizer Authorizer
 
 	// Store keeps sessions, queues and retained messages across restarts
 	// (see Open); nil keeps everything in memory only (New).

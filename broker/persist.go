@@ -51,7 +51,7 @@ func queueRecord(d *delivery) []byte {
 
 // sessionRecord encodes s. The caller holds s.mu.
 func sessionRecord(s *session) []byte {
-	r := store.SessionRecord{Version: s.version, Expiry: s.expiry}
+	r := store.SessionRecord{Version: s.version, Username: s.who.Username, Expiry: s.expiry}
 	if !s.offline.IsZero() {
 		r.Disconnected = s.offline.UnixNano()
 	}

@@ -516,12 +516,12 @@ func TestTakeOver(t *testing.T) {
 // clients carry on.
 func TestPanicInConnection(t *testing.T) {
 	srv := startServer(t, &Options{
-		Authenticate: func(_ context.Context, c *codec.Connect) codec.ReasonCode {
-			if c.ClientID == "boom" {
+		Authenticator: AuthenticatorFunc(func(_ context.Context, l *Login) codec.ReasonCode {
+			if l.ClientID == "boom" {
 				panic("test panic in Authenticate")
 			}
 			return codec.Success
-		},
+		}),
 	})
 	sub, _ := connected(t, srv, codec.V5, &codec.Connect{ClientID: "calm", CleanStart: true})
 	sub.Subscribe(t, 1, "p/t")

@@ -76,6 +76,7 @@ func (r *recovery) session(rec *store.SessionRecord) {
 	s := r.srv
 	ss := newSession(s, r.client)
 	ss.version, ss.expiry, ss.offline, ss.durable = rec.Version, rec.Expiry, offline, true
+	ss.who = Client{ID: r.client, Username: rec.Username}
 	s.sessions[ss.id] = ss
 	for _, sub := range rec.Subs {
 		r.subscribe(ss, sub)

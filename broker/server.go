@@ -58,6 +58,11 @@ type Stats struct {
 	Received atomic.Uint64
 	// Delivered counts PUBLISH packets queued for clients.
 	Delivered atomic.Uint64
+	// AuthFailures counts CONNECTs refused by the Authenticator, and
+	// Denied the publishes, subscriptions and deliveries the broker's
+	// rules or the Authorizer refused.
+	AuthFailures atomic.Uint64
+	Denied       atomic.Uint64
 	// Expired counts sessions ended by their expiry interval.
 	Expired atomic.Uint64
 	// Syncs counts synced store writes, and SyncNanos the time they took.

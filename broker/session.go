@@ -53,6 +53,7 @@ type session struct {
 	ended   bool
 	durable bool
 	version codec.Version
+	who     Client // for the Authorizer: the last connection's identity
 	subs    map[string]subOpts
 	expiry  uint32    // Session Expiry Interval in seconds
 	offline time.Time // when the expiry started counting; zero while online
@@ -70,10 +71,10 @@ type session struct {
 	dupBelow uint64 // deliveries below this seq may have been sent before a restart
 	// synced: the deliveries below this seq are known to be in the store;
 	// syncing: a wait for the store is pending (see mustSync).
-	synced   uint64
-	syncing  bool
-	inbound  map[uint16]struct{}
-	feed     []retainedFeed // retained messages still to send, see feedRetained
+	synced  uint64
+	syncing bool
+	inbound map[uint16]struct{}
+	feed    []retainedFeed // retained messages still to send, see feedRetained
 }
 
 // retainedFeed is the retained messages a subscription has yet to
@@ -97,7 +98,7 @@ func newSession(srv *Server, id string) *session {
 func (s *session) deliver(d *delivery) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ended {
+	if s.ended || !s.mayRead(d.msg) {
 		return false
 	}
 	if d.qos == 0 {
@@ -120,6 +121,12 @@ func (s *session) deliver(d *delivery) bool {
 		s.fill()
 	}
 	return s.durable
+}
+
+// mayRead reports whether the Authorizer lets the session receive m. The
+// caller holds mu.
+func (s *session) mayRead(m *Message) bool {
+	return s.srv.opts.Authorizer == nil || s.srv.allowed(s.who, Read, m.Topic)
 }
 
 // isDurable reports whether the session is written to the store.
@@ -297,7 +304,7 @@ func (s *session) feedRetained(c *conn, now time.Time) bool {
 			continue
 		}
 		m := f.msgs[0]
-		if m.expired(now) {
+		if m.expired(now) || !s.mayRead(m) {
 			f.msgs[0], f.msgs = nil, f.msgs[1:]
 			continue
 		}

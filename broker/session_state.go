@@ -83,7 +83,7 @@ func (s *session) attach(c *conn, window, maxSize int, expiry uint32) {
 		close(s.claim)
 		s.claim = nil
 	}
-	s.version = c.version
+	s.version, s.who = c.version, c.who
 	s.expiry, s.offline = expiry, time.Time{}
 	s.window, s.maxSize = window, maxSize
 	if s.expTmr != nil {
@@ -297,4 +297,24 @@ func (s *session) stop() *Message {
 		s.save()
 	}
 	return will
+}
+
+// reauthorize removes the subscriptions the Authorizer no longer allows
+// and returns how many.
+func (s *session) reauthorize() int {
+	s.mu.Lock()
+	who := s.who
+	filters := slices.Collect(maps.Keys(s.subs))
+	s.mu.Unlock()
+	n := 0
+	for _, f := range filters {
+		plain := f
+		if codec.IsShared(f) {
+			_, plain, _ = codec.ParseShared(f)
+		}
+		if !s.srv.allowed(who, Subscribe, plain) && s.unsubscribe(f) {
+			n++
+		}
+	}
+	return n
 }

@@ -134,3 +134,42 @@ func newClientID() string {
 	rand.Read(b[:])
 	return "tern-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
+
+// Reauthorize applies changed credentials and rules (after the
+// Authenticator or Authorizer reloaded their files) to the clients already
+// connected: each is authenticated again with the credentials it connected
+// with and disconnected if it no longer passes (5.0: DISCONNECT 0x98
+// Administrative action), and every subscription, of online and offline
+// sessions alike, that the Authorizer no longer allows is removed. It
+// returns the numbers of clients disconnected and subscriptions removed.
+func (s *Server) Reauthorize(ctx context.Context) (disconnected, unsubscribed int) {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	sessions := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	if auth := s.opts.Authenticator; auth != nil {
+		for _, c := range conns {
+			if !c.accepted() {
+				continue
+			}
+			p := &codec.Connect{Version: c.version, ClientID: c.who.ID, Username: c.who.Username, Password: c.password}
+			if rc := auth.Authenticate(ctx, &Login{Connect: p, ClientID: c.who.ID, Remote: c.nc.RemoteAddr()}); rc != codec.Success {
+				c.log.Info("credentials no longer valid; disconnecting", "reason", rc)
+				c.kick(codec.AdministrativeAction, "credentials no longer valid")
+				disconnected++
+			}
+		}
+	}
+	if s.opts.Authorizer != nil {
+		for _, ss := range sessions {
+			unsubscribed += ss.reauthorize()
+		}
+	}
+	return disconnected, unsubscribed
+}

@@ -234,12 +234,12 @@ func ExampleClient_Disconnect() {
 // A refusal by the server carries its reason code.
 func ExampleReasonError() {
 	srv := broker.New(broker.Options{
-		Authenticate: func(_ context.Context, c *codec.Connect) codec.ReasonCode {
-			if string(c.Password) != "secret" {
+		Authenticator: broker.AuthenticatorFunc(func(_ context.Context, l *broker.Login) codec.ReasonCode {
+			if string(l.Connect.Password) != "secret" {
 				return codec.BadUserNameOrPassword
 			}
 			return codec.Success
-		},
+		}),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

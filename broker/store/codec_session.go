@@ -12,8 +12,9 @@ const maxSubID = 268_435_455
 
 // Flags of a SessionRecord.
 const (
-	sessHasWill  = 0b01
-	sessWillLife = 0b10
+	sessHasWill  = 0b001
+	sessWillLife = 0b010
+	sessUsername = 0b100
 )
 
 // Subscription options, laid out as in a SUBSCRIBE (section 3.8.3.1).
@@ -43,11 +44,17 @@ func (r *SessionRecord) Append(dst []byte) []byte {
 	if r.HasWillLife {
 		flags |= sessWillLife
 	}
+	if r.Username != "" {
+		flags |= sessUsername
+	}
 	dst = append(dst, recordFormat, byte(r.Version), flags)
 	dst = binary.AppendUvarint(dst, uint64(r.Expiry))
 	dst = binary.AppendVarint(dst, r.Disconnected)
 	dst = binary.AppendUvarint(dst, uint64(r.WillDelay))
 	dst = binary.AppendVarint(dst, r.WillLife)
+	if r.Username != "" {
+		dst = appendString(dst, r.Username)
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(r.Subs)))
 	for i := range r.Subs {
 		dst = r.Subs[i].append(dst)
@@ -79,7 +86,7 @@ func DecodeSession(b []byte) (SessionRecord, error) {
 	r.header("session")
 	s.Version = codec.Version(r.byte("version"))
 	flags := r.byte("session flags")
-	if flags&^(sessHasWill|sessWillLife) != 0 {
+	if flags&^(sessHasWill|sessWillLife|sessUsername) != 0 {
 		r.fail("session flags")
 	}
 	s.HasWillLife = flags&sessWillLife != 0
@@ -87,6 +94,9 @@ func DecodeSession(b []byte) (SessionRecord, error) {
 	s.Disconnected = r.varint("disconnected")
 	s.WillDelay = uint32(r.uint("will delay", 1<<32-1))
 	s.WillLife = r.varint("will life")
+	if flags&sessUsername != 0 {
+		s.Username = r.string("username")
+	}
 	if n := r.count("subscriptions", 3); n > 0 {
 		s.Subs = make([]SubRecord, n)
 		for i := range s.Subs {

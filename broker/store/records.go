@@ -38,6 +38,10 @@ type SubRecord struct {
 // inbound QoS 2 packet ids, which have keys of their own.
 type SessionRecord struct {
 	Version codec.Version
+	// Username is the one the client last connected with, "" for none: an
+	// Authorizer decides deliveries to the session by it while it is
+	// offline.
+	Username string
 	// Expiry is the Session Expiry Interval in seconds (0xFFFFFFFF never).
 	Expiry uint32
 	// Disconnected is the wall-clock time (Unix nanoseconds) at which the

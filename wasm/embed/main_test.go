@@ -112,12 +112,12 @@ func newEnv(t *testing.T) *env {
 
 	e.srv = broker.New(broker.Options{
 		MaxPacketSize: brokerMaxPacket,
-		Authenticate: func(_ context.Context, c *codec.Connect) codec.ReasonCode {
-			if c.Username == refusedUser {
+		Authenticator: broker.AuthenticatorFunc(func(_ context.Context, l *broker.Login) codec.ReasonCode {
+			if l.Connect.Username == refusedUser {
 				return codec.BadUserNameOrPassword
 			}
 			return codec.Success
-		},
+		}),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
