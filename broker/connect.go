@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/ternmq/tern/codec"
@@ -102,6 +103,10 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 	}
 
 	sess, present, err := c.srv.takeSession(ctx, clientID, p.CleanStart)
+	if errors.Is(err, errTooManySessions) {
+		c.srv.limitRefused(c, "sessions", "max", c.srv.opts.MaxSessions)
+		return refuse(codec.QuotaExceeded, "", "session limit reached")
+	}
 	if err != nil {
 		return err
 	}

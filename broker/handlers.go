@@ -22,6 +22,10 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 			return err
 		}
 	}
+	if n := topicLevels(p.Topic); n > c.srv.opts.MaxTopicLevels {
+		c.srv.limitRefused(c, "topic levels", "levels", n, "max", c.srv.opts.MaxTopicLevels)
+		return violation(codec.TopicNameInvalid, "", "topic has more levels than the broker's maximum")
+	}
 	rc := codec.Success
 	switch {
 	case !c.srv.allowed(c.who, Write, p.Topic):
@@ -42,9 +46,20 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 	}
 	switch p.QoS {
 	case 0:
-		c.srv.publish(newMessage(p, c.clientID, time.Now()))
+		if _, err := c.route(p); err != nil {
+			return err
+		}
 	case 1:
-		stored := rc == codec.Success && c.srv.publish(newMessage(p, c.clientID, time.Now()))
+		stored := false
+		if rc == codec.Success {
+			var err error
+			if stored, err = c.route(p); err != nil {
+				if !v5 {
+					return err
+				}
+				ackRC = codec.QuotaExceeded
+			}
+		}
 		c.ackWhenStored(codec.PUBACK, p.PacketID, ackRC, stored) // [MQTT-4.3.2-2 of 3.1.1]
 	case 2:
 		seen, full := false, false
@@ -63,11 +78,31 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 		// this PUBLISH is a re-sent copy whose first write may be pending.
 		stored := rc == codec.Success && c.sess.isDurable()
 		if !seen && rc == codec.Success {
-			stored = c.srv.publish(newMessage(p, c.clientID, time.Now())) || stored
+			routed, err := c.route(p)
+			if err != nil {
+				c.sess.release(p.PacketID) // refused: not held for a PUBREL
+				if !v5 {
+					return err
+				}
+				ackRC, stored = codec.QuotaExceeded, false
+			}
+			stored = routed || stored
 		}
 		c.ackWhenStored(codec.PUBREC, p.PacketID, ackRC, stored) // [MQTT-4.3.3-2 of 3.1.1]
 	}
 	return nil
+}
+
+// route routes a PUBLISH from the client; it reports whether it wrote to
+// the store, and an error that closes the connection (5.0: DISCONNECT
+// 0x97) when a cap on retained messages refused it.
+func (c *conn) route(p *codec.Publish) (bool, error) {
+	stored, refused := c.srv.route(newMessage(p, c.clientID, time.Now()))
+	if refused {
+		c.srv.limitRefused(c, "retained messages", "topic", p.Topic, "bytes", len(p.Payload))
+		return false, violation(codec.QuotaExceeded, "", "retained message quota exceeded")
+	}
+	return stored, nil
 }
 
 // resolveAlias applies a client→server Topic Alias (5.0 section 3.3.2.3.4).
@@ -147,6 +182,20 @@ func (c *conn) subscribe(o subOpts, filter string) (codec.ReasonCode, bool) {
 	plain := filter
 	if codec.IsShared(filter) {
 		_, plain, _ = codec.ParseShared(filter)
+	}
+	if n := topicLevels(plain); n > c.srv.opts.MaxTopicLevels {
+		c.srv.limitRefused(c, "topic filter levels", "levels", n, "max", c.srv.opts.MaxTopicLevels)
+		if v5 {
+			fail = codec.TopicFilterInvalid
+		}
+		return fail, false
+	}
+	if !c.sess.hasRoomFor(filter) {
+		c.srv.limitRefused(c, "subscriptions per client", "filter", filter, "max", c.srv.opts.MaxSubscriptionsPerClient)
+		if v5 {
+			fail = codec.QuotaExceeded
+		}
+		return fail, false
 	}
 	if !c.srv.allowed(c.who, Subscribe, plain) {
 		if v5 {

@@ -55,6 +55,27 @@ type Options struct {
 	// to build response topics (5.0 section 4.10). Empty: not returned.
 	ResponseInformation string
 
+	// MaxTopicLevels caps the levels of a topic name or filter (default
+	// 128): a PUBLISH beyond it closes the connection (5.0: DISCONNECT
+	// 0x90), a subscription beyond it is refused (SUBACK 0x8F, 3.1.1 0x80).
+	MaxTopicLevels int
+	// MaxSubscriptionsPerClient caps one session's subscriptions (default
+	// 10,000); more are refused with SUBACK 0x97 (3.1.1: 0x80).
+	MaxSubscriptionsPerClient int
+	// MaxRetainedPerClient and MaxRetainedBytesPerClient cap the retained
+	// messages one client id has set and their topic and payload bytes
+	// (defaults 100,000 and 256 MiB); MaxRetainedBytes caps them all
+	// (default 4 GiB). A retained PUBLISH beyond a cap is refused: 5.0
+	// PUBACK/PUBREC 0x97 (QoS 0: DISCONNECT 0x97), 3.1.1 closes the
+	// connection. Negative: no cap.
+	MaxRetainedPerClient      int
+	MaxRetainedBytesPerClient int
+	MaxRetainedBytes          int
+	// MaxSessions caps the sessions the broker holds, online or not
+	// (default 10,000,000); a CONNECT that would create one more is
+	// refused with CONNACK 0x97 (3.1.1: 0x03). Negative: no cap.
+	MaxSessions int
+
 	// OutboundBuffer bounds the bytes queued for one connection's writer
 	// before QoS 0 messages are dropped for it (default 4 MiB).
 	OutboundBuffer int
@@ -104,7 +125,27 @@ func (o *Options) setDefaults() {
 	if o.OutboundBuffer <= 0 {
 		o.OutboundBuffer = 4 << 20
 	}
+	if o.MaxTopicLevels <= 0 {
+		o.MaxTopicLevels = 128
+	}
+	if o.MaxSubscriptionsPerClient <= 0 {
+		o.MaxSubscriptionsPerClient = 10_000
+	}
+	setCap(&o.MaxRetainedPerClient, 100_000)
+	setCap(&o.MaxRetainedBytesPerClient, 256<<20)
+	setCap(&o.MaxRetainedBytes, 4<<30)
+	setCap(&o.MaxSessions, 10_000_000)
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = 10 * time.Second
+	}
+}
+
+// setCap sets a cap left at 0 to its default; a negative cap means none.
+func setCap(v *int, def int) {
+	switch {
+	case *v == 0:
+		*v = def
+	case *v < 0:
+		*v = 0
 	}
 }

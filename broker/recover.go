@@ -147,6 +147,7 @@ func (r *recovery) retained(k, v []byte) error {
 		return nil
 	}
 	r.srv.retained.Set(topic, m)
+	r.srv.account(m, 1)
 	m.refs++
 	if !m.Expires.IsZero() {
 		r.srv.sweepSoon()

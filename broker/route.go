@@ -56,11 +56,21 @@ func (a *aggregator) delivery(m *Message, qos codec.QoS, retain bool, ids []int)
 // which case a QoS 1/2 publisher is acknowledged only once that is
 // durable (see conn.ackWhenStored).
 func (s *Server) publish(m *Message) (stored bool) {
+	stored, _ = s.route(m)
+	return stored
+}
+
+// route is publish that also reports whether the message was refused
+// (routed nowhere) because retaining it would exceed a cap.
+func (s *Server) route(m *Message) (stored, refused bool) {
 	if m.hasWillLife {
 		m = m.atPublication(time.Now()) // a will's expiry starts now
 	}
 	if m.Retain {
-		stored = s.retain(m)
+		var ok bool
+		if stored, ok = s.retain(m); !ok {
+			return false, true
+		}
 	}
 	if !m.Expires.IsZero() {
 		s.sweepSoon()
@@ -101,28 +111,39 @@ func (s *Server) publish(m *Message) (stored bool) {
 	a.plain = [3][2]*delivery{}
 	stored = s.publishShared(m, a) || stored
 	s.aggs.Put(a)
-	return stored
+	return stored, false
 }
 
 // retain stores, replaces or (for an empty payload) deletes the retained
 // message of m's topic [MQTT-3.3.1-6 of 5.0], in memory and in the store,
-// and reports whether it wrote to the store. retainMu keeps the store's
-// order of changes to a topic the same as memory's.
-func (s *Server) retain(m *Message) bool {
+// and reports whether it wrote to the store, and false for ok when a cap
+// refused it (limits.go). retainMu keeps the store's order of changes to a
+// topic the same as memory's.
+func (s *Server) retain(m *Message) (stored, ok bool) {
 	s.retainMu.Lock()
 	defer s.retainMu.Unlock()
 	old, had := s.retained.Get(m.Topic)
+	if !had {
+		old = nil
+	}
 	if len(m.Payload) == 0 {
 		if !had {
-			return false
+			return false, true
 		}
 		s.retained.Delete(m.Topic)
 	} else {
+		if !s.retainAllowed(m, old) {
+			return false, false
+		}
 		s.retained.Set(m.Topic, m)
+		s.account(m, 1)
+	}
+	if had {
+		s.account(old, -1)
 	}
 	cm := s.commit
 	if cm == nil {
-		return false
+		return false, true
 	}
 	if len(m.Payload) == 0 {
 		cm.del(store.RetainedKey(m.Topic))
@@ -133,7 +154,7 @@ func (s *Server) retain(m *Message) bool {
 	if had {
 		cm.unref(old)
 	}
-	return true
+	return true, true
 }
 
 // dropRetained removes the retained message m of its topic if it is still
@@ -145,6 +166,7 @@ func (s *Server) dropRetained(m *Message) {
 		return
 	}
 	s.retained.Delete(m.Topic)
+	s.account(m, -1)
 	if cm := s.commit; cm != nil {
 		cm.del(store.RetainedKey(m.Topic))
 		cm.unref(m)

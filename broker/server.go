@@ -24,6 +24,9 @@ type Server struct {
 	// the changes of retained messages in memory and in the store.
 	retained *topictree.Retained[*Message]
 	retainMu sync.Mutex
+	// Under retainMu: retained bytes in all and by publisher (limits.go).
+	retainedBytes int
+	retainOwners  map[string]*retainQuota
 	// commit writes to the store; nil without one.
 	commit *committer
 	sweep  sweeper
@@ -65,6 +68,8 @@ type Stats struct {
 	Denied       atomic.Uint64
 	// Expired counts sessions ended by their expiry interval.
 	Expired atomic.Uint64
+	// LimitRefusals counts what the caps refused (limits.go).
+	LimitRefusals atomic.Uint64
 	// Syncs counts synced store writes, and SyncNanos the time they took.
 	Syncs     atomic.Uint64
 	SyncNanos atomic.Uint64
@@ -90,15 +95,16 @@ func New(opts Options) *Server {
 func newServer(opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{
-		opts:      opts,
-		log:       opts.Logger,
-		subs:      topictree.New[*session, subOpts](),
-		retained:  topictree.NewRetained[*Message](),
-		shared:    topictree.New[*shareGroup, struct{}](),
-		groups:    make(map[string]*shareGroup),
-		sessions:  make(map[string]*session),
-		conns:     make(map[*conn]struct{}),
-		listeners: make(map[net.Listener]struct{}),
+		opts:         opts,
+		log:          opts.Logger,
+		subs:         topictree.New[*session, subOpts](),
+		retained:     topictree.NewRetained[*Message](),
+		retainOwners: make(map[string]*retainQuota),
+		shared:       topictree.New[*shareGroup, struct{}](),
+		groups:       make(map[string]*shareGroup),
+		sessions:     make(map[string]*session),
+		conns:        make(map[*conn]struct{}),
+		listeners:    make(map[net.Listener]struct{}),
 	}
 	s.aggs.New = func() any { return &aggregator{index: make(map[*session]int)} }
 	s.writeBufs.New = func() any { return new([]byte) }

@@ -29,6 +29,15 @@ func (s *session) subscribe(filter string, o subOpts) bool {
 	return !existed
 }
 
+// hasRoomFor reports whether the session may subscribe to filter within
+// the cap on subscriptions per client (replacing one always may).
+func (s *session) hasRoomFor(filter string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, replace := s.subs[filter]
+	return replace || len(s.subs) < s.srv.opts.MaxSubscriptionsPerClient
+}
+
 // unsubscribe removes the subscription to filter and reports whether
 // there was one.
 func (s *session) unsubscribe(filter string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"strings"
 
 	"github.com/ternmq/tern/codec"
@@ -25,6 +26,10 @@ func (s *Server) takeSession(ctx context.Context, clientID string, clean bool) (
 		s.mu.Lock()
 		ss := s.sessions[clientID]
 		if ss == nil {
+			if max := s.opts.MaxSessions; max > 0 && len(s.sessions) >= max {
+				s.mu.Unlock()
+				return nil, false, errTooManySessions
+			}
 			ss = newSession(s, clientID)
 			ss.claim = make(chan struct{})
 			s.sessions[clientID] = ss
@@ -59,6 +64,9 @@ func (s *Server) takeSession(ctx context.Context, clientID string, clean bool) (
 		}
 	}
 }
+
+// errTooManySessions refuses a CONNECT that would exceed MaxSessions.
+var errTooManySessions = errors.New("session limit reached")
 
 // release hands a session back when its connection ends: the will is
 // published or scheduled, shared-subscription messages go to other
