@@ -39,8 +39,14 @@ func newHTTPServer(srv *broker.Server, cfg config, log *slog.Logger, tlsCfg *tls
 	// The embedding API (web/embed.go): /tern.js, /tern.wasm, /tern.d.ts
 	// and the example dashboard at /examples/dashboard.
 	web.NewEmbed(web.EmbedOptions{Logger: log.With("listener", "http"), Dashboard: tern.DashboardHTML}).Register(mux)
+	// Security headers on everything but the WebSocket endpoint, which
+	// hijacks its connection.
+	secure := web.Secure(mux, web.InlineScriptHashes(tern.DashboardHTML))
+	top := http.NewServeMux()
+	top.Handle("/mqtt", mux)
+	top.Handle("/", secure)
 	hs := &http.Server{
-		Handler:           mux,
+		Handler:           top,
 		ReadHeaderTimeout: httpReadHeaderTimeout,
 		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    httpMaxHeaderBytes,

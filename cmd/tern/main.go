@@ -221,11 +221,21 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-d.errc:
-		log.Error("listener failed", "err", runErr)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case runErr = <-d.errc:
+			log.Error("listener failed", "err", runErr)
+			break wait
+		case <-hup:
+			d.reload(ctx, log)
+		}
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -237,6 +247,7 @@ func run(args []string, stderr io.Writer) error {
 type daemon struct {
 	srv        *broker.Server
 	closeStore func() error
+	tls        *tlsFiles         // nil without TLS; reloaded on SIGHUP
 	http       *http.Server      // nil without --http
 	addrs      map[string]string // bound address by listener: "mqtt", "mqtts", "http"
 	errc       chan error        // a listener that stopped on its own
@@ -252,9 +263,13 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 	if err := broker.CheckOriginPatterns(cfg.AllowOrigins); err != nil {
 		return nil, fmt.Errorf("allow-origin: %w", err)
 	}
-	tlsCfg, err := cfg.tlsConfig()
+	files, err := cfg.tlsFiles()
 	if err != nil {
 		return nil, err
+	}
+	var tlsCfg *tls.Config
+	if files != nil {
+		tlsCfg = files.config()
 	}
 	if cfg.MQTT == "" && cfg.HTTP == "" && (tlsCfg == nil || cfg.MQTTS == "") {
 		return nil, errors.New("no listener: set --mqtt, --http or --mqtts")
@@ -294,7 +309,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 		opts.Store = st
 		var srv *broker.Server
 		if srv, err = broker.Open(ctx, opts); err == nil {
-			return serveAll(ctx, cfg, log, srv, closeStore, tlsCfg, mqttLn, mqttsLn, httpLn), nil
+			d := serveAll(ctx, cfg, log, srv, closeStore, tlsCfg, mqttLn, mqttsLn, httpLn)
+			d.tls = files
+			return d, nil
 		}
 		closeStore()
 	}
@@ -350,6 +367,22 @@ func serveAll(ctx context.Context, cfg config, log *slog.Logger, srv *broker.Ser
 		close(d.done)
 	}()
 	return d
+}
+
+// reload re-reads the files that can change while tern runs (SIGHUP): the
+// TLS certificate, key and client CA. A file that fails to load is
+// reported and the old contents stay in force.
+func (d *daemon) reload(ctx context.Context, log *slog.Logger) {
+	log.Info("reloading")
+	if d.tls != nil {
+		if err := d.tls.load(); err != nil {
+			log.Error("TLS files not reloaded; the old certificate stays", "err", err)
+		} else {
+			log.Info("TLS certificate reloaded", "cert", d.tls.cert)
+		}
+	}
+	disconnected, unsubscribed := d.srv.Reauthorize(ctx)
+	log.Info("reloaded", "disconnected", disconnected, "unsubscribed", unsubscribed)
 }
 
 // shutdown stops the HTTP server (new requests and handshakes), then the

@@ -17,14 +17,26 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
 // tlsConfig returns the TLS configuration for --mqtts and HTTPS, or nil
 // when no certificate is configured. TLS 1.2 is the minimum; with
 // --tls-client-ca every client must present a certificate signed by one
-// of the CAs in that file.
+// of the CAs in that file. The files are read again by reload (SIGHUP):
+// new connections get the new certificate, established ones keep theirs.
 func (c config) tlsConfig() (*tls.Config, error) {
+	f, err := c.tlsFiles()
+	if f == nil {
+		return nil, err
+	}
+	return f.config(), nil
+}
+
+// tlsFiles returns the certificate files of the configuration, loaded, or
+// nil when there are none.
+func (c config) tlsFiles() (*tlsFiles, error) {
 	if c.TLSCert == "" && c.TLSKey == "" {
 		if c.TLSClientCA != "" {
 			return nil, errors.New("tls-client-ca needs --tls-cert and --tls-key")
@@ -34,27 +46,55 @@ func (c config) tlsConfig() (*tls.Config, error) {
 	if c.TLSCert == "" || c.TLSKey == "" {
 		return nil, errors.New("tls-cert and tls-key go together")
 	}
-	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	f := &tlsFiles{cert: c.TLSCert, key: c.TLSKey, ca: c.TLSClientCA}
+	if err := f.load(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// tlsFiles is the certificate, key and client CA files, and the
+// configuration made of them, which load replaces as a whole.
+type tlsFiles struct {
+	cert, key, ca string
+	cur           atomic.Pointer[tls.Config]
+}
+
+// load reads the files; on error the configuration in force stays.
+func (f *tlsFiles) load() error {
+	cert, err := tls.LoadX509KeyPair(f.cert, f.key)
 	if err != nil {
-		return nil, fmt.Errorf("tls-cert/tls-key: %w", err)
+		return fmt.Errorf("tls-cert/tls-key: %w", err)
 	}
 	cfg := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
 	}
-	if c.TLSClientCA != "" {
-		b, err := os.ReadFile(c.TLSClientCA)
+	if f.ca != "" {
+		b, err := os.ReadFile(f.ca)
 		if err != nil {
-			return nil, fmt.Errorf("tls-client-ca: %w", err)
+			return fmt.Errorf("tls-client-ca: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("tls-client-ca: no PEM certificate in %s", c.TLSClientCA)
+			return fmt.Errorf("tls-client-ca: no PEM certificate in %s", f.ca)
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
-	return cfg, nil
+	f.cur.Store(cfg)
+	return nil
+}
+
+// config returns a configuration whose every handshake uses the files'
+// current configuration.
+func (f *tlsFiles) config() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return f.cur.Load(), nil
+		},
+	}
 }
 
 // Files written by tern gencert.

@@ -143,6 +143,10 @@ func TestTLSConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every handshake gets the configuration of the files as last loaded.
+	if cfg, err = cfg.GetConfigForClient(&tls.ClientHelloInfo{}); err != nil {
+		t.Fatal(err)
+	}
 	if cfg.ClientAuth != tls.RequireAndVerifyClientCert || cfg.ClientCAs == nil {
 		t.Errorf("client CA not required: %v", cfg.ClientAuth)
 	}
@@ -343,5 +347,42 @@ func TestStartErrors(t *testing.T) {
 			d.shutdown(context.Background())
 			t.Errorf("%s: started", name)
 		}
+	}
+}
+
+// TestTLSReload: a new certificate in the files is served to new
+// connections after reload; a broken file keeps the old one in force.
+func TestTLSReload(t *testing.T) {
+	dir, other := devCerts(t), devCerts(t)
+	cert, key := filepath.Join(dir, serverCertFile), filepath.Join(dir, serverKeyFile)
+	f, err := config{TLSCert: cert, TLSKey: key}.tlsFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := func() []byte {
+		c, err := f.config().GetConfigForClient(&tls.ClientHelloInfo{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Certificates[0].Certificate[0]
+	}
+	first := served()
+	for _, name := range []string{serverCertFile, serverKeyFile} {
+		b, _ := os.ReadFile(filepath.Join(other, name))
+		os.WriteFile(filepath.Join(dir, name), b, 0o600)
+	}
+	if err := f.load(); err != nil {
+		t.Fatal(err)
+	}
+	second := served()
+	if bytes.Equal(first, second) {
+		t.Fatal("reload kept the old certificate")
+	}
+	os.WriteFile(cert, []byte("not a certificate"), 0o600)
+	if err := f.load(); err == nil {
+		t.Fatal("a broken certificate file was accepted")
+	}
+	if !bytes.Equal(served(), second) {
+		t.Error("a failed reload changed the certificate in force")
 	}
 }

@@ -207,7 +207,8 @@ func newSite(t *testing.T, clientDir string) *site {
 	s := &site{srv: srv, bytes: &counter{}}
 	mux := http.NewServeMux()
 	mux.Handle("/mqtt", srv.WebSocketHandler(broker.WebSocketOptions{}))
-	mux.Handle("/", s.bytes.wrap(web.Handler(web.Options{Dir: clientDir, Logger: log})))
+	// Under the headers cmd/tern sends, so the UI is tested with its CSP.
+	mux.Handle("/", web.Secure(s.bytes.wrap(web.Handler(web.Options{Dir: clientDir, Logger: log})), nil))
 	s.ts = httptest.NewServer(mux)
 	s.ws = "ws" + strings.TrimPrefix(s.ts.URL, "http") + "/mqtt"
 	t.Cleanup(func() {
