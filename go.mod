@@ -12,6 +12,7 @@ require (
 	github.com/eclipse/paho.mqtt.golang v1.5.1
 	github.com/maxence-charriere/go-app/v9 v9.8.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/crypto v0.42.0
 )
 
 require (

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // Entry is one user of a password file.
@@ -103,13 +104,15 @@ func splitLine(line []byte) (user, rest string, ok bool, err error) {
 // CheckUser reports whether name can be written to a password file and
 // read back as the same name: not empty, no ':', no line breaks or other
 // control characters, no blanks around it, not starting with '#', and at
-// most 65535 bytes (MQTT's limit).
+// most 65535 bytes of valid UTF-8 (MQTT's limits).
 func CheckUser(name string) error {
 	switch {
 	case name == "":
 		return errors.New("empty username")
 	case len(name) > 65535:
 		return errors.New("username longer than 65535 bytes")
+	case !utf8.ValidString(name):
+		return fmt.Errorf("username %q is not valid UTF-8", name)
 	case strings.ContainsRune(name, ':'):
 		return fmt.Errorf("username %q contains ':'", name)
 	case name[0] == '#':
