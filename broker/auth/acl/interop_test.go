@@ -1,0 +1,301 @@
+package acl
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
+)
+
+// interopFile is given unchanged to a real mosquitto and to Parse.
+// observer reads and publisher writes every topic the test uses.
+const interopFile = `# anonymous clients
+topic read public/#
+topic readwrite anon/rw
+topic write anon/wo
+topic deny public/secret
+topic read room/lobby chat
+topic read $test/anon
+
+user alice
+topic readwrite alice/#
+topic deny alice/private/#
+topic read $test/#
+topic read #
+
+user bob
+topic read +/news
+topic deny sport/news
+topic write bob/out
+
+user alice
+topic write shared/alice
+
+user observer
+topic read #
+topic read $test/#
+topic read $d/#
+
+user publisher
+topic write #
+topic write $test/#
+topic write $d/#
+
+pattern readwrite clients/%c/#
+pattern read users/%u/inbox
+pattern deny clients/%c/blocked
+pattern write dev/%u/%c
+pattern read x%cy
+pattern read %c/own/#
+pattern read common/all
+`
+
+// interopClients: the identities whose decisions are compared.
+var interopClients = []broker.Client{
+	{ID: "a1"},
+	{ID: "c+1"},
+	{ID: "al", Username: "alice"},
+	{ID: "a#b", Username: "alice"},
+	{ID: "b1", Username: "bob"},
+	{ID: "c1", Username: "carol"},
+	{ID: "$d", Username: "carol"},
+	{ID: "x/y", Username: "carol"},
+	{ID: "d1", Username: "d#"},
+}
+
+// interopTopics are the topic names tried for c: fixed ones and those
+// its patterns name.
+func interopTopics(c broker.Client) []string {
+	ts := []string{"public/x", "public", "public/secret", "anon/rw", "anon/wo",
+		"room/lobby chat", "$test/anon", "$test/x", "alice/x", "alice/private/y",
+		"other/z", "shared/alice", "sport/news", "tv/news", "bob/out", "common/all",
+		"$d/own/x", "users/alice/inbox", "users/bob/inbox", "users/carol/inbox",
+		"clients/zz/t"}
+	for _, t := range []string{"clients/%c/t", "clients/%c/blocked", "dev/%u/%c", "x%cy", "%c/own/x"} {
+		t = strings.ReplaceAll(strings.ReplaceAll(t, "%c", c.ID), "%u", c.Username)
+		if codec.ValidTopicName(t) == nil {
+			ts = append(ts, t)
+		}
+	}
+	seen := map[string]bool{}
+	out := ts[:0]
+	for _, t := range ts {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+var interopFilters = []string{"#", "+/+", "public/#", "public/+", "public/secret", "anon/wo",
+	"alice/private/#", "alice/+/y", "+/news", "sport/#", "$test/#", "$d/#", "nothing/#",
+	"clients/+/blocked", "users/+/inbox"}
+
+// TestInteropMosquitto runs the same ACL file in a real mosquitto and
+// compares, for every identity and topic, mosquitto's decision on a
+// PUBLISH (its 5.0 PUBACK code, and whether an observer gets the message)
+// and on a delivery (whether a subscriber to the exact topic gets what a
+// privileged publisher sends) with Authorize's Write and Read. It also
+// records that mosquitto grants every SUBSCRIBE, and checks that each
+// filter Authorize refuses delivers nothing on mosquitto either.
+func TestInteropMosquitto(t *testing.T) {
+	addr := startMosquitto(t, interopFile, []string{"alice", "bob", "carol", "d#", "observer", "publisher"})
+	a, err := Parse(strings.NewReader(interopFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	observer := connect(t, addr, broker.Client{ID: "observer", Username: "observer"})
+	observer.Subscribe(t, 1, "#", "$test/#", "$d/#")
+	publisher := connect(t, addr, broker.Client{ID: "publisher", Username: "publisher"})
+	var checked, writes, reads, refused int
+	for _, c := range interopClients {
+		topics := interopTopics(c)
+
+		// Write: the PUBACK code and the observer agree with Authorize.
+		w := connect(t, addr, c)
+		for _, tp := range topics {
+			p := &codec.Publish{QoS: 1, PacketID: w.PID(), Topic: tp, Payload: []byte("w")}
+			w.Send(t, p)
+			ack := w.ExpectAck(t, codec.PUBACK)
+			mosq := ack.ReasonCode == codec.Success
+			if !mosq && ack.ReasonCode != codec.NotAuthorized {
+				t.Fatalf("%+v publish %q: PUBACK 0x%02x", c, tp, byte(ack.ReasonCode))
+			}
+			if mosq {
+				observer.ExpectMessage(t, tp, "w")
+				writes++
+			}
+			if got := a.Authorize(c, broker.Write, tp); got != mosq {
+				t.Errorf("Write %+v %q: Authorize %v, mosquitto %v", c, tp, got, mosq)
+			}
+			checked++
+		}
+		observer.ExpectIdle(t)
+		w.Disconnect(t)
+
+		// Read: subscribe to each topic exactly (mosquitto grants all),
+		// publish as publisher, see whether it arrives.
+		r := connect(t, addr, c)
+		r.Subscribe(t, 1, topics...)
+		for _, tp := range topics {
+			publisher.Publish(t, 1, tp, "r")
+			observer.ExpectMessage(t, tp, "r")
+			mosq := received(t, r, tp)
+			if mosq {
+				reads++
+			}
+			if got := a.Authorize(c, broker.Read, tp); got != mosq {
+				t.Errorf("Read %+v %q: Authorize %v, mosquitto %v", c, tp, got, mosq)
+			}
+			checked++
+		}
+		r.Disconnect(t)
+
+		// Subscribe: a filter Authorize refuses gets nothing on mosquitto.
+		var no []string
+		for _, f := range interopFilters {
+			if !a.Authorize(c, broker.Subscribe, f) {
+				no = append(no, f)
+			}
+		}
+		if len(no) == 0 {
+			continue
+		}
+		refused += len(no)
+		s := connect(t, addr, c)
+		s.Subscribe(t, 1, no...) // granted by mosquitto all the same
+		for _, tp := range topics {
+			publisher.Publish(t, 1, tp, "s")
+			observer.ExpectMessage(t, tp, "s")
+		}
+		if received(t, s, "") {
+			t.Errorf("%+v: mosquitto delivered through a filter Tern refuses (%q)", c, no)
+		}
+		s.Disconnect(t)
+	}
+	t.Logf("%d decisions agree with mosquitto (%d publishes and %d deliveries allowed); %d refused subscriptions delivered nothing on mosquitto", checked, writes, reads, refused)
+}
+
+// received proves with a PINGREQ whether a PUBLISH (to topic, unless
+// topic is "") is pending on p: mosquitto queues a delivery before it
+// acknowledges the publisher, and answers the PINGREQ after it.
+func received(t *testing.T, p *testkit.Peer, topic string) bool {
+	t.Helper()
+	p.Send(t, &codec.Pingreq{})
+	got := false
+	for {
+		switch pk := p.Recv(t).(type) {
+		case *codec.Pingresp:
+			return got
+		case *codec.Publish:
+			if topic != "" && pk.Topic != topic {
+				t.Fatalf("got a PUBLISH to %q, want %q or nothing", pk.Topic, topic)
+			}
+			p.Ack(t, pk)
+			got = true
+		default:
+			t.Fatalf("got %s, want PUBLISH or PINGRESP", testkit.Describe(pk))
+		}
+	}
+}
+
+// connect opens a 5.0 session for c (password = username) on mosquitto.
+func connect(t *testing.T, addr string, c broker.Client) *testkit.Peer {
+	t.Helper()
+	p := testkit.Dial(t, addr, codec.V5)
+	cp := &codec.Connect{ClientID: c.ID, CleanStart: true, Username: c.Username}
+	if c.Username != "" {
+		cp.Password = []byte("pw-" + c.Username)
+	}
+	p.Connect(t, cp)
+	return p
+}
+
+// startMosquitto runs mosquitto on a free loopback port with acl as its
+// acl_file and a password file for users (password "pw-" + name), and
+// stops it by PID when the test ends. It returns host:port.
+func startMosquitto(t *testing.T, acl string, users []string) string {
+	t.Helper()
+	bin := testkit.RequireTool(t, "mosquitto", "mosquitto")
+	passwd := testkit.RequireTool(t, "mosquitto_passwd", "mosquitto")
+	dir := t.TempDir()
+	aclPath, pwPath := filepath.Join(dir, "acl"), filepath.Join(dir, "passwd")
+	if err := os.WriteFile(aclPath, []byte(acl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range users {
+		args := []string{"-b", pwPath, u, "pw-" + u}
+		if i == 0 {
+			args = append([]string{"-c"}, args...)
+		}
+		if out, err := exec.Command(passwd, args...).CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_passwd %q: %v\n%s", args, err, out)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npassword_file %s\nacl_file %s\n"+
+		"persistence false\nsys_interval 0\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n",
+		port, pwPath, aclPath)
+	if os.Geteuid() == 0 {
+		conf += "user root\n" // keep the rights to read the files in a 0700 TempDir
+	}
+	confPath := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-c", confPath)
+	out, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan bool, 1)
+	logDone := make(chan struct{})
+	var logLines []string
+	go func() {
+		defer close(logDone)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			logLines = append(logLines, sc.Text())
+			if strings.Contains(sc.Text(), " running") {
+				ready <- true
+			}
+		}
+		ready <- false
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-logDone:
+		case <-time.After(testkit.Timeout):
+			cmd.Process.Kill()
+			<-logDone
+		}
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("mosquitto log:\n%s", strings.Join(logLines, "\n"))
+		}
+	})
+	if !testkit.WaitFor(t, (<-chan bool)(ready), "mosquitto to start") {
+		t.Fatal("mosquitto exited at start")
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
