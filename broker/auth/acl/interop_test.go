@@ -15,6 +15,7 @@ import (
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
 // interopFile is given unchanged to a real mosquitto and to Parse.
@@ -108,61 +109,92 @@ var interopFilters = []string{"#", "+/+", "public/#", "public/+", "public/secret
 // and on a delivery (whether a subscriber to the exact topic gets what a
 // privileged publisher sends) with Authorize's Write and Read. It also
 // records that mosquitto grants every SUBSCRIBE, and checks that each
-// filter Authorize refuses delivers nothing on mosquitto either.
+// filter Authorize refuses delivers nothing on mosquitto either. Then a
+// Tern broker with the file as its Authorizer must decide every publish
+// and delivery as mosquitto did, refusing (SUBACK 0x87) exactly the
+// subscriptions Authorize refuses.
 func TestInteropMosquitto(t *testing.T) {
 	addr := startMosquitto(t, interopFile, []string{"alice", "bob", "carol", "d#", "observer", "publisher"})
 	a, err := Parse(strings.NewReader(interopFile))
 	if err != nil {
 		t.Fatal(err)
 	}
+	mosq := probe(t, addr, a, false)
+	var writes, reads int
+	for k, v := range mosq {
+		c, acc, topic := k.c, k.a, k.topic
+		if acc == broker.Write && v {
+			writes++
+		}
+		if acc == broker.Read && v {
+			reads++
+		}
+		if got := a.Authorize(c, acc, topic); got != v {
+			t.Errorf("%v %+v %q: Authorize %v, mosquitto %v", acc, c, topic, got, v)
+		}
+	}
+	t.Logf("mosquitto: %d decisions agree with Authorize (%d publishes and %d deliveries allowed)", len(mosq), writes, reads)
+
+	b := brokerkit.Start(t, &broker.Options{Authorizer: a}, broker.WebSocketOptions{})
+	tern := probe(t, b.Addr, a, true)
+	for k, v := range mosq {
+		if tern[k] != v {
+			t.Errorf("%v %+v %q: tern %v, mosquitto %v", k.a, k.c, k.topic, tern[k], v)
+		}
+	}
+	if len(tern) != len(mosq) {
+		t.Errorf("tern made %d decisions, mosquitto %d", len(tern), len(mosq))
+	}
+}
+
+type decision struct {
+	c     broker.Client
+	a     broker.Access
+	topic string
+}
+
+// probe asks the broker at addr for every publish and delivery decision
+// of interopClients on their topics. Then it subscribes each client to the
+// interopFilters that a refuses: mosquitto (tern false) must grant them
+// all, Tern must refuse them all, and neither may deliver through them.
+func probe(t *testing.T, addr string, a *ACL, tern bool) map[decision]bool {
+	t.Helper()
+	out := map[decision]bool{}
 	observer := connect(t, addr, broker.Client{ID: "observer", Username: "observer"})
 	observer.Subscribe(t, 1, "#", "$test/#", "$d/#")
 	publisher := connect(t, addr, broker.Client{ID: "publisher", Username: "publisher"})
-	var checked, writes, reads, refused int
 	for _, c := range interopClients {
 		topics := interopTopics(c)
 
-		// Write: the PUBACK code and the observer agree with Authorize.
+		// Write: the PUBACK code and the observer agree.
 		w := connect(t, addr, c)
 		for _, tp := range topics {
-			p := &codec.Publish{QoS: 1, PacketID: w.PID(), Topic: tp, Payload: []byte("w")}
-			w.Send(t, p)
+			w.Send(t, &codec.Publish{QoS: 1, PacketID: w.PID(), Topic: tp, Payload: []byte("w")})
 			ack := w.ExpectAck(t, codec.PUBACK)
-			mosq := ack.ReasonCode == codec.Success
-			if !mosq && ack.ReasonCode != codec.NotAuthorized {
+			ok := ack.ReasonCode == codec.Success
+			if !ok && ack.ReasonCode != codec.NotAuthorized {
 				t.Fatalf("%+v publish %q: PUBACK 0x%02x", c, tp, byte(ack.ReasonCode))
 			}
-			if mosq {
+			if ok {
 				observer.ExpectMessage(t, tp, "w")
-				writes++
 			}
-			if got := a.Authorize(c, broker.Write, tp); got != mosq {
-				t.Errorf("Write %+v %q: Authorize %v, mosquitto %v", c, tp, got, mosq)
-			}
-			checked++
+			out[decision{c, broker.Write, tp}] = ok
 		}
 		observer.ExpectIdle(t)
 		w.Disconnect(t)
 
-		// Read: subscribe to each topic exactly (mosquitto grants all),
-		// publish as publisher, see whether it arrives.
+		// Read: subscribe to each topic exactly, publish as publisher,
+		// see whether it arrives.
 		r := connect(t, addr, c)
-		r.Subscribe(t, 1, topics...)
+		subscribe(t, r, c, a, tern, topics)
 		for _, tp := range topics {
 			publisher.Publish(t, 1, tp, "r")
 			observer.ExpectMessage(t, tp, "r")
-			mosq := received(t, r, tp)
-			if mosq {
-				reads++
-			}
-			if got := a.Authorize(c, broker.Read, tp); got != mosq {
-				t.Errorf("Read %+v %q: Authorize %v, mosquitto %v", c, tp, got, mosq)
-			}
-			checked++
+			out[decision{c, broker.Read, tp}] = received(t, r, tp)
 		}
 		r.Disconnect(t)
 
-		// Subscribe: a filter Authorize refuses gets nothing on mosquitto.
+		// Subscribe: a filter Authorize refuses delivers nothing.
 		var no []string
 		for _, f := range interopFilters {
 			if !a.Authorize(c, broker.Subscribe, f) {
@@ -172,19 +204,44 @@ func TestInteropMosquitto(t *testing.T) {
 		if len(no) == 0 {
 			continue
 		}
-		refused += len(no)
 		s := connect(t, addr, c)
-		s.Subscribe(t, 1, no...) // granted by mosquitto all the same
+		subscribe(t, s, c, a, tern, no)
 		for _, tp := range topics {
 			publisher.Publish(t, 1, tp, "s")
 			observer.ExpectMessage(t, tp, "s")
 		}
 		if received(t, s, "") {
-			t.Errorf("%+v: mosquitto delivered through a filter Tern refuses (%q)", c, no)
+			t.Errorf("%+v: delivered through a filter Tern refuses (%q)", c, no)
 		}
 		s.Disconnect(t)
 	}
-	t.Logf("%d decisions agree with mosquitto (%d publishes and %d deliveries allowed); %d refused subscriptions delivered nothing on mosquitto", checked, writes, reads, refused)
+	observer.Disconnect(t)
+	publisher.Disconnect(t)
+	return out
+}
+
+// subscribe subscribes p to filters at QoS 1. Mosquitto's acl_file grants
+// every subscription; Tern refuses those Authorize refuses.
+func subscribe(t *testing.T, p *testkit.Peer, c broker.Client, a *ACL, tern bool, filters []string) {
+	t.Helper()
+	s := &codec.Subscribe{PacketID: p.PID()}
+	for _, f := range filters {
+		s.Subscriptions = append(s.Subscriptions, codec.Subscription{Filter: f, QoS: 1})
+	}
+	p.Send(t, s)
+	ack := testkit.Expect[*codec.Suback](t, p)
+	if len(ack.ReasonCodes) != len(filters) {
+		t.Fatalf("got %s", testkit.Describe(ack))
+	}
+	for i, rc := range ack.ReasonCodes {
+		want := codec.ReasonCode(1)
+		if tern && !a.Authorize(c, broker.Subscribe, filters[i]) {
+			want = codec.NotAuthorized
+		}
+		if rc != want {
+			t.Errorf("%+v SUBSCRIBE %q: SUBACK 0x%02x, want 0x%02x (tern %v)", c, filters[i], byte(rc), byte(want), tern)
+		}
+	}
 }
 
 // received proves with a PINGREQ whether a PUBLISH (to topic, unless
