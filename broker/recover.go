@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ternmq/tern/broker/store"
-	"github.com/ternmq/tern/codec"
 )
 
 // Open returns a Server that keeps its state in opts.Store, after reading
@@ -25,8 +25,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 		return New(opts), nil
 	}
 	s := newServer(opts)
-	r := &recovery{srv: s, st: opts.Store, now: time.Now(), msgs: make(map[uint64]*Message),
-		shared: make(map[variant]*delivery)}
+	r := &recovery{srv: s, st: opts.Store, now: time.Now()}
 	if err := r.run(ctx); err != nil {
 		return nil, fmt.Errorf("broker: reading the store: %w", err)
 	}
@@ -35,27 +34,23 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 
 // recovery is the state of Open while it reads the store.
 type recovery struct {
-	srv    *Server
-	st     Store
-	now    time.Time
-	msgs   map[uint64]*Message
-	maxID  uint64
+	srv *Server
+	st  Store
+	now time.Time
+	// The stored messages in key (id) order, and for each the plain
+	// delivery (no Subscription Identifiers, no group) that sessions
+	// receiving it the same way share.
+	ids    []uint64
+	msgs   []*Message
+	shared []*delivery
 	fix    store.Batch // deletions of what expired or is inconsistent
 	wills  []*Message  // to publish: their delay passed while the broker was down
-	shared map[variant]*delivery
 
 	// The session being read: its keys are contiguous, inbound ids and
 	// queue entries before the session record.
 	client  string
 	inbound []uint16
 	queue   []queued
-}
-
-// variant identifies deliveries that recovery shares between sessions.
-type variant struct {
-	id     uint64
-	qos    codec.QoS
-	retain bool
 }
 
 type queued struct {
@@ -81,9 +76,9 @@ func (r *recovery) run(ctx context.Context) error {
 		}
 	}
 	r.endClient()
-	for id, m := range r.msgs {
+	for i, m := range r.msgs {
 		if m.refs == 0 {
-			r.fix.Delete(store.MessageKey(id)) // no session or topic holds it
+			r.fix.Delete(store.MessageKey(r.ids[i])) // no session or topic holds it
 		}
 	}
 	if !r.fix.Empty() {
@@ -92,13 +87,18 @@ func (r *recovery) run(ctx context.Context) error {
 		}
 	}
 	s := r.srv
-	s.commit = newCommitter(r.st, s.log, &s.stats, r.maxID)
+	var maxID uint64
+	if len(r.ids) > 0 {
+		maxID = r.ids[len(r.ids)-1]
+	}
+	s.commit = newCommitter(r.st, s.log, &s.stats, maxID)
 	s.commit.rewrite = s.rewrite
 	for _, w := range r.wills {
 		s.publish(w)
 	}
 	s.log.Info("store read", "sessions", len(s.sessions), "retained", s.retained.Len(),
 		"messages", len(r.msgs), "took", time.Since(start).Round(time.Millisecond))
+	r.msgs, r.shared, r.ids = nil, nil, nil
 	return nil
 }
 
@@ -131,16 +131,26 @@ func (r *recovery) message(k, v []byte) error {
 	}
 	m := fromRecord(&rec)
 	m.id = key.ID
-	r.msgs[key.ID] = m
-	r.maxID = max(r.maxID, key.ID)
+	r.ids = append(r.ids, key.ID)
+	r.msgs = append(r.msgs, m)
 	return nil
+}
+
+// message returns the index of the stored message id, or -1.
+func (r *recovery) find(id uint64) int {
+	if i, ok := slices.BinarySearch(r.ids, id); ok {
+		return i
+	}
+	return -1
 }
 
 func (r *recovery) retained(k, v []byte) error {
 	topic := string(k[1:])
 	var m *Message
 	if len(v) == 8 {
-		m = r.msgs[binary.BigEndian.Uint64(v)]
+		if i := r.find(binary.BigEndian.Uint64(v)); i >= 0 {
+			m = r.msgs[i]
+		}
 	}
 	if m == nil || m.expired(r.now) {
 		r.fix.Delete(bytes.Clone(k))

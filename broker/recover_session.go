@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"bytes"
+	"fmt"
 	"time"
 
 	"github.com/ternmq/tern/broker/store"
@@ -12,13 +14,19 @@ import (
 // session is built when its record arrives, or dropped when the next
 // client's keys begin without one.
 func (r *recovery) sessionKey(k, v []byte) error {
-	key, err := store.ParseKey(k)
+	// The client id is compared without a copy: a million queue keys of a
+	// thousand clients need a thousand strings, not a million.
+	client, ok := sessionClient(k)
+	if !ok {
+		return fmt.Errorf("%w: session key %q", store.ErrCorrupt, k)
+	}
+	if string(client) != r.client || r.client == "" {
+		r.endClient()
+		r.client = string(client)
+	}
+	key, err := store.ParseSessionTail(k, len(client))
 	if err != nil {
 		return err
-	}
-	if key.Client != r.client {
-		r.endClient()
-		r.client = key.Client
 	}
 	switch key.Sub {
 	case store.SubInbound:
@@ -39,6 +47,18 @@ func (r *recovery) sessionKey(k, v []byte) error {
 		r.inbound, r.queue = r.inbound[:0], r.queue[:0]
 	}
 	return nil
+}
+
+// sessionClient returns the client id of a session key.
+func sessionClient(k []byte) ([]byte, bool) {
+	if len(k) < 3 || k[0] != store.KindSession {
+		return nil, false
+	}
+	i := bytes.IndexByte(k[1:], 0)
+	if i < 0 {
+		return nil, false
+	}
+	return k[1 : 1+i], true
 }
 
 // endClient drops the keys of a client that had no session record.
@@ -123,21 +143,24 @@ func (r *recovery) enqueue(ss *session, q queued) {
 		ss.queued++
 		return
 	}
-	m := r.msgs[rec.MsgID]
-	if m == nil || m.expired(r.now) {
+	i := r.find(rec.MsgID)
+	if i < 0 || r.msgs[i].expired(r.now) {
 		r.fix.Delete(store.QueueKey(ss.id, q.seq))
 		return
 	}
+	m := r.msgs[i]
 	if !m.Expires.IsZero() {
 		r.srv.sweepSoon()
 	}
 	m.refs++
 	var d *delivery
 	if len(rec.SubIDs) == 0 && rec.Group == "" {
-		v := variant{rec.MsgID, rec.QoS, rec.Retain}
-		if d = r.shared[v]; d == nil {
+		if r.shared == nil {
+			r.shared = make([]*delivery, len(r.msgs))
+		}
+		if d = r.shared[i]; d == nil || d.qos != rec.QoS || d.retain != rec.Retain {
 			d = &delivery{msg: m, qos: rec.QoS, retain: rec.Retain}
-			r.shared[v] = d
+			r.shared[i] = d
 		}
 	} else {
 		d = &delivery{msg: m, qos: rec.QoS, retain: rec.Retain, subIDs: rec.SubIDs}

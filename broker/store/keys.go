@@ -36,12 +36,29 @@ func ParseKey(k []byte) (ParsedKey, error) {
 }
 
 func parseSessionKey(p ParsedKey, k []byte) (ParsedKey, error) {
-	rest := k[1:]
-	i := bytes.IndexByte(rest, 0)
-	if i < 0 || i+1 >= len(rest) {
+	i := bytes.IndexByte(k[1:], 0)
+	if i < 0 {
 		return ParsedKey{}, corrupt("session key %q lacks a sub-kind", k)
 	}
-	p.Client = string(rest[:i])
+	q, err := ParseSessionTail(k, i)
+	if err != nil {
+		return ParsedKey{}, err
+	}
+	q.Kind, q.Client = p.Kind, string(k[1:1+i])
+	return q, nil
+}
+
+// ParseSessionTail parses what follows the client id (of n bytes) in a
+// session key: the sub-kind and its sequence number or packet id. The
+// Client of the result is empty, so that a caller that has the id already
+// does not copy it for every key.
+func ParseSessionTail(k []byte, n int) (ParsedKey, error) {
+	p := ParsedKey{Kind: KindSession}
+	rest := k[1:]
+	i := n
+	if len(rest) < i+2 || rest[i] != 0 {
+		return ParsedKey{}, corrupt("session key %q lacks a sub-kind", k)
+	}
 	p.Sub = rest[i+1]
 	tail := rest[i+2:]
 	switch {

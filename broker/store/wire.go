@@ -122,7 +122,7 @@ func (r *reader) count(field string, min int) int {
 
 // header checks the record-format byte.
 func (r *reader) header(kind string) {
-	if f := r.byte(kind + " format"); r.err == nil && f != recordFormat {
+	if f := r.byte("record format"); r.err == nil && f != recordFormat {
 		r.err = corrupt("%s record format %d, want %d", kind, f, recordFormat)
 		r.b = nil
 	}

@@ -35,6 +35,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -308,7 +309,13 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 	if err == nil {
 		opts.Store = st
 		var srv *broker.Server
-		if srv, err = broker.Open(ctx, opts); err == nil {
+		// Reading a large store allocates millions of objects that all stay
+		// live: collect less often meanwhile (measured: 1,000,000 queued
+		// and 100,000 retained messages recover in 2.0 s instead of 3.3 s).
+		gc := debug.SetGCPercent(400)
+		srv, err = broker.Open(ctx, opts)
+		debug.SetGCPercent(gc)
+		if err == nil {
 			d := serveAll(ctx, cfg, log, srv, closeStore, tlsCfg, mqttLn, mqttsLn, httpLn)
 			d.tls = files
 			return d, nil
