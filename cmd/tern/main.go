@@ -63,8 +63,11 @@ type config struct {
 	MaxQueued        int      `json:"max_queued"`
 	QueueQoS0        bool     `json:"queue_qos0"`
 	MaxSessionExpiry uint     `json:"max_session_expiry"`
-	Data             string   `json:"data"`      // durable store directory; "" runs in memory
-	InMemory         bool     `json:"in_memory"` // run in memory whatever Data says
+	PasswordFile     string   `json:"password_file"`   // Mosquitto-format password file
+	ACLFile          string   `json:"acl_file"`        // Mosquitto-format ACL file
+	AllowAnonymous   bool     `json:"allow_anonymous"` // clients without a username may connect
+	Data             string   `json:"data"`            // durable store directory; "" runs in memory
+	InMemory         bool     `json:"in_memory"`       // run in memory whatever Data says
 }
 
 func defaults() config {
@@ -148,6 +151,9 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.MaxInflight, "max-inflight", cfg.MaxInflight, "unacknowledged QoS 1/2 messages sent to one client at once")
 	fs.IntVar(&cfg.MaxQueued, "max-queued", cfg.MaxQueued, "messages queued per session before the oldest are dropped")
 	fs.BoolVar(&cfg.QueueQoS0, "queue-qos0", cfg.QueueQoS0, "also queue QoS 0 messages for offline persistent sessions")
+	fs.StringVar(&cfg.PasswordFile, "password-file", cfg.PasswordFile, "accept only the users of this Mosquitto-format password `file` (write one with: tern passwd -c FILE USER); reloaded on SIGHUP")
+	fs.StringVar(&cfg.ACLFile, "acl-file", cfg.ACLFile, "restrict what each client may publish, subscribe to and receive with this Mosquitto-format ACL `file`; reloaded on SIGHUP")
+	fs.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", cfg.AllowAnonymous, "let clients without a username connect; without a password file anonymous access is on only while every listener is on a loopback address")
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "keep sessions, queued and retained messages in this `directory` (created on first start); \"\" runs in memory")
 	fs.BoolVar(&cfg.InMemory, "in-memory", cfg.InMemory, "run without a disk: everything is lost when tern stops (same as --data \"\")")
 	fs.UintVar(&cfg.MaxSessionExpiry, "max-session-expiry", cfg.MaxSessionExpiry, "cap Session Expiry Interval at this many `seconds` (0: no cap)")
@@ -249,6 +255,7 @@ type daemon struct {
 	srv        *broker.Server
 	closeStore func() error
 	tls        *tlsFiles         // nil without TLS; reloaded on SIGHUP
+	sec        *security         // password and ACL files, reloaded on SIGHUP
 	http       *http.Server      // nil without --http
 	addrs      map[string]string // bound address by listener: "mqtt", "mqtts", "http"
 	errc       chan error        // a listener that stopped on its own
@@ -261,6 +268,11 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	sec, err := openSecurity(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	sec.apply(&opts)
 	if err := broker.CheckOriginPatterns(cfg.AllowOrigins); err != nil {
 		return nil, fmt.Errorf("allow-origin: %w", err)
 	}
@@ -317,7 +329,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 		debug.SetGCPercent(gc)
 		if err == nil {
 			d := serveAll(ctx, cfg, log, srv, closeStore, tlsCfg, mqttLn, mqttsLn, httpLn)
-			d.tls = files
+			d.tls, d.sec = files, sec
 			return d, nil
 		}
 		closeStore()
@@ -377,10 +389,15 @@ func serveAll(ctx context.Context, cfg config, log *slog.Logger, srv *broker.Ser
 }
 
 // reload re-reads the files that can change while tern runs (SIGHUP): the
-// TLS certificate, key and client CA. A file that fails to load is
-// reported and the old contents stay in force.
+// password file, the ACL file, the TLS certificate, key and client CA. A
+// file that fails to load is reported and the old contents stay in force.
+// Then connected clients whose credentials no longer pass are
+// disconnected, and subscriptions the new rules refuse are removed.
 func (d *daemon) reload(ctx context.Context, log *slog.Logger) {
 	log.Info("reloading")
+	if d.sec != nil {
+		d.sec.reload(log)
+	}
 	if d.tls != nil {
 		if err := d.tls.load(); err != nil {
 			log.Error("TLS files not reloaded; the old certificate stays", "err", err)
