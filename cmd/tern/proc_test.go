@@ -133,6 +133,12 @@ func (l *lockedBuffer) WriteString(s string) {
 	l.b.WriteString(s)
 }
 
+func (l *lockedBuffer) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(b)
+}
+
 func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -169,23 +169,7 @@ func TestTLSConfig(t *testing.T) {
 // startDaemon starts tern with cfg and shuts it down when the test ends.
 func startDaemon(t *testing.T, cfg config) *daemon {
 	t.Helper()
-	if cfg.ConnectTimeout == "" {
-		d := defaults()
-		cfg.ConnectTimeout, cfg.ReceiveMaximum, cfg.MaxPacketSize, cfg.MaxInflight, cfg.MaxQueued =
-			d.ConnectTimeout, d.ReceiveMaximum, d.MaxPacketSize, d.MaxInflight, d.MaxQueued
-	}
-	d, err := start(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		if err := d.shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return d
+	return startDaemonLog(t, cfg, slog.New(slog.DiscardHandler))
 }
 
 // mqttConnect sends a CONNECT on nc and returns the CONNACK.
