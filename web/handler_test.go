@@ -74,7 +74,7 @@ func TestHandlerWithoutBuild(t *testing.T) {
 
 func TestHandlerServesBuild(t *testing.T) {
 	dir := t.TempDir()
-	info, err := wasmbuild.Compress(fakeWasm, dir)
+	info, err := wasmbuild.Compress(fakeWasm, dir, "app.wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,20 +191,20 @@ func TestHandlerRawWasm(t *testing.T) {
 // version, so that the service worker installs it.
 func TestVersionFollowsBuild(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
-	if _, err := wasmbuild.Compress(fakeWasm, a); err != nil {
+	if _, err := wasmbuild.Compress(fakeWasm, a, "app.wasm"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wasmbuild.Compress(append(fakeWasm, 1), b); err != nil {
+	if _, err := wasmbuild.Compress(append(fakeWasm, 1), b, "app.wasm"); err != nil {
 		t.Fatal(err)
 	}
 	va, vb := Handler(Options{Dir: a}).(*handler).version, Handler(Options{Dir: b}).(*handler).version
 	if va == vb || Handler(Options{Dir: a}).(*handler).version != va {
 		t.Errorf("versions %s and %s", va, vb)
 	}
-	if _, ok := wasmbuild.UpToDate(fakeWasm, a); !ok {
+	if _, ok := wasmbuild.UpToDate(fakeWasm, a, "app.wasm"); !ok {
 		t.Error("UpToDate false for the same build")
 	}
-	if _, ok := wasmbuild.UpToDate(fakeWasm, b); ok {
+	if _, ok := wasmbuild.UpToDate(fakeWasm, b, "app.wasm"); ok {
 		t.Error("UpToDate true for another build")
 	}
 }

@@ -21,8 +21,8 @@ import (
 	"github.com/ternmq/tern/web"
 )
 
-// embedFakeWasm stands in for tern.wasm: the handler does not look inside.
-var embedFakeWasm = bytes.Repeat([]byte("\x00asm\x01\x00\x00\x00 not really tern.wasm "), 3000)
+// jsapiFakeWasm stands in for tern.wasm: the handler does not look inside.
+var jsapiFakeWasm = bytes.Repeat([]byte("\x00asm\x01\x00\x00\x00 not really tern.wasm "), 3000)
 
 func embedGet(t *testing.T, h http.Handler, method, path, acceptEncoding string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
@@ -58,16 +58,16 @@ func embedGet(t *testing.T, h http.Handler, method, path, acceptEncoding string,
 	return resp, b
 }
 
-func embedMux(o web.EmbedOptions) *http.ServeMux {
+func jsapiMux(o web.JSAPIOptions) *http.ServeMux {
 	mux := http.NewServeMux()
 	if o.Dashboard == nil {
 		o.Dashboard = tern.DashboardHTML
 	}
-	web.NewEmbed(o).Register(mux)
+	web.NewJSAPI(o).Register(mux)
 	return mux
 }
 
-// writeCompressed writes the forms make embed writes.
+// writeCompressed writes the forms make jsapi writes.
 func writeCompressed(t *testing.T, dir string, data []byte) {
 	t.Helper()
 	var br, gz bytes.Buffer
@@ -77,15 +77,15 @@ func writeCompressed(t *testing.T, dir string, data []byte) {
 	gw := gzip.NewWriter(&gz)
 	gw.Write(data)
 	gw.Close()
-	for name, b := range map[string][]byte{web.EmbedWasmBrotli: br.Bytes(), web.EmbedWasmGzip: gz.Bytes()} {
+	for name, b := range map[string][]byte{web.JSAPIWasmBrotli: br.Bytes(), web.JSAPIWasmGzip: gz.Bytes()} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-func TestEmbedLoader(t *testing.T) {
-	h := embedMux(web.EmbedOptions{Dir: t.TempDir()})
+func TestJSAPILoader(t *testing.T) {
+	h := jsapiMux(web.JSAPIOptions{Dir: t.TempDir()})
 	resp, js := embedGet(t, h, http.MethodGet, "/tern.js", "br, gzip")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "br" {
 		t.Fatalf("/tern.js: %s, encoding %q", resp.Status, resp.Header.Get("Content-Encoding"))
@@ -143,10 +143,10 @@ func TestEmbedLoader(t *testing.T) {
 	}
 }
 
-func TestEmbedWasmNotBuilt(t *testing.T) {
-	h := embedMux(web.EmbedOptions{Dir: t.TempDir()})
+func TestJSAPIWasmNotBuilt(t *testing.T) {
+	h := jsapiMux(web.JSAPIOptions{Dir: t.TempDir()})
 	resp, body := embedGet(t, h, http.MethodGet, "/tern.wasm", "br")
-	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "make embed") {
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "make jsapi") {
 		t.Errorf("/tern.wasm without a build: %s %q", resp.Status, body)
 	}
 	if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
@@ -154,10 +154,10 @@ func TestEmbedWasmNotBuilt(t *testing.T) {
 	}
 }
 
-func TestEmbedWasmCompressed(t *testing.T) {
+func TestJSAPIWasmCompressed(t *testing.T) {
 	dir := t.TempDir()
-	writeCompressed(t, dir, embedFakeWasm)
-	h := embedMux(web.EmbedOptions{Dir: dir})
+	writeCompressed(t, dir, jsapiFakeWasm)
+	h := jsapiMux(web.JSAPIOptions{Dir: dir})
 	for _, tc := range []struct{ accept, enc string }{
 		{"gzip, deflate, br, zstd", "br"},
 		{"gzip", "gzip"},
@@ -165,7 +165,7 @@ func TestEmbedWasmCompressed(t *testing.T) {
 		{"", ""},
 	} {
 		resp, body := embedGet(t, h, http.MethodGet, "/tern.wasm", tc.accept)
-		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != tc.enc || !bytes.Equal(body, embedFakeWasm) {
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != tc.enc || !bytes.Equal(body, jsapiFakeWasm) {
 			t.Errorf("Accept-Encoding %q: %s, encoding %q, %d bytes", tc.accept, resp.Status, resp.Header.Get("Content-Encoding"), len(body))
 		}
 		if resp.Header.Get("Content-Type") != "application/wasm" || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
@@ -174,21 +174,21 @@ func TestEmbedWasmCompressed(t *testing.T) {
 	}
 }
 
-func TestEmbedWasmPlain(t *testing.T) {
+func TestJSAPIWasmPlain(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, web.EmbedWasmFile), embedFakeWasm, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, web.JSAPIWasmFile), jsapiFakeWasm, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := embedMux(web.EmbedOptions{Dir: dir})
+	h := jsapiMux(web.JSAPIOptions{Dir: dir})
 	resp, body := embedGet(t, h, http.MethodGet, "/tern.wasm", "br, gzip")
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(body, embedFakeWasm) {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(body, jsapiFakeWasm) {
 		t.Errorf("plain tern.wasm: %s, encoding %q, %d bytes", resp.Status, resp.Header.Get("Content-Encoding"), len(body))
 	}
 }
 
-// TestEmbedWasmExecCurrent checks that web/tern/wasm_exec.js is the one of
+// TestJSAPIWasmExecCurrent checks that web/tern/wasm_exec.js is the one of
 // the Go release in use: tern.wasm only runs with its own release's.
-func TestEmbedWasmExecCurrent(t *testing.T) {
+func TestJSAPIWasmExecCurrent(t *testing.T) {
 	goroot := runtime.GOROOT()
 	if out, err := exec.Command(filepath.Join(goroot, "bin", "go"), "env", "GOROOT").Output(); err == nil {
 		goroot = strings.TrimSpace(string(out))
@@ -206,8 +206,8 @@ func TestEmbedWasmExecCurrent(t *testing.T) {
 	}
 }
 
-func TestEmbedNotFound(t *testing.T) {
-	e := web.NewEmbed(web.EmbedOptions{Dir: t.TempDir(), Dashboard: tern.DashboardHTML})
+func TestJSAPINotFound(t *testing.T) {
+	e := web.NewJSAPI(web.JSAPIOptions{Dir: t.TempDir(), Dashboard: tern.DashboardHTML})
 	if resp, _ := embedGet(t, e, http.MethodGet, "/tern.css", ""); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("/tern.css: %s", resp.Status)
 	}
