@@ -90,3 +90,16 @@ func TestRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestPagesMatchRoutes keeps ui.Pages and uistate.Routes, which the
+// broker's web handler registers without linking this package, equal.
+func TestPagesMatchRoutes(t *testing.T) {
+	if len(Pages) != len(uistate.Routes) {
+		t.Fatalf("ui.Pages has %d pages, uistate.Routes %d", len(Pages), len(uistate.Routes))
+	}
+	for i, p := range Pages {
+		if r := uistate.Routes[i]; p.Path != r.Path || p.Title != r.Title {
+			t.Errorf("page %d: ui.Pages has %s %q, uistate.Routes %s %q", i, p.Path, p.Title, r.Path, r.Title)
+		}
+	}
+}
