@@ -29,7 +29,7 @@ import (
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
-	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/browserkit"
 	"github.com/ternmq/tern/web"
 	"github.com/ternmq/tern/web/wasmbuild"
 )
@@ -208,86 +208,35 @@ type browser struct {
 
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
-	path := testkit.Chromium(t)
-	dir := t.TempDir()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// gc() for the leak test's FinalizationRegistry check.
-		chromedp.Flag("js-flags", "--expose-gc"),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(ctx); err != nil { // start it without a deadline
-		t.Fatalf("starting chromium: %v", err)
-	}
-	return &browser{ctx: ctx, dir: dir}
+	// gc() for the leak test's FinalizationRegistry check.
+	ctx := browserkit.Start(t, chromedp.Flag("js-flags", "--expose-gc"))
+	return &browser{ctx: ctx, dir: t.TempDir()}
 }
 
 // tab is one page of the browser, with its console kept for failure
 // reports and a screenshot taken when its test fails.
 type tab struct {
-	t   *testing.T
-	ctx context.Context
-
-	mu      sync.Mutex
-	console []string
+	t       *testing.T
+	ctx     context.Context
+	console *browserkit.Console
 }
 
 func (b *browser) tab(t *testing.T) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx)
-	p := &tab{t: t, ctx: ctx}
 	if err := chromedp.Do(ctx); err != nil {
 		cancel()
 		t.Fatalf("new tab: %v", err)
 	}
-	consoleCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	messages := chromedp.Console(consoleCtx)
-	go func() {
-		defer close(done)
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			p.console = append(p.console, m.String())
-			p.mu.Unlock()
-		}
-	}()
+	p := &tab{t: t, ctx: ctx, console: browserkit.Record(ctx)}
 	t.Cleanup(func() {
-		if t.Failed() {
-			name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + ".png"
-			shot := filepath.Join(b.dir, name)
-			sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
-			if png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)); err == nil {
-				os.WriteFile(shot, png, 0o644)
-				t.Logf("screenshot: %s", shot)
-			}
-			scancel()
+		if testing.Verbose() && !t.Failed() && p.console.Len() > 0 {
+			t.Logf("console:\n%s", p.console)
 		}
-		p.mu.Lock()
-		if len(p.console) > 0 && (t.Failed() || testing.Verbose()) {
-			t.Logf("console:\n  %s", strings.Join(p.console, "\n  "))
-		}
-		p.mu.Unlock()
-		stop()
+		p.console.Stop()
 		cancel()
-		<-done
 	})
+	browserkit.OnFailure(t, ctx, b.dir, p.console)
 	return p
 }
 
