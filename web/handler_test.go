@@ -21,9 +21,16 @@ import (
 // fakeWasm stands in for a client build: the handler does not look inside.
 var fakeWasm = bytes.Repeat([]byte("\x00asm\x01\x00\x00\x00 not really a web client "), 500)
 
+// get sends a GET for path to h, accepting acceptEncoding, with the
+// header fields hdr (name, value, ...), and returns the response.
 func get(t *testing.T, h http.Handler, path, acceptEncoding string, hdr ...string) *http.Response {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodGet, path, nil)
+	return request(t, h, http.MethodGet, path, acceptEncoding, hdr...)
+}
+
+func request(t *testing.T, h http.Handler, method, path, acceptEncoding string, hdr ...string) *http.Response {
+	t.Helper()
+	r := httptest.NewRequest(method, path, nil)
 	if acceptEncoding != "" {
 		r.Header.Set("Accept-Encoding", acceptEncoding)
 	}
