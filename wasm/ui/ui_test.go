@@ -11,7 +11,7 @@ import (
 	"github.com/ternmq/tern/wasm/uistate"
 )
 
-// render mounts the shell of a page as the server does to prerender it,
+// render mounts the shell of a page natively (go-app's server tester)
 // and returns its HTML.
 func render(t *testing.T, h *Hub, path string) string {
 	t.Helper()
