@@ -111,7 +111,7 @@ func (c *Console) Len() int {
 func Screenshot(ctx context.Context, dir, name string) string {
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)) // quality 100 is PNG; below, JPEG
 	if err != nil {
 		return ""
 	}
