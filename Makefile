@@ -25,13 +25,13 @@ WASM_ENV := GOOS=js GOARCH=wasm CGO_ENABLED=0
 WASM_OUT := bin/app.wasm
 WEB_DIST := web/dist
 
-# The embedding client (wasm/embed): built into bin/, compressed into
-# web/tern/dist, which the broker binary embeds and serves as /tern.wasm
-# beside /tern.js (see web/embed.go).
-EMBED_OUT  := bin/tern.wasm
-EMBED_DIST := web/tern/dist
+# The JS API (wasm/jsapi): built into bin/, compressed into web/tern/dist,
+# which the broker binary embeds and serves as /tern.wasm beside /tern.js
+# (see web/jsapi.go).
+JSAPI_OUT  := bin/tern.wasm
+JSAPI_DIST := web/tern/dist
 
-.PHONY: help setup build test fmt-check vet test-go wasm-check bench fuzz run clean bench-compare wasm screenshots embed wasm-exec
+.PHONY: help setup build test fmt-check vet test-go wasm-check bench fuzz run clean bench-compare wasm screenshots jsapi wasm-exec
 
 help:
 	@echo 'make setup   install missing test dependencies (mosquitto, chromium, npm packages)'
@@ -41,9 +41,9 @@ help:
 	@echo 'make bench-compare   Tern vs Mosquitto on loopback (bench/compare.sh; REPS, DURATION, CONNS, ...)'
 	@echo 'make fuzz    every Fuzz target for FUZZTIME each (default 10s)'
 	@echo 'make wasm    build the web client (js/wasm) and precompress it into $(WEB_DIST)'
-	@echo 'make embed   build the embedding client (wasm/embed) and precompress it into $(EMBED_DIST)'
+	@echo 'make jsapi   build the JS API client (wasm/jsapi, /tern.wasm) and precompress it into $(JSAPI_DIST)'
 	@echo 'make wasm-exec   copy wasm_exec.js of this Go release into web/tern (after a Go upgrade)'
-	@echo 'make run     build the web client, then run the broker (cmd/tern): http://localhost:8080/'
+	@echo 'make run     build both browser programs (wasm, jsapi), then run the broker (cmd/tern): http://localhost:8080/'
 	@echo 'make screenshots  refresh docs/screenshots from the browser test (needs chromium)'
 	@echo 'make clean   remove build output'
 
@@ -97,27 +97,28 @@ fuzz:
 	@FUZZTIME='$(FUZZTIME)' GO='$(GO)' bash scripts/fuzz.sh
 
 # -trimpath and -s -w make the build smaller and reproducible; precompress
-# writes app.wasm.br (brotli 11) and app.wasm.gz, or does nothing when
-# they are up to date.
+# (the one compress command of both browser programs) writes app.wasm.br
+# (brotli 11), app.wasm.gz and app.wasm.json, or does nothing when they
+# are up to date.
 wasm:
 	@mkdir -p $(dir $(WASM_OUT))
 	$(WASM_ENV) $(GO) build -trimpath -ldflags="-s -w" -o $(WASM_OUT) ./wasm/cmd/app
 	$(GO) run ./web/cmd/precompress -o $(WEB_DIST) $(WASM_OUT)
 
-# The embedding client, served as /tern.wasm: compress writes
-# tern.wasm.br (brotli 11) and tern.wasm.gz, or does nothing when they
-# are up to date.
-embed:
-	@mkdir -p $(dir $(EMBED_OUT))
-	$(WASM_ENV) $(GO) build -trimpath -ldflags="-s -w" -o $(EMBED_OUT) ./wasm/embed
-	$(GO) run ./web/tern/compress -o $(EMBED_DIST) $(EMBED_OUT)
+# The JS API client, served as /tern.wasm: the same build flags and the
+# same precompress command, writing tern.wasm.br, tern.wasm.gz and
+# tern.wasm.json.
+jsapi:
+	@mkdir -p $(dir $(JSAPI_OUT))
+	$(WASM_ENV) $(GO) build -trimpath -ldflags="-s -w" -o $(JSAPI_OUT) ./wasm/jsapi
+	$(GO) run ./web/cmd/precompress -o $(JSAPI_DIST) $(JSAPI_OUT)
 
 # tern.js carries wasm_exec.js, which must be the one of the Go release
 # that builds tern.wasm (a test in web/ checks it).
 wasm-exec:
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/tern/wasm_exec.js
 
-run: wasm embed
+run: wasm jsapi
 	$(GO) run ./cmd/tern $(ARGS)
 
 # The browser test writes its screenshots here when TERN_SCREENSHOTS is set.
@@ -125,4 +126,4 @@ screenshots:
 	TERN_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^(TestBrowser|TestTopicTree|TestChat)$$' ./web/e2e/
 
 clean:
-	rm -rf bin dist $(WEB_DIST)/app.wasm* $(EMBED_DIST)/tern.wasm*
+	rm -rf bin dist $(WEB_DIST)/app.wasm* $(JSAPI_DIST)/tern.wasm*

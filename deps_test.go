@@ -114,6 +114,10 @@ var rules = []rule{{
 		return own("web")(dep) && (own("broker")(from) || g.has(from, mod+"/broker"))
 	},
 }, {
+	name:      "the broker binary does not link wasm/ui (web registers placeholders for go-app's server side)",
+	from:      own("cmd/tern"),
+	forbidden: func(g graph, _, dep string) bool { return own("wasm/ui")(dep) },
+}, {
 	name:      "internal/testkit is for tests only",
 	from:      not(own("internal/testkit")),
 	forbidden: func(g graph, _, dep string) bool { return own("internal/testkit")(dep) },

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/browserkit"
 
 	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
@@ -49,7 +49,7 @@ WebAssembly.instantiateStreaming(fetch("/test.wasm"), go.importObject)
 // with the URL and hints, and disconnect cleanly. A screenshot of a failed
 // run is saved in the test's temporary directory.
 func TestBrowser(t *testing.T) {
-	chromium := testkit.Chromium(t)
+	testkit.Chromium(t) // skip (or fail under CI) before building
 	dir := t.TempDir()
 
 	// Build the test program for the browser.
@@ -85,49 +85,9 @@ func TestBrowser(t *testing.T) {
 	hs := httptest.NewServer(mux)
 	defer hs.Close()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(filepath.Join(dir, "chromium-profile")),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	if err := chromedp.Do(ctx); err != nil { // start the browser without a deadline
-		t.Fatalf("starting chromium: %v", err)
-	}
-
-	// Keep the console for the failure report.
-	var (
-		logMu   sync.Mutex
-		console []string
-	)
-	consoleCtx, stopConsole := context.WithCancel(ctx)
-	consoleDone := make(chan struct{})
-	messages := chromedp.Console(consoleCtx)
-	go func() {
-		defer close(consoleDone)
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			logMu.Lock()
-			console = append(console, m.String())
-			logMu.Unlock()
-		}
-	}()
-	defer func() {
-		stopConsole()
-		<-consoleDone
-	}()
+	ctx := browserkit.Start(t)
+	console := browserkit.Record(ctx)
+	defer console.Stop()
 
 	runCtx, cancelRun := context.WithTimeout(ctx, 90*time.Second)
 	defer cancelRun()
@@ -140,19 +100,10 @@ func TestBrowser(t *testing.T) {
 		result, err = chromedp.Run(runCtx, chromedp.Text(chromedp.CSS("#result")))
 	}
 	if testing.Verbose() {
-		logMu.Lock()
-		t.Logf("console:\n  %s", strings.Join(console, "\n  "))
-		logMu.Unlock()
+		t.Logf("console:\n%s", console)
 	}
 	if err != nil || result != "PASS" {
-		shot := filepath.Join(dir, "failure.png")
-		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
-		if png, serr := chromedp.Run(sctx, chromedp.FullScreenshot(90)); serr == nil {
-			os.WriteFile(shot, png, 0o644)
-		}
-		scancel()
-		logMu.Lock()
-		t.Errorf("browser run: result %q, err %v\nscreenshot: %s\nconsole:\n  %s", result, err, shot, strings.Join(console, "\n  "))
-		logMu.Unlock()
+		shot := browserkit.Screenshot(ctx, dir, "failure")
+		t.Errorf("browser run: result %q, err %v\nscreenshot: %s\nconsole:\n%s", result, err, shot, console)
 	}
 }

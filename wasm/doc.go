@@ -9,7 +9,7 @@
 //     payload formats), tested natively;
 //   - service: the MQTT service, one per connection, which batches what it
 //     receives into one UI update per interval;
-//   - the topic tree, chat rooms and the embedding API, in packages of
+//   - the topic tree, chat rooms and the JS API, in packages of
 //     their own.
 //
 // Everything here builds and is tested natively too, except thin glue

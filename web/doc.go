@@ -15,8 +15,8 @@
 // Without a build the handler still answers, with a page that says how to
 // build the client.
 //
-// The embedding API is served apart, by NewEmbed (embed.go), which
+// The JS API is served apart, by NewJSAPI (jsapi.go), which
 // cmd/tern registers on its own paths: /tern.js (web/tern), /tern.wasm
-// (wasm/embed, built by `make embed` into web/tern/dist), /tern.d.ts and
+// (wasm/jsapi, built by `make jsapi` into web/tern/dist), /tern.d.ts and
 // the example dashboard at /examples/dashboard.
 package web

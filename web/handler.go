@@ -17,7 +17,6 @@ import (
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
 
-	"github.com/ternmq/tern/wasm/ui"
 	"github.com/ternmq/tern/wasm/uistate"
 )
 
@@ -86,14 +85,14 @@ func Handler(o Options) http.Handler {
 	}
 	h.version = version(h.wasm, h.statics, o.MQTTPath)
 
-	// The server prerenders the same routes as the browser, with a hub
-	// that never connects.
-	ui.Register(ui.NewHub(ui.Env{MQTTPath: o.MQTTPath}))
-	// go-app has the service worker cache the pages' resources; add the
-	// SVG icon (used by the header) and the other routes, so that they
-	// open offline too.
+	// The server answers the same routes as the browser with a
+	// placeholder (see placeholder.go), so that the broker does not link
+	// the UI. go-app has the service worker cache the pages' resources;
+	// add the SVG icon (used by the header) and the other routes, so that
+	// they open offline too.
+	registerPlaceholders(o.MQTTPath)
 	cacheable := []string{"/web/icon.svg"}
-	for _, p := range ui.Pages {
+	for _, p := range uistate.Routes {
 		if p.Path != "/" {
 			cacheable = append(cacheable, p.Path)
 		}
@@ -258,7 +257,7 @@ or pass a directory holding a build to the web handler.</p>
 // serveNoBuild answers the client's pages when there is no client build.
 func (h *handler) serveNoBuild(w http.ResponseWriter, r *http.Request) {
 	known := false
-	for _, p := range ui.Pages {
+	for _, p := range uistate.Routes {
 		known = known || p.Path == r.URL.Path
 	}
 	if !known {

@@ -21,9 +21,16 @@ import (
 // fakeWasm stands in for a client build: the handler does not look inside.
 var fakeWasm = bytes.Repeat([]byte("\x00asm\x01\x00\x00\x00 not really a web client "), 500)
 
+// get sends a GET for path to h, accepting acceptEncoding, with the
+// header fields hdr (name, value, ...), and returns the response.
 func get(t *testing.T, h http.Handler, path, acceptEncoding string, hdr ...string) *http.Response {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodGet, path, nil)
+	return request(t, h, http.MethodGet, path, acceptEncoding, hdr...)
+}
+
+func request(t *testing.T, h http.Handler, method, path, acceptEncoding string, hdr ...string) *http.Response {
+	t.Helper()
+	r := httptest.NewRequest(method, path, nil)
 	if acceptEncoding != "" {
 		r.Header.Set("Accept-Encoding", acceptEncoding)
 	}
@@ -74,7 +81,7 @@ func TestHandlerWithoutBuild(t *testing.T) {
 
 func TestHandlerServesBuild(t *testing.T) {
 	dir := t.TempDir()
-	info, err := wasmbuild.Compress(fakeWasm, dir)
+	info, err := wasmbuild.Compress(fakeWasm, dir, "app.wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,20 +198,20 @@ func TestHandlerRawWasm(t *testing.T) {
 // version, so that the service worker installs it.
 func TestVersionFollowsBuild(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
-	if _, err := wasmbuild.Compress(fakeWasm, a); err != nil {
+	if _, err := wasmbuild.Compress(fakeWasm, a, "app.wasm"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wasmbuild.Compress(append(fakeWasm, 1), b); err != nil {
+	if _, err := wasmbuild.Compress(append(fakeWasm, 1), b, "app.wasm"); err != nil {
 		t.Fatal(err)
 	}
 	va, vb := Handler(Options{Dir: a}).(*handler).version, Handler(Options{Dir: b}).(*handler).version
 	if va == vb || Handler(Options{Dir: a}).(*handler).version != va {
 		t.Errorf("versions %s and %s", va, vb)
 	}
-	if _, ok := wasmbuild.UpToDate(fakeWasm, a); !ok {
+	if _, ok := wasmbuild.UpToDate(fakeWasm, a, "app.wasm"); !ok {
 		t.Error("UpToDate false for the same build")
 	}
-	if _, ok := wasmbuild.UpToDate(fakeWasm, b); ok {
+	if _, ok := wasmbuild.UpToDate(fakeWasm, b, "app.wasm"); ok {
 		t.Error("UpToDate true for another build")
 	}
 }

@@ -36,9 +36,9 @@ func newHTTPServer(srv *broker.Server, cfg config, log *slog.Logger, tlsCfg *tls
 	// The web client (package web) at / and its other routes, with its
 	// assets; every other path is 404.
 	mux.Handle("/", web.Handler(web.Options{MQTTPath: "/mqtt", Logger: log.With("listener", "http")}))
-	// The embedding API (web/embed.go): /tern.js, /tern.wasm, /tern.d.ts
+	// The JS API (web/jsapi.go): /tern.js, /tern.wasm, /tern.d.ts
 	// and the example dashboard at /examples/dashboard.
-	web.NewEmbed(web.EmbedOptions{Logger: log.With("listener", "http"), Dashboard: tern.DashboardHTML}).Register(mux)
+	web.NewJSAPI(web.JSAPIOptions{Logger: log.With("listener", "http"), Dashboard: tern.DashboardHTML}).Register(mux)
 	// Security headers on everything but the WebSocket endpoint, which
 	// hijacks its connection.
 	secure := web.Secure(mux, web.InlineScriptHashes(tern.DashboardHTML))

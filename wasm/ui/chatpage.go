@@ -53,10 +53,6 @@ func (p *ChatPage) onScroll(ctx app.Context, e app.Event) {
 // Render draws the page.
 func (p *ChatPage) Render() app.UI {
 	h := p.Hub
-	if !app.IsClient && !renderNatively {
-		return app.Div().Class("page chat").Body(
-			app.Section().Class("card").Body(app.P().Class("muted").Text("Loading the chat…")))
-	}
 	x := h.extras().chat
 	st := x.st
 	if p.nick == "" {

@@ -36,12 +36,6 @@ var part2Pages = []Page{
 	{Path: PathChat, Title: "Chat", Key: "h", New: func(h *Hub) app.UI { return &ChatPage{Hub: h} }},
 }
 
-// renderNatively makes the part 2 pages render fully outside the browser.
-// The server prerenders pages concurrently, and the tree's and chat's
-// state belongs to the browser's UI goroutine, so the server renders a
-// placeholder instead; the native tests set this to render the real thing.
-var renderNatively = false
-
 // The part 2 pages follow part 1's in the tabs. Package variables are
 // initialized before init runs, so Pages holds part 1's pages here.
 func init() { Pages = append(Pages, part2Pages...) }

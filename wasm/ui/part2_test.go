@@ -16,8 +16,6 @@ import (
 // members online and gone), and checks that they are tabs of the shell.
 // The browser tests check the behaviour.
 func TestPart2PagesRender(t *testing.T) {
-	renderNatively = true
-	defer func() { renderNatively = false }()
 	h := NewHub(Env{PageURL: "http://localhost:8080/", MQTTPath: "/mqtt"})
 	x := h.extras()
 

@@ -3,9 +3,10 @@
 // the Hub from their event handlers; the Hub owns the MQTT service (one
 // per connection, in wasm/service) and applies its batched updates.
 //
-// The package builds natively too: the server prerenders the same routes
-// (web.Handler registers them with Register), and components are checked
-// with go-app's testers.
+// Only the browser program (wasm/cmd/app) registers these components;
+// the broker's web handler answers the same routes (uistate.Routes) with
+// a placeholder and does not link this package. It builds natively too,
+// so that components are checked with go-app's testers.
 package ui
 
 import (

@@ -330,27 +330,11 @@ func (x *treeHub) removeChart(ctx app.Context, topic, path string) {
 	x.changed(ctx, keyChart, keyTree)
 }
 
-// treeStats is what the page's diagnostics hook reports (see TreePage):
-// the tree's size and the Go heap after a collection.
-type treeStats struct {
-	Topics        int     `json:"topics"`
-	Nodes         int     `json:"nodes"`
-	Messages      uint64  `json:"messages"`
-	Dropped       uint64  `json:"dropped"`
-	Rate          float64 `json:"rate"`
-	HistoryValues int     `json:"historyValues"`
-	HistoryBytes  int     `json:"historyBytes"`
-	HeapAlloc     uint64  `json:"heapAlloc"`
-	HeapSys       uint64  `json:"heapSys"`
-	Sys           uint64  `json:"sys"`
-	Has           bool    `json:"has,omitempty"` // the topic asked about has a value
-}
-
 // stats reports the tree's size, whether topic (if not "") has a value,
 // and the Go heap after a collection.
-func (x *treeHub) stats(topic string) treeStats {
+func (x *treeHub) stats(topic string) livetree.Stats {
 	v, b := x.t.HistoryLen()
-	st := treeStats{Topics: x.t.Len(), Nodes: x.t.Nodes(), Messages: x.t.Messages(), Dropped: x.t.Dropped() + x.dropped,
+	st := livetree.Stats{Topics: x.t.Len(), Nodes: x.t.Nodes(), Messages: x.t.Messages(), Dropped: x.t.Dropped() + x.dropped,
 		Rate: x.rate, HistoryValues: v, HistoryBytes: b}
 	if n := x.t.Get(topic); topic != "" && n != nil {
 		st.Has = n.HasValue()

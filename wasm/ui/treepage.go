@@ -89,11 +89,6 @@ func exposeTreeStats(x *treeHub) func() {
 // Render lays the page out; each part renders itself.
 func (p *TreePage) Render() app.UI {
 	h := p.Hub
-	if !app.IsClient && !renderNatively {
-		// Prerendered on the server: the tree lives in the browser.
-		return app.Div().Class("page tree").Body(&ConnBar{Hub: h},
-			app.Section().Class("card").Body(app.P().Class("muted").Text("Loading the topic tree…")))
-	}
 	return app.Div().Class("page tree").Body(
 		&ConnBar{Hub: h},
 		&TreeStatus{Hub: h},

@@ -11,7 +11,7 @@ import (
 	"github.com/ternmq/tern/wasm/uistate"
 )
 
-// render mounts the shell of a page as the server does to prerender it,
+// render mounts the shell of a page natively (go-app's server tester)
 // and returns its HTML.
 func render(t *testing.T, h *Hub, path string) string {
 	t.Helper()
@@ -87,6 +87,19 @@ func TestRoutes(t *testing.T) {
 	for _, p := range Pages {
 		if html := render(t, h, p.Path); !strings.Contains(html, p.Title) {
 			t.Errorf("%s does not render its tab", p.Path)
+		}
+	}
+}
+
+// TestPagesMatchRoutes keeps ui.Pages and uistate.Routes, which the
+// broker's web handler registers without linking this package, equal.
+func TestPagesMatchRoutes(t *testing.T) {
+	if len(Pages) != len(uistate.Routes) {
+		t.Fatalf("ui.Pages has %d pages, uistate.Routes %d", len(Pages), len(uistate.Routes))
+	}
+	for i, p := range Pages {
+		if r := uistate.Routes[i]; p.Path != r.Path || p.Title != r.Title {
+			t.Errorf("page %d: ui.Pages has %s %q, uistate.Routes %s %q", i, p.Path, p.Title, r.Path, r.Title)
 		}
 	}
 }

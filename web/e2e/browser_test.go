@@ -2,13 +2,13 @@ package e2e
 
 import (
 	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/browserkit"
 
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,13 +30,7 @@ type page struct {
 	ctx   context.Context
 	site  *site
 	shots string // where screenshots go
-	cons  *consoleLog
-}
-
-// consoleLog keeps the page's console for failure reports.
-type consoleLog struct {
-	mu    sync.Mutex
-	lines []string
+	cons  *browserkit.Console
 }
 
 // in returns the page for use in the (sub)test t.
@@ -50,54 +44,19 @@ func (p *page) in(t *testing.T) *page {
 // profile, and returns a tab.
 func newPage(t *testing.T, s *site) *page {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(testkit.Chromium(t)),
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 860),
-	)
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancelCtx()
-		cancelAlloc()
-	})
-	p := &page{t: t, ctx: ctx, site: s, cons: &consoleLog{}}
-	if err := chromedp.Do(ctx); err != nil { // start the browser
-		t.Fatalf("starting chromium: %v", err)
-	}
+	ctx := browserkit.Start(t, chromedp.WindowSize(1280, 860))
 	// Keep the page's console (uncaught exceptions included) for failure
 	// reports.
-	console := chromedp.Console(ctx)
-	go func() {
-		for m, err := range console {
-			if err != nil {
-				return
-			}
-			p.log(fmt.Sprintf("console.%s: %s", m.Type, m.Text))
-		}
-	}()
+	p := &page{t: t, ctx: ctx, site: s, cons: browserkit.Record(ctx)}
 	t.Cleanup(func() {
 		if t.Failed() {
-			p.cons.mu.Lock()
-			t.Logf("browser console:\n  %s", strings.Join(p.cons.lines, "\n  "))
-			p.cons.mu.Unlock()
+			t.Logf("browser console:\n%s", p.cons)
 		}
 	})
 	return p
 }
 
-func (p *page) log(s string) {
-	p.cons.mu.Lock()
-	p.cons.lines = append(p.cons.lines, s)
-	p.cons.mu.Unlock()
-}
+func (p *page) log(s string) { p.cons.Add(s) }
 
 // do runs steps with a deadline; on failure it saves a screenshot and
 // fails the test.
@@ -112,15 +71,8 @@ func (p *page) do(what string, timeout time.Duration, steps ...chromedp.Action[c
 
 func (p *page) fail(what string, err error) {
 	p.t.Helper()
-	name := strings.NewReplacer("/", "_", " ", "_").Replace(p.t.Name() + "-" + what)
-	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
-	defer cancel()
-	if png, serr := chromedp.Run(ctx, chromedp.CaptureScreenshot()); serr == nil {
-		os.MkdirAll(failureDir(), 0o755)
-		file := filepath.Join(failureDir(), name+".png")
-		if os.WriteFile(file, png, 0o644) == nil {
-			p.t.Logf("screenshot of the failure: %s", file)
-		}
+	if file := browserkit.Screenshot(p.ctx, failureDir(), p.t.Name()+"-"+what); file != "" {
+		p.t.Logf("screenshot of the failure: %s", file)
 	}
 	p.t.Fatalf("%s: %v", what, err)
 }

@@ -69,7 +69,7 @@ func clientBuild(t *testing.T) string {
 		defer cancel()
 		raw := filepath.Join(buildDir, "app.wasm")
 		t0 := time.Now()
-		if buildErr = wasmbuild.Build(ctx, root, raw); buildErr != nil {
+		if buildErr = wasmbuild.Build(ctx, root, wasmbuild.App, raw); buildErr != nil {
 			return
 		}
 		buildResult.BuildTime = time.Since(t0)
@@ -80,7 +80,7 @@ func clientBuild(t *testing.T) string {
 		// After make wasm, web/dist holds this very build (the build is
 		// reproducible): use it rather than compressing again.
 		dist := filepath.Join(root, "web", "dist")
-		if info, ok := wasmbuild.UpToDate(wasm, dist); ok {
+		if info, ok := wasmbuild.UpToDate(wasm, dist, "app.wasm"); ok {
 			buildResult.Info, buildOut = info, dist
 			return
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/wasm/livetree"
 )
 
 // The browser load test's load: 5,000 messages a second for 10 seconds,
@@ -27,19 +28,11 @@ const (
 	loadTick     = 10 * time.Millisecond
 )
 
-// treeStats is what window.ternTreeStats() returns (wasm/ui/treehub.go).
+// treeStats is what window.ternTreeStats() returns, and the page's
+// JavaScript heap.
 type treeStats struct {
-	Topics        int     `json:"topics"`
-	Nodes         int     `json:"nodes"`
-	Messages      uint64  `json:"messages"`
-	Dropped       uint64  `json:"dropped"`
-	Rate          float64 `json:"rate"`
-	HistoryValues int     `json:"historyValues"`
-	HistoryBytes  int     `json:"historyBytes"`
-	HeapAlloc     uint64  `json:"heapAlloc"`
-	HeapSys       uint64  `json:"heapSys"`
-	Sys           uint64  `json:"sys"`
-	JSHeap        float64 `json:"-"`
+	livetree.Stats
+	JSHeap float64
 }
 
 func (p *page) treeStats() treeStats {

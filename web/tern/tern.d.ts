@@ -1,4 +1,4 @@
-// Type declarations for tern.js, Tern's embedding API: the global `Tern`
+// Type declarations for tern.js, Tern's JS API: the global `Tern`
 // that <script src="http://broker:8080/tern.js"></script> defines, and the
 // custom elements <tern-connection>, <tern-value> and <tern-chart>.
 // Served by the broker at /tern.d.ts.

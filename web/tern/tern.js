@@ -1,5 +1,5 @@
 /*
- * tern.js: Tern's embedding API. An MQTT 3.1.1 and 5.0 client (Go, compiled
+ * tern.js: Tern's JS API. An MQTT 3.1.1 and 5.0 client (Go, compiled
  * to WebAssembly) behind a Promise-based API shaped like MQTT.js, and the
  * custom elements <tern-connection>, <tern-value> and <tern-chart>.
  *

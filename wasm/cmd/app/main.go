@@ -3,8 +3,9 @@
 //	GOOS=js GOARCH=wasm go build -trimpath -ldflags="-s -w" -o bin/app.wasm ./wasm/cmd/app
 //
 // (make wasm does this and compresses the result into web/dist). The
-// broker serves it with the handler of package web, which registers the
-// same routes to prerender the pages.
+// broker serves it with the handler of package web, which answers the
+// same routes (uistate.Routes) with a placeholder page until this program
+// starts and replaces it.
 package main
 
 import (

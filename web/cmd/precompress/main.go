@@ -1,13 +1,19 @@
-// Command precompress writes the brotli and gzip forms of a web client
-// build, with its SHA-256 and size, into a directory that the web handler
-// serves (make wasm runs it):
+// Command precompress writes the brotli and gzip forms of a browser
+// program, with its SHA-256 and size (NAME.json), into a directory that
+// the broker embeds and serves. It is the one compress step of both
+// browser programs: make wasm runs it on the web client and make jsapi on
+// the JS API:
 //
 //	go run ./web/cmd/precompress -o web/dist bin/app.wasm
+//	go run ./web/cmd/precompress -o web/tern/dist bin/tern.wasm
 //
-// With -build it first compiles the web client itself, as the browser
-// tests do:
+// With -build PKG it first compiles that program (GOOS=js GOARCH=wasm)
+// into the input file, as the browser tests do:
 //
-//	go run ./web/cmd/precompress -build -o web/dist bin/app.wasm
+//	go run ./web/cmd/precompress -build ./wasm/cmd/app -o web/dist bin/app.wasm
+//
+// It skips the compression when the directory already holds the forms of
+// this very input, and prints the sizes.
 package main
 
 import (
@@ -15,16 +21,17 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ternmq/tern/web/wasmbuild"
 )
 
 func main() {
-	out := flag.String("o", "web/dist", "write app.wasm.br, app.wasm.gz and app.wasm.json into this `dir`")
-	build := flag.Bool("build", false, "build the web client (GOOS=js GOARCH=wasm) into the input file first")
+	out := flag.String("o", "web/dist", "write NAME.br, NAME.gz and NAME.json into this `dir`")
+	build := flag.String("build", "", "build this `package` (js/wasm, e.g. "+wasmbuild.App+" or "+wasmbuild.JSAPI+") into the input file first")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: precompress [-build] [-o dir] app.wasm\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: precompress [-build pkg] [-o dir] file.wasm\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -38,15 +45,15 @@ func main() {
 	}
 }
 
-func run(raw, out string, build bool) error {
+func run(raw, out, pkg string) error {
 	var r wasmbuild.Result
-	if build {
+	if pkg != "" {
 		root, err := wasmbuild.ModuleRoot(".")
 		if err != nil {
 			return err
 		}
 		t0 := time.Now()
-		if err := wasmbuild.Build(context.Background(), root, raw); err != nil {
+		if err := wasmbuild.Build(context.Background(), root, pkg, raw); err != nil {
 			return err
 		}
 		r.BuildTime = time.Since(t0)
@@ -55,13 +62,14 @@ func run(raw, out string, build bool) error {
 	if err != nil {
 		return err
 	}
-	if info, ok := wasmbuild.UpToDate(wasm, out); ok {
+	name := filepath.Base(raw)
+	if info, ok := wasmbuild.UpToDate(wasm, out, name); ok {
 		r.Info = info
 		fmt.Printf("%s -> %s: up to date (%v)\n", raw, out, r)
 		return nil
 	}
 	t0 := time.Now()
-	if r.Info, err = wasmbuild.Compress(wasm, out); err != nil {
+	if r.Info, err = wasmbuild.Compress(wasm, out, name); err != nil {
 		return err
 	}
 	r.CompressTime = time.Since(t0)

@@ -19,21 +19,21 @@ import (
 	"github.com/andybalholm/brotli"
 )
 
-// The files of the embedding API: the loader (tern.js, with elements.js,
+// The files of the JS API: the loader (tern.js, with elements.js,
 // the custom elements) and its declarations, the Go runtime support it wraps (wasm_exec.js, copied from the Go release by
 // `make wasm-exec`, checked by a test), and web/tern/dist, where
-// `make embed` writes tern.wasm.br and tern.wasm.gz (only a README in a
+// `make jsapi` writes tern.wasm.br and tern.wasm.gz (only a README in a
 // clean clone, so that this always compiles).
 //
 //go:embed tern/tern.js tern/elements.js tern/tern.d.ts tern/wasm_exec.js tern/dist
 var ternFiles embed.FS
 
-// Paths of the embedding API's files.
+// Paths of the JS API's files.
 const (
-	EmbedLoaderPath    = "/tern.js"
-	EmbedWasmPath      = "/tern.wasm"
-	EmbedTypesPath     = "/tern.d.ts"
-	EmbedDashboardPath = "/examples/dashboard"
+	JSAPILoaderPath    = "/tern.js"
+	JSAPIWasmPath      = "/tern.wasm"
+	JSAPITypesPath     = "/tern.d.ts"
+	JSAPIDashboardPath = "/examples/dashboard"
 )
 
 // The lines of tern.js that the server replaces with wasm_exec.js and
@@ -43,18 +43,18 @@ const (
 	elementsMarker = "/*@@elements.js@@*/"
 )
 
-// Names in a tern.wasm build directory (make embed writes the compressed
+// Names in a tern.wasm build directory (make jsapi writes the compressed
 // ones into web/tern/dist).
 const (
-	EmbedWasmFile   = "tern.wasm"
-	EmbedWasmBrotli = "tern.wasm.br"
-	EmbedWasmGzip   = "tern.wasm.gz"
+	JSAPIWasmFile   = "tern.wasm"
+	JSAPIWasmBrotli = "tern.wasm.br"
+	JSAPIWasmGzip   = "tern.wasm.gz"
 )
 
-// EmbedOptions configures NewEmbed.
-type EmbedOptions struct {
+// JSAPIOptions configures NewJSAPI.
+type JSAPIOptions struct {
 	// Dir is a directory holding tern.wasm.br and tern.wasm.gz, or a plain
-	// tern.wasm, read once by NewEmbed. Empty: the build embedded from
+	// tern.wasm, read once by NewJSAPI. Empty: the build embedded from
 	// web/tern/dist.
 	Dir string
 	// Logger receives a line at start-up about the build.
@@ -65,11 +65,11 @@ type EmbedOptions struct {
 	Dashboard []byte
 }
 
-// Embed serves the embedding API: a page of any origin the broker allows
+// JSAPI serves the JS API: a page of any origin the broker allows
 // needs only <script src="http://broker:8080/tern.js">.
 //
 //	/tern.js             the loader (web/tern/tern.js with wasm_exec.js and elements.js inside)
-//	/tern.wasm           the client (wasm/embed), brotli or gzip as accepted
+//	/tern.wasm           the client (wasm/jsapi), brotli or gzip as accepted
 //	/tern.d.ts           the TypeScript declarations of the API
 //	/examples/dashboard  the example dashboard (index.html of the repository)
 //
@@ -78,36 +78,36 @@ type EmbedOptions struct {
 // another origin can fetch tern.wasm; whether that page may then connect
 // is the broker's WebSocket origin check (--allow-origin). Every response
 // has an ETag and Cache-Control: no-cache.
-type Embed struct {
-	loader, types, dashboard *embedFile
-	wasm                     *embedFile // nil when tern.wasm is not built
+type JSAPI struct {
+	loader, types, dashboard *jsapiFile
+	wasm                     *jsapiFile // nil when tern.wasm is not built
 	noWasm                   string     // why, when wasm is nil
 }
 
-// embedFile is one file in identity, brotli and gzip forms.
-type embedFile struct {
+// jsapiFile is one file in identity, brotli and gzip forms.
+type jsapiFile struct {
 	ctype string
 	encoded
 	cors bool
 }
 
-// NewEmbed loads the files. It does not fail: without a tern.wasm build,
+// NewJSAPI loads the files. It does not fail: without a tern.wasm build,
 // /tern.wasm answers 404 with how to make one (tern.js reports it).
-func NewEmbed(o EmbedOptions) *Embed {
+func NewJSAPI(o JSAPIOptions) *JSAPI {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Embed{}
+	e := &JSAPI{}
 	js, err := ternLoader()
 	if err != nil {
 		panic("web: embedded tern.js: " + err.Error()) // a broken build
 	}
-	e.loader = newEmbedFile("text/javascript; charset=utf-8", js, true)
+	e.loader = newJSAPIFile("text/javascript; charset=utf-8", js, true)
 	dts, _ := ternFiles.ReadFile("tern/tern.d.ts")
-	e.types = newEmbedFile("application/typescript; charset=utf-8", dts, true)
+	e.types = newJSAPIFile("application/typescript; charset=utf-8", dts, true)
 	if o.Dashboard != nil {
-		e.dashboard = newEmbedFile("text/html; charset=utf-8", o.Dashboard, false)
+		e.dashboard = newJSAPIFile("text/html; charset=utf-8", o.Dashboard, false)
 	}
 
 	var fsys fs.FS
@@ -120,47 +120,47 @@ func NewEmbed(o EmbedOptions) *Embed {
 	e.wasm, err = loadTernWasm(fsys)
 	switch {
 	case err == nil:
-		log.Info("embedding API", "loader", EmbedLoaderPath, "wasm_from", src, "size", e.wasm.size,
-			"br", len(e.wasm.br), "gz", len(e.wasm.gz), "dashboard", EmbedDashboardPath)
+		log.Info("JS API", "loader", JSAPILoaderPath, "wasm_from", src, "size", e.wasm.size,
+			"br", len(e.wasm.br), "gz", len(e.wasm.gz), "dashboard", JSAPIDashboardPath)
 		if e.wasm.br == nil && e.wasm.gz == nil {
-			log.Warn("tern.wasm is served uncompressed: make embed writes its brotli and gzip forms", "dir", src)
+			log.Warn("tern.wasm is served uncompressed: make jsapi writes its brotli and gzip forms", "dir", src)
 		}
 	case errors.Is(err, fs.ErrNotExist):
-		e.noWasm = "tern.wasm is not built: run make embed (it writes web/tern/dist), then build the broker again"
-		log.Warn("embedding API: tern.wasm not built; /tern.js will report it", "dir", src, "run", "make embed")
+		e.noWasm = "tern.wasm is not built: run make jsapi (it writes web/tern/dist), then build the broker again"
+		log.Warn("JS API: tern.wasm not built; /tern.js will report it", "dir", src, "run", "make jsapi")
 	default:
 		e.noWasm = "tern.wasm build unusable: " + err.Error()
-		log.Error("embedding API: tern.wasm build unusable", "dir", src, "err", err)
+		log.Error("JS API: tern.wasm build unusable", "dir", src, "err", err)
 	}
 	return e
 }
 
 // Register mounts the handler on its paths of mux.
-func (e *Embed) Register(mux *http.ServeMux) {
-	for _, p := range []string{EmbedLoaderPath, EmbedWasmPath, EmbedTypesPath, EmbedDashboardPath} {
+func (e *JSAPI) Register(mux *http.ServeMux) {
+	for _, p := range []string{JSAPILoaderPath, JSAPIWasmPath, JSAPITypesPath, JSAPIDashboardPath} {
 		mux.Handle("GET "+p, e)
 	}
 }
 
 // ServeHTTP serves the files; other paths are 404.
-func (e *Embed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (e *JSAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
 	switch r.URL.Path {
-	case EmbedLoaderPath:
+	case JSAPILoaderPath:
 		e.loader.serve(w, r)
-	case EmbedTypesPath:
+	case JSAPITypesPath:
 		e.types.serve(w, r)
-	case EmbedDashboardPath:
+	case JSAPIDashboardPath:
 		if e.dashboard == nil {
 			http.NotFound(w, r)
 			return
 		}
 		e.dashboard.serve(w, r)
-	case EmbedWasmPath:
+	case JSAPIWasmPath:
 		if e.wasm == nil {
 			w.Header().Set("Access-Control-Allow-Origin", "*")
 			http.Error(w, e.noWasm, http.StatusNotFound)
@@ -193,16 +193,16 @@ func ternLoader() ([]byte, error) {
 	return js, nil
 }
 
-func newEmbedFile(ctype string, data []byte, cors bool) *embedFile {
+func newJSAPIFile(ctype string, data []byte, cors bool) *jsapiFile {
 	sum := sha256.Sum256(data)
-	return &embedFile{ctype: ctype, cors: cors, encoded: encoded{
+	return &jsapiFile{ctype: ctype, cors: cors, encoded: encoded{
 		identity: data, size: len(data),
 		etag: `"` + hex.EncodeToString(sum[:8]) + `"`,
-		br:   embedBrotli(data), gz: embedGzip(data),
+		br:   brotliBytes(data), gz: gzipBytes(data),
 	}}
 }
 
-func embedBrotli(data []byte) []byte {
+func brotliBytes(data []byte) []byte {
 	var b bytes.Buffer
 	w := brotli.NewWriterLevel(&b, brotli.BestCompression)
 	w.Write(data)
@@ -210,7 +210,7 @@ func embedBrotli(data []byte) []byte {
 	return b.Bytes()
 }
 
-func embedGzip(data []byte) []byte {
+func gzipBytes(data []byte) []byte {
 	var b bytes.Buffer
 	w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
 	w.Write(data)
@@ -220,8 +220,8 @@ func embedGzip(data []byte) []byte {
 
 // loadTernWasm reads a tern.wasm build: its compressed forms, its plain
 // form, or both. Its error wraps fs.ErrNotExist when there is none.
-func loadTernWasm(fsys fs.FS) (*embedFile, error) {
-	f := &embedFile{ctype: "application/wasm", cors: true}
+func loadTernWasm(fsys fs.FS) (*jsapiFile, error) {
+	f := &jsapiFile{ctype: "application/wasm", cors: true}
 	var errs []error
 	read := func(name string) []byte {
 		b, err := fs.ReadFile(fsys, name)
@@ -230,7 +230,7 @@ func loadTernWasm(fsys fs.FS) (*embedFile, error) {
 		}
 		return b
 	}
-	f.identity, f.br, f.gz = read(EmbedWasmFile), read(EmbedWasmBrotli), read(EmbedWasmGzip)
+	f.identity, f.br, f.gz = read(JSAPIWasmFile), read(JSAPIWasmBrotli), read(JSAPIWasmGzip)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -240,20 +240,20 @@ func loadTernWasm(fsys fs.FS) (*embedFile, error) {
 		sum := sha256.Sum256(f.identity)
 		f.etag = `"` + hex.EncodeToString(sum[:8]) + `"`
 	case f.gz != nil:
-		n, err := embedGunzipSize(f.gz)
+		n, err := gunzipSize(f.gz)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", EmbedWasmGzip, err)
+			return nil, fmt.Errorf("%s: %w", JSAPIWasmGzip, err)
 		}
 		f.size = n
 		sum := sha256.Sum256(f.gz)
 		f.etag = `"gz` + hex.EncodeToString(sum[:8]) + `"`
 	default:
-		return nil, fmt.Errorf("no %s or %s: %w", EmbedWasmFile, EmbedWasmGzip, fs.ErrNotExist)
+		return nil, fmt.Errorf("no %s or %s: %w", JSAPIWasmFile, JSAPIWasmGzip, fs.ErrNotExist)
 	}
 	return f, nil
 }
 
-func embedGunzipSize(gz []byte) (int, error) {
+func gunzipSize(gz []byte) (int, error) {
 	r, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
 		return 0, err
@@ -262,7 +262,7 @@ func embedGunzipSize(gz []byte) (int, error) {
 	return int(n), err
 }
 
-func (f *embedFile) serve(w http.ResponseWriter, r *http.Request) {
+func (f *jsapiFile) serve(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Type", f.ctype)
 	hd.Set("Cache-Control", "no-cache")

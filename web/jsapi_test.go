@@ -1,13 +1,12 @@
 //go:build !wasm
 
-package web_test
+package web
 
 import (
 	"bytes"
 	"compress/gzip"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,56 +17,33 @@ import (
 	"github.com/andybalholm/brotli"
 
 	tern "github.com/ternmq/tern"
-	"github.com/ternmq/tern/web"
 )
 
-// embedFakeWasm stands in for tern.wasm: the handler does not look inside.
-var embedFakeWasm = bytes.Repeat([]byte("\x00asm\x01\x00\x00\x00 not really tern.wasm "), 3000)
+// jsapiFakeWasm stands in for tern.wasm: the handler does not look inside.
+var jsapiFakeWasm = bytes.Repeat([]byte("\x00asm\x01\x00\x00\x00 not really tern.wasm "), 3000)
 
-func embedGet(t *testing.T, h http.Handler, method, path, acceptEncoding string, hdr ...string) (*http.Response, []byte) {
+// jsapiGet sends a request to h and returns the response and its body,
+// decompressed.
+func jsapiGet(t *testing.T, h http.Handler, method, path, acceptEncoding string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
-	r := httptest.NewRequest(method, path, nil)
-	if acceptEncoding != "" {
-		r.Header.Set("Accept-Encoding", acceptEncoding)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		r.Header.Set(hdr[i], hdr[i+1])
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	resp := w.Result()
-	var body io.Reader = resp.Body
-	enc := resp.Header.Get("Content-Encoding")
+	resp := request(t, h, method, path, acceptEncoding, hdr...)
 	if method == http.MethodHead || resp.StatusCode == http.StatusNotModified {
-		enc = ""
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
 	}
-	switch enc {
-	case "br":
-		body = brotli.NewReader(body)
-	case "gzip":
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		body = zr
-	}
-	b, err := io.ReadAll(body)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return resp, b
+	return resp, decoded(t, resp)
 }
 
-func embedMux(o web.EmbedOptions) *http.ServeMux {
+func jsapiMux(o JSAPIOptions) *http.ServeMux {
 	mux := http.NewServeMux()
 	if o.Dashboard == nil {
 		o.Dashboard = tern.DashboardHTML
 	}
-	web.NewEmbed(o).Register(mux)
+	NewJSAPI(o).Register(mux)
 	return mux
 }
 
-// writeCompressed writes the forms make embed writes.
+// writeCompressed writes the forms make jsapi writes.
 func writeCompressed(t *testing.T, dir string, data []byte) {
 	t.Helper()
 	var br, gz bytes.Buffer
@@ -77,16 +53,16 @@ func writeCompressed(t *testing.T, dir string, data []byte) {
 	gw := gzip.NewWriter(&gz)
 	gw.Write(data)
 	gw.Close()
-	for name, b := range map[string][]byte{web.EmbedWasmBrotli: br.Bytes(), web.EmbedWasmGzip: gz.Bytes()} {
+	for name, b := range map[string][]byte{JSAPIWasmBrotli: br.Bytes(), JSAPIWasmGzip: gz.Bytes()} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-func TestEmbedLoader(t *testing.T) {
-	h := embedMux(web.EmbedOptions{Dir: t.TempDir()})
-	resp, js := embedGet(t, h, http.MethodGet, "/tern.js", "br, gzip")
+func TestJSAPILoader(t *testing.T) {
+	h := jsapiMux(JSAPIOptions{Dir: t.TempDir()})
+	resp, js := jsapiGet(t, h, http.MethodGet, "/tern.js", "br, gzip")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "br" {
 		t.Fatalf("/tern.js: %s, encoding %q", resp.Status, resp.Header.Get("Content-Encoding"))
 	}
@@ -115,38 +91,38 @@ func TestEmbedLoader(t *testing.T) {
 	}
 	// Revalidation.
 	etag := resp.Header.Get("ETag")
-	if resp, _ := embedGet(t, h, http.MethodGet, "/tern.js", "br", "If-None-Match", etag); resp.StatusCode != http.StatusNotModified {
+	if resp, _ := jsapiGet(t, h, http.MethodGet, "/tern.js", "br", "If-None-Match", etag); resp.StatusCode != http.StatusNotModified {
 		t.Errorf("If-None-Match: %s, want 304", resp.Status)
 	}
 	// Without compression, and HEAD.
-	resp, plain := embedGet(t, h, http.MethodGet, "/tern.js", "")
+	resp, plain := jsapiGet(t, h, http.MethodGet, "/tern.js", "")
 	if resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(plain, js) {
 		t.Error("identity /tern.js differs")
 	}
-	if resp, body := embedGet(t, h, http.MethodHead, "/tern.js", "gzip"); resp.StatusCode != http.StatusOK || len(body) != 0 || resp.Header.Get("Content-Length") == "" {
+	if resp, body := jsapiGet(t, h, http.MethodHead, "/tern.js", "gzip"); resp.StatusCode != http.StatusOK || len(body) != 0 || resp.Header.Get("Content-Length") == "" {
 		t.Errorf("HEAD: %s, %d bytes, length %q", resp.Status, len(body), resp.Header.Get("Content-Length"))
 	}
 
-	resp, dts := embedGet(t, h, http.MethodGet, "/tern.d.ts", "gzip")
+	resp, dts := jsapiGet(t, h, http.MethodGet, "/tern.d.ts", "gzip")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(dts), "declare namespace Tern") || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("/tern.d.ts: %s, %d bytes", resp.Status, len(dts))
 	}
-	resp, page := embedGet(t, h, http.MethodGet, "/examples/dashboard", "br")
+	resp, page := jsapiGet(t, h, http.MethodGet, "/examples/dashboard", "br")
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(page, tern.DashboardHTML) || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Errorf("/examples/dashboard: %s, %d bytes", resp.Status, len(page))
 	}
 	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Error("the dashboard page is sent with CORS headers")
 	}
-	if resp, _ := embedGet(t, h, http.MethodPost, "/tern.js", ""); resp.StatusCode != http.StatusMethodNotAllowed {
+	if resp, _ := jsapiGet(t, h, http.MethodPost, "/tern.js", ""); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /tern.js: %s", resp.Status)
 	}
 }
 
-func TestEmbedWasmNotBuilt(t *testing.T) {
-	h := embedMux(web.EmbedOptions{Dir: t.TempDir()})
-	resp, body := embedGet(t, h, http.MethodGet, "/tern.wasm", "br")
-	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "make embed") {
+func TestJSAPIWasmNotBuilt(t *testing.T) {
+	h := jsapiMux(JSAPIOptions{Dir: t.TempDir()})
+	resp, body := jsapiGet(t, h, http.MethodGet, "/tern.wasm", "br")
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "make jsapi") {
 		t.Errorf("/tern.wasm without a build: %s %q", resp.Status, body)
 	}
 	if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
@@ -154,18 +130,18 @@ func TestEmbedWasmNotBuilt(t *testing.T) {
 	}
 }
 
-func TestEmbedWasmCompressed(t *testing.T) {
+func TestJSAPIWasmCompressed(t *testing.T) {
 	dir := t.TempDir()
-	writeCompressed(t, dir, embedFakeWasm)
-	h := embedMux(web.EmbedOptions{Dir: dir})
+	writeCompressed(t, dir, jsapiFakeWasm)
+	h := jsapiMux(JSAPIOptions{Dir: dir})
 	for _, tc := range []struct{ accept, enc string }{
 		{"gzip, deflate, br, zstd", "br"},
 		{"gzip", "gzip"},
 		{"br;q=0, gzip", "gzip"},
 		{"", ""},
 	} {
-		resp, body := embedGet(t, h, http.MethodGet, "/tern.wasm", tc.accept)
-		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != tc.enc || !bytes.Equal(body, embedFakeWasm) {
+		resp, body := jsapiGet(t, h, http.MethodGet, "/tern.wasm", tc.accept)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != tc.enc || !bytes.Equal(body, jsapiFakeWasm) {
 			t.Errorf("Accept-Encoding %q: %s, encoding %q, %d bytes", tc.accept, resp.Status, resp.Header.Get("Content-Encoding"), len(body))
 		}
 		if resp.Header.Get("Content-Type") != "application/wasm" || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
@@ -174,21 +150,21 @@ func TestEmbedWasmCompressed(t *testing.T) {
 	}
 }
 
-func TestEmbedWasmPlain(t *testing.T) {
+func TestJSAPIWasmPlain(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, web.EmbedWasmFile), embedFakeWasm, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, JSAPIWasmFile), jsapiFakeWasm, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := embedMux(web.EmbedOptions{Dir: dir})
-	resp, body := embedGet(t, h, http.MethodGet, "/tern.wasm", "br, gzip")
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(body, embedFakeWasm) {
+	h := jsapiMux(JSAPIOptions{Dir: dir})
+	resp, body := jsapiGet(t, h, http.MethodGet, "/tern.wasm", "br, gzip")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(body, jsapiFakeWasm) {
 		t.Errorf("plain tern.wasm: %s, encoding %q, %d bytes", resp.Status, resp.Header.Get("Content-Encoding"), len(body))
 	}
 }
 
-// TestEmbedWasmExecCurrent checks that web/tern/wasm_exec.js is the one of
+// TestJSAPIWasmExecCurrent checks that web/tern/wasm_exec.js is the one of
 // the Go release in use: tern.wasm only runs with its own release's.
-func TestEmbedWasmExecCurrent(t *testing.T) {
+func TestJSAPIWasmExecCurrent(t *testing.T) {
 	goroot := runtime.GOROOT()
 	if out, err := exec.Command(filepath.Join(goroot, "bin", "go"), "env", "GOROOT").Output(); err == nil {
 		goroot = strings.TrimSpace(string(out))
@@ -206,9 +182,9 @@ func TestEmbedWasmExecCurrent(t *testing.T) {
 	}
 }
 
-func TestEmbedNotFound(t *testing.T) {
-	e := web.NewEmbed(web.EmbedOptions{Dir: t.TempDir(), Dashboard: tern.DashboardHTML})
-	if resp, _ := embedGet(t, e, http.MethodGet, "/tern.css", ""); resp.StatusCode != http.StatusNotFound {
+func TestJSAPINotFound(t *testing.T) {
+	e := NewJSAPI(JSAPIOptions{Dir: t.TempDir(), Dashboard: tern.DashboardHTML})
+	if resp, _ := jsapiGet(t, e, http.MethodGet, "/tern.css", ""); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("/tern.css: %s", resp.Status)
 	}
 }

@@ -3,15 +3,12 @@
 package main
 
 import (
-	"github.com/ternmq/tern/internal/testkit"
-
-	"os"
-	"os/exec"
+	"context"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/ternmq/tern/web"
+	"github.com/ternmq/tern/web/wasmbuild"
 )
 
 // Sizes of tern.wasm, in bytes. The goal is gzipGoal and the test
@@ -24,34 +21,23 @@ const (
 )
 
 // TestWasmSize reports the size of tern.wasm as the broker serves it:
-// built as make embed builds it (-trimpath -ldflags="-s -w"), and
-// compressed by the same command (web/tern/compress: gzip -9 and brotli
-// quality 11, which takes about 15 s).
+// built as make jsapi builds it (-trimpath -ldflags="-s -w"), and
+// compressed by the same command (web/cmd/precompress: gzip -9 and
+// brotli quality 11, which takes about 15 s).
 func TestWasmSize(t *testing.T) {
 	needWasm(t)
 	t.Parallel()
-	raw, err := os.Stat(filepath.Join(wasmDir, web.EmbedWasmFile))
+	root, err := wasmbuild.ModuleRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := t.TempDir()
-	cmd := exec.Command(testkit.GoTool(), "run", "./web/tern/compress", "-o", out, filepath.Join(wasmDir, web.EmbedWasmFile))
-	cmd.Dir = filepath.Join("..", "..") // the module root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("web/tern/compress: %v\n%s", err, b)
-	} else {
-		t.Logf("web/tern/compress: %s", strings.TrimSpace(string(b)))
+	info, err := wasmbuild.Precompress(context.Background(), root, filepath.Join(wasmDir, web.JSAPIWasmFile), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
-	size := func(name string) int64 {
-		st, err := os.Stat(filepath.Join(out, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.Size()
-	}
-	gz, br := size(web.EmbedWasmGzip), size(web.EmbedWasmBrotli)
+	raw, gz, br := int64(info.Size), int64(info.Gzip), int64(info.Brotli)
 	t.Logf("tern.wasm: raw %d bytes (%.2f MB), gzip %d (%.2f MB), brotli %d (%.2f MB)",
-		raw.Size(), mb(raw.Size()), gz, mb(gz), br, mb(br))
+		raw, mb(raw), gz, mb(gz), br, mb(br))
 	if gz <= gzipGoal {
 		t.Logf("gzip is within the goal of %.1f MB", mb(gzipGoal))
 	} else {

@@ -17,7 +17,7 @@ import (
 	"github.com/ternmq/tern/codec"
 )
 
-// TestBrowser runs the embedding API in headless chromium: every method
+// TestBrowser runs the JS API in headless chromium: every method
 // of the API, its events and errors, the custom elements, the callbacks
 // left after 1,000 subscribe/unsubscribe cycles, and the example dashboard
 // (index.html) served by the broker and from other origins.
@@ -560,7 +560,7 @@ func testDashboardRefusedOrigin(t *testing.T, b *browser, e *env) {
 	}
 	t.Logf("refused origin: the page says %q", text)
 	p.screenshot("dashboard-refused-origin")
-	if !strings.Contains(e.embedLog.String(), "embedding API") {
-		t.Errorf("no start-up line from the embed handler: %s", e.embedLog)
+	if !strings.Contains(e.jsapiLog.String(), "JS API") {
+		t.Errorf("no start-up line from the JS API handler: %s", e.jsapiLog)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build !js
 
-// The tests of the embedding API run the real thing: this program built
+// The tests of the JS API run the real thing: this program built
 // for GOOS=js GOARCH=wasm (once per test binary, by TestMain), served with
 // tern.js by the web package's handler beside a broker's /mqtt, in Debian's
 // chromium driven by chromedp. Without chromium the browser tests skip,
@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,8 +29,9 @@ import (
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
-	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/browserkit"
 	"github.com/ternmq/tern/web"
+	"github.com/ternmq/tern/web/wasmbuild"
 )
 
 // wasmDir holds tern.wasm, built by TestMain; buildErr says why not.
@@ -41,26 +41,25 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tern-embed-")
+	dir, err := os.MkdirTemp("", "tern-jsapi-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	wasmDir = dir
-	buildErr = buildWasm(filepath.Join(dir, web.EmbedWasmFile))
+	buildErr = buildWasm(filepath.Join(dir, web.JSAPIWasmFile))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// buildWasm builds this program for the browser as make embed does.
+// buildWasm builds this program for the browser as make jsapi does.
 func buildWasm(out string) error {
-	cmd := exec.Command(testkit.GoTool(), "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building tern.wasm: %v\n%s", err, b)
+	root, err := wasmbuild.ModuleRoot(".")
+	if err != nil {
+		return err
 	}
-	return nil
+	return wasmbuild.Build(context.Background(), root, wasmbuild.JSAPI, out)
 }
 
 func needWasm(t *testing.T) {
@@ -83,7 +82,7 @@ const refusedUser = "mallory"
 // brokerMaxPacket is the test broker's Maximum Packet Size.
 const brokerMaxPacket = 256 << 10
 
-// env is a broker with its HTTP site (origin A: /mqtt, the embedding API,
+// env is a broker with its HTTP site (origin A: /mqtt, the JS API,
 // the dashboard and the test page), a second origin serving index.html
 // that the broker allows (B), and a third that it does not (C).
 type env struct {
@@ -93,12 +92,12 @@ type env struct {
 	allowed  *httptest.Server
 	foreign  *httptest.Server
 	ws       string // ws://<site>/mqtt
-	embedLog *logBuffer
+	jsapiLog *logBuffer
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{embedLog: &logBuffer{}}
+	e := &env{jsapiLog: &logBuffer{}}
 	dashboard := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
@@ -134,7 +133,7 @@ func newEnv(t *testing.T) *env {
 	mux.Handle("/mqtt", e.srv.WebSocketHandler(broker.WebSocketOptions{
 		OriginPatterns: []string{strings.TrimPrefix(e.allowed.URL, "http://")},
 	}))
-	web.NewEmbed(web.EmbedOptions{Dir: wasmDir, Logger: slog.New(slog.NewTextHandler(e.embedLog, nil)), Dashboard: tern.DashboardHTML}).Register(mux)
+	web.NewJSAPI(web.JSAPIOptions{Dir: wasmDir, Logger: slog.New(slog.NewTextHandler(e.jsapiLog, nil)), Dashboard: tern.DashboardHTML}).Register(mux)
 	mux.HandleFunc("GET /test", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, testPage)
@@ -209,94 +208,43 @@ type browser struct {
 
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
-	path := testkit.Chromium(t)
-	dir := t.TempDir()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// gc() for the leak test's FinalizationRegistry check.
-		chromedp.Flag("js-flags", "--expose-gc"),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(ctx); err != nil { // start it without a deadline
-		t.Fatalf("starting chromium: %v", err)
-	}
-	return &browser{ctx: ctx, dir: dir}
+	// gc() for the leak test's FinalizationRegistry check.
+	ctx := browserkit.Start(t, chromedp.Flag("js-flags", "--expose-gc"))
+	return &browser{ctx: ctx, dir: t.TempDir()}
 }
 
 // tab is one page of the browser, with its console kept for failure
 // reports and a screenshot taken when its test fails.
 type tab struct {
-	t   *testing.T
-	ctx context.Context
-
-	mu      sync.Mutex
-	console []string
+	t       *testing.T
+	ctx     context.Context
+	console *browserkit.Console
 }
 
 func (b *browser) tab(t *testing.T) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx)
-	p := &tab{t: t, ctx: ctx}
 	if err := chromedp.Do(ctx); err != nil {
 		cancel()
 		t.Fatalf("new tab: %v", err)
 	}
-	consoleCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	messages := chromedp.Console(consoleCtx)
-	go func() {
-		defer close(done)
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			p.console = append(p.console, m.String())
-			p.mu.Unlock()
-		}
-	}()
+	p := &tab{t: t, ctx: ctx, console: browserkit.Record(ctx)}
 	t.Cleanup(func() {
-		if t.Failed() {
-			name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + ".png"
-			shot := filepath.Join(b.dir, name)
-			sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
-			if png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)); err == nil {
-				os.WriteFile(shot, png, 0o644)
-				t.Logf("screenshot: %s", shot)
-			}
-			scancel()
+		if testing.Verbose() && !t.Failed() && p.console.Len() > 0 {
+			t.Logf("console:\n%s", p.console)
 		}
-		p.mu.Lock()
-		if len(p.console) > 0 && (t.Failed() || testing.Verbose()) {
-			t.Logf("console:\n  %s", strings.Join(p.console, "\n  "))
-		}
-		p.mu.Unlock()
-		stop()
+		p.console.Stop()
 		cancel()
-		<-done
 	})
+	browserkit.OnFailure(t, ctx, b.dir, p.console)
 	return p
 }
 
-// screenshot saves a screenshot as name.png into $TERN_EMBED_SCREENSHOTS,
+// screenshot saves a screenshot as name.png into $TERN_JSAPI_SCREENSHOTS,
 // when that is set.
 func (p *tab) screenshot(name string) {
 	p.t.Helper()
-	dir := os.Getenv("TERN_EMBED_SCREENSHOTS")
+	dir := os.Getenv("TERN_JSAPI_SCREENSHOTS")
 	if dir == "" {
 		return
 	}

@@ -1,6 +1,6 @@
 //go:build js && wasm
 
-// Command embed is Tern's embedding API: the MQTT client (package client)
+// Command jsapi is Tern's JS API: the MQTT client (package client)
 // compiled to WebAssembly with syscall/js and nothing else (no UI
 // framework), served by the broker as /tern.wasm. The loader, /tern.js
 // (web/tern/tern.js), instantiates it and builds the page-facing API on
@@ -43,7 +43,7 @@ import (
 
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
-	"github.com/ternmq/tern/wasm/embed/bridge"
+	"github.com/ternmq/tern/wasm/jsapi/bridge"
 )
 
 // endTimeout bounds c.end(): the DISCONNECT and the wait for running

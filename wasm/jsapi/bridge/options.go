@@ -1,5 +1,5 @@
-// Package bridge is the plain-Go half of Tern's embedding API (the wasm
-// program in wasm/embed, loaded by web/tern/tern.js): it turns the options
+// Package bridge is the plain-Go half of Tern's JS API (the wasm
+// program in wasm/jsapi, loaded by web/tern/tern.js): it turns the options
 // a page passes to connect, subscribe, publish and end into client and
 // codec values, describes errors for JavaScript, names the properties of
 // received packets as MQTT.js does, and keeps the listeners of a
