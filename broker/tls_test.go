@@ -169,12 +169,7 @@ func startTLSListener(t testing.TB, ts *testServer, cfg *tls.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ts.Serve(context.Background(), tls.NewListener(ln, cfg))
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
+	testkit.ServeListener(t, ts, tls.NewListener(ln, cfg))
 	return ln.Addr().String()
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -15,6 +14,7 @@ import (
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/broker/store/pebble"
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // diskFault makes every write to the store's files fail with errno while
@@ -54,18 +54,9 @@ func openFaulty(t *testing.T, dir string, fault *diskFault) (string, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(context.Background(), ln)
-	}()
-	return ln.Addr().String(), func() {
+	addr := testkit.ServeLoopback(t, srv)
+	return addr, func() {
 		srv.Shutdown(context.Background())
-		<-done
 		st.Close()
 	}
 }

@@ -84,6 +84,15 @@ func ServeLoopback(t testing.TB, srv Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ServeListener(t, srv, ln)
+	return ln.Addr().String()
+}
+
+// ServeListener serves srv on ln (a TLS listener around a loopback one,
+// say); when the test ends it shuts srv down (within Timeout) and waits
+// for Serve to return. Shutting srv down earlier is allowed.
+func ServeListener(t testing.TB, srv Server, ln net.Listener) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -97,5 +106,4 @@ func ServeLoopback(t testing.TB, srv Server) string {
 		}
 		<-done
 	})
-	return ln.Addr().String()
 }
