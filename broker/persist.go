@@ -87,12 +87,7 @@ func (s *Server) rewrite() {
 		return true
 	})
 	s.retainMu.Unlock()
-	s.mu.Lock()
-	sessions := make([]*session, 0, len(s.sessions))
-	for _, ss := range s.sessions {
-		sessions = append(sessions, ss)
-	}
-	s.mu.Unlock()
+	sessions := s.allSessions()
 	for _, ss := range sessions {
 		ss.rewrite(written)
 	}

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/ternmq/tern/codec"
@@ -122,17 +124,19 @@ func (s *Server) endSession(ss *session) {
 // stopSessions stops the timers of every session at shutdown and
 // publishes the wills still waiting for their delay.
 func (s *Server) stopSessions() {
-	s.mu.Lock()
-	sessions := make([]*session, 0, len(s.sessions))
-	for _, ss := range s.sessions {
-		sessions = append(sessions, ss)
-	}
-	s.mu.Unlock()
+	sessions := s.allSessions()
 	for _, ss := range sessions {
 		if will := ss.stop(); will != nil {
 			s.publish(will)
 		}
 	}
+}
+
+// allSessions returns every session the registry holds now.
+func (s *Server) allSessions() []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Collect(maps.Values(s.sessions))
 }
 
 // newClientID returns a random client identifier for a client that sent
@@ -152,15 +156,9 @@ func newClientID() string {
 // returns the numbers of clients disconnected and subscriptions removed.
 func (s *Server) Reauthorize(ctx context.Context) (disconnected, unsubscribed int) {
 	s.mu.Lock()
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	sessions := make([]*session, 0, len(s.sessions))
-	for _, ss := range s.sessions {
-		sessions = append(sessions, ss)
-	}
+	conns := slices.Collect(maps.Keys(s.conns))
 	s.mu.Unlock()
+	sessions := s.allSessions()
 	if auth := s.opts.Authenticator; auth != nil {
 		for _, c := range conns {
 			if !c.accepted() {

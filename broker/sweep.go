@@ -58,12 +58,7 @@ func (s *Server) sweepNow(now time.Time) (pending bool) {
 	for _, m := range expired {
 		s.dropRetained(m)
 	}
-	s.mu.Lock()
-	sessions := make([]*session, 0, len(s.sessions))
-	for _, ss := range s.sessions {
-		sessions = append(sessions, ss)
-	}
-	s.mu.Unlock()
+	sessions := s.allSessions()
 	for _, ss := range sessions {
 		pending = ss.sweep(now) || pending
 	}
