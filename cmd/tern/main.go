@@ -4,6 +4,7 @@
 //
 //	tern [flags]
 //	tern gencert [-dir DIR] [-host list]
+//	tern passwd [-c | -D | -U] [-b] [-I iterations] [-H hash] FILE [USER [PASSWORD]]
 //
 // Run tern -h for the flags. Every flag can also be set in a JSON file
 // given with --config; flags on the command line win over the file.
@@ -87,9 +88,12 @@ func defaults() config {
 
 func main() {
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "gencert" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "gencert":
 		err = gencert(os.Args[2:], os.Stdout, os.Stderr)
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "passwd":
+		err = passwdMain(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+	default:
 		err = run(os.Args[1:], os.Stderr)
 	}
 	if err != nil {
@@ -119,7 +123,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("tern", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "tern is an MQTT 3.1.1 and 5.0 broker.\n\nUsage:\n  tern [flags]\n  tern gencert [-dir DIR] [-host list]   write a development CA and certificate (tern gencert -h)\n\nFlags:\n")
+		fmt.Fprintf(stderr, "tern is an MQTT 3.1.1 and 5.0 broker.\n\nUsage:\n  tern [flags]\n  tern gencert [-dir DIR] [-host list]   write a development CA and certificate (tern gencert -h)\n  tern passwd [-c|-D|-U] [-b] FILE USER  edit a Mosquitto-format password file (tern passwd -h)\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nA JSON config file uses the flag names with '_' for '-', e.g.\n  {\"mqtt\": \"0.0.0.0:1883\", \"max_keepalive\": 120, \"allow_origins\": [\"dash.example.com\"]}\n")
 	}
