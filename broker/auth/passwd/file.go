@@ -26,7 +26,8 @@ type Options struct {
 	// that is not in the file is refused whatever this says.
 	AllowAnonymous bool
 	// Logger receives the warning about a file that group or others may
-	// read, and reload summaries. Nil logs to slog.Default().
+	// access (at Load and at each Reload). Nil logs to slog.Default().
+	// Reload itself logs nothing: its caller reports the Change or error.
 	Logger *slog.Logger
 	// Workers bounds how many hashes are verified at once (each $7$ or
 	// Argon2id verification holds a CPU for its whole run). Zero means
@@ -130,6 +131,7 @@ type Change struct {
 	Added, Removed, Changed []string
 }
 
+// String summarises c in counts, e.g. "1 added, 0 removed, 2 changed".
 func (c Change) String() string {
 	return fmt.Sprintf("%d added, %d removed, %d changed", len(c.Added), len(c.Removed), len(c.Changed))
 }
@@ -146,7 +148,6 @@ func (f *File) Reload() (Change, error) {
 	defer f.reload.Unlock()
 	t, err := f.read()
 	if err != nil {
-		f.log.Error("password file not reloaded; the previous contents stay in force", "path", f.path, "err", err)
 		return Change{}, err
 	}
 	old := f.table.Swap(t)
@@ -167,8 +168,6 @@ func (f *File) Reload() (Change, error) {
 	slices.Sort(c.Added)
 	slices.Sort(c.Removed)
 	slices.Sort(c.Changed)
-	f.log.Info("password file reloaded", "path", f.path, "users", len(t.users),
-		"added", len(c.Added), "removed", len(c.Removed), "changed", len(c.Changed))
 	return c, nil
 }
 

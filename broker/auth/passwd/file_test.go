@@ -130,9 +130,8 @@ func TestCache(t *testing.T) {
 }
 
 func TestReload(t *testing.T) {
-	var logs bytes.Buffer
 	path := writeFile(t, "alice:"+vectorPBKDF2Salt64, "bob:"+vectorPBKDF2Salt12, "test:"+vectorSHA512)
-	f, err := Load(path, Options{Logger: quiet(&logs)})
+	f, err := Load(path, Options{Logger: quiet(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,9 +180,6 @@ func TestReload(t *testing.T) {
 	os.Remove(path)
 	if _, err := f.Reload(); err == nil || f.Len() != 3 {
 		t.Fatalf("Reload of a missing file: %v, %d users", err, f.Len())
-	}
-	if !strings.Contains(logs.String(), "not reloaded") {
-		t.Errorf("failed reload not logged:\n%s", logs.String())
 	}
 }
 

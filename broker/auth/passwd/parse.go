@@ -26,6 +26,7 @@ type ParseError struct {
 	Err  error // what is wrong with it
 }
 
+// Error returns "line N: " and what is wrong.
 func (e *ParseError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
 
 // Unwrap returns the underlying error.
