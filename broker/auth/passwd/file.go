@@ -55,7 +55,7 @@ type File struct {
 	sem      chan struct{}
 	throttle *throttle
 	cacheKey []byte
-	dummy    *Hash // verified for unknown users, so they cost a real user's time
+	dummy    *Hash // an empty file's table.dummy
 
 	reload sync.Mutex // serialises Reload
 	table  atomic.Pointer[table]
@@ -65,6 +65,10 @@ type File struct {
 // passwords; a Reload swaps in a new table, dropping the cache.
 type table struct {
 	users map[string]*Hash
+	// dummy is verified, and its result ignored, for unknown users, so
+	// that they take as long as a user of this file: the first user's
+	// hash (or a default $7$ hash for an empty file).
+	dummy *Hash
 
 	mu    sync.Mutex
 	cache map[string][sha256.Size]byte // user -> HMAC-SHA256(cacheKey, password)
@@ -122,6 +126,10 @@ func (f *File) read() (*table, error) {
 	t := &table{users: make(map[string]*Hash, len(entries)), cache: make(map[string][sha256.Size]byte)}
 	for _, e := range entries {
 		t.users[e.User] = e.Hash
+	}
+	t.dummy = f.dummy
+	if len(entries) > 0 {
+		t.dummy = entries[0].Hash
 	}
 	return t, nil
 }
@@ -201,7 +209,7 @@ func (f *File) Authenticate(ctx context.Context, l *broker.Login) codec.ReasonCo
 		}
 		return codec.Success
 	}
-	ok, err := f.verify(ctx, h, password)
+	ok, err := f.verify(ctx, h, t.dummy, password)
 	if err != nil {
 		return codec.UnspecifiedError
 	}
@@ -220,9 +228,10 @@ func (f *File) Authenticate(ctx context.Context, l *broker.Login) codec.ReasonCo
 	return codec.Success
 }
 
-// verify runs h.Verify (or a dummy verification when h is nil, so that an
-// unknown user costs what a known one does) on the worker pool.
-func (f *File) verify(ctx context.Context, h *Hash, password []byte) (bool, error) {
+// verify runs h.Verify on the worker pool, or, when h is nil (an unknown
+// user), dummy.Verify with its result ignored, so that an unknown user
+// costs what a known one does.
+func (f *File) verify(ctx context.Context, h, dummy *Hash, password []byte) (bool, error) {
 	select {
 	case f.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -230,7 +239,7 @@ func (f *File) verify(ctx context.Context, h *Hash, password []byte) (bool, erro
 	}
 	defer func() { <-f.sem }()
 	if h == nil {
-		f.dummy.Verify(password)
+		dummy.Verify(password)
 		return false, nil
 	}
 	return h.Verify(password), nil

@@ -227,3 +227,26 @@ func TestLoadPermissionsAndSymlink(t *testing.T) {
 		t.Errorf("warning for mode 0600:\n%s", logs.String())
 	}
 }
+
+// TestUnknownUserCost: an unknown user is checked against a hash of the
+// file (the first user's), so that it costs what a real user costs and
+// timing does not tell which usernames exist.
+func TestUnknownUserCost(t *testing.T) {
+	f, err := Load(writeFile(t, "# c", "slow:"+vectorPBKDF2Salt64, "fast:"+vectorSHA512), Options{Logger: quiet(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab := f.table.Load(); tab.dummy != tab.users["slow"] {
+		t.Errorf("dummy hash is %s, want the first user's", tab.dummy)
+	}
+	empty, err := Load(writeFile(t, "# nobody"), Options{Logger: quiet(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := empty.table.Load().dummy; d == nil || d.Iterations() != DefaultIterations {
+		t.Errorf("empty file's dummy: %v", d)
+	}
+	if rc := empty.Authenticate(context.Background(), login("x", []byte("y"))); rc != codec.BadUserNameOrPassword {
+		t.Errorf("empty file: %v", rc)
+	}
+}
