@@ -41,6 +41,12 @@ type config struct {
 	PprofURL   string        // queued-memory: the broker's net/http/pprof, for its heap
 	Ready      time.Duration // restart: how long the broker may take to accept a connection
 	BrokerCmd  []string      // restart: the broker's command line (after --)
+
+	Username   string        // every CONNECT's user name (connect-rate with Users: the prefix)
+	Password   string        // every CONNECT's password
+	Users      int           // connect-rate: log in as Username+"0" .. Username+(Users-1)
+	Connectors int           // connect-rate: clients connecting in parallel
+	Warm       time.Duration // connect-rate: a second pass over the users, this long
 }
 
 func defaultConfig() config {
@@ -66,10 +72,12 @@ func defaultConfig() config {
 		Queued:   100,
 		Kill:     "term",
 		Ready:    2 * time.Minute,
+
+		Connectors: 8,
 	}
 }
 
-var scenarios = []string{"fan-in", "fan-out", "pairs", "latency", "connections", "retained", "open-loop", "restart", "queued-memory"}
+var scenarios = []string{"fan-in", "fan-out", "pairs", "latency", "connections", "retained", "open-loop", "restart", "queued-memory", "connect-rate"}
 
 func (c *config) version() (codec.Version, error) {
 	switch c.MQTT {
@@ -118,6 +126,20 @@ func (c *config) check() error {
 		return fmt.Errorf("unexpected argument %q (a broker command line is for --scenario restart)", c.BrokerCmd[0])
 	case c.Ready <= 0 || c.Ready > time.Hour:
 		return errors.New("--ready must be above 0 and at most one hour")
+	case c.Users < 0 || c.Users > 10_000_000:
+		return errors.New("--users must be between 0 and 10000000")
+	case c.Users > 0 && c.Username == "":
+		return errors.New("--users needs --username: the users are --username followed by 0, 1, ...")
+	case c.Connectors < 1 || c.Connectors > 10000:
+		return errors.New("--connectors must be between 1 and 10000")
+	case c.Users > 0 && c.Users < c.Connectors:
+		return errors.New("--users must be at least --connectors (each connector logs in its own users)")
+	case c.Warm < 0 || c.Warm > time.Hour:
+		return errors.New("--warm must be between 0 and one hour")
+	case c.Scenario == "connect-rate" && c.Duration <= 0:
+		return errors.New("connect-rate needs a --duration")
+	case c.Password != "" && c.Username == "" && c.MQTT != "5" && c.MQTT != "5.0":
+		return errors.New("--password needs --username in MQTT 3.1.1")
 	}
 	for _, s := range scenarios {
 		if s == c.Scenario {

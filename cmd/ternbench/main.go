@@ -29,6 +29,13 @@
 //	queued-memory --sessions offline persistent sessions on one topic, then
 //	             --queued messages to it: broker memory per queued delivery
 //	             (RSS, and the live heap with --pprof-url; see queued.go)
+//	connect-rate --connectors clients (default 8) each connect, wait for the
+//	             CONNACK, disconnect and start again: CONNECTs per second
+//	             and CONNECT->CONNACK latency; with --users, as distinct
+//	             users, first each once, then again for --warm (see login.go)
+//
+// Every client sends --username and --password in its CONNECT when they
+// are given.
 //
 // Subscribers keep their session with --persistent (clean session 0, or
 // a 5.0 Session Expiry Interval), and --inflight bounds each publisher's
@@ -88,7 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (config, string, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.Target, "url", cfg.Target, "broker `address`: tcp://HOST:PORT (or HOST:PORT) or ws://HOST:PORT/mqtt; HOST must be loopback")
-	fs.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "fan-in, fan-out, pairs, latency, connections, retained, open-loop, restart or queued-memory")
+	fs.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "fan-in, fan-out, pairs, latency, connections, retained, open-loop, restart, queued-memory or connect-rate")
 	fs.IntVar(&cfg.QoS, "qos", cfg.QoS, "QoS of publications and subscriptions (0, 1, 2)")
 	fs.StringVar(&cfg.MQTT, "mqtt-version", cfg.MQTT, "protocol `version`: 3.1.1 or 5")
 	fs.IntVar(&cfg.Payload, "payload", cfg.Payload, "payload size in `bytes` (at least 18)")
@@ -116,6 +123,11 @@ func parseFlags(args []string, stderr io.Writer) (config, string, error) {
 	fs.StringVar(&cfg.Kill, "kill", cfg.Kill, "restart: stop the broker with SIGTERM (term) or SIGKILL (kill)")
 	fs.StringVar(&cfg.PprofURL, "pprof-url", cfg.PprofURL, "queued-memory: the broker's net/http/pprof `base URL` on loopback (e.g. http://127.0.0.1:6060), for its live heap")
 	fs.DurationVar(&cfg.Ready, "ready", cfg.Ready, "restart: how long the broker may take to answer a CONNECT")
+	fs.StringVar(&cfg.Username, "username", cfg.Username, "user `name` in every CONNECT (connect-rate with --users: the prefix of the user names)")
+	fs.StringVar(&cfg.Password, "password", cfg.Password, "`password` in every CONNECT (visible in ps: for test brokers only)")
+	fs.IntVar(&cfg.Users, "users", cfg.Users, "connect-rate: log in as the users --username0 .. --username(N-1), each connector its own share (0: always --username)")
+	fs.IntVar(&cfg.Connectors, "connectors", cfg.Connectors, "connect-rate: clients connecting in parallel")
+	fs.DurationVar(&cfg.Warm, "warm", cfg.Warm, "connect-rate with --users: after the first pass over the users, log them in again for this long (0: no second pass)")
 	fs.StringVar(&jsonOut, "json", "", "append the report as one JSON line to this `file` (- for stdout, instead of the table)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, "", err

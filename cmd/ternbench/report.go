@@ -57,6 +57,17 @@ type Report struct {
 	RSSAfterKB    int64   `json:"broker_rss_after_kb,omitempty"`
 	RSSPerConn    float64 `json:"broker_rss_per_conn_bytes,omitempty"`
 
+	Users       int     `json:"users,omitempty"`      // connect-rate: distinct users (0: one)
+	Connectors  int     `json:"connectors,omitempty"` // connect-rate: parallel connectors
+	Logins      int64   `json:"logins,omitempty"`     // connect-rate: CONNACKs of the first pass (ConnectPerSec, P50ms.. are its)
+	WarmLogins  int64   `json:"warm_logins,omitempty"`
+	WarmSeconds float64 `json:"warm_seconds,omitempty"`
+	WarmPerSec  float64 `json:"warm_connect_per_sec,omitempty"`
+	WarmP50ms   float64 `json:"warm_p50_ms,omitempty"`
+	WarmP99ms   float64 `json:"warm_p99_ms,omitempty"`
+
+	BrokerUsPerLogin float64 `json:"broker_cpu_us_per_login,omitempty"` // connect-rate: the first pass's broker CPU time per login
+
 	Retained         int     `json:"retained,omitempty"`
 	RetainedSeconds  float64 `json:"retained_seconds,omitempty"`
 	RetainedComplete bool    `json:"retained_complete,omitempty"`
@@ -134,8 +145,21 @@ func writeTable(w io.Writer, r *Report) {
 			row("stalls", "%d (a window of messages was written off as lost)", r.Stalls)
 		}
 	}
+	if r.Scenario == "connect-rate" {
+		who := "one user"
+		if r.Users > 0 {
+			who = fmt.Sprintf("%d users, each logging in for the first time", r.Users)
+		}
+		row("logins", "%d CONNECT->CONNACK in %.2fs by %d connectors: %s/s (%s)", r.Logins, r.Seconds, r.Connectors, human(r.ConnectPerSec), who)
+		if r.BrokerUsPerLogin > 0 {
+			row("broker cpu", "%.1f µs per login", r.BrokerUsPerLogin)
+		}
+	}
 	if r.P50ms > 0 || r.MaxMs > 0 {
 		row("latency", "p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms", r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
+	}
+	if r.WarmLogins > 0 {
+		row("repeat logins", "%d in %.2fs: %s/s, p50 %.3f ms  p99 %.3f ms", r.WarmLogins, r.WarmSeconds, human(r.WarmPerSec), r.WarmP50ms, r.WarmP99ms)
 	}
 	if r.Conns > 0 {
 		row("connections", "%d, connected at %s/s", r.Conns, human(r.ConnectPerSec))

@@ -25,6 +25,7 @@ func runScenario(ctx context.Context, cfg config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.credentials(cfg.Username, cfg.Password)
 	v, _ := cfg.version()
 	rep := &Report{
 		Time:      time.Now().UTC().Format(time.RFC3339),
@@ -47,6 +48,8 @@ func runScenario(ctx context.Context, cfg config) (*Report, error) {
 		err = r.restart(ctx)
 	case "queued-memory":
 		err = r.queuedMemory(ctx)
+	case "connect-rate":
+		err = r.connectRate(ctx)
 	default:
 		err = r.flow(ctx)
 	}

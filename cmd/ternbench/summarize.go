@@ -243,6 +243,8 @@ func sized(title string, rs []*Report) string {
 		return human(float64(rs[0].Conns)) + title[1:]
 	case strings.HasPrefix(title, "R "):
 		return human(float64(rs[0].Retained)) + title[1:]
+	case strings.HasSuffix(title, ", U"):
+		return fmt.Sprintf("%s%s users, %d connectors", strings.TrimSuffix(title, "U"), human(float64(rs[0].Users)), rs[0].Connectors)
 	case strings.HasSuffix(title, ", S"):
 		return strings.TrimSuffix(title, "S") + sessionsText(rs[0])
 	}

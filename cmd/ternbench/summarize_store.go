@@ -61,10 +61,27 @@ func recoveredPct(r *Report) float64 {
 	return 100 * float64(r.RecoveredQueued+r.RecoveredRetained) / want
 }
 
+// authCase is an auth-N case of compare.sh: the connect-rate scenario
+// against a password file of $7$ hashes with N iterations.
+func authCase(name, iterations string) caseSpec {
+	return caseSpec{name, "CONNECT with password, $7$ " + iterations + " iterations, TCP, U", []rowSpec{
+		{"connects/s, first logins", func(r *Report) float64 { return r.ConnectPerSec }, fmtRate, "", false, nil},
+		{"p50 ms, first logins", func(r *Report) float64 { return r.P50ms }, fmtMs, "", false, nil},
+		{"p99 ms, first logins", func(r *Report) float64 { return r.P99ms }, fmtMs, "", false, nil},
+		{"broker CPU µs/login, first", func(r *Report) float64 { return r.BrokerUsPerLogin }, fmtRate, "", false, nil},
+		{"connects/s, repeat logins", func(r *Report) float64 { return r.WarmPerSec }, fmtRate, "", false, nil},
+		{"p50 ms, repeat logins", func(r *Report) float64 { return r.WarmP50ms }, fmtMs, "", false, nil},
+		{"p99 ms, repeat logins", func(r *Report) float64 { return r.WarmP99ms }, fmtMs, "", false, nil},
+	}}
+}
+
 // specFor is the spec of a case without a built-in one: the open-loop
 // cases (openloop-tcp-20k, openloop-ws-50k, ...) by their prefix, anything
 // else throughput only.
 func specFor(name string) caseSpec {
+	if n, ok := strings.CutPrefix(name, "auth-"); ok {
+		return authCase(name, n)
+	}
 	if rest, ok := strings.CutPrefix(name, "openloop-"); ok {
 		transport, rate, _ := strings.Cut(rest, "-")
 		t := "TCP"

@@ -22,6 +22,23 @@ type target struct {
 	addr string // loopback IP:port that is dialled, checked by parseTarget
 	url  string // ws://host:port/path for WebSocket
 	http *http.Client
+
+	// user and password go into every CONNECT (--username, --password);
+	// nil: none is sent.
+	user     *string
+	password []byte
+}
+
+// credentials sets what every CONNECT carries: the user name when user
+// is not empty, the password when password is not empty.
+func (t *target) credentials(user, password string) {
+	t.user, t.password = nil, nil
+	if user != "" {
+		t.user = &user
+	}
+	if password != "" {
+		t.password = []byte(password)
+	}
 }
 
 // errNotLoopback is returned for any address that is not on loopback.
@@ -165,27 +182,48 @@ const neverExpires = 0xFFFFFFFF
 // reports whether the broker had the session (CONNACK Session Present).
 // Messages the broker sends right after the CONNACK stay in c.r.
 func (t *target) connectSession(ctx context.Context, id string, v codec.Version, persistent bool) (*client, bool, error) {
+	user := ""
+	if t.user != nil {
+		user = *t.user
+	}
+	c, present, _, err := t.connectAs(ctx, id, user, v, persistent)
+	return c, present, err
+}
+
+// connectAs is connectSession as user (none when empty) with the
+// target's password. It also returns the time from writing the CONNECT
+// to reading the CONNACK.
+func (t *target) connectAs(ctx context.Context, id, user string, v codec.Version, persistent bool) (*client, bool, time.Duration, error) {
 	nc, err := t.dial(ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, false, 0, err
 	}
 	c := &client{nc: nc, r: codec.NewReader(nc, 0), v: v, recvMax: 65535}
 	c.r.SetVersion(v)
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
 	}
-	fail := func(err error) (*client, bool, error) {
+	fail := func(err error) (*client, bool, time.Duration, error) {
 		nc.Close()
-		return nil, false, fmt.Errorf("connect %s: %w", id, err)
+		if user != "" {
+			return nil, false, 0, fmt.Errorf("connect %s as %s: %w", id, user, err)
+		}
+		return nil, false, 0, fmt.Errorf("connect %s: %w", id, err)
 	}
-	conn := &codec.Connect{Version: v, ClientID: id, CleanStart: !persistent}
+	conn := &codec.Connect{Version: v, ClientID: id, CleanStart: !persistent, Username: user, Password: t.password}
 	if persistent && v == codec.V5 {
 		conn.Properties.SessionExpiryInterval = neverExpires
 	}
-	if err := c.send(conn); err != nil {
+	b, err := conn.Append(nil, v)
+	if err != nil {
+		return fail(err)
+	}
+	sent := time.Now()
+	if err := c.write(b); err != nil {
 		return fail(err)
 	}
 	p, err := c.r.ReadPacket()
+	took := time.Since(sent)
 	if err != nil {
 		return fail(err)
 	}
@@ -194,13 +232,13 @@ func (t *target) connectSession(ctx context.Context, id string, v codec.Version,
 		return fail(fmt.Errorf("got %s, want CONNACK", p.Type()))
 	}
 	if ack.ReasonCode != codec.Success {
-		return fail(fmt.Errorf("CONNACK %s", ack.ReasonCode))
+		return fail(fmt.Errorf("CONNACK %s", connackText(v, ack.ReasonCode)))
 	}
 	if v == codec.V5 && ack.Properties.ReceiveMaximum > 0 {
 		c.recvMax = int(ack.Properties.ReceiveMaximum)
 	}
 	nc.SetDeadline(time.Time{})
-	return c, ack.SessionPresent, nil
+	return c, ack.SessionPresent, took, nil
 }
 
 // send encodes and writes one packet (not on a hot path).
@@ -243,4 +281,18 @@ func (c *client) close() {
 	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	c.send(&codec.Disconnect{})
 	c.nc.Close()
+}
+
+// connackText names a refusal: the 5.0 reason code, or the 3.1.1 return
+// code (whose numbers mean something else in 5.0).
+func connackText(v codec.Version, rc codec.ReasonCode) string {
+	if v == codec.V5 {
+		return rc.String()
+	}
+	names := [...]string{1: "unacceptable protocol version", 2: "identifier rejected", 3: "server unavailable",
+		4: "bad user name or password", 5: "not authorized"}
+	if int(rc) < len(names) && names[rc] != "" {
+		return fmt.Sprintf("return code %d (%s)", rc, names[rc])
+	}
+	return fmt.Sprintf("return code %d", rc)
 }
