@@ -57,12 +57,34 @@
 #                                            time to the first CONNACK, RSS
 #                        queued-mem          MEM_SESSIONS offline sessions × MEM_QUEUED
 #                                            100-byte messages: bytes per queued delivery
-#                      "all" is both groups.
+#                      and of the password cases (the group "auth"):
+#                        auth-101 auth-1000 (auth-N for any N)   CONNECT with a
+#                                            password: AUTH_CONNECTORS clients each
+#                                            connect, wait for the CONNACK (success),
+#                                            disconnect and start again; connects/s
+#                                            and p50/p99 CONNECT→CONNACK. Both brokers
+#                                            get the same password file of AUTH_USERS
+#                                            users, $7$ (PBKDF2-SHA512) with N
+#                                            iterations, written by mosquitto_passwd;
+#                                            mosquitto: password_file + allow_anonymous
+#                                            false, tern: --password-file. Connector k
+#                                            logs in users k, k+C, ...: first each once
+#                                            (first logins: Tern's cache of verified
+#                                            passwords, keyed by user+password, misses;
+#                                            the pass ends after DURATION or when a
+#                                            connector has used all its users), then
+#                                            the same users again for DURATION (repeat
+#                                            logins: cache hits in Tern; Mosquitto
+#                                            2.0.11 has no cache and hashes each time).
+#                      "all" is the groups perf and durable.
 #   RATES="20k 50k 100k"   offered rates of the open-loop cases in the group
 #   INFLIGHT=32        durable-fanin-qos1: unacknowledged messages per publisher
 #   SESSIONS=1000 QUEUED=1000 RESTART_RETAINED=100000   restart cases (1M queued)
 #   MEM_SESSIONS=10000 MEM_QUEUED=100   queued-mem
 #   MOSQ_AUTOSAVE=60   mosquitto-durable's autosave_interval in seconds
+#   AUTH_USERS=5000 AUTH_CONNECTORS=8   auth cases: users in the password file
+#                      (its hashes take mosquitto_passwd about 20 s per 1000 users
+#                      at 1000 iterations on 2 cores; it is written once per N)
 #   TERN_MEMORY_FLAGS, TERN_DURABLE_FLAGS   see above
 #   OUT=bench/results/<date>.md   where the table goes (OUT= to skip)
 #   NOTE="..."         a line added under the table's title
@@ -91,6 +113,8 @@ RESTART_RETAINED=${RESTART_RETAINED:-100000}
 MEM_SESSIONS=${MEM_SESSIONS:-10000}
 MEM_QUEUED=${MEM_QUEUED:-100}
 MOSQ_AUTOSAVE=${MOSQ_AUTOSAVE:-60}
+AUTH_USERS=${AUTH_USERS:-5000}
+AUTH_CONNECTORS=${AUTH_CONNECTORS:-8}
 OUT=${OUT-bench/results/$(date -u +%Y-%m-%d).md}
 NOTE=${NOTE:-}
 MOSQUITTO=${MOSQUITTO:-}
@@ -188,6 +212,7 @@ expand() {
       for r in $RATES; do echo "openloop-tcp-$r openloop-ws-$r"; done
       echo restart restart-kill queued-mem
       ;;
+    auth) echo auth-101 auth-1000 ;;
     all) CASES="perf durable" expand ;;
     *) echo "$c" ;;
     esac
@@ -241,7 +266,12 @@ wait_port() {
 # mosquitto_conf DURABLE: the configuration on the prepared ports.
 mosquitto_conf() {
   echo "per_listener_settings false"
-  echo "allow_anonymous true"
+  if [ -n "$auth_file" ]; then
+    echo "allow_anonymous false"
+    echo "password_file $auth_file"
+  else
+    echo "allow_anonymous true"
+  fi
   if [ "$1" = yes ]; then
     echo "persistence true"
     echo "persistence_location $data/"
@@ -293,6 +323,7 @@ prepare() {
     # shellcheck disable=SC2206 # the flags are split on purpose
     cmd=("$work/tern" --mqtt "127.0.0.1:$tcp" --http "127.0.0.1:$ws" --mqtts "" --log-level warn
       --max-queued 10000 --max-inflight 1000 --max-packet-size 1048576 $flags)
+    if [ -n "$auth_file" ]; then cmd+=(--password-file "$auth_file"); fi
     if [ -n "$want_pprof" ]; then # only where the heap is read: the other cases run as before
       cmd+=(--pprof "127.0.0.1:$pp")
       pprof_url=http://127.0.0.1:$pp
@@ -301,6 +332,53 @@ prepare() {
   esac
   tcp_url="tcp://127.0.0.1:$tcp"
   ws_url="ws://127.0.0.1:$ws/mqtt"
+}
+
+# --- password files ---------------------------------------------------------
+AUTH_PASSWORD=tb-secret
+# auth_iterations CASE: the N of auth-N.
+auth_iterations() {
+  local n=${1#auth-}
+  case $n in
+  '' | *[!0-9]*) die "case $1: want auth-N, N the PBKDF2 iterations (auth-101, auth-1000)" ;;
+  esac
+  echo "$n"
+}
+
+# password_file N: prints the path of a file of AUTH_USERS users tb0 ..
+# tb<AUTH_USERS-1>, all with password $AUTH_PASSWORD, hashed $7$ with N
+# iterations by mosquitto_passwd; written once per N. mosquitto_passwd -U
+# converts a plain file in one go but 2.0.11 ignores -I there (it writes
+# its default, 101), so it is used only when the result has N iterations;
+# otherwise each user is hashed with -c -b -I N into a file of its own.
+password_file() {
+  local n=$1 f=$work/passwd.$1 parts i
+  if [ ! -s "$f" ]; then
+    command -v mosquitto_passwd >/dev/null 2>&1 || die "mosquitto_passwd is missing (Debian's mosquitto package has it)"
+    say "writing $AUTH_USERS users, \$7\$ with $n iterations, with mosquitto_passwd"
+    for ((i = 0; i < AUTH_USERS; i++)); do echo "tb$i:$AUTH_PASSWORD"; done >"$f.tmp"
+    if mosquitto_passwd -I "$n" -U "$f.tmp" >/dev/null 2>&1 && [ "$(head -1 "$f.tmp" | cut -d'$' -f1-3)" = "tb0:\$7\$$n" ]; then
+      mv "$f.tmp" "$f"
+    else
+      rm -f "$f.tmp"
+      parts=$work/passwd.$n.d
+      mkdir -p "$parts"
+      seq 0 $((AUTH_USERS - 1)) | xargs -P "$(nproc)" -I{} \
+        mosquitto_passwd -c -b -I "$n" "$parts/{}" "tb{}" "$AUTH_PASSWORD" ||
+        die "mosquitto_passwd -c -b -I $n failed"
+      find "$parts" -type f -exec cat {} + >"$f"
+      rm -rf "$parts"
+    fi
+    [ "$(cut -d'$' -f2-3 "$f" | grep -cx "7\$$n")" -eq "$AUTH_USERS" ] || die "$f: want $AUTH_USERS \$7\$$n\$ lines"
+    chmod 600 "$f"
+    # As root, mosquitto reads it after dropping to its own user; tern
+    # (root) reads it anyway.
+    if [ "$(id -u)" -eq 0 ] && id mosquitto >/dev/null 2>&1; then
+      chmod o+x "$work"
+      chown mosquitto: "$f"
+    fi
+  fi
+  echo "$f"
 }
 
 # start BROKER: prepares it and starts it; sets pid.
@@ -350,6 +428,10 @@ args() {
     if [ "$1" = restart-kill ]; then kill=kill; fi
     echo "--url $tcp_url --scenario restart --kill $kill --sessions $SESSIONS --queued $QUEUED --retained $RESTART_RETAINED"
     ;;
+  auth-*)
+    echo "--url $tcp_url --scenario connect-rate --connectors $AUTH_CONNECTORS --username tb --password $AUTH_PASSWORD" \
+      "--users $AUTH_USERS --duration $DURATION --warm $DURATION"
+    ;;
   queued-mem)
     echo "--url $tcp_url --scenario queued-memory --sessions $MEM_SESSIONS --queued $MEM_QUEUED --payload 100${pprof_url:+ --pprof-url $pprof_url}"
     ;;
@@ -361,10 +443,14 @@ args() {
 # restart cases start (and stop) the broker inside ternbench, which must
 # see the process start.
 run_case() {
-  local c=$1 b=$2 self= extra
+  local c=$1 b=$2 self= extra n
   case $c in restart*) self=1 ;; esac
-  want_pprof=
+  want_pprof= auth_file=
   if [ "$c" = queued-mem ]; then want_pprof=1; fi
+  if [[ $c == auth-* ]]; then
+    n=$(auth_iterations "$c")
+    auth_file=$(password_file "$n")
+  fi
   if [ -n "$self" ]; then prepare "$b"; else start "$b"; fi
   extra=(--broker-pid "$pid")
   if [ -n "$self" ]; then extra=(-- "${cmd[@]}"); fi
@@ -377,9 +463,15 @@ run_case() {
 }
 
 # --- runs ------------------------------------------------------------------
-want_pprof= pprof_url=
+want_pprof= pprof_url= auth_file=
 tcp_url=tcp://127.0.0.1:1 ws_url=ws://127.0.0.1:1/mqtt
 for c in $CASES; do args "$c" >/dev/null; done # unknown cases stop here
+for c in $CASES; do
+  if [[ $c == auth-* ]]; then # the files are written before the clock starts
+    n=$(auth_iterations "$c")
+    password_file "$n" >/dev/null
+  fi
+done
 start_time=$(date +%s)
 for rep in $(seq "$REPS"); do
   for c in $CASES; do
@@ -428,6 +520,13 @@ table=$work/table.md
   echo
   echo "Medians over REPS runs per broker, spread min–max; ratio = the second broker's median / the first's."
   echo "RSS per connection is the broker's VmRSS growth divided by the connections, 2 s after the last CONNACK."
+  if grep -q '"scenario":"connect-rate"' "$results"; then
+    echo "auth-N: the same password file ($AUTH_USERS users, \$7\$ PBKDF2-SHA512 with N iterations, mosquitto_passwd) for both;" \
+      "$AUTH_CONNECTORS connectors each connect, wait for the CONNACK, disconnect, again; latency is CONNECT written → CONNACK read." \
+      "First logins: each user once, so none is in Tern's cache of verified passwords (keyed by user+password, empty at the broker's start);" \
+      "that pass ends after DURATION or when a connector has used all its users (its seconds are in the .jsonl)." \
+      "Repeat logins: the same users again for DURATION, every one a cache hit in Tern; Mosquitto 2.0.11 keeps no such cache and hashes every login."
+  fi
 } >"$table"
 cat "$table"
 if [ -n "$OUT" ]; then
