@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -46,11 +47,15 @@ func openFaulty(t *testing.T, dir string, fault *diskFault) (string, func()) {
 	if fault != nil {
 		fs = errorfs.Wrap(vfs.Default, fault)
 	}
-	st, err := pebble.Open(dir, pebble.Options{FS: fs})
+	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("TERN_TEST_LOG") != "" { // the broker's and the store's logs, for debugging
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	st, err := pebble.Open(dir, pebble.Options{FS: fs, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := broker.Open(context.Background(), broker.Options{Store: st})
+	srv, err := broker.Open(context.Background(), broker.Options{Store: st, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
