@@ -142,37 +142,52 @@ func (c *committer) kick() {
 // loop applies groups until there is nothing to apply.
 func (c *committer) loop() {
 	for {
-		c.mu.Lock()
-		if c.failed && c.rewrite != nil && (!c.cur.batch.Empty() || len(c.cur.done) > 0) {
-			c.failed = false
-			c.mu.Unlock()
-			c.rewrite()
-			c.mu.Lock()
-			c.cur.sync = true
-		}
-		g := c.cur
-		if g.batch.Empty() && len(g.done) == 0 {
-			c.running = false
-			if c.closed && c.idle != nil {
-				close(c.idle)
-				c.idle = nil
-			}
-			c.mu.Unlock()
+		g := c.take()
+		if g == nil {
 			return
 		}
-		c.cur, c.spare = c.spare, nil
-		c.mu.Unlock()
 		c.apply(g)
-		c.mu.Lock()
-		g.batch.Reset()
-		clear(g.done)
-		g.done, g.sync = g.done[:0], false
-		if cap(g.batch.Ops) > maxSpareOps {
-			g.batch.Ops = nil // do not keep a burst's capacity for ever
-		}
-		c.spare = g
-		c.mu.Unlock()
+		c.recycle(g)
 	}
+}
+
+// take returns the group to apply next, starting with a full rewrite
+// after a failure, or nil (and marks the goroutine stopped) when there is
+// nothing to apply.
+func (c *committer) take() *group {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failed && c.rewrite != nil && (!c.cur.batch.Empty() || len(c.cur.done) > 0) {
+		c.failed = false
+		c.mu.Unlock()
+		c.rewrite()
+		c.mu.Lock()
+		c.cur.sync = true
+	}
+	g := c.cur
+	if g.batch.Empty() && len(g.done) == 0 {
+		c.running = false
+		if c.closed && c.idle != nil {
+			close(c.idle)
+			c.idle = nil
+		}
+		return nil
+	}
+	c.cur, c.spare = c.spare, nil
+	return g
+}
+
+// recycle makes an applied group the spare.
+func (c *committer) recycle(g *group) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g.batch.Reset()
+	clear(g.done)
+	g.done, g.sync = g.done[:0], false
+	if cap(g.batch.Ops) > maxSpareOps {
+		g.batch.Ops = nil // do not keep a burst's capacity for ever
+	}
+	c.spare = g
 }
 
 // apply writes one group and runs its callbacks.
