@@ -10,6 +10,8 @@ import (
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/scram"
+	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
 func TestSCRAMHash(t *testing.T) {
@@ -127,4 +129,51 @@ func TestFileSCRAM(t *testing.T) {
 	if _, err := f.Reload(); err != nil || step.Valid() {
 		t.Fatalf("after the password changed: err=%v valid=%v", err, step.Valid())
 	}
+}
+
+// TestSCRAMOverTCP runs the exchange against a broker with a File, with a
+// scripted peer that checks each packet: AUTH 0x18 with the method and
+// server-first [MQTT-5:4.12.0-2], the CONNACK with the method and the
+// server-final [MQTT-5:4.12.0-5]; a PUBLISH in the middle of an exchange
+// gets CONNACK 0x82 and the connection closes.
+func TestSCRAMOverTCP(t *testing.T) {
+	h, _ := NewHash([]byte("secret"), HashOptions{Algorithm: SCRAMSHA256})
+	f, err := Load(writeFile(t, "alice:"+h.String()), Options{Logger: quiet(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := brokerkit.Start(t, &broker.Options{Authenticator: f}, broker.WebSocketOptions{})
+	connect := func(c *scram.Client) *codec.Connect {
+		return &codec.Connect{Version: codec.V5, ClientID: "tcp", CleanStart: true,
+			Properties: codec.Properties{AuthenticationMethod: scram.Method, AuthenticationData: c.First()}}
+	}
+
+	p := testkit.Dial(t, srv.Addr, codec.V5)
+	c := scram.NewClient("alice", []byte("secret"), "")
+	p.Send(t, connect(c))
+	a := testkit.Expect[*codec.Auth](t, p)
+	if a.ReasonCode != codec.ContinueAuthentication || a.Properties.AuthenticationMethod != scram.Method {
+		t.Fatalf("AUTH rc=%s method=%q", a.ReasonCode, a.Properties.AuthenticationMethod)
+	}
+	final, err := c.Final(a.Properties.AuthenticationData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Send(t, &codec.Auth{ReasonCode: codec.ContinueAuthentication, Properties: codec.Properties{AuthenticationMethod: scram.Method, AuthenticationData: final}})
+	ack := testkit.Expect[*codec.Connack](t, p)
+	if ack.ReasonCode != codec.Success || ack.Properties.AuthenticationMethod != scram.Method {
+		t.Fatalf("CONNACK rc=%s method=%q", ack.ReasonCode, ack.Properties.AuthenticationMethod)
+	}
+	if err := c.Verify(ack.Properties.AuthenticationData); err != nil {
+		t.Fatal(err)
+	}
+	p.Subscribe(t, 0, "x")
+
+	mid := testkit.Dial(t, srv.Addr, codec.V5)
+	mid.Send(t, connect(scram.NewClient("alice", []byte("secret"), "")))
+	testkit.Expect[*codec.Auth](t, mid)
+	mid.Send(t, &codec.Publish{Topic: "x", Payload: []byte("early")})
+	mid.ExpectDescribed(t, "CONNACK sp=0 rc=0x82")
+	mid.ExpectClosed(t)
+	p.ExpectIdle(t) // the early PUBLISH went nowhere
 }
