@@ -38,6 +38,65 @@ func (f AuthenticatorFunc) Authenticate(ctx context.Context, l *Login) codec.Rea
 	return f(ctx, l)
 }
 
+// EnhancedAuthenticator is an Authenticator that also runs MQTT 5.0
+// enhanced authentication (section 4.12): a CONNECT with an
+// Authentication Method, answered by AUTH packets until the CONNACK, and
+// re-authentication with AUTH 0x19 afterwards.
+//
+// A CONNECT whose method is not in AuthMethods is refused with CONNACK
+// 0x8C Bad authentication method. Otherwise the broker calls BeginAuth
+// and feeds the returned exchange the CONNECT's Authentication Data, then
+// the data of each AUTH 0x18 the client sends, until the exchange is done
+// (CONNACK 0x00 carrying the method and the last data) or refuses (CONNACK
+// with its reason code, or after a CONNACK a DISCONNECT, and the
+// connection is closed). The whole exchange of a CONNECT is bounded by
+// Options.ConnectTimeout.
+type EnhancedAuthenticator interface {
+	Authenticator
+	// AuthMethods lists the Authentication Methods supported.
+	AuthMethods() []string
+	// BeginAuth starts an exchange of method for l: the CONNECT, or for a
+	// re-authentication a CONNECT made up of the connection's version,
+	// client id, username and the method.
+	BeginAuth(ctx context.Context, l *Login, method string) AuthExchange
+}
+
+// AuthExchange is one enhanced authentication in progress. Its methods are
+// called from one goroutine at a time.
+type AuthExchange interface {
+	// Next takes the client's Authentication Data (which it must copy to
+	// keep) and returns the server's next step, or the reason to refuse
+	// (codec.NotAuthorized, ...) when rc is not codec.Success.
+	Next(ctx context.Context, data []byte) (step AuthStep, rc codec.ReasonCode)
+}
+
+// AuthStep is what an AuthExchange answers the client.
+type AuthStep struct {
+	// Data is the server's Authentication Data: sent in AUTH 0x18
+	// (Continue authentication) while not Done, in the CONNACK or the AUTH
+	// 0x00 (Success) once Done.
+	Data []byte
+	// Done means the client is authenticated.
+	Done bool
+	// Username, once Done, is the identity the exchange authenticated, which
+	// the Authorizer sees. Empty keeps the CONNECT's User Name. A CONNECT
+	// whose User Name differs is refused (0x87), as is a re-authentication
+	// as someone else.
+	Username string
+	// Valid, once Done, reports whether the credentials the exchange
+	// verified are still in force: Server.Reauthorize calls it (after a
+	// reload) and disconnects the client when it returns false. Nil keeps
+	// the client connected.
+	Valid func() bool
+}
+
+// enhancedAuth is the outcome of a connection's last enhanced
+// authentication, read by Reauthorize.
+type enhancedAuth struct {
+	method string
+	valid  func() bool
+}
+
 // Client is who a connection or session is, for an Authorizer.
 type Client struct {
 	ID       string

@@ -30,6 +30,7 @@ type conn struct {
 	clientID  string
 	who       Client // for the Authorizer
 	password  []byte // kept only with an Authenticator, for Reauthorize
+	ctx       context.Context
 	sess      *session
 	keepAlive time.Duration // 1.5 × Keep Alive, 0 for none
 	maxSize   int           // client's Maximum Packet Size, 0 for none
@@ -42,6 +43,11 @@ type conn struct {
 	aliases     map[uint16]string // client→server topic aliases
 	willOnClose bool              // publish the will when the connection ends
 	zeroExpiry  bool              // CONNECT had Session Expiry Interval 0
+	reauth      AuthExchange      // a re-authentication in progress
+
+	// auth is the last enhanced authentication (nil without one); the
+	// reader replaces it on re-authentication, Reauthorize reads it.
+	auth atomic.Pointer[enhancedAuth]
 
 	// Write queue, see writer.go.
 	outMu      sync.Mutex
@@ -111,6 +117,7 @@ func (c *conn) run(ctx context.Context) {
 }
 
 func (c *conn) serve(ctx context.Context) (err error) {
+	c.ctx = ctx
 	defer func() {
 		if p := recover(); p != nil {
 			err = c.panicked(p)
@@ -259,10 +266,59 @@ func (c *conn) handle(p codec.Packet) error {
 	case *codec.Connect:
 		return violation(codec.ProtocolError, "MQTT-3.1.0-2", "second CONNECT")
 	case *codec.Auth:
-		return violation(codec.ProtocolError, "", "AUTH without an Authentication Method in CONNECT")
+		return c.handleAuth(p)
 	default:
 		return violation(codec.ProtocolError, "", "a client does not send "+p.Type().String())
 	}
+	return nil
+}
+
+// handleAuth runs a re-authentication [MQTT-5:4.12.1]: AUTH 0x19 with the
+// CONNECT's method starts it, AUTH 0x18 continues it; the server answers
+// AUTH 0x18 while it goes on and AUTH 0x00 when it succeeds. A failure
+// closes the connection with a DISCONNECT of the exchange's reason code
+// [MQTT-5:4.12.1-2].
+func (c *conn) handleAuth(p *codec.Auth) error {
+	a := c.auth.Load()
+	switch {
+	case a == nil:
+		return violation(codec.ProtocolError, "MQTT-5:4.12.0-7", "AUTH without an Authentication Method in CONNECT")
+	case p.Properties.AuthenticationMethod != a.method:
+		// [MQTT-5:4.12.1-1]: the same method as in the CONNECT.
+		return violation(codec.ProtocolError, "MQTT-5:4.12.1-1", "re-authentication with another Authentication Method")
+	case p.ReasonCode == codec.ReAuthenticate && c.reauth == nil:
+		ea, _ := c.srv.opts.Authenticator.(EnhancedAuthenticator)
+		if ea == nil {
+			return violation(codec.ProtocolError, "", "re-authentication without an authenticator")
+		}
+		l := &Login{
+			Connect: &codec.Connect{Version: c.version, ClientID: c.who.ID, Username: c.who.Username, HasUsername: c.who.Username != "",
+				Properties: codec.Properties{AuthenticationMethod: a.method}},
+			ClientID: c.who.ID, Remote: c.nc.RemoteAddr(),
+		}
+		c.reauth = ea.BeginAuth(c.ctx, l, a.method)
+	case p.ReasonCode == codec.ContinueAuthentication && c.reauth != nil:
+	default:
+		return violation(codec.ProtocolError, "MQTT-5:4.12.1-1", "AUTH with reason code "+p.ReasonCode.String()+" out of turn")
+	}
+	step, rc := c.reauth.Next(c.ctx, p.Properties.AuthenticationData)
+	if rc == codec.Success && step.Done && step.Username != "" && step.Username != c.who.Username {
+		rc = codec.NotAuthorized // a connection does not change hands
+	}
+	if rc != codec.Success {
+		c.reauth = nil
+		c.srv.stats.AuthFailures.Add(1)
+		return violation(rc, "MQTT-5:4.12.1-2", "re-authentication failed: "+rc.String())
+	}
+	out := &codec.Auth{ReasonCode: codec.ContinueAuthentication,
+		Properties: codec.Properties{AuthenticationMethod: a.method, AuthenticationData: step.Data}}
+	if step.Done {
+		c.reauth = nil
+		out.ReasonCode = codec.Success
+		c.auth.Store(&enhancedAuth{method: a.method, valid: step.Valid})
+		c.log.Info("client re-authenticated", "method", a.method)
+	}
+	c.enqueuePacket(out)
 	return nil
 }
 

@@ -3,6 +3,9 @@ package broker
 import (
 	"context"
 	"errors"
+	"net"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/ternmq/tern/codec"
@@ -40,8 +43,13 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 		}
 		c.log = c.log.With("assigned", clientID)
 	}
-	if p.Properties.AuthenticationMethod != "" {
-		return refuse(codec.BadAuthenticationMethod, "", "extended authentication is not supported")
+	method := p.Properties.AuthenticationMethod
+	var enhanced EnhancedAuthenticator
+	if method != "" {
+		enhanced, _ = c.srv.opts.Authenticator.(EnhancedAuthenticator)
+		if enhanced == nil || !slices.Contains(enhanced.AuthMethods(), method) {
+			return refuse(codec.BadAuthenticationMethod, "", "authentication method "+strconv.Quote(method)+" is not supported")
+		}
 	}
 	if w := p.Will; w != nil && isSysTopic(w.Topic) {
 		return refuse(codec.TopicNameInvalid, "", "will topic in $SYS")
@@ -52,7 +60,28 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 	if max := c.srv.opts.MaxConnections; max > 0 && c.srv.connCount() > max {
 		return refuse(codec.QuotaExceeded, "", "connection limit reached")
 	}
-	if auth := c.srv.opts.Authenticator; auth != nil {
+	username := p.Username
+	if auth := c.srv.opts.Authenticator; enhanced != nil {
+		l := &Login{Connect: p, ClientID: clientID, Remote: c.nc.RemoteAddr()}
+		step, rc, err := c.authenticate(ctx, enhanced, l, method)
+		if err != nil {
+			return err
+		}
+		if rc == codec.Success && step.Username != "" {
+			if p.Username != "" && p.Username != step.Username {
+				rc = codec.NotAuthorized
+			}
+			username = step.Username
+		}
+		if rc != codec.Success {
+			c.srv.stats.AuthFailures.Add(1)
+			return refuse(rc, "MQTT-5:4.12.0-4", "enhanced authentication: "+rc.String())
+		}
+		// [MQTT-5:4.12.0-5]: the CONNACK carries the method and the last data.
+		ack.Properties.AuthenticationMethod = method
+		ack.Properties.AuthenticationData = step.Data
+		c.auth.Store(&enhancedAuth{method: method, valid: step.Valid})
+	} else if auth != nil {
 		l := &Login{Connect: p, ClientID: clientID, Remote: c.nc.RemoteAddr()}
 		if rc := auth.Authenticate(ctx, l); rc != codec.Success {
 			c.srv.stats.AuthFailures.Add(1)
@@ -60,7 +89,7 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 		}
 		c.password = p.Password // kept for Reauthorize
 	}
-	c.who = Client{ID: clientID, Username: p.Username}
+	c.who = Client{ID: clientID, Username: username}
 	if w := p.Will; w != nil && !c.srv.allowed(c.who, Write, w.Topic) {
 		return refuse(codec.NotAuthorized, "", "will topic not authorized")
 	}
@@ -147,4 +176,56 @@ func (c *conn) setWill(w *codec.Will) {
 		m.willLife, m.hasWillLife = time.Duration(w.Properties.MessageExpiryInterval)*time.Second, true
 	}
 	c.sess.setWill(m, w.Properties.WillDelayInterval)
+}
+
+// authenticate runs the enhanced authentication of a CONNECT: the server's
+// data goes out in AUTH 0x18 [MQTT-5:4.12.0-2] and the client answers
+// with AUTH 0x18 [MQTT-5:4.12.0-3], within the CONNECT deadline, until the
+// exchange is done or refuses (rc). Any packet but AUTH or DISCONNECT
+// before the CONNACK is a protocol error, answered with CONNACK 0x82.
+func (c *conn) authenticate(ctx context.Context, ea EnhancedAuthenticator, l *Login, method string) (AuthStep, codec.ReasonCode, error) {
+	refuse := func(rc codec.ReasonCode, rule, why string) error {
+		c.enqueuePacket(&codec.Connack{ReasonCode: rc})
+		return violation(0, rule, "CONNECT refused: "+why)
+	}
+	ex := ea.BeginAuth(ctx, l, method)
+	data := l.Connect.Properties.AuthenticationData
+	for {
+		step, rc := ex.Next(ctx, data)
+		if rc != codec.Success || step.Done {
+			return step, rc, nil
+		}
+		c.enqueuePacket(&codec.Auth{ReasonCode: codec.ContinueAuthentication,
+			Properties: codec.Properties{AuthenticationMethod: method, AuthenticationData: step.Data}})
+		p, err := c.r.ReadPacket()
+		if err != nil {
+			var ne net.Error
+			var ce *codec.Error
+			switch {
+			case errors.As(err, &ne) && ne.Timeout():
+				return step, 0, violation(0, "", "no AUTH before the CONNECT deadline")
+			case errors.As(err, &ce):
+				rc := ce.Code
+				if !rc.ValidFor(codec.CONNACK) {
+					rc = codec.ProtocolError
+				}
+				return step, 0, refuse(rc, ce.Rule, "invalid AUTH: "+ce.Msg)
+			}
+			return step, 0, err
+		}
+		switch p := p.(type) {
+		case *codec.Auth:
+			if p.ReasonCode != codec.ContinueAuthentication {
+				return step, 0, refuse(codec.ProtocolError, "MQTT-5:4.12.0-3", "AUTH with reason code "+p.ReasonCode.String()+" during authentication")
+			}
+			if p.Properties.AuthenticationMethod != method {
+				return step, 0, refuse(codec.ProtocolError, "MQTT-5:4.12.0-3", "AUTH with another Authentication Method")
+			}
+			data = p.Properties.AuthenticationData
+		case *codec.Disconnect:
+			return step, 0, errNormal
+		default:
+			return step, 0, refuse(codec.ProtocolError, "", p.Type().String()+" during authentication, before the CONNACK")
+		}
+	}
 }

@@ -150,7 +150,8 @@ func newClientID() string {
 // Reauthorize applies changed credentials and rules (after the
 // Authenticator or Authorizer reloaded their files) to the clients already
 // connected: each is authenticated again with the credentials it connected
-// with and disconnected if it no longer passes (5.0: DISCONNECT 0x98
+// with (a client of enhanced authentication: its AuthStep.Valid is asked)
+// and disconnected if it no longer passes (5.0: DISCONNECT 0x98
 // Administrative action), and every subscription, of online and offline
 // sessions alike, that the Authorizer no longer allows is removed. It
 // returns the numbers of clients disconnected and subscriptions removed.
@@ -162,6 +163,14 @@ func (s *Server) Reauthorize(ctx context.Context) (disconnected, unsubscribed in
 	if auth := s.opts.Authenticator; auth != nil {
 		for _, c := range conns {
 			if !c.accepted() {
+				continue
+			}
+			if a := c.auth.Load(); a != nil {
+				if a.valid != nil && !a.valid() {
+					c.log.Info("credentials no longer valid; disconnecting", "method", a.method)
+					c.kick(codec.AdministrativeAction, "credentials no longer valid")
+					disconnected++
+				}
 				continue
 			}
 			p := &codec.Connect{Version: c.version, ClientID: c.who.ID, Username: c.who.Username, Password: c.password}

@@ -47,6 +47,8 @@ type Client struct {
 	routes   []*route // one per subscribed filter
 	fallback *route   // Options.DefaultHandler's, nil without one
 
+	reauthMu sync.Mutex // one Reauthenticate at a time
+
 	userWG sync.WaitGroup // handler and callback goroutines
 	events *serial[func()]
 	done   chan struct{} // closed when the supervisor goroutine ends
@@ -66,6 +68,9 @@ func Connect(ctx context.Context, url string, opts Options) (*Client, error) {
 	opts.setDefaults()
 	if !opts.Version.Valid() {
 		return nil, fmt.Errorf("mqtt: unsupported protocol version %v", opts.Version)
+	}
+	if opts.Auth != nil && opts.Version != codec.V5 {
+		return nil, fmt.Errorf("mqtt: enhanced authentication (Options.Auth) needs MQTT 5.0")
 	}
 	u, err := parseURL(url)
 	if err != nil {
@@ -203,7 +208,7 @@ func (c *Client) handshake(ctx context.Context, cleanStart bool) (*conn, *codec.
 	if c.opts.Version == codec.V5 {
 		p.Properties = c.opts.ConnectProperties
 	}
-	cn, ack, err := exchange(ctx, nc, p, c.opts.maxPacketSize())
+	cn, ack, err := exchange(ctx, nc, p, c.opts.maxPacketSize(), c.opts.Auth)
 	if err != nil {
 		nc.Close()
 		return nil, nil, err

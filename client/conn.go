@@ -53,6 +53,8 @@ type conn struct {
 	room      chan struct{}     // closed when out is taken by the writer
 	wake      chan struct{}
 
+	reauth atomic.Pointer[reauth] // a re-authentication in progress
+
 	lastWrite atomic.Int64 // UnixNano of the last completed Write
 	pingSent  atomic.Int64 // UnixNano of the PINGREQ awaiting its PINGRESP, 0 for none
 
@@ -80,9 +82,20 @@ const (
 	closeGrace = 2 * time.Second
 )
 
-// exchange sends CONNECT on nc and reads the CONNACK, bounded by ctx. It
-// returns the new connection (not yet started) and a copy of the CONNACK.
-func exchange(ctx context.Context, nc net.Conn, p *codec.Connect, maxPacket int) (*conn, *codec.Connack, error) {
+// exchange sends CONNECT on nc and reads the CONNACK, bounded by ctx, with
+// the AUTH packets of enhanced authentication in between when auth is set
+// [MQTT-5:4.12.0-1]. It returns the new connection (not yet started) and a
+// copy of the CONNACK.
+func exchange(ctx context.Context, nc net.Conn, p *codec.Connect, maxPacket int, auth EnhancedAuth) (*conn, *codec.Connack, error) {
+	var ax AuthExchange
+	if auth != nil {
+		var data []byte
+		var err error
+		if ax, data, err = auth.Begin(); err != nil {
+			return nil, nil, fmt.Errorf("mqtt: connect: %w", err)
+		}
+		p.Properties.AuthenticationMethod, p.Properties.AuthenticationData = auth.Method(), data
+	}
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
@@ -97,6 +110,20 @@ func exchange(ctx context.Context, nc net.Conn, p *codec.Connect, maxPacket int)
 	var pkt codec.Packet
 	if _, err = nc.Write(buf); err == nil {
 		pkt, err = r.ReadPacket()
+		for err == nil && pkt.Type() == codec.AUTH && ax != nil {
+			var out []byte
+			if out, err = authStep(ax, pkt.(*codec.Auth), auth.Method()); err != nil {
+				break
+			}
+			a := &codec.Auth{ReasonCode: codec.ContinueAuthentication,
+				Properties: codec.Properties{AuthenticationMethod: auth.Method(), AuthenticationData: out}}
+			if buf, err = a.Append(buf[:0], p.Version); err != nil {
+				break
+			}
+			if _, err = nc.Write(buf); err == nil {
+				pkt, err = r.ReadPacket()
+			}
+		}
 	}
 	if !stop() {
 		return nil, nil, ctx.Err() // ctx ended and closed nc
@@ -110,7 +137,7 @@ func exchange(ctx context.Context, nc net.Conn, p *codec.Connect, maxPacket int)
 	nc.SetDeadline(time.Time{})
 	ack, ok := pkt.(*codec.Connack)
 	if !ok {
-		return nil, nil, fmt.Errorf("mqtt: connect: expected CONNACK, got %v (extended authentication is not supported)", pkt.Type())
+		return nil, nil, fmt.Errorf("mqtt: connect: expected CONNACK, got %v", pkt.Type())
 	}
 	if ack.ReasonCode != codec.Success {
 		re := &ReasonError{Op: "connect", Code: ack.ReasonCode}
@@ -121,9 +148,29 @@ func exchange(ctx context.Context, nc net.Conn, p *codec.Connect, maxPacket int)
 		}
 		return nil, nil, re
 	}
+	if ax != nil {
+		// [MQTT-5:4.12.0-5]: the CONNACK ends the exchange with the
+		// method and the server's last data, which must authenticate it.
+		if ack.Properties.AuthenticationMethod != auth.Method() {
+			return nil, nil, fmt.Errorf("mqtt: connect: %w: the CONNACK has Authentication Method %q, want %q",
+				ErrServerNotAuthenticated, ack.Properties.AuthenticationMethod, auth.Method())
+		}
+		if err := ax.Finish(ack.Properties.AuthenticationData); err != nil {
+			return nil, nil, fmt.Errorf("mqtt: connect: %w: %w", ErrServerNotAuthenticated, err)
+		}
+	}
 	cp := *ack
 	cp.Properties = cloneProperties(&ack.Properties)
 	return &conn{nc: nc, r: r, v: p.Version}, &cp, nil
+}
+
+// authStep answers one AUTH of the server during the CONNECT exchange.
+func authStep(ax AuthExchange, a *codec.Auth, method string) ([]byte, error) {
+	if a.ReasonCode != codec.ContinueAuthentication || a.Properties.AuthenticationMethod != method {
+		return nil, fmt.Errorf("AUTH %s with method %q during authentication with %q",
+			a.ReasonCode, a.Properties.AuthenticationMethod, method)
+	}
+	return ax.Next(a.Properties.AuthenticationData)
 }
 
 // setup applies the CONNACK to the connection's settings.

@@ -88,6 +88,8 @@ func (c *Client) handle(cn *conn, p codec.Packet) error {
 		c.handleCtrlAck(cn, codec.UNSUBSCRIBE, p.PacketID, p.ReasonCodes, &p.Properties)
 	case *codec.Pingresp:
 		cn.pingSent.Store(0)
+	case *codec.Auth:
+		return cn.handleAuth(p)
 	case *codec.Disconnect:
 		return &ReasonError{Op: "disconnect", Code: p.ReasonCode,
 			Reason: p.Properties.ReasonString, ServerReference: p.Properties.ServerReference}

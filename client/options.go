@@ -22,6 +22,14 @@ type Options struct {
 	Username string
 	Password []byte
 
+	// Auth, when set, authenticates with MQTT 5.0 enhanced
+	// authentication (5.0 only): the CONNECT carries Auth.Method() and its
+	// first data, the client answers the server's AUTH packets, and the
+	// CONNACK must carry data that Auth accepts, or Connect fails.
+	// SCRAM(username, password) gives SCRAM-SHA-256, with which the
+	// password never goes on the wire. See Client.Reauthenticate.
+	Auth EnhancedAuth
+
 	// Version is the protocol version: codec.V5 (the default) or codec.V311.
 	Version codec.Version
 

@@ -40,8 +40,8 @@ func passwdMain(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	batch := fl.Bool("b", false, "batch mode: take the password from the command line (visible in ps and shell history)")
 	del := fl.Bool("D", false, "delete the user instead of adding or updating it")
 	update := fl.Bool("U", false, "convert a file of plain-text user:password lines to hashed passwords, in place")
-	iterations := fl.Int("I", 0, "PBKDF2 `iterations` (default 101, as Mosquitto 2.0) or Argon2id time cost (default 2)")
-	hash := fl.String("H", string(passwd.SHA512PBKDF2), "`hash` to write: sha512-pbkdf2 (read by Mosquitto 2.0 and 2.1) or argon2id (Mosquitto 2.1 only)")
+	iterations := fl.Int("I", 0, "PBKDF2 `iterations` (default 101, as Mosquitto 2.0; 4096 and at least 4096 for scram-sha-256) or Argon2id time cost (default 2)")
+	hash := fl.String("H", string(passwd.SHA512PBKDF2), "`hash` to write: sha512-pbkdf2 (read by Mosquitto 2.0 and 2.1), argon2id (Mosquitto 2.1 only) or scram-sha-256 (Tern only: MQTT 5 SCRAM-SHA-256 logins, and plain passwords too)")
 	fl.Usage = func() {
 		fmt.Fprint(stderr, passwdUsage)
 		fl.PrintDefaults()
@@ -54,11 +54,11 @@ func passwdMain(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		return errors.New("passwd: -I must be at least 1")
 	}
 	switch opts.Algorithm {
-	case passwd.SHA512PBKDF2, passwd.Argon2id:
+	case passwd.SHA512PBKDF2, passwd.Argon2id, passwd.SCRAMSHA256:
 	case passwd.SHA512:
 		return errors.New("passwd: -H sha512 is read but not written by tern (too fast to resist guessing); use sha512-pbkdf2")
 	default:
-		return fmt.Errorf("passwd: -H %q: want sha512-pbkdf2 or argon2id", *hash)
+		return fmt.Errorf("passwd: -H %q: want sha512-pbkdf2, argon2id or scram-sha-256", *hash)
 	}
 	pos := fl.Args()
 	want := 2

@@ -71,6 +71,7 @@ func TestPasswdEdits(t *testing.T) {
 	tpasswd(t, "", "-b", "-I", "1000", path, "bob", "b:with colon")
 	tpasswd(t, "", "-H", "argon2id", "-b", path, "carol", "c")
 	tpasswd(t, "d\nd\n", path, "dave")
+	tpasswd(t, "", "-H", "scram-sha-256", "-b", path, "frank", "f")
 	// A comment added by hand survives edits.
 	b, _ := os.ReadFile(path)
 	os.WriteFile(path, append([]byte("# keep me\n"), b...), 0o600)
@@ -82,14 +83,15 @@ func TestPasswdEdits(t *testing.T) {
 		t.Errorf("deleting an unknown user: %q", warn)
 	}
 	lines := readLines(t, path)
-	if len(lines) != 4 || lines[0] != "# keep me" || !strings.HasPrefix(lines[1], "alice:$7$101$") ||
-		!strings.HasPrefix(lines[2], "carol:$argon2id$v=19$m=19456,t=2,p=1$") || !strings.HasPrefix(lines[3], "dave:$7$") {
+	if len(lines) != 5 || lines[0] != "# keep me" || !strings.HasPrefix(lines[1], "alice:$7$101$") ||
+		!strings.HasPrefix(lines[2], "carol:$argon2id$v=19$m=19456,t=2,p=1$") || !strings.HasPrefix(lines[3], "dave:$7$") ||
+		!strings.HasPrefix(lines[4], "frank:$scram-sha-256$4096$") {
 		t.Fatalf("file after edits:\n%s", strings.Join(lines, "\n"))
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o640 {
 		t.Errorf("mode %v after edits, want 0640 kept", fi.Mode().Perm())
 	}
-	checkPasswd(t, path, map[string]string{"alice": "a2", "carol": "c", "dave": "d"})
+	checkPasswd(t, path, map[string]string{"alice": "a2", "carol": "c", "dave": "d", "frank": "f"})
 	// -c overwrites.
 	tpasswd(t, "", "-c", "-b", path, "erin", "e")
 	checkPasswd(t, path, map[string]string{"erin": "e"})
@@ -154,7 +156,7 @@ func TestPasswdErrors(t *testing.T) {
 		{"c and D", "", []string{"-c", "-D", path, "u"}, "exclude"},
 		{"U with b", "", []string{"-U", "-b", path}, "-U takes"},
 		{"D with b", "", []string{"-D", "-b", path, "u", "p"}, "-D takes no password"},
-		{"bad hash", "", []string{"-H", "md5", "-c", "-b", path, "u", "p"}, "want sha512-pbkdf2 or argon2id"},
+		{"bad hash", "", []string{"-H", "md5", "-c", "-b", path, "u", "p"}, "want sha512-pbkdf2, argon2id or scram-sha-256"},
 		{"sha512", "", []string{"-H", "sha512", "-c", "-b", path, "u", "p"}, "too fast"},
 		{"zero iterations", "", []string{"-I", "0", "-c", "-b", path, "u", "p"}, "-I must be"},
 		{"colon in user", "", []string{"-c", "-b", path, "a:b", "p"}, "contains ':'"},

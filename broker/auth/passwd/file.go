@@ -68,7 +68,8 @@ type table struct {
 	// dummy is verified, and its result ignored, for unknown users, so
 	// that they take as long as a user of this file: the first user's
 	// hash (or a default $7$ hash for an empty file).
-	dummy *Hash
+	dummy   *Hash
+	fakeKey []byte // derives the SCRAM salts of users without SCRAM credentials
 
 	mu    sync.Mutex
 	cache map[string][sha256.Size]byte // user -> HMAC-SHA256(cacheKey, password)
@@ -124,13 +125,17 @@ func (f *File) read() (*table, error) {
 		return nil, fmt.Errorf("password file %s: %w", f.path, err)
 	}
 	t := &table{users: make(map[string]*Hash, len(entries)), cache: make(map[string][sha256.Size]byte)}
+	fake := sha256.New()
+	fake.Write([]byte("tern scram fake salt\n"))
 	for _, e := range entries {
 		t.users[e.User] = e.Hash
+		fake.Write([]byte(e.User + ":" + e.Hash.String() + "\n"))
 	}
 	t.dummy = f.dummy
 	if len(entries) > 0 {
 		t.dummy = entries[0].Hash
 	}
+	t.fakeKey = fake.Sum(nil)
 	return t, nil
 }
 
@@ -273,4 +278,4 @@ func (t *table) remember(user string, mac [sha256.Size]byte) {
 	t.mu.Unlock()
 }
 
-var _ broker.Authenticator = (*File)(nil)
+var _ broker.EnhancedAuthenticator = (*File)(nil)

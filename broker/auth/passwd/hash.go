@@ -3,6 +3,7 @@ package passwd
 import (
 	"crypto/pbkdf2"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ternmq/tern/internal/scram"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -32,6 +34,14 @@ const (
 	// Argon2id is a PHC string "$argon2id$v=19$m=..,t=..,p=..$salt$hash",
 	// as Mosquitto 2.1 writes by default. Mosquitto 2.0 cannot read it.
 	Argon2id Algorithm = "argon2id"
+	// SCRAMSHA256 is "$scram-sha-256$iterations$salt$StoredKey$ServerKey":
+	// the credentials of SCRAM-SHA-256 (RFC 5802, RFC 7677), with which a
+	// client proves it knows the password over MQTT 5.0 enhanced
+	// authentication without sending it. Such an entry also verifies a
+	// plain CONNECT password (PBKDF2-HMAC-SHA256 with the salt and
+	// iterations, then compare StoredKey). Tern's own; Mosquitto does not
+	// read it.
+	SCRAMSHA256 Algorithm = "scram-sha-256"
 )
 
 // Defaults for NewHash.
@@ -43,6 +53,11 @@ const (
 	// DefaultArgon2Time, DefaultArgon2Memory (KiB) and
 	// DefaultArgon2Threads are the Argon2id parameters NewHash uses: the
 	// OWASP minimum (t=2, 19 MiB, p=1).
+	// DefaultSCRAMIterations is the PBKDF2-HMAC-SHA256 iteration count
+	// of new SCRAM-SHA-256 credentials: the minimum RFC 7677 asks for,
+	// and the least the Tern client accepts.
+	DefaultSCRAMIterations = scram.MinIterations
+
 	DefaultArgon2Time    = 2
 	DefaultArgon2Memory  = 19 * 1024
 	DefaultArgon2Threads = 1
@@ -59,6 +74,7 @@ const (
 	sha512Size      = sha512.Size // $6$ and $7$ keys are 64 bytes
 	pbkdf2SaltLen   = 12          // what Mosquitto 2.0 writes and reads
 	argon2SaltLen   = 16
+	scramSaltLen    = 16
 	argon2KeyLen    = 32
 )
 
@@ -71,6 +87,7 @@ type Hash struct {
 	memory     uint32
 	threads    uint8
 	salt, sum  []byte
+	serverKey  []byte // SCRAMSHA256 only; sum is then the StoredKey
 }
 
 // Algorithm reports which hash h is.
@@ -101,6 +118,8 @@ func (h *Hash) Verify(password []byte) bool {
 		got = k
 	case Argon2id:
 		got = argon2.IDKey(password, h.salt, uint32(h.iterations), h.memory, h.threads, uint32(len(h.sum)))
+	case SCRAMSHA256:
+		return h.scram().Verify(password)
 	default:
 		return false
 	}
@@ -117,6 +136,8 @@ func (h *Hash) String() string {
 		return "$6$" + b64(h.salt) + "$" + b64(h.sum)
 	case SHA512PBKDF2:
 		return "$7$" + strconv.Itoa(h.iterations) + "$" + b64(h.salt) + "$" + b64(h.sum)
+	case SCRAMSHA256:
+		return "$scram-sha-256$" + strconv.Itoa(h.iterations) + "$" + b64(h.salt) + "$" + b64(h.sum) + "$" + b64(h.serverKey)
 	case Argon2id:
 		raw := base64.RawStdEncoding.EncodeToString
 		return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
@@ -127,16 +148,17 @@ func (h *Hash) String() string {
 
 // HashOptions says how NewHash hashes a password.
 type HashOptions struct {
-	// Algorithm is SHA512PBKDF2 (the default when empty) or Argon2id.
+	// Algorithm is SHA512PBKDF2 (the default when empty), Argon2id or
+	// SCRAMSHA256.
 	Algorithm Algorithm
 	// Iterations is the PBKDF2 iteration count (default
-	// DefaultIterations) or the Argon2 time parameter (default
-	// DefaultArgon2Time).
+	// DefaultIterations, DefaultSCRAMIterations for SCRAMSHA256) or the
+	// Argon2 time parameter (default DefaultArgon2Time).
 	Iterations int
 }
 
 // NewHash hashes password with a fresh random salt: 12 bytes for
-// SHA512PBKDF2, 16 for Argon2id.
+// SHA512PBKDF2, 16 for Argon2id and SCRAMSHA256.
 func NewHash(password []byte, o HashOptions) (*Hash, error) {
 	h := &Hash{alg: o.Algorithm, iterations: o.Iterations}
 	if h.alg == "" {
@@ -168,10 +190,24 @@ func NewHash(password []byte, o HashOptions) (*Hash, error) {
 		h.salt = make([]byte, argon2SaltLen)
 		rand.Read(h.salt)
 		h.sum = argon2.IDKey(password, h.salt, uint32(h.iterations), h.memory, h.threads, argon2KeyLen)
+	case SCRAMSHA256:
+		if h.iterations == 0 {
+			h.iterations = DefaultSCRAMIterations
+		}
+		if h.iterations < scram.MinIterations {
+			return nil, fmt.Errorf("scram-sha-256 iterations %d below %d, which clients refuse (RFC 7677)", h.iterations, scram.MinIterations)
+		}
+		salt := make([]byte, scramSaltLen)
+		rand.Read(salt)
+		c, err := scram.NewCredentials(password, salt, h.iterations)
+		if err != nil {
+			return nil, err
+		}
+		h.salt, h.sum, h.serverKey = c.Salt, c.StoredKey, c.ServerKey
 	case SHA512:
 		return nil, errors.New("sha512 ($6$) is read but not written: it is too fast to resist guessing; use sha512-pbkdf2")
 	default:
-		return nil, fmt.Errorf("unknown hash algorithm %q (want sha512-pbkdf2 or argon2id)", h.alg)
+		return nil, fmt.Errorf("unknown hash algorithm %q (want sha512-pbkdf2, argon2id or scram-sha-256)", h.alg)
 	}
 	return h, nil
 }
@@ -197,12 +233,44 @@ func ParseHash(s string) (*Hash, error) {
 			return nil, fmt.Errorf("$7$ hash: iterations %q not in 1..%d", parts[0], maxIterations)
 		}
 		return decodeSaltSum(&Hash{alg: SHA512PBKDF2, iterations: n}, parts[1], parts[2], base64.StdEncoding)
+	case strings.HasPrefix(s, "$scram-sha-256$"):
+		return parseSCRAM(s)
 	case strings.HasPrefix(s, "$argon2id$"):
 		return parseArgon2id(s)
 	case strings.HasPrefix(s, "$argon2i$"), strings.HasPrefix(s, "$argon2d$"):
 		return nil, errors.New("argon2i and argon2d hashes are not supported, only argon2id")
 	}
-	return nil, errors.New("unknown hash: want $6$, $7$ or $argon2id$")
+	return nil, errors.New("unknown hash: want $6$, $7$, $argon2id$ or $scram-sha-256$")
+}
+
+// parseSCRAM parses "$scram-sha-256$iterations$salt$StoredKey$ServerKey",
+// standard base64 with padding.
+func parseSCRAM(s string) (*Hash, error) {
+	parts := strings.Split(s, "$") // "", "scram-sha-256", i, salt, stored, server
+	if len(parts) != 6 {
+		return nil, errors.New("scram-sha-256 hash: want $scram-sha-256$iterations$salt$StoredKey$ServerKey")
+	}
+	n, err := strconv.Atoi(parts[2])
+	if err != nil || n < 1 || n > maxIterations || parts[2][0] == '+' {
+		return nil, fmt.Errorf("scram-sha-256 hash: iterations %q not in 1..%d", parts[2], maxIterations)
+	}
+	h := &Hash{alg: SCRAMSHA256, iterations: n}
+	enc := base64.StdEncoding
+	if h.salt, err = enc.DecodeString(parts[3]); err != nil || len(h.salt) == 0 || len(h.salt) > maxSalt {
+		return nil, fmt.Errorf("scram-sha-256 hash: salt: want 1..%d bytes of base64", maxSalt)
+	}
+	if h.sum, err = enc.DecodeString(parts[4]); err != nil || len(h.sum) != sha256.Size {
+		return nil, fmt.Errorf("scram-sha-256 hash: StoredKey: want %d bytes of base64", sha256.Size)
+	}
+	if h.serverKey, err = enc.DecodeString(parts[5]); err != nil || len(h.serverKey) != sha256.Size {
+		return nil, fmt.Errorf("scram-sha-256 hash: ServerKey: want %d bytes of base64", sha256.Size)
+	}
+	return h, nil
+}
+
+// scram returns the SCRAM credentials of a SCRAMSHA256 hash.
+func (h *Hash) scram() scram.Credentials {
+	return scram.Credentials{Iterations: h.iterations, Salt: h.salt, StoredKey: h.sum, ServerKey: h.serverKey}
 }
 
 // parseArgon2id parses "$argon2id$v=19$m=M,t=T,p=P$salt$hash". The salt
