@@ -90,11 +90,15 @@ var rules = []rule{{
 	},
 	direct: true,
 }, {
-	name: "client imports only codec and coder/websocket",
+	name: "client imports only codec, internal/scram and coder/websocket",
 	from: own("client"),
 	forbidden: func(g graph, _, dep string) bool {
-		return !g.std(dep) && !own("codec", "client")(dep) && !under("github.com/coder/websocket")(dep)
+		return !g.std(dep) && !own("codec", "client", "internal/scram")(dep) && !under("github.com/coder/websocket")(dep)
 	},
+}, {
+	name:      "internal/scram is stdlib only (it runs in the browser)",
+	from:      own("internal/scram"),
+	forbidden: func(g graph, _, dep string) bool { return !g.std(dep) && !own("internal/scram")(dep) },
 }, {
 	name:      "wasm never imports broker, web or cmd",
 	from:      own("wasm"),
