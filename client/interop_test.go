@@ -9,16 +9,11 @@ package client_test
 // ([MQTT-6.0.0-2]).
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -257,71 +252,8 @@ type mosquitto struct {
 // or fails under CI=true.
 func startMosquitto(t testing.TB) *mosquitto {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/mosquitto"); serr == nil {
-			bin, err = "/usr/sbin/mosquitto", nil
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mosquitto is required under CI (scripts/setup.sh installs it): %v", err)
-		}
-		t.Skipf("mosquitto not installed (apt-get install mosquitto); skipping the interop test: %v", err)
-	}
-	tcpPort, wsPort := freePort(t), freePort(t)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	cfg := fmt.Sprintf(`listener %d 127.0.0.1
-listener %d 127.0.0.1
-protocol websockets
-allow_anonymous true
-persistence false
-log_dest stderr
-log_type error
-log_type warning
-log_type notice
-log_type information
-`, tcpPort, wsPort)
-	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting mosquitto: %v", err)
-	}
-	ready := make(chan struct{})
-	logDone := make(chan struct{})
-	go func() {
-		defer close(logDone)
-		sc := bufio.NewScanner(out)
-		signalled := false
-		for sc.Scan() {
-			if testing.Verbose() {
-				fmt.Fprintln(os.Stderr, "mosquitto:", sc.Text())
-			}
-			if !signalled && strings.Contains(sc.Text(), " running") {
-				close(ready)
-				signalled = true
-			}
-		}
-		if !signalled {
-			close(ready)
-		}
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-logDone
-		cmd.Wait()
-	})
-	testkit.WaitFor(t, (<-chan struct{})(ready), "mosquitto to start")
-	if cmd.ProcessState != nil {
-		t.Fatal("mosquitto exited at start")
-	}
+	tcpPort, wsPort := testkit.FreePort(t), testkit.FreePort(t)
+	testkit.StartMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\nlistener %d 127.0.0.1\nprotocol websockets\nallow_anonymous true", tcpPort, wsPort))
 	return &mosquitto{
 		TCP: fmt.Sprintf("mqtt://127.0.0.1:%d", tcpPort),
 		WS:  fmt.Sprintf("ws://127.0.0.1:%d/mqtt", wsPort),

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -183,7 +180,6 @@ func TestPasswdErrors(t *testing.T) {
 // started with it accepts each user's password and refuses a wrong one.
 func TestPasswdMosquittoBroker(t *testing.T) {
 	pub := testkit.RequireTool(t, "mosquitto_pub", "mosquitto-clients")
-	bin := mosquittoBinary(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "passwd")
 	os.WriteFile(path, []byte("# converted from plain text\nerin:e pass\nfrank:f:colon\n"), 0o600)
@@ -198,7 +194,7 @@ func TestPasswdMosquittoBroker(t *testing.T) {
 	users["frank"] = "f:colon"
 	checkPasswd(t, path, users)
 
-	port := startMosquittoWith(t, bin, path)
+	port := startMosquittoWith(t, path)
 	for u, pw := range users {
 		for _, v := range []string{"mqttv311", "mqttv5"} {
 			run := func(password string) error {
@@ -219,79 +215,12 @@ func TestPasswdMosquittoBroker(t *testing.T) {
 	}
 }
 
-// mosquittoBinary finds the Debian mosquitto (in /usr/sbin, which a
-// non-root PATH may lack).
-func mosquittoBinary(t *testing.T) string {
-	if p, err := exec.LookPath("mosquitto"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/mosquitto"); err == nil {
-		return "/usr/sbin/mosquitto"
-	}
-	return testkit.RequireTool(t, "mosquitto", "mosquitto")
-}
-
 // startMosquittoWith runs mosquitto with password file pwfile on a free
 // loopback port, anonymous access off, and returns the port. It is
 // stopped (by its PID) when the test ends.
-func startMosquittoWith(t *testing.T, bin, pwfile string) string {
+func startMosquittoWith(t *testing.T, pwfile string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	me, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// user: as root, mosquitto would switch to the mosquitto user, which
-	// cannot read the test's private temporary directory.
-	cfg := "listener " + port + " 127.0.0.1\nallow_anonymous false\npassword_file " + pwfile +
-		"\nuser " + me.Username + "\npersistence false\nlog_dest stderr\nlog_type all\n"
-	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting mosquitto: %v", err)
-	}
-	ready := make(chan bool, 1)
-	logDone := make(chan struct{})
-	var log bytes.Buffer
-	go func() {
-		defer close(logDone)
-		sc := bufio.NewScanner(out)
-		sent := false
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if !sent && strings.Contains(sc.Text(), " running") {
-				ready <- true
-				sent = true
-			}
-		}
-		if !sent {
-			ready <- false
-		}
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-logDone
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("mosquitto log:\n%s", log.String())
-		}
-	})
-	if !testkit.WaitFor(t, (<-chan bool)(ready), "mosquitto to start") {
-		<-logDone
-		t.Fatalf("mosquitto exited at start:\n%s", log.String())
-	}
-	return port
+	port := testkit.FreePort(t)
+	testkit.StartMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s", port, pwfile))
+	return fmt.Sprint(port)
 }

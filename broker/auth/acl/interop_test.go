@@ -1,16 +1,12 @@
 package acl
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/codec"
@@ -284,7 +280,6 @@ func connect(t *testing.T, addr string, c broker.Client) *testkit.Peer {
 // stops it by PID when the test ends. It returns host:port.
 func startMosquitto(t *testing.T, acl string, users []string) string {
 	t.Helper()
-	bin := testkit.RequireTool(t, "mosquitto", "mosquitto")
 	passwd := testkit.RequireTool(t, "mosquitto_passwd", "mosquitto")
 	dir := t.TempDir()
 	aclPath, pwPath := filepath.Join(dir, "acl"), filepath.Join(dir, "passwd")
@@ -300,59 +295,8 @@ func startMosquitto(t *testing.T, acl string, users []string) string {
 			t.Fatalf("mosquitto_passwd %q: %v\n%s", args, err, out)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npassword_file %s\nacl_file %s\n"+
-		"persistence false\nsys_interval 0\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n",
-		port, pwPath, aclPath)
-	if os.Geteuid() == 0 {
-		conf += "user root\n" // keep the rights to read the files in a 0700 TempDir
-	}
-	confPath := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", confPath)
-	out, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan bool, 1)
-	logDone := make(chan struct{})
-	var logLines []string
-	go func() {
-		defer close(logDone)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			logLines = append(logLines, sc.Text())
-			if strings.Contains(sc.Text(), " running") {
-				ready <- true
-			}
-		}
-		ready <- false
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-logDone:
-		case <-time.After(testkit.Timeout):
-			cmd.Process.Kill()
-			<-logDone
-		}
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("mosquitto log:\n%s", strings.Join(logLines, "\n"))
-		}
-	})
-	if !testkit.WaitFor(t, (<-chan bool)(ready), "mosquitto to start") {
-		t.Fatal("mosquitto exited at start")
-	}
+	port := testkit.FreePort(t)
+	testkit.StartMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npassword_file %s\nacl_file %s\nsys_interval 0",
+		port, pwPath, aclPath))
 	return fmt.Sprintf("127.0.0.1:%d", port)
 }
