@@ -259,14 +259,3 @@ func startMosquitto(t testing.TB) *mosquitto {
 		WS:  fmt.Sprintf("ws://127.0.0.1:%d/mqtt", wsPort),
 	}
 }
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
