@@ -42,7 +42,7 @@ func TestBrowserSCRAM(t *testing.T) {
 	p := newPage(t, s)
 	p.open("/connection")
 
-	login := func(pw string) {
+	login := func(p *page, pw string) {
 		p.t.Helper()
 		p.setValue("conn-username", user)
 		p.setValue("conn-password", pw)
@@ -52,7 +52,7 @@ func TestBrowserSCRAM(t *testing.T) {
 
 	t.Run("login", func(t *testing.T) {
 		p := p.in(t)
-		login(password)
+		login(p, password)
 		p.do("connected", 30*time.Second, chromedp.WaitVisible(chromedp.CSS("#conn-status.state-ok")))
 		if got := p.text("conn-status-text"); got != "Connected" {
 			t.Errorf("status %q", got)
@@ -76,7 +76,7 @@ func TestBrowserSCRAM(t *testing.T) {
 
 	t.Run("wrong password", func(t *testing.T) {
 		p := p.in(t)
-		login("not-" + password)
+		login(p, "not-"+password)
 		p.do("refused", 30*time.Second, chromedp.WaitVisible(chromedp.ID("conn-hints")))
 		hints := p.text("conn-hints")
 		if !strings.Contains(hints, "Not authorized") && !strings.Contains(hints, "does not allow this client") {
@@ -84,6 +84,9 @@ func TestBrowserSCRAM(t *testing.T) {
 		}
 		if got := p.text("conn-status-text"); got != "Failed" {
 			t.Errorf("status %q, want Failed", got)
+		}
+		if bytes.Contains(rec.webSocketPayloads(t), []byte(password)) {
+			t.Error("the wrong password is in the WebSocket frames the browser sent")
 		}
 	})
 }
