@@ -252,7 +252,7 @@ declare namespace Tern {
   function defaultURL(): string;
 }
 
-/** <tern-connection url client-id username password protocol-version keepalive>: configures the shared connection and shows its status (data-state). */
+/** <tern-connection url client-id username password auth protocol-version keepalive>: configures the shared connection and shows its status (data-state). */
 interface TernConnectionElement extends HTMLElement {}
 
 /** <tern-value topic qos json-path digits>: the latest value of a topic (data-state: connecting, live, error; title: the error). */
