@@ -223,6 +223,38 @@ window.pageClient = c;
 	}
 }
 
+// TestBrowserSCRAM: connect(url, {auth: 'scram-sha-256'}) logs in
+// without the password reaching the broker; a wrong password is refused.
+func TestBrowserSCRAM(t *testing.T) {
+	needWasm(t)
+	b := startBrowser(t)
+	e := newEnv(t)
+	p := b.tab(t)
+	p.open(e.site.URL + "/test")
+	p.run(e, fmt.Sprintf(`
+const tern = await Tern.load();
+const c = await tern.connect(WS, {clientId: 'scram-1', username: '%[1]s', password: '%[2]s', auth: 'scram-sha-256'});
+T.check(c.connected, 'connected with SCRAM-SHA-256');
+await c.end();
+let err = await T.rejects(tern.connect(WS, {username: '%[1]s', password: 'wrong-%[2]s', auth: 'scram-sha-256', reconnectPeriod: 0}), 'a wrong SCRAM password');
+T.eq([err.kind, err.code, err.op], ['reason', 0x87, 'connect'], 'a wrong SCRAM password');
+err = await T.rejects(tern.connect(WS, {protocolVersion: 4, username: '%[1]s', password: '%[2]s', auth: 'scram-sha-256'}), 'SCRAM over 3.1.1');
+T.eq(err.kind, 'invalid', 'SCRAM over 3.1.1: kind');
+T.check(err.message.includes('protocolVersion 5'), 'SCRAM over 3.1.1: ' + err.message);
+// Without auth the password goes in the CONNECT, which this broker refuses for this user.
+err = await T.rejects(tern.connect(WS, {username: '%[1]s', password: 'plain', reconnectPeriod: 0}), 'a plain password');
+T.eq([err.kind, err.code], ['reason', 134], 'a plain password');
+`, scramUser, scramPassword))
+	for _, pw := range e.plainPasswords.all() {
+		if strings.Contains(pw, scramPassword) {
+			t.Errorf("the broker got the SCRAM password in a CONNECT: %q", pw)
+		}
+	}
+	if got := e.plainPasswords.all(); len(got) != 1 || got[0] != "plain" {
+		t.Errorf("CONNECT passwords %q, want only the plain one", got)
+	}
+}
+
 // testErrors: every kind of rejection, with its reason code.
 func testErrors(t *testing.T, b *browser, e *env) {
 	p := b.tab(t)

@@ -27,6 +27,7 @@ import (
 
 	tern "github.com/ternmq/tern"
 	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/broker/auth/passwd"
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit/browserkit"
@@ -93,6 +94,65 @@ type env struct {
 	foreign  *httptest.Server
 	ws       string // ws://<site>/mqtt
 	jsapiLog *logBuffer
+	// plainPasswords are the CONNECT passwords the broker was given.
+	plainPasswords passwords
+}
+
+// scramUser logs in with SCRAM-SHA-256 only; the others need no password.
+const scramUser, scramPassword = "sam", "Sc4am-test-pass"
+
+// testAuth refuses refusedUser, accepts SCRAM-SHA-256 logins of
+// scramUser, and everyone else without a password.
+type testAuth struct {
+	scram *passwd.File
+	seen  *passwords
+}
+
+type passwords struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (p *passwords) all() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.list...)
+}
+
+func (a *testAuth) Authenticate(_ context.Context, l *broker.Login) codec.ReasonCode {
+	if l.Connect.Password != nil {
+		a.seen.mu.Lock()
+		a.seen.list = append(a.seen.list, string(l.Connect.Password))
+		a.seen.mu.Unlock()
+	}
+	if l.Connect.Username == refusedUser || l.Connect.Username == scramUser {
+		return codec.BadUserNameOrPassword
+	}
+	return codec.Success
+}
+
+func (a *testAuth) AuthMethods() []string { return a.scram.AuthMethods() }
+
+func (a *testAuth) BeginAuth(ctx context.Context, l *broker.Login, method string) broker.AuthExchange {
+	return a.scram.BeginAuth(ctx, l, method)
+}
+
+// scramUsers is a password file with scramUser's SCRAM-SHA-256 entry.
+func scramUsers(t *testing.T) *passwd.File {
+	t.Helper()
+	h, err := passwd.NewHash([]byte(scramPassword), passwd.HashOptions{Algorithm: passwd.SCRAMSHA256, Iterations: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "users.txt")
+	if err := os.WriteFile(file, []byte(scramUser+":"+h.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := passwd.Load(file, passwd.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 func newEnv(t *testing.T) *env {
@@ -111,12 +171,7 @@ func newEnv(t *testing.T) *env {
 
 	e.srv = broker.New(broker.Options{
 		MaxPacketSize: brokerMaxPacket,
-		Authenticator: broker.AuthenticatorFunc(func(_ context.Context, l *broker.Login) codec.ReasonCode {
-			if l.Connect.Username == refusedUser {
-				return codec.BadUserNameOrPassword
-			}
-			return codec.Success
-		}),
+		Authenticator: &testAuth{scram: scramUsers(t), seen: &e.plainPasswords},
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -121,7 +121,11 @@ func (s *Service) clientOptions() client.Options {
 	if p.KeepAlive == 0 {
 		o.KeepAlive = -1
 	}
-	if p.Password != "" {
+	switch {
+	case p.SCRAM():
+		// The password stays here: the server gets a proof only.
+		o.Auth = client.SCRAM(p.Username, []byte(p.Password))
+	case p.Password != "":
 		o.Password = []byte(p.Password)
 	}
 	if p.Version == 5 {
@@ -206,6 +210,8 @@ func failure(err error, dial bool) *uistate.Failure {
 		f.Code, f.ServerReference = re.Code, re.ServerReference
 	case errors.Is(err, context.DeadlineExceeded):
 		f.Timeout = true
+	case errors.Is(err, client.ErrServerNotAuthenticated):
+		f.ServerNotAuthenticated = true
 	default:
 		// The browser does not say why a WebSocket could not be opened, nor
 		// does a server that closes it at once: the UI lists what to check.

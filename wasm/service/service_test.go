@@ -1,7 +1,9 @@
 package service
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -206,7 +208,25 @@ func TestClientOptions(t *testing.T) {
 	}
 }
 
+func TestClientOptionsSCRAM(t *testing.T) {
+	p := uistate.DefaultProfile("http://localhost:8080/", "/mqtt")
+	p.Username, p.Password, p.Auth = "u", "correct horse", uistate.AuthSCRAM
+	s := New(Options{Profile: p, ClientID: "tab1"})
+	defer s.Close()
+	o := s.copts
+	if o.Password != nil || o.Username != "u" || o.Auth == nil || o.Auth.Method() != "SCRAM-SHA-256" {
+		t.Fatalf("SCRAM client options: password %q, auth %v", o.Password, o.Auth)
+	}
+	_, first, err := o.Auth.Begin()
+	if err != nil || bytes.Contains(first, []byte("horse")) || !bytes.Contains(first, []byte("n=u,")) {
+		t.Errorf("client-first %q, %v", first, err)
+	}
+}
+
 func TestFailure(t *testing.T) {
+	if f := failure(fmt.Errorf("connect: %w", client.ErrServerNotAuthenticated), true); !f.ServerNotAuthenticated || f.Dial {
+		t.Errorf("server not authenticated: %+v", f)
+	}
 	f := failure(&client.ReasonError{Op: "connect", Code: codec.NotAuthorized}, true)
 	if f.Code != codec.NotAuthorized || f.Dial {
 		t.Errorf("reason error: %+v", f)

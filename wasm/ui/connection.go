@@ -160,6 +160,13 @@ func (p *ConnectionPage) form() app.UI {
 					app.Span().Text("Save in profile"),
 				),
 			)),
+			field("conn-auth", "Authentication", app.Select().ID("conn-auth").Disabled(live).
+				OnChange(func(ctx app.Context, e app.Event) { f.Auth = inputValue(ctx) }).Body(
+				app.Range(uistate.AuthMethods[:]).Slice(func(i int) app.UI {
+					a := uistate.AuthMethods[i]
+					return app.Option().Value(a[0]).Selected(f.Auth == a[0]).Text(a[1])
+				}),
+			), "Password sends it in the CONNECT; SCRAM-SHA-256 (MQTT 5.0) proves it without sending it."),
 			field("conn-keepalive", "Keep alive (s)", number("conn-keepalive", uint64(f.KeepAlive), 65535,
 				func(n uint64) { f.KeepAlive = uint16(n) }), "0 turns it off."),
 			app.Div().Class("field").Body(

@@ -66,6 +66,9 @@ type Failure struct {
 	Text string
 	// ServerReference is a 5.0 Server Reference to try instead.
 	ServerReference string
+	// ServerNotAuthenticated is set when a SCRAM login was accepted by a
+	// server that did not prove it holds the user's credentials.
+	ServerNotAuthenticated bool
 }
 
 // Conn is the connection status the UI shows.
@@ -131,6 +134,9 @@ func Hints(dialURL, pageURL string, f *Failure) []string {
 	if f.Code != 0 {
 		return append(h, reasonHints(f.Code, f.ServerReference)...)
 	}
+	if f.ServerNotAuthenticated {
+		return append(h, "The server accepted the SCRAM login without proving that it knows your credentials: it may not be the broker you meant. The connection was closed.")
+	}
 	if f.Timeout {
 		h = append(h, "The server at "+u.Host+" did not answer in time: is the address right, and is a firewall or proxy holding the connection?")
 	}
@@ -169,6 +175,8 @@ func reasonHints(code codec.ReasonCode, ref string) []string {
 	switch code {
 	case codec.BadUserNameOrPassword:
 		return []string{"The broker refused the user name or password."}
+	case codec.BadAuthenticationMethod:
+		return []string{"The broker does not offer this authentication method: choose Password, or give the user a SCRAM entry (tern passwd -H scram-sha-256 FILE USER)."}
 	case codec.NotAuthorized:
 		return []string{"The broker does not allow this client to connect: check the user name, password and the broker's access rules."}
 	case codec.ClientIdentifierNotValid:

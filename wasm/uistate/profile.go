@@ -31,13 +31,35 @@ type Profile struct {
 	// Password is kept (and exported) only when SavePassword is set.
 	Password     string `json:"password,omitempty"`
 	SavePassword bool   `json:"save_password,omitempty"`
-	CleanStart   bool   `json:"clean_start"`
+	// Auth is how the password is used: AuthPassword (empty: sent in the
+	// CONNECT) or AuthSCRAM (MQTT 5.0 enhanced authentication: the
+	// password never leaves the browser).
+	Auth       string `json:"auth,omitempty"`
+	CleanStart bool   `json:"clean_start"`
 	// SessionExpiry is the 5.0 Session Expiry Interval in seconds.
 	SessionExpiry uint32 `json:"session_expiry,omitempty"`
 	// KeepAlive in seconds; 0 turns keep-alive off.
 	KeepAlive uint16 `json:"keep_alive"`
 	Will      *Will  `json:"will,omitempty"`
 }
+
+// The authentication methods of a profile.
+const (
+	AuthPassword = ""              // the password goes in the CONNECT packet
+	AuthSCRAM    = "scram-sha-256" // SCRAM-SHA-256 enhanced authentication (5.0)
+)
+
+// AuthMethods are the choices of the connection form: the value stored in
+// Profile.Auth and its label.
+var AuthMethods = [...][2]string{
+	{AuthPassword, "Password"},
+	{AuthSCRAM, "SCRAM-SHA-256"},
+}
+
+// SCRAM reports whether the profile logs in with SCRAM-SHA-256: the client
+// then proves it knows the password without sending it, and the password
+// must not be put in the CONNECT packet.
+func (p *Profile) SCRAM() bool { return p.Auth == AuthSCRAM }
 
 // Will is the Will Message of a profile.
 type Will struct {
@@ -98,6 +120,18 @@ func (p *Profile) Validate() error {
 	}
 	if p.Version != 4 && p.Version != 5 {
 		return fmt.Errorf("version %d: use 4 (MQTT 3.1.1) or 5 (MQTT 5.0)", p.Version)
+	}
+	switch p.Auth {
+	case AuthPassword:
+	case AuthSCRAM:
+		if p.Version != 5 {
+			return errors.New("SCRAM-SHA-256 needs MQTT 5.0 (enhanced authentication)")
+		}
+		if p.Username == "" {
+			return errors.New("SCRAM-SHA-256 needs a user name")
+		}
+	default:
+		return fmt.Errorf("authentication %q: use password or %s", p.Auth, AuthSCRAM)
 	}
 	if w := p.Will; w != nil {
 		if err := codec.ValidTopicName(w.Topic); err != nil {

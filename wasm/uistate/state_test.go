@@ -317,3 +317,69 @@ func TestModelApply(t *testing.T) {
 		t.Error("theme cycle")
 	}
 }
+
+func TestProfileSCRAM(t *testing.T) {
+	p := DefaultProfile("http://localhost:8080/", "")
+	p.Name, p.Username, p.Password, p.Auth = "s", "ann", "secret", AuthSCRAM
+	if !p.SCRAM() {
+		t.Fatal("SCRAM() = false")
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		change func(*Profile)
+		want   string
+	}{
+		{func(p *Profile) { p.Version = 4 }, "MQTT 5.0"},
+		{func(p *Profile) { p.Username = "" }, "user name"},
+		{func(p *Profile) { p.Auth = "plain" }, "authentication"},
+	} {
+		q := p
+		c.change(&q)
+		if err := q.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Validate = %v, want %q", err, c.want)
+		}
+	}
+	// The method is saved and exported with the profile; the password only
+	// when asked.
+	var ps Profiles
+	if err := ps.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	data, err := ps.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"auth": "scram-sha-256"`) || strings.Contains(string(data), "secret") {
+		t.Errorf("export: %s", data)
+	}
+	var ps2 Profiles
+	if _, err := ps2.Import(data); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ps2.Get("s"); !got.SCRAM() || got.Password != "" {
+		t.Errorf("imported %+v", got)
+	}
+	if _, err := ps2.Import([]byte(`[{"name":"x","url":"ws://h/mqtt","version":4,"username":"u","auth":"scram-sha-256"}]`)); err == nil {
+		t.Error("a 3.1.1 SCRAM profile was imported")
+	}
+	// A password profile does not mention the method.
+	p.Auth = AuthPassword
+	ps.Save(p)
+	if data, _ := ps.Export(); strings.Contains(string(data), `"auth"`) {
+		t.Errorf("password profile export: %s", data)
+	}
+}
+
+func TestSCRAMHints(t *testing.T) {
+	const page = "http://localhost:8080/"
+	h := Hints("ws://localhost:8080/mqtt", page, &Failure{Code: codec.BadAuthenticationMethod})
+	if len(h) != 1 || !strings.Contains(h[0], "Password") {
+		t.Errorf("bad method: %q", h)
+	}
+	h = Hints("ws://localhost:8080/mqtt", page, &Failure{ServerNotAuthenticated: true, Text: "x"})
+	if len(h) != 1 || !strings.Contains(h[0], "proving") {
+		t.Errorf("server not authenticated: %q", h)
+	}
+}

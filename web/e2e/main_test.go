@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -196,6 +197,19 @@ func (w *logWriter) Write(p []byte) (int, error) {
 
 func newSite(t *testing.T, clientDir string) *site {
 	t.Helper()
+	return newSiteWith(t, clientDir, siteOptions{})
+}
+
+// siteOptions change the site newSiteWith starts.
+type siteOptions struct {
+	// Authenticator is the broker's (nil: anyone may connect).
+	Authenticator broker.Authenticator
+	// Listener, when set, wraps the HTTP server's listener.
+	Listener func(net.Listener) net.Listener
+}
+
+func newSiteWith(t *testing.T, clientDir string, so siteOptions) *site {
+	t.Helper()
 	lw := &logWriter{t: t}
 	t.Cleanup(func() { lw.done.Store(true) })
 	var out io.Writer = io.Discard
@@ -203,13 +217,17 @@ func newSite(t *testing.T, clientDir string) *site {
 		out = lw
 	}
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := broker.New(broker.Options{Logger: log})
+	srv := broker.New(broker.Options{Logger: log, Authenticator: so.Authenticator})
 	s := &site{srv: srv, bytes: &counter{}}
 	mux := http.NewServeMux()
 	mux.Handle("/mqtt", srv.WebSocketHandler(broker.WebSocketOptions{}))
 	// Under the headers cmd/tern sends, so the UI is tested with its CSP.
 	mux.Handle("/", web.Secure(s.bytes.wrap(web.Handler(web.Options{Dir: clientDir, Logger: log})), nil))
-	s.ts = httptest.NewServer(mux)
+	s.ts = httptest.NewUnstartedServer(mux)
+	if so.Listener != nil {
+		s.ts.Listener = so.Listener(s.ts.Listener)
+	}
+	s.ts.Start()
 	s.ws = "ws" + strings.TrimPrefix(s.ts.URL, "http") + "/mqtt"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

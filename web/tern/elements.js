@@ -143,7 +143,7 @@ function getPath(v, path) {
 
 const HTMLElementBase = globalThis.HTMLElement || class {};
 
-/** <tern-connection url client-id username password protocol-version keepalive>: configures the shared connection and shows its status. */
+/** <tern-connection url client-id username password auth protocol-version keepalive>: configures the shared connection and shows its status. */
 class TernConnection extends HTMLElementBase {
   connectedCallback() {
     const cfg = {};
@@ -156,6 +156,7 @@ class TernConnection extends HTMLElementBase {
     attr('client-id', 'clientId');
     attr('username', 'username');
     attr('password', 'password');
+    attr('auth', 'auth');
     attr('protocol-version', 'protocolVersion', Number);
     attr('keepalive', 'keepalive', Number);
     if (Object.keys(cfg).length > 0) {

@@ -39,6 +39,14 @@ declare namespace Tern {
     clientId?: string;
     username?: string;
     password?: string | Uint8Array;
+    /**
+     * How the password is used: "password" (default) sends it in the
+     * CONNECT; "scram-sha-256" logs in with MQTT 5.0 enhanced
+     * authentication (SCRAM-SHA-256): the password never leaves the page,
+     * the broker gets a proof and must prove it holds the user's
+     * credentials in return. Needs protocolVersion 5 and a username.
+     */
+    auth?: "password" | "scram-sha-256";
     /** Seconds between packets before a PINGREQ; default 60; 0 turns keep-alive off. */
     keepalive?: number;
     /** Clean Start; default true. */
@@ -244,7 +252,7 @@ declare namespace Tern {
   function defaultURL(): string;
 }
 
-/** <tern-connection url client-id username password protocol-version keepalive>: configures the shared connection and shows its status (data-state). */
+/** <tern-connection url client-id username password auth protocol-version keepalive>: configures the shared connection and shows its status (data-state). */
 interface TernConnectionElement extends HTMLElement {}
 
 /** <tern-value topic qos json-path digits>: the latest value of a topic (data-state: connecting, live, error; title: the error). */

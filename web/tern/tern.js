@@ -238,6 +238,7 @@
       clientId: o.clientId === undefined || o.clientId === null ? randomClientId() : o.clientId,
       username: o.username,
       password: o.password === undefined || o.password === null || typeof o.password === 'string' ? o.password : toBytes(o.password, 'password'),
+      auth: o.auth,
       keepalive: o.keepalive,
       clean: o.clean,
       reconnectPeriod: o.reconnectPeriod,

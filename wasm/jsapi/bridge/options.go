@@ -78,6 +78,9 @@ type Connect struct {
 //	url                 ws:// or wss:// (required)
 //	protocolVersion     4 (MQTT 3.1.1) or 5 (default)
 //	clientId, username, password
+//	auth                "password" (default: the password goes in the
+//	                    CONNECT) or "scram-sha-256" (5.0 enhanced
+//	                    authentication: the password never leaves the page)
 //	keepalive           seconds, default 60; 0 turns keep-alive off
 //	clean               Clean Start, default true
 //	reconnectPeriod     ms before the first reconnect, default 1000; 0: never reconnect
@@ -121,6 +124,23 @@ func DecodeConnect(src Source) (Connect, error) {
 		o.Password = b
 		if o.Password == nil {
 			o.Password = []byte{}
+		}
+	}
+	if a, ok := r.str(src, "auth"); ok {
+		switch strings.ToLower(a) {
+		case "", "password":
+		case "scram-sha-256":
+			switch {
+			case o.Version != codec.V5:
+				r.fail("auth %q needs protocolVersion 5 (enhanced authentication)", a)
+			case o.Username == "":
+				r.fail("auth %q needs a username", a)
+			}
+			// The password stays in the page: the server gets a proof.
+			o.Auth = client.SCRAM(o.Username, o.Password)
+			o.Password = nil
+		default:
+			r.fail(`auth must be "password" or "scram-sha-256", got %q`, a)
 		}
 	}
 

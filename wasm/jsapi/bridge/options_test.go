@@ -102,6 +102,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"will qos", Map{"url": "ws://h", "will": map[string]any{"topic": "a", "qos": 3.0}}, "qos must be a whole number from 0 to 2"},
 		{"receive max", Map{"url": "ws://h", "properties": map[string]any{"receiveMaximum": 0.0}}, "receiveMaximum"},
 		{"user props", Map{"url": "ws://h", "properties": map[string]any{"userProperties": []any{"k"}}}, "userProperties"},
+		{"auth", Map{"url": "ws://h", "username": "u", "auth": "plain"}, `auth must be "password" or "scram-sha-256"`},
+		{"auth type", Map{"url": "ws://h", "auth": true}, "auth must be a string"},
+		{"scram 3.1.1", Map{"url": "ws://h", "protocolVersion": 4.0, "username": "u", "auth": "scram-sha-256"}, "needs protocolVersion 5"},
+		{"scram no user", Map{"url": "ws://h", "password": "p", "auth": "scram-sha-256"}, "needs a username"},
 		{"properties type", Map{"url": "ws://h", "properties": "x"}, "properties must be an object"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,5 +175,23 @@ func TestDecodeEnd(t *testing.T) {
 	}
 	if _, err := DecodeEnd(Map{"reasonCode": 0x01 + 0.0}); err == nil {
 		t.Error("0x01 accepted for DISCONNECT")
+	}
+}
+
+func TestDecodeSCRAM(t *testing.T) {
+	c, err := DecodeConnect(Map{"url": "ws://h/mqtt", "username": "ann", "password": []byte("correct horse"), "auth": "SCRAM-SHA-256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.Options
+	if o.Password != nil || o.Username != "ann" || o.Auth == nil || o.Auth.Method() != "SCRAM-SHA-256" {
+		t.Fatalf("password %q, auth %v", o.Password, o.Auth)
+	}
+	if _, first, err := o.Auth.Begin(); err != nil || bytes.Contains(first, []byte("horse")) {
+		t.Errorf("client-first %q, %v", first, err)
+	}
+	c, err = DecodeConnect(Map{"url": "ws://h/mqtt", "username": "ann", "password": "pw", "auth": "password"})
+	if err != nil || c.Options.Auth != nil || string(c.Options.Password) != "pw" {
+		t.Errorf("auth password: %+v, %v", c.Options, err)
 	}
 }
