@@ -3,6 +3,7 @@
 # CI runs `.ci/run`, which is `make test` with CI=true.
 
 GO       ?= go
+MODULE   := github.com/ternmq/tern
 GOFMT    ?= gofmt
 FUZZTIME ?= 10s
 
@@ -70,8 +71,14 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+# The packages whose tests drive chromium run after the others, one at a
+# time: on 2 cores a browser test that shares the CPU with the crash tests
+# or with another wasm build misses its deadlines.
+BROWSER_PKGS := ./client ./wasm/jsapi ./web/e2e
+
 test-go:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -x -e '$(MODULE)/client' -e '$(MODULE)/wasm/jsapi' -e '$(MODULE)/web/e2e')
+	$(GO) test -race -count=1 -p 1 $(BROWSER_PKGS)
 
 # Vet (which also type-checks the test files) for the browser target, so
 # `//go:build js && wasm` glue is checked too. Test files in WASM_PKGS must
