@@ -15,6 +15,15 @@ func TestTopics(t *testing.T) {
 	if got := MessagesTopic("lobby"); got != "chat/lobby/messages" {
 		t.Errorf("MessagesTopic = %q", got)
 	}
+	if got := MessagesFilter("lobby"); got != "chat/lobby/messages/#" {
+		t.Errorf("MessagesFilter = %q", got)
+	}
+	for user, want := range map[string]string{"alice": "chat/lobby/messages/alice", "": "chat/lobby/messages",
+		"a/b": "chat/lobby/messages", "a+": "chat/lobby/messages", "#": "chat/lobby/messages"} {
+		if got := SendTopic("lobby", user); got != want {
+			t.Errorf("SendTopic(%q) = %q, want %q", user, got, want)
+		}
+	}
 	if got := PresenceTopic("lobby", "tcabc-1"); got != "chat/lobby/presence/tcabc-1" {
 		t.Errorf("PresenceTopic = %q", got)
 	}
@@ -24,6 +33,9 @@ func TestTopics(t *testing.T) {
 		id          string
 	}{
 		{"chat/lobby/messages", "lobby", KindMessages, ""},
+		{"chat/lobby/messages/alice", "lobby", KindMessages, "alice"},
+		{"chat/lobby/messages/", "", KindNone, ""},
+		{"chat/lobby/messages/a/b", "", KindNone, ""},
 		{"chat/Café ☕/messages", "Café ☕", KindMessages, ""},
 		{"chat/lobby/presence/c1", "lobby", KindPresence, "c1"},
 		{"chat/lobby/presence/", "", KindNone, ""},
@@ -154,7 +166,7 @@ func TestOrderingAndDedupe(t *testing.T) {
 		t.Fatal(err)
 	}
 	mine := NewMessage("me", "mine", now.Add(2*time.Second))
-	s.Sent("lobby", mine)
+	s.Sent("lobby", "", mine)
 	steps := []struct {
 		topic, payload string
 		changed        bool
@@ -277,5 +289,30 @@ func TestJoinLeaveSaveLoad(t *testing.T) {
 	s3.Load(Saved{Nick: "\x01", Rooms: []string{"ok", "bad/room"}, Current: "gone"})
 	if s3.Nick != "" || s3.Current != "ok" || !slices.Equal(s3.Joined(), []string{"ok"}) {
 		t.Errorf("Load of bad data: %+v", s3.Save())
+	}
+}
+
+// TestVerifiedSender: a message on a user's topic carries that user,
+// whatever its "from" says; one on the bare topic carries none. The page's
+// own message is confirmed only by its copy on its own user's topic.
+func TestVerifiedSender(t *testing.T) {
+	s := NewState()
+	s.Join("r")
+	s.Receive("chat/r/messages/bob", []byte(`{"id":"1","from":"alice","text":"I am alice"}`), false, now)
+	s.Receive("chat/r/messages", []byte(`{"id":"2","from":"bob","text":"old client"}`), false, now)
+	m := Message{ID: "3", From: "Al", Text: "mine", TS: now.UnixMilli()}
+	s.Sent("r", "alice", m)
+	s.Receive("chat/r/messages", m.Encode(), false, now) // a replay on the bare topic
+	var got []string
+	for _, e := range s.Room("r").Entries() {
+		got = append(got, fmt.Sprintf("%s/%s/%v", e.From, e.User, e.Pending))
+	}
+	want := []string{"alice/bob/false", "bob//false", "Al/alice/true"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("entries = %q, want %q", got, want)
+	}
+	s.Receive("chat/r/messages/alice", m.Encode(), false, now)
+	if e := s.Room("r").Entries()[2]; e.Pending || e.User != "alice" {
+		t.Errorf("own message after its echo: %+v", e)
 	}
 }

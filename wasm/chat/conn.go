@@ -37,6 +37,9 @@ type ConnOptions struct {
 	Will *codec.Will
 	// Filters are subscribed at QoS 1 once connected.
 	Filters []string
+	// Unsubscribe lists filters removed once connected: those an earlier
+	// version of the page subscribed its persistent session to.
+	Unsubscribe []string
 	// Hello is published (QoS 1) on every connection, the first and each
 	// automatic reconnection: a presence, whose Will may have cleared it
 	// while the connection was down.
@@ -187,6 +190,11 @@ func (c *Conn) Connect(ctx context.Context) error {
 		if _, err := cl.Subscribe(ctx, c.deliver, subs...); err != nil {
 			c.event(Event{State: Failed, Err: err})
 			return err
+		}
+	}
+	if len(o.Unsubscribe) > 0 {
+		if err := cl.Unsubscribe(ctx, o.Unsubscribe...); err != nil {
+			o.Logger.Warn("chat: unsubscribe", "err", err)
 		}
 	}
 	if err := c.publishHello(ctx); err != nil {

@@ -7,7 +7,8 @@
 // characters with no "/", "+", "#" or control characters, and do not start
 // with "$".
 //
-//	chat/{room}/messages               chat messages, QoS 1, not retained
+//	chat/{room}/messages/{username}    chat messages from a user, QoS 1, not retained
+//	chat/{room}/messages               chat messages from anyone, QoS 1, not retained
 //	chat/{room}/presence/{clientId}    who is in the room, retained
 //
 // A chat message is a JSON object; only "text" is required:
@@ -22,6 +23,17 @@
 //	  - ts: when it was sent, in milliseconds since the Unix epoch. Messages
 //	    are shown in ts order; a missing ts, or one later than the time the
 //	    message arrived, counts as the arrival time.
+//
+// The sender's username, the last level of chat/{room}/messages/{username},
+// is shown beside the nickname as the verified sender (Entry.User); with
+// authentication on, the ACL
+//
+//	pattern write chat/+/messages/%u
+//	pattern readwrite chat/+/presence/%c
+//	pattern read chat/#
+//
+// lets each user publish only under their own name. Readers subscribe to
+// chat/{room}/messages/#, which also matches the bare topic.
 //
 // Unknown fields are ignored. A payload that is not a JSON object is shown
 // whole as the text of an anonymous message, so
@@ -43,7 +55,7 @@
 // MQTT has one Will per connection, so the web client joins each room with
 // a connection of its own (client id {base}-{hash of the room}), with a
 // persistent session (Session Expiry Interval SessionExpiry) subscribed to
-// chat/{room}/messages at QoS 1: messages sent while the page was away
+// chat/{room}/messages/# at QoS 1: messages sent while the page was away
 // are queued by the broker and arrive when it comes back with the same
 // base id. A separate clean-session connection subscribes to
 // chat/+/presence/+ for the list of rooms and who is online in each.

@@ -34,8 +34,34 @@ const (
 // for up to this long arrive when it comes back.
 const SessionExpiry = 24 * 60 * 60
 
-// MessagesTopic returns the topic of a room's messages.
+// MessagesTopic returns the topic of a room's messages from anyone: their
+// sender is not verified.
 func MessagesTopic(room string) string { return Prefix + "/" + room + "/" + messagesLevel }
+
+// UserMessagesTopic returns the topic of a room's messages from a user: an
+// ACL can let each user publish only under their own name (see the
+// package doc).
+func UserMessagesTopic(room, user string) string { return MessagesTopic(room) + "/" + user }
+
+// MessagesFilter returns the filter of all a room's messages: the bare
+// topic and every user's.
+func MessagesFilter(room string) string { return MessagesTopic(room) + "/#" }
+
+// SendTopic returns the topic to publish a message to: the user's own
+// topic when user (the connection's username) can be a topic level, else
+// the bare one.
+func SendTopic(room, user string) string {
+	if ValidUser(user) {
+		return UserMessagesTopic(room, user)
+	}
+	return MessagesTopic(room)
+}
+
+// ValidUser reports whether a username can name a message topic: one
+// topic level, without the wildcards an ACL refuses in a username.
+func ValidUser(user string) bool {
+	return user != "" && !strings.ContainsAny(user, "/+#") && utf8.ValidString(user)
+}
 
 // PresenceTopic returns the topic of a member's presence in a room.
 func PresenceTopic(room, clientID string) string {
@@ -52,9 +78,10 @@ const (
 	KindPresence
 )
 
-// ParseTopic returns the room and kind of a chat topic, and the client id
-// of a presence topic.
-func ParseTopic(topic string) (room string, kind Kind, clientID string) {
+// ParseTopic returns the room and kind of a chat topic, and who: the
+// client id of a presence topic, the user of a user's messages topic ("" on
+// the bare messages topic).
+func ParseTopic(topic string) (room string, kind Kind, who string) {
 	rest, ok := strings.CutPrefix(topic, Prefix+"/")
 	if !ok {
 		return "", KindNone, ""
@@ -65,6 +92,9 @@ func ParseTopic(topic string) (room string, kind Kind, clientID string) {
 	}
 	if rest == messagesLevel {
 		return room, KindMessages, ""
+	}
+	if u, ok := strings.CutPrefix(rest, messagesLevel+"/"); ok && ValidUser(u) {
+		return room, KindMessages, u
 	}
 	if id, ok := strings.CutPrefix(rest, presenceLevel+"/"); ok && id != "" && !strings.Contains(id, "/") {
 		return room, KindPresence, id

@@ -28,7 +28,11 @@ const (
 type Entry struct {
 	Kind EntryKind
 	ID   string
-	From string // the sender, or the member who came or went
+	From string // the sender's nickname, or the member who came or went
+	// User is the username a message was published under
+	// (chat/{room}/messages/{user}), "" for one on the bare topic. An ACL
+	// binding that level to the username makes it the verified sender.
+	User string
 	Text string
 	At   time.Time // when it was sent (see the package doc), or happened
 	Seq  uint64    // arrival order, from 1
@@ -240,26 +244,26 @@ func (s *State) Rooms() []RoomInfo {
 // arrives retained is the state when the page subscribed, so it adds no
 // "joined" notice.
 func (s *State) Receive(topic string, payload []byte, retained bool, now time.Time) string {
-	room, kind, clientID := ParseTopic(topic)
+	room, kind, who := ParseTopic(topic)
 	switch kind {
 	case KindMessages:
-		if s.receiveMessage(room, DecodeMessage(payload), now) {
+		if s.receiveMessage(room, who, DecodeMessage(payload), now) {
 			return room
 		}
 	case KindPresence:
-		if s.receivePresence(room, clientID, payload, retained, now) {
+		if s.receivePresence(room, who, payload, retained, now) {
 			return room
 		}
 	}
 	return ""
 }
 
-func (s *State) receiveMessage(name string, m Message, now time.Time) bool {
+func (s *State) receiveMessage(name, user string, m Message, now time.Time) bool {
 	r := s.room(name)
 	if m.ID != "" && !r.remember(m.ID) {
 		// Seen: our own message coming back, or a QoS 1 duplicate.
 		for i := range r.entries {
-			if e := &r.entries[i]; e.ID == m.ID && e.Pending {
+			if e := &r.entries[i]; e.ID == m.ID && e.Pending && e.User == user {
 				e.Pending = false
 				return true
 			}
@@ -275,7 +279,7 @@ func (s *State) receiveMessage(name string, m Message, now time.Time) bool {
 		from = "anonymous"
 	}
 	s.seq++
-	r.insert(Entry{Kind: Chat, ID: m.ID, From: from, Text: m.Text, At: at, Seq: s.seq})
+	r.insert(Entry{Kind: Chat, ID: m.ID, From: from, User: user, Text: m.Text, At: at, Seq: s.seq})
 	if name != s.Current {
 		r.Unread++
 	}
@@ -328,15 +332,23 @@ func (s *State) pruneGone(r *Room) {
 	}
 }
 
-// Sent adds a message sent from this page to its room, marked pending
-// until the broker sends it back.
-func (s *State) Sent(room string, m Message) {
+// Sent adds a message sent from this page to its room, published at
+// SendTopic(room, user), marked pending until the broker sends it back.
+func (s *State) Sent(room, user string, m Message) {
 	r := s.room(room)
 	if !r.remember(m.ID) {
 		return
 	}
 	s.seq++
-	r.insert(Entry{Kind: Chat, ID: m.ID, From: m.From, Text: m.Text, At: time.UnixMilli(m.TS), Seq: s.seq, Mine: true, Pending: true})
+	r.insert(Entry{Kind: Chat, ID: m.ID, From: m.From, User: sendUser(user), Text: m.Text, At: time.UnixMilli(m.TS), Seq: s.seq, Mine: true, Pending: true})
+}
+
+// sendUser is the user a message sent as user is published under.
+func sendUser(user string) string {
+	if ValidUser(user) {
+		return user
+	}
+	return ""
 }
 
 // ResetPresence forgets who is online in every room, before the presence

@@ -51,6 +51,7 @@ type chatHub struct {
 // roomConn is the connection of a joined room.
 type roomConn struct {
 	c     *chat.Conn
+	user  string // the username it logs in with
 	state chat.ConnState
 	err   string
 }
@@ -197,10 +198,11 @@ func (x *chatHub) connectRoom(room string) {
 	id := chat.RoomClientID(x.base, room)
 	o := x.connOptions(id)
 	o.SessionExpiry = chat.SessionExpiry
-	o.Filters = []string{chat.MessagesTopic(room)}
+	o.Filters = []string{chat.MessagesFilter(room)}
+	o.Unsubscribe = []string{chat.MessagesTopic(room)} // before the user topics
 	o.Will = &codec.Will{Topic: chat.PresenceTopic(room, id), QoS: codec.AtLeastOnce, Retain: true}
 	o.Hello = x.presence(room)
-	rc := &roomConn{state: chat.Connecting}
+	rc := &roomConn{state: chat.Connecting, user: o.Username}
 	o.OnUpdate = func(u chat.Update) { postTo(x.h, func(ctx app.Context) { x.applyRoom(ctx, room, rc, u) }) }
 	rc.c = chat.NewConn(o)
 	x.rooms[room] = rc
@@ -278,11 +280,12 @@ func (x *chatHub) send(ctx app.Context, text string) bool {
 		return false
 	}
 	m := chat.NewMessage(x.st.Nick, text, time.Now())
-	x.st.Sent(room, m)
+	topic := chat.SendTopic(room, rc.user)
+	x.st.Sent(room, rc.user, m)
 	go func() {
 		cctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		if err := rc.c.Publish(cctx, chat.MessagesTopic(room), m.Encode(), false); err != nil {
+		if err := rc.c.Publish(cctx, topic, m.Encode(), false); err != nil {
 			postTo(x.h, func(ctx app.Context) {
 				x.err = fmt.Sprintf("Sending to %s failed: %v", room, err)
 				x.changed(ctx)

@@ -84,7 +84,7 @@ func (p *ChatPage) joinForm(x *chatHub) app.UI {
 				MaxLength(chat.MaxRoom).AutoComplete(false).Spellcheck(false).Placeholder("lobby").
 				OnInput(func(ctx app.Context, e app.Event) { p.room = inputValue(ctx) })),
 			app.Div().Class("row").Body(
-				app.Span().Class("muted small grow").Text(x.identity()),
+				app.Span().ID("chat-identity").Class("muted small grow").Text(x.identity()),
 				app.Button().ID("chat-join-btn").Type("submit").Class("btn primary").Disabled(!ready).Text("Join"),
 			),
 		),
@@ -97,7 +97,11 @@ func (x *chatHub) identity() string {
 	if x.base == "" {
 		return "Starting…"
 	}
-	return "Session " + x.base + " on " + x.h.m.Form.URL
+	id := "Session " + x.base + " on " + x.h.m.Form.URL
+	if u := x.h.m.Form.Username; chat.ValidUser(u) {
+		return id + ", signed in as " + u + ": your messages show ✓ " + u
+	}
+	return id + ", not signed in: your messages are unverified"
 }
 
 func (p *ChatPage) roomList(x *chatHub) app.UI {
@@ -147,7 +151,7 @@ func (p *ChatPage) current(x *chatHub) app.UI {
 	r := st.Room(st.Current)
 	if r == nil || !r.Joined {
 		return app.Section().ID("chat-room-view").Class("card").Body(
-			app.P().Class("muted").Text("Choose a nickname and join a room. Rooms are MQTT topics: chat/{room}/messages, with presence at chat/{room}/presence/{client id}."),
+			app.P().Class("muted").Text("Choose a nickname and join a room. Rooms are MQTT topics: chat/{room}/messages/{user} (chat/{room}/messages when not signed in), with presence at chat/{room}/presence/{client id}."),
 		)
 	}
 	rc := x.rooms[r.Name]
@@ -245,6 +249,9 @@ func entry(e *chat.Entry) app.UI {
 	return li.Body(
 		app.Div().Class("chat-head").Body(
 			app.Span().Class("chat-from").Text(e.From),
+			app.If(e.User != "", app.Span().Class("chat-user small").
+				Title("Sent by the user "+e.User+" (chat/{room}/messages/"+e.User+"; with the chat ACL only that user can publish there)").
+				Text("✓ "+e.User)),
 			app.Span().Class("chat-time muted small").Text(t),
 		),
 		app.Div().Class("chat-text").Text(e.Text),

@@ -65,12 +65,14 @@ func TestPart2PagesRender(t *testing.T) {
 	st.Receive("chat/lobby/presence/a", chat.Presence{Nick: "alice"}.Encode(), true, now)
 	st.Receive("chat/lobby/presence/b", chat.Presence{Nick: "bob"}.Encode(), false, now)
 	st.Receive("chat/lobby/messages", chat.NewMessage("bob", "hi <there>", now).Encode(), false, now)
-	st.Sent("lobby", chat.NewMessage("alice", "hello", now))
+	st.Receive("chat/lobby/messages/carol", chat.NewMessage("carol", "verified", now).Encode(), false, now)
+	st.Sent("lobby", "", chat.NewMessage("alice", "hello", now))
 	st.Receive("chat/lobby/presence/b", nil, false, now)
 	st.Receive("chat/kitchen/presence/c", []byte("carol"), true, now)
 	html = render(t, h, PathChat)
 	for _, want := range []string{`id="chat-messages"`, "hi &lt;there&gt;", "chat-msg mine pending", "bob joined", "bob left",
-		`id="chat-online"`, `id="chat-gone"`, `data-room="kitchen"`, "#lobby", `id="chat-text"`, "Session tctest"} {
+		`id="chat-online"`, `id="chat-gone"`, `data-room="kitchen"`, "#lobby", `id="chat-text"`, "Session tctest", "not signed in",
+		`class="chat-user small"`, "✓ carol"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("chat page lacks %s", want)
 		}

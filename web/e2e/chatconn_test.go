@@ -61,7 +61,11 @@ func texts(r *chat.Room) []string {
 	}
 	for _, e := range r.Entries() {
 		if e.Kind == chat.Chat {
-			out = append(out, e.From+": "+e.Text)
+			from := e.From
+			if e.User != "" {
+				from += " ✓" + e.User
+			}
+			out = append(out, from+": "+e.Text)
 		}
 	}
 	return out
@@ -110,7 +114,7 @@ func TestChatConnWithBroker(t *testing.T) {
 	id := chat.RoomClientID("tctest", "r")
 	roomOpts := func(up *chatUpdates) chat.ConnOptions {
 		return chat.ConnOptions{URL: brokerURL, ClientID: id, SessionExpiry: 600, Dialer: dial,
-			Filters: []string{chat.MessagesTopic("r")},
+			Filters: []string{chat.MessagesFilter("r")},
 			Will:    &codec.Will{Topic: chat.PresenceTopic("r", id), QoS: 1, Retain: true},
 			Hello: &client.Message{Topic: chat.PresenceTopic("r", id), Retain: true,
 				Payload: chat.Presence{Nick: "alice"}.Encode()},
@@ -130,20 +134,20 @@ func TestChatConnWithBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bob.Disconnect(context.Background(), codec.NormalDisconnection)
-	say := func(text string) {
+	say := func(text, user string) {
 		t.Helper()
 		m := chat.NewMessage("bob", text, time.Now())
-		if err := bob.Publish(ctx, &client.Message{Topic: chat.MessagesTopic("r"), QoS: 1, Payload: m.Encode()}); err != nil {
+		if err := bob.Publish(ctx, &client.Message{Topic: chat.SendTopic("r", user), QoS: 1, Payload: m.Encode()}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	say("one")
+	say("one", "")
 	aliceUp.wait(t, "one", func(u *chatUpdates) bool { return len(texts(u.st.Room("r"))) == 1 })
 
 	// Alice goes away normally (the session stays); bob talks meanwhile.
 	alice.Close()
-	say("two")
-	say("three")
+	say("two", "")
+	say("three", "bob") // on chat/r/messages/bob, which the filter matches too
 	backUp := newChatUpdates()
 	back := chat.NewConn(roomOpts(backUp))
 	defer back.Close()
@@ -152,7 +156,7 @@ func TestChatConnWithBroker(t *testing.T) {
 	}
 	backUp.wait(t, "the messages sent while away", func(u *chatUpdates) bool {
 		got := texts(u.st.Room("r"))
-		return len(got) == 2 && got[0] == "bob: two" && got[1] == "bob: three"
+		return len(got) == 2 && got[0] == "bob: two" && got[1] == "bob ✓bob: three"
 	})
 	backUp.wait(t, "connected", func(u *chatUpdates) bool { return len(u.events) > 0 })
 	backUp.mu.Lock()

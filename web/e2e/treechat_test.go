@@ -420,6 +420,9 @@ func TestChat(t *testing.T) {
 		bob.waitJS("bob sees the device", chatHas("sensor-7", "temperature is 21.5 °C"), 15*time.Second)
 		cliPub(t, port, "-q", "1", "-t", "chat/lobby/messages", "-m", "plain text works too")
 		alice.waitJS("plain text", chatHas("anonymous", "plain text works too"), 15*time.Second)
+		// Under a username: shown with it as the verified sender.
+		cliPub(t, port, "-q", "1", "-t", "chat/lobby/messages/sensor-7", "-m", `{"from":"Sensor","text":"verified"}`)
+		alice.waitJS("verified sender", chatHas("Sensor", "verified")+` && [...document.querySelectorAll("#chat-messages .chat-user")].some(e => e.textContent === "✓ sensor-7")`, 15*time.Second)
 		// A device announces itself with a retained presence.
 		cliPub(t, port, "-r", "-q", "1", "-t", "chat/lobby/presence/sensor-7", "-m", `{"nick":"sensor-7"}`)
 		alice.waitJS("device online", online("alice", "bob", "sensor-7"), 15*time.Second)
