@@ -32,8 +32,9 @@ type Options struct {
 	MaxInflight int
 	// MaxQueued bounds the messages queued for one session while it is
 	// offline or its inflight window is full (default 10000). When the
-	// queue is full the newest QoS 0 message is dropped, then the oldest
-	// QoS 1/2 message; drops are counted and logged.
+	// queue is full a new QoS 0 message is dropped, and a new QoS 1/2
+	// message pushes out the oldest queued one; drops are counted and
+	// logged.
 	MaxQueued int
 	// QueueQoS0 also queues QoS 0 messages for offline sessions.
 	QueueQoS0 bool
