@@ -71,14 +71,17 @@ func crash(t testing.TB, srv *Server, f *faultStore, opts *Options) (*Server, *f
 	return crashFor(t, srv, f, opts, 0)
 }
 
-// crashFor is crash with the broker down for d (fake time in a bubble).
+// crashFor is crash with the broker down for d (fake time: only inside a
+// testing/synctest bubble).
 func crashFor(t testing.TB, srv *Server, f *faultStore, opts *Options, d time.Duration) (*Server, *faultStore) {
 	t.Helper()
 	f.mu.Lock()
 	f.crashed = true
 	f.mu.Unlock()
 	srv.Shutdown(context.Background())
-	time.Sleep(d)
+	if d > 0 {
+		advance(d) // the bubble's fake clock: the broker is down meanwhile
+	}
 	next := &faultStore{Store: f.Store}
 	return openPipeServer(t, next, opts), next
 }

@@ -70,8 +70,7 @@ func TestRetainedExpiryLeavesNothing(t *testing.T) {
 			before := heapInUse()
 			putRetained(srv, 10_000, 100, time.Second)
 			during := heapInUse()
-			time.Sleep(3 * time.Second) // fake time: the sweep runs
-			synctest.Wait()
+			advance(3 * time.Second) // fake time: the sweep runs
 			after := heapInUse()
 			t.Logf("heap: %d B before, %d B with 10,000 retained, %d B after they expired", before, during, after)
 			if per := (int64(after) - int64(before)) / 10_000; per > 8 {
@@ -87,8 +86,7 @@ func TestRetainedExpiryLeavesNothing(t *testing.T) {
 			st := memory.New()
 			srv := openPipeServer(t, st, &Options{SweepInterval: time.Second})
 			putRetained(srv, 10_000, 100, time.Second)
-			time.Sleep(3 * time.Second)
-			synctest.Wait()
+			advance(3 * time.Second)
 			var keys int
 			count := func(_, _ []byte) error { keys++; return nil }
 			st.Scan([]byte{store.KindRetained}, count)

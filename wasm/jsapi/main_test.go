@@ -31,6 +31,7 @@ import (
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit/browserkit"
+	"github.com/ternmq/tern/internal/testkit/userkit"
 	"github.com/ternmq/tern/web"
 	"github.com/ternmq/tern/web/wasmbuild"
 )
@@ -140,19 +141,7 @@ func (a *testAuth) BeginAuth(ctx context.Context, l *broker.Login, method string
 // scramUsers is a password file with scramUser's SCRAM-SHA-256 entry.
 func scramUsers(t *testing.T) *passwd.File {
 	t.Helper()
-	h, err := passwd.NewHash([]byte(scramPassword), passwd.HashOptions{Algorithm: passwd.SCRAMSHA256, Iterations: 4096})
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "users.txt")
-	if err := os.WriteFile(file, []byte(scramUser+":"+h.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := passwd.Load(file, passwd.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return userkit.PasswordFile(t, passwd.HashOptions{Algorithm: passwd.SCRAMSHA256, Iterations: 4096}, scramUser, scramPassword)
 }
 
 func newEnv(t *testing.T) *env {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ternmq/tern/broker/auth/passwd"
+	"github.com/ternmq/tern/internal/testkit/userkit"
 )
 
 // TestBrowserSCRAM logs the web UI in with SCRAM-SHA-256 over ws:// to a
@@ -25,18 +24,7 @@ func TestBrowserSCRAM(t *testing.T) {
 	const user, password = "alice", "Corr3ct-h0rse-battery"
 	dir := clientBuild(t)
 
-	h, err := passwd.NewHash([]byte(password), passwd.HashOptions{Algorithm: passwd.SCRAMSHA256, Iterations: 4096})
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "users.txt")
-	if err := os.WriteFile(file, []byte(user+":"+h.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	users, err := passwd.Load(file, passwd.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	users := userkit.PasswordFile(t, passwd.HashOptions{Algorithm: passwd.SCRAMSHA256, Iterations: 4096}, user, password)
 	rec := &recorder{}
 	s := newSiteWith(t, dir, siteOptions{Authenticator: users, Listener: rec.wrap})
 	p := newPage(t, s)
