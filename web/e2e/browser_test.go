@@ -112,10 +112,32 @@ func (p *page) setValue(id, value string) {
 		e.dispatchEvent(new Event("input", {bubbles: true})); e.dispatchEvent(new Event("change", {bubbles: true})); })()`, id, value))
 }
 
-// click clicks the first element matching a CSS selector once visible.
+// click clicks the first element matching a CSS selector once it is
+// visible and enabled: a real mouse press and release at its centre.
+//
+// The element is found by a predicate polled in the page, not through
+// chromedp's mirror of the DOM: go-app patches nodes in place, and on a
+// loaded machine the mirror lagged behind a re-render and the query never
+// became ready (CI, TestBrowserSCRAM/wrong_password).
 func (p *page) click(sel string) {
 	p.t.Helper()
-	p.do("click "+sel, 15*time.Second, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	find := fmt.Sprintf(`(() => {
+		const e = document.querySelector(%q);
+		if (!e || e.disabled) return null;
+		e.scrollIntoView({block: "center", inline: "center"});
+		const r = e.getBoundingClientRect();
+		if (r.width === 0 || r.height === 0 || getComputedStyle(e).visibility === "hidden") return null;
+		return {x: r.left + r.width / 2, y: r.top + r.height / 2};
+	})()`, sel)
+	type point struct{ X, Y float64 }
+	p.do("click "+sel, 20*time.Second, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		at, err := chromedp.Poll[point](find, chromedp.WithPollingTimeout(15*time.Second))(ctx, t)
+		if err != nil {
+			return err
+		}
+		_, err = chromedp.MouseClickXY(at.X, at.Y)(ctx, t)
+		return err
+	}))
 }
 
 // open loads a page of the client and waits for the wasm to run.
