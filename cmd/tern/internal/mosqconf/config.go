@@ -98,7 +98,13 @@ type Config struct {
 	// Refused lists the options that would change security in a way Tern
 	// cannot honour: the caller must not start.
 	Refused []Note
+
+	at map[string]Directive // the last line of each option
 }
+
+// At returns the last line that set the option name (the zero Directive
+// if none did).
+func (c *Config) At(name string) Directive { return c.at[name] }
 
 // Supported are the options Interpret maps, beside include_dir, which
 // Load expands.
@@ -166,7 +172,7 @@ type interpreter struct {
 // allow_anonymous, password_file and acl_file are broker-wide unless
 // per_listener_settings is true, which must come before them.
 func Interpret(ds []Directive) (*Config, error) {
-	in := &interpreter{c: &Config{}}
+	in := &interpreter{c: &Config{at: map[string]Directive{}}}
 	for _, d := range ds {
 		if d.Name == "per_listener_settings" {
 			v, err := boolArg(d)
@@ -177,6 +183,7 @@ func Interpret(ds []Directive) (*Config, error) {
 		}
 	}
 	for _, d := range ds {
+		in.c.at[d.Name] = d
 		if why := refusal(d); why != "" {
 			in.c.Refused = append(in.c.Refused, Note{d, why})
 			continue
