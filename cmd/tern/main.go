@@ -56,7 +56,7 @@ type config struct {
 	TLSClientCA      string   `json:"tls_client_ca"`
 	LogLevel         string   `json:"log_level"`
 	LogFormat        string   `json:"log_format"` // text or json
-	Pprof            string   `json:"pprof"` // profiling, see pprof.go
+	Pprof            string   `json:"pprof"`      // profiling, see pprof.go
 	MaxKeepAlive     uint     `json:"max_keepalive"`
 	MaxPacketSize    int      `json:"max_packet_size"`
 	ConnectTimeout   string   `json:"connect_timeout"`
