@@ -55,7 +55,7 @@ func (c *config) applyMosquitto(path string) error {
 	if err := c.mosquittoSecurity(sec, local); err != nil {
 		return fmt.Errorf("mosquitto-conf: %w", err)
 	}
-	c.InMemory = !mc.Persistence
+	c.Data = "" // in memory, unless --data on the command line says otherwise
 	if mc.Persistence {
 		c.Data = filepath.Join(mc.PersistenceLocation, "tern-data")
 	}
@@ -231,7 +231,7 @@ func (c *config) warnMosquitto(log *slog.Logger) {
 			"file", c.mosquittoFile, "count", len(c.mosquittoNote), "options", strings.Join(c.mosquittoNote, "; "))
 	}
 	log.Info("mosquitto.conf read", "file", c.mosquittoFile, "mqtt", c.MQTT, "mqtts", c.MQTTS, "websocket", c.HTTP,
-		"password_file", c.PasswordFile, "acl_file", c.ACLFile, "anonymous", c.AllowAnonymous, "in_memory", c.InMemory, "data", c.Data)
+		"password_file", c.PasswordFile, "acl_file", c.ACLFile, "anonymous", c.AllowAnonymous, "data", c.Data)
 }
 
 func joinNotes(ns []mosqconf.Note) string {

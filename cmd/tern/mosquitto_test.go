@@ -33,7 +33,7 @@ func TestMosquittoConfMapping(t *testing.T) {
 		check      func(c config) string
 	}{
 		{"no listener: Mosquitto's local-only default", "persistence false\n", nil, func(c config) string {
-			if c.MQTT != "127.0.0.1:1883" || c.MQTTS != "" || c.HTTP != "" || !c.AllowAnonymous || !c.InMemory {
+			if c.MQTT != "127.0.0.1:1883" || c.MQTTS != "" || c.HTTP != "" || !c.AllowAnonymous || c.Data != "" {
 				return "want MQTT on 127.0.0.1:1883 only, anonymous, in memory"
 			}
 			return ""
@@ -47,7 +47,7 @@ func TestMosquittoConfMapping(t *testing.T) {
 					return "listeners"
 				case c.PasswordFile != "/p" || c.ACLFile != "/a" || c.AllowAnonymous:
 					return "security"
-				case c.InMemory || c.Data != "/var/lib/mosquitto/tern-data":
+				case c.Data != "/var/lib/mosquitto/tern-data":
 					return "persistence"
 				case c.MaxQueued != 50 || c.MaxInflight != 65535 || c.MaxPacketSize != codec.MaxPacketSize || c.MaxKeepAlive != 60 || !c.QueueQoS0:
 					return "limits"
