@@ -256,7 +256,7 @@ func sysChart(id, title string, series []*uistate.SysSeries) app.UI {
 				s := series[i]
 				last := ""
 				if p := s.Points(); len(p) > 0 {
-					last = " " + strconv.FormatFloat(p[len(p)-1].V, 'f', -1, 64)
+					last = " " + uistate.SysNumber(p[len(p)-1].V)
 				}
 				return app.Span().Class("chip").Style("--c", s.Color).Text(s.Label + last)
 			}),

@@ -263,10 +263,14 @@ func (s *Sys) rate(i int) string {
 }
 
 // Drops returns the drops by reason: every $SYS topic below a "dropped"
-// or "drops" level other than Mosquitto's total, by the rest of its name.
+// or "drops" level other than Mosquitto's total and its load averages,
+// by the rest of its name.
 func (s *Sys) Drops() [][2]string {
 	var out [][2]string
 	for name, v := range s.values {
+		if strings.HasPrefix(name, "load/") { // averages, not counts
+			continue
+		}
 		for _, level := range []string{"/dropped/", "/drops/", "drops/"} {
 			if i := strings.Index(name, level); i >= 0 && (level != "drops/" || i == 0) {
 				out = append(out, [2]string{name[i+len(level):], v})
@@ -385,6 +389,10 @@ func SysChartSVG(title string, series []*SysSeries, width, height int) string {
 		if len(s.pts) == 0 {
 			continue
 		}
+		if len(s.pts) == 1 { // a line needs two points
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, x(s.pts[0].At), y(s.pts[0].V), s.Color)
+			continue
+		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="`, s.Color)
 		for i, p := range s.pts {
 			if i > 0 {
@@ -397,6 +405,10 @@ func SysChartSVG(title string, series []*SysSeries, width, height int) string {
 	b.WriteString(`</svg>`)
 	return b.String()
 }
+
+// SysNumber formats a value of a series for a legend: at most one
+// decimal.
+func SysNumber(v float64) string { return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) }
 
 // shortNumber formats a chart label: 950, 1.2k, 3.4M.
 func shortNumber(v float64) string {

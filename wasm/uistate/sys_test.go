@@ -53,8 +53,9 @@ func TestSysTiles(t *testing.T) {
 		s.Apply(m[0], []byte(m[1]), at(0.1))
 	}
 	s.Apply("$SYS/broker/publish/messages/dropped/queue_full", []byte("3"), at(0.1))
+	s.Apply("$SYS/broker/load/publish/dropped/1min", []byte("0.5"), at(0.1))
 	s.Apply("other/topic", []byte("x"), at(0.1))
-	if st, _ := s.Status(); st != SysLive || s.Messages() != len(mosquittoSys)+1 {
+	if st, _ := s.Status(); st != SysLive || s.Messages() != len(mosquittoSys)+2 {
 		t.Fatalf("status %v after %d messages", st, s.Messages())
 	}
 	tiles := tileMap(&s)
@@ -183,6 +184,10 @@ func TestSysChartGolden(t *testing.T) {
 	got := SysChartSVG("PUBLISH per second", s.Rates(), 320, 120)
 	if empty := SysChartSVG("x", s.Clients(), 320, 120); !strings.Contains(empty, "No values yet") {
 		t.Errorf("empty chart: %s", empty)
+	}
+	s.Apply("$SYS/broker/clients/connected", []byte("2"), at(4))
+	if one := SysChartSVG("x", s.Clients(), 320, 120); !strings.Contains(one, "<circle") {
+		t.Errorf("one point is not drawn as a dot: %s", one)
 	}
 	path := filepath.Join("testdata", "sys-chart.svg")
 	if *updateGolden {

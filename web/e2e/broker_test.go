@@ -65,7 +65,7 @@ func TestBrokerPage(t *testing.T) {
 		// chart.
 		load(t, p, fmt.Sprintf("ws://127.0.0.1:%d/mqtt", port))
 		p.waitJS("a rate in", `/^[0-9.]+$/.test(document.querySelector("#sys-tile-in .sys-value")?.textContent) && document.querySelector("#sys-tile-in .sys-value").textContent !== "0"`, 20*time.Second)
-		p.waitJS("rate chart drawn", `document.querySelectorAll("#sys-chart-rates polyline").length >= 1`, 10*time.Second)
+		p.waitJS("rate chart drawn, in and out", `[...document.querySelectorAll("#sys-chart-rates polyline")].filter(l => l.getAttribute("points").split(" ").length >= 3).length === 2`, 15*time.Second)
 		p.waitJS("no notice", `!document.getElementById("sys-notice")`, 5*time.Second)
 		for _, dark := range []bool{false, true} {
 			shoot(t, p, "broker", dark)
