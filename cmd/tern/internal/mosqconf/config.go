@@ -160,10 +160,9 @@ func refusal(d Directive) string {
 
 // interpreter holds the state of one pass over the directives.
 type interpreter struct {
-	c       *Config
-	def     *Listener // the default listener, once an option made it exist
-	cur     *Listener // the listener of the last listener line
-	started bool      // a listener line has been seen
+	c   *Config
+	def *Listener // the default listener, once an option made it exist
+	cur *Listener // the listener of the last listener line
 }
 
 // Interpret builds the Config that the directives describe, as
@@ -203,11 +202,7 @@ func (in *interpreter) apply(d Directive) error {
 	case "per_listener_settings":
 	case "listener":
 		err = in.listener(d)
-	case "port", "bind_address":
-		if in.started {
-			c.Unsupported = append(c.Unsupported, Note{d, "applies to the default listener, after a listener line"})
-			return nil
-		}
+	case "port", "bind_address": // the default listener's, wherever they are
 		l := in.defaultListener(d)
 		if d.Name == "port" {
 			l.Port, err = intArg(d, 1, 65535)
@@ -288,7 +283,7 @@ func (in *interpreter) listener(d Directive) error {
 		}
 		l.Socket, l.Host = l.Host, ""
 	}
-	in.started, in.cur = true, l
+	in.cur = l
 	in.c.Listeners = append(in.c.Listeners, l)
 	return nil
 }
