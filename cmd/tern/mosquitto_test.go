@@ -2,16 +2,19 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // writeConf writes a mosquitto.conf into a new temporary directory.
@@ -175,5 +178,35 @@ func TestLogFormat(t *testing.T) {
 	c, err := parse([]string{"--log-format", "json"}, io.Discard)
 	if err != nil || c.LogFormat != "json" {
 		t.Errorf("--log-format json: %q, %v", c.LogFormat, err)
+	}
+}
+
+// TestMosquittoConfTLSAndPlainWebSocket: a TLS MQTT listener and a plain
+// WebSocket listener from one mosquitto.conf run as the file says: MQTT
+// over TLS with the file's certificate, and plain HTTP (ws://) on the
+// WebSocket port although a certificate is configured.
+func TestMosquittoConfTLSAndPlainWebSocket(t *testing.T) {
+	dir := devCerts(t)
+	tlsPort, wsPort := testkit.FreePort(t), testkit.FreePort(t)
+	path := writeConf(t, fmt.Sprintf("listener %d 127.0.0.1\ncertfile %s\nkeyfile %s\nlistener %d 127.0.0.1\nprotocol websockets\nallow_anonymous true\n",
+		tlsPort, filepath.Join(dir, serverCertFile), filepath.Join(dir, serverKeyFile), wsPort))
+	cfg, err := parse([]string{"--mosquitto-conf", path}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, cfg)
+	if code, body := get(t, httpClient(t, nil), fmt.Sprintf("http://127.0.0.1:%d/healthz", wsPort)); code != 200 || body != "ok" {
+		t.Errorf("plain /healthz on the WebSocket port: %d %q", code, body)
+	}
+	if _, ok := d.addrs["mqtt"]; ok {
+		t.Error("a plain MQTT listener the file does not have")
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: testTimeout}, "tcp", d.addrs["mqtts"], &tls.Config{RootCAs: caPool(t, dir)})
+	if err != nil {
+		t.Fatalf("MQTT over TLS on %d: %v", tlsPort, err)
+	}
+	defer conn.Close()
+	if ack := mqttConnect(t, conn, "conf-tls"); ack.ReasonCode != 0 {
+		t.Errorf("CONNACK %v", ack.ReasonCode)
 	}
 }
