@@ -150,3 +150,28 @@ func TestRefusedPrefixes(t *testing.T) {
 		}
 	}
 }
+
+// TestSupportedList: every option of Supported is interpreted (none ends
+// in Unsupported or Refused), so the list stays true.
+func TestSupportedList(t *testing.T) {
+	sample := map[string]string{"listener": "1883", "port": "1883", "protocol": "mqtt", "allow_anonymous": "true",
+		"persistence": "true", "per_listener_settings": "false", "queue_qos0_messages": "true", "require_certificate": "false"}
+	for _, name := range Supported {
+		v, ok := sample[name]
+		if !ok {
+			v = "1"
+		}
+		ds := []Directive{{Name: name, Value: v, File: "x.conf", Line: 1}}
+		if name == "certfile" || name == "keyfile" { // they go together
+			ds = []Directive{{Name: "certfile", Value: "/c"}, {Name: "keyfile", Value: "/k"}}
+		}
+		c, err := Interpret(ds)
+		if err != nil {
+			t.Errorf("%s %s: %v", name, v, err)
+			continue
+		}
+		if len(c.Unsupported)+len(c.Refused) > 0 {
+			t.Errorf("%s is listed as supported but ends in %v %v", name, c.Unsupported, c.Refused)
+		}
+	}
+}
