@@ -52,14 +52,7 @@ func TestBrokerPage(t *testing.T) {
 		p := newPage(t, s)
 		p.shots = screenshotDir(t)
 		openBroker(p)
-		p.waitJS("$SYS live", `document.getElementById("sys-state")?.textContent === "Live"`, 15*time.Second)
-		p.waitJS("version tile", tileHas("version", "mosquitto version 2."), 10*time.Second)
-		for _, key := range []string{"uptime", "clients", "retained", "subscriptions"} {
-			p.waitJS(key+" tile has a value", fmt.Sprintf(`!document.querySelector("#sys-tile-%s .sys-value")?.textContent.includes("—")`, key), 10*time.Second)
-		}
-		// Uptime moves with sys_interval 1.
-		up := p.evalString(`document.querySelector("#sys-tile-uptime .sys-value").textContent`)
-		p.waitJS("uptime moves", fmt.Sprintf(`document.querySelector("#sys-tile-uptime .sys-value").textContent !== %q`, up), 10*time.Second)
+		sysLive(p, "mosquitto version 2.")
 
 		// Load through Mosquitto: the PUBLISH rate appears in its tile and
 		// chart.
@@ -86,6 +79,21 @@ func TestBrokerPage(t *testing.T) {
 			t.Errorf("version tile %q without $SYS", got)
 		}
 	})
+}
+
+// sysLive waits until the Broker page is live with the broker's $SYS:
+// the version tile starts with version, the uptime, clients, retained and
+// subscriptions tiles have values, and the uptime moves (the broker runs
+// with a $SYS interval of 1 s).
+func sysLive(p *page, version string) {
+	p.t.Helper()
+	p.waitJS("$SYS live", `document.getElementById("sys-state")?.textContent === "Live"`, 15*time.Second)
+	p.waitJS("version tile", tileHas("version", version), 10*time.Second)
+	for _, key := range []string{"uptime", "clients", "retained", "subscriptions"} {
+		p.waitJS(key+" tile has a value", fmt.Sprintf(`!document.querySelector("#sys-tile-%s .sys-value")?.textContent.includes("—")`, key), 10*time.Second)
+	}
+	up := p.evalString(`document.querySelector("#sys-tile-uptime .sys-value").textContent`)
+	p.waitJS("uptime moves", fmt.Sprintf(`document.querySelector("#sys-tile-uptime .sys-value").textContent !== %q`, up), 10*time.Second)
 }
 
 // load publishes QoS 0 messages through the broker at url every 50 ms
