@@ -111,7 +111,7 @@ func Handler(o Options) http.Handler {
 		BackgroundColor:         "#11151c",
 		ThemeColor:              "#1d5fbf",
 		LoadingLabel:            "Loading Tern… {progress}%",
-		Styles:                  []string{"/web/tern.css", "/web/tern-tree-chat.css"}, // the second: topic tree and chat
+		Styles:                  []string{"/web/tern.css", "/web/tern-tree-chat.css", "/web/tern-broker.css"}, // then: topic tree and chat; the Broker page
 		CacheableResources:      cacheable,
 		Env:                     app.Environment{"TERN_MQTT_PATH": o.MQTTPath},
 		Version:                 h.version,

@@ -55,7 +55,8 @@ type config struct {
 	TLSKey           string   `json:"tls_key"`
 	TLSClientCA      string   `json:"tls_client_ca"`
 	LogLevel         string   `json:"log_level"`
-	Pprof            string   `json:"pprof"` // profiling, see pprof.go
+	LogFormat        string   `json:"log_format"` // text or json
+	Pprof            string   `json:"pprof"`      // profiling, see pprof.go
 	MaxKeepAlive     uint     `json:"max_keepalive"`
 	MaxPacketSize    int      `json:"max_packet_size"`
 	ConnectTimeout   string   `json:"connect_timeout"`
@@ -69,6 +70,12 @@ type config struct {
 	AllowAnonymous   bool     `json:"allow_anonymous"` // clients without a username may connect
 	Data             string   `json:"data"`            // durable store directory; "" runs in memory
 	InMemory         bool     `json:"in_memory"`       // run in memory whatever Data says
+	MaxConnections   int      `json:"max_connections"` // 0: no limit
+
+	// Set from --mosquitto-conf (mosquitto.go), not from flags or JSON.
+	HTTPPlain     bool     `json:"-"` // the HTTP port stays plain when a certificate is set
+	mosquittoNote []string // options of the file that have no effect, for the one warning
+	mosquittoFile string
 }
 
 func defaults() config {
@@ -77,6 +84,7 @@ func defaults() config {
 		MQTTS:          "127.0.0.1:8883",
 		HTTP:           "127.0.0.1:8080",
 		LogLevel:       "info",
+		LogFormat:      "text",
 		MaxPacketSize:  1 << 20,
 		ConnectTimeout: "10s",
 		ReceiveMaximum: 65535,
@@ -109,7 +117,16 @@ func main() {
 // flags, which win over the file.
 func parse(args []string, stderr io.Writer) (config, error) {
 	cfg := defaults()
-	if path := configArg(args); path != "" {
+	mconf := flagArg(args, "mosquitto-conf")
+	if mconf != "" {
+		if flagArg(args, "config") != "" {
+			return cfg, errors.New("--config and --mosquitto-conf cannot be used together")
+		}
+		if err := cfg.applyMosquitto(mconf); err != nil {
+			return cfg, err
+		}
+	}
+	if path := flagArg(args, "config"); path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return cfg, err
@@ -128,6 +145,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		fmt.Fprintf(stderr, "\nA JSON config file uses the flag names with '_' for '-', e.g.\n  {\"mqtt\": \"0.0.0.0:1883\", \"max_keepalive\": 120, \"allow_origins\": [\"dash.example.com\"]}\n")
 	}
 	fs.String("config", "", "read settings from this JSON `file` first; flags given on the command line win")
+	fs.String("mosquitto-conf", "", "read listeners and settings from this mosquitto.conf `file` first (see README); flags given on the command line win")
 	fs.StringVar(&cfg.MQTT, "mqtt", cfg.MQTT, "listen for MQTT over TCP on this `address` (empty: off)")
 	fs.StringVar(&cfg.MQTTS, "mqtts", cfg.MQTTS, "listen for MQTT over TLS on this `address` when --tls-cert and --tls-key are set (empty: off)")
 	fs.StringVar(&cfg.HTTP, "http", cfg.HTTP, "serve HTTP on this `address`: MQTT over WebSocket at /mqtt, /healthz, the web client at /; HTTPS and secure WebSocket with --tls-cert (empty: off)")
@@ -147,6 +165,8 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key `file` for --tls-cert")
 	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", cfg.TLSClientCA, "require TLS clients (--mqtts and HTTPS) to present a certificate signed by a CA in this PEM `file`")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn or error")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: text (key=value) or json (one object a line)")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "refuse a CONNECT while this many clients are connected (0: no limit)")
 	fs.StringVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve net/http/pprof on this loopback `address` for profiling (empty: off)")
 	fs.UintVar(&cfg.MaxKeepAlive, "max-keepalive", cfg.MaxKeepAlive, "cap client Keep Alive at this many `seconds`, announced to 5.0 clients as Server Keep Alive (0: no cap)")
 	fs.IntVar(&cfg.MaxPacketSize, "max-packet-size", cfg.MaxPacketSize, "largest packet accepted from a client, in `bytes`")
@@ -170,11 +190,11 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	return cfg, nil
 }
 
-// configArg finds the value of --config (or -config) in args.
-func configArg(args []string) string {
+// flagArg finds the value of --flag (or -flag) in args.
+func flagArg(args []string, flag string) string {
 	for i, a := range args {
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "config" {
+		if !strings.HasPrefix(a, "-") || name != flag {
 			continue
 		}
 		if hasValue {
@@ -205,6 +225,7 @@ func (c config) options(log *slog.Logger) (broker.Options, error) {
 		MaxQueued:        c.MaxQueued,
 		QueueQoS0:        c.QueueQoS0,
 		MaxSessionExpiry: uint32(c.MaxSessionExpiry),
+		MaxConnections:   c.MaxConnections,
 	}, nil
 }
 
@@ -217,7 +238,11 @@ func run(args []string, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log, err := newLogger(stderr, cfg.LogFormat, level)
+	if err != nil {
+		return err
+	}
+	cfg.warnMosquitto(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -369,17 +394,21 @@ func serveAll(ctx context.Context, cfg config, log *slog.Logger, srv *broker.Ser
 		serve("mqtts", func() error { return srv.Serve(ctx, tls.NewListener(mqttsLn, tlsCfg)) })
 	}
 	if httpLn != nil {
+		httpTLS := tlsCfg
+		if cfg.HTTPPlain { // a plain WebSocket listener of a mosquitto.conf
+			httpTLS = nil
+		}
 		d.addrs["http"] = httpLn.Addr().String()
-		d.http = newHTTPServer(srv, cfg, log, tlsCfg)
+		d.http = newHTTPServer(srv, cfg, log, httpTLS)
 		scheme := "http"
-		if tlsCfg != nil {
+		if httpTLS != nil {
 			scheme = "https"
 		}
 		base := fmt.Sprintf("%s://%s", scheme, httpLn.Addr().String())
 		log.Info("HTTP", "addr", httpLn.Addr().String(), "websocket", wsURL(base)+"/mqtt", "health", base+"/healthz",
 			"allowed_origins", strings.Join(cfg.AllowOrigins, ","))
 		serve("http", func() error {
-			if tlsCfg != nil {
+			if httpTLS != nil {
 				return d.http.ServeTLS(httpLn, "", "")
 			}
 			return d.http.Serve(httpLn)
@@ -429,6 +458,19 @@ func (d *daemon) shutdown(ctx context.Context) error {
 	}
 	errs = append(errs, d.closeStore())
 	return errors.Join(errs...)
+}
+
+// newLogger returns the logger for --log-format: slog's text handler
+// (key=value) or its JSON handler (one object a line).
+func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log-format %q: want text or json", format)
 }
 
 func host(a net.Addr) string {

@@ -42,6 +42,20 @@ func StartMosquitto(t testing.TB, conf string) {
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	startMosquitto(t, bin, path)
+}
+
+// StartMosquittoFile runs Debian's mosquitto with the configuration file
+// at path as it is (which must log notices to stderr, and name a user
+// that can read its files when the test runs as root), like
+// StartMosquitto otherwise.
+func StartMosquittoFile(t testing.TB, path string) {
+	t.Helper()
+	startMosquitto(t, mosquittoBinary(t), path)
+}
+
+func startMosquitto(t testing.TB, bin, path string) {
+	t.Helper()
 	cmd := exec.Command(bin, "-c", path)
 	out, err := cmd.StderrPipe()
 	if err != nil {

@@ -34,6 +34,7 @@ const (
 var part2Pages = []Page{
 	{Path: PathTree, Title: "Topic tree", Key: "t", New: func(h *Hub) app.UI { return &TreePage{Hub: h} }},
 	{Path: PathChat, Title: "Chat", Key: "h", New: func(h *Hub) app.UI { return &ChatPage{Hub: h} }},
+	{Path: PathBroker, Title: "Broker", Key: "b", New: func(h *Hub) app.UI { return &BrokerPage{Hub: h} }}, // broker.go
 }
 
 // The part 2 pages follow part 1's in the tabs. Package variables are

@@ -15,4 +15,5 @@ var Routes = []Route{
 	{Path: "/connection", Title: "Connection"},
 	{Path: "/tree", Title: "Topic tree"},
 	{Path: "/chat", Title: "Chat"},
+	{Path: "/broker", Title: "Broker"},
 }

@@ -206,6 +206,9 @@ type siteOptions struct {
 	Authenticator broker.Authenticator
 	// Listener, when set, wraps the HTTP server's listener.
 	Listener func(net.Listener) net.Listener
+	// MQTT, when set, serves /mqtt instead of the site's broker (a proxy
+	// to another broker, which the page then reaches on its own origin).
+	MQTT http.Handler
 }
 
 func newSiteWith(t *testing.T, clientDir string, so siteOptions) *site {
@@ -220,7 +223,11 @@ func newSiteWith(t *testing.T, clientDir string, so siteOptions) *site {
 	srv := broker.New(broker.Options{Logger: log, Authenticator: so.Authenticator})
 	s := &site{srv: srv, bytes: &counter{}}
 	mux := http.NewServeMux()
-	mux.Handle("/mqtt", srv.WebSocketHandler(broker.WebSocketOptions{}))
+	if so.MQTT != nil {
+		mux.Handle("/mqtt", so.MQTT)
+	} else {
+		mux.Handle("/mqtt", srv.WebSocketHandler(broker.WebSocketOptions{}))
+	}
 	// Under the headers cmd/tern sends, so the UI is tested with its CSP.
 	mux.Handle("/", web.Secure(s.bytes.wrap(web.Handler(web.Options{Dir: clientDir, Logger: log})), nil))
 	s.ts = httptest.NewUnstartedServer(mux)
