@@ -8,21 +8,38 @@ import (
 	"strings"
 )
 
+// Policy is what the Content-Security-Policy of Secure allows beyond the
+// broker's own origin.
+type Policy struct {
+	// InlineScripts are the CSP source expressions ('sha256-...') of the
+	// inline scripts a page may run (see InlineScriptHashes).
+	InlineScripts []string
+	// Connect are further connect-src sources: the brokers the web client
+	// may open WebSocket connections to besides its own origin, for
+	// example "wss://broker.example.com:8081", or "ws:" and "wss:" for
+	// any broker.
+	Connect []string
+}
+
 // Secure wraps h so that every response carries the headers that keep
 // other sites from framing or sniffing the broker's pages, and every HTML
-// response a Content-Security-Policy that allows only the broker's own
-// origin: scripts from it (and the WebAssembly they compile), connections
-// to it (HTTP and WebSocket), images, styles, workers and the manifest.
-// Inline scripts are refused unless their SHA-256 is in inline (see
-// InlineScriptHashes), so a page that the broker serves can carry a small
-// inline script without opening the door to injected ones. Inline styles
-// are allowed: the UI sets style attributes.
+// response a Content-Security-Policy that allows the broker's own origin
+// and what p adds: scripts from it (and the WebAssembly they compile),
+// connections to it (HTTP and WebSocket) and to p.Connect, images, styles,
+// workers and the manifest. Inline scripts are refused unless their
+// SHA-256 is in p.InlineScripts, so a page that the broker serves can
+// carry a small inline script without opening the door to injected ones.
+// Inline styles are allowed: the UI sets style attributes.
 //
 // Do not wrap the WebSocket endpoint: it hijacks the connection.
-func Secure(h http.Handler, inline []string) http.Handler {
+func Secure(h http.Handler, p Policy) http.Handler {
 	script := "'self' 'wasm-unsafe-eval'"
-	for _, s := range inline {
+	for _, s := range p.InlineScripts {
 		script += " '" + s + "'"
+	}
+	var connect string
+	for _, c := range p.Connect {
+		connect += " " + c
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
@@ -31,7 +48,7 @@ func Secure(h http.Handler, inline []string) http.Handler {
 		hd.Set("Referrer-Policy", "same-origin")
 		csp := "default-src 'self'; script-src " + script +
 			"; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:" +
-			"; connect-src 'self' ws://" + r.Host + " wss://" + r.Host +
+			"; connect-src 'self' ws://" + r.Host + " wss://" + r.Host + connect +
 			"; worker-src 'self'; manifest-src 'self'; object-src 'none'" +
 			"; base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
 		h.ServeHTTP(&cspWriter{ResponseWriter: w, csp: csp}, r)

@@ -2,9 +2,11 @@ package main
 
 import (
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,7 +43,7 @@ func newHTTPServer(srv *broker.Server, cfg config, log *slog.Logger, tlsCfg *tls
 	web.NewJSAPI(web.JSAPIOptions{Logger: log.With("listener", "http"), Dashboard: tern.DashboardHTML}).Register(mux)
 	// Security headers on everything but the WebSocket endpoint, which
 	// hijacks its connection.
-	secure := web.Secure(mux, web.InlineScriptHashes(tern.DashboardHTML))
+	secure := web.Secure(mux, web.Policy{InlineScripts: web.InlineScriptHashes(tern.DashboardHTML), Connect: cfg.WebConnect})
 	top := http.NewServeMux()
 	top.Handle("/mqtt", mux)
 	top.Handle("/", secure)
@@ -64,4 +66,21 @@ func wsURL(base string) string {
 		return "wss://" + rest
 	}
 	return "ws://" + strings.TrimPrefix(base, "http://")
+}
+
+// checkConnectSources refuses a --web-connect source that would not be
+// one CSP source expression: a scheme ("wss:") or a scheme and host
+// ("wss://broker.example.com:8081", "wss://*.example.com"), nothing that
+// could end the directive or the header.
+func checkConnectSources(sources []string) error {
+	for _, c := range sources {
+		scheme, rest, _ := strings.Cut(c, ":")
+		if !slices.Contains([]string{"ws", "wss", "http", "https"}, scheme) {
+			return fmt.Errorf("%q: want ws:, wss:, or a URL such as wss://broker.example.com:8081", c)
+		}
+		if rest != "" && (!strings.HasPrefix(rest, "//") || strings.ContainsAny(rest, " \t;,'\"\r\n")) {
+			return fmt.Errorf("%q: want a scheme and host, such as wss://broker.example.com:8081", c)
+		}
+	}
+	return nil
 }

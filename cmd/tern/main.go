@@ -51,6 +51,7 @@ type config struct {
 	MQTTS            string   `json:"mqtts"`
 	HTTP             string   `json:"http"`
 	AllowOrigins     []string `json:"allow_origins"`
+	WebConnect       []string `json:"web_connect"`
 	TLSCert          string   `json:"tls_cert"`
 	TLSKey           string   `json:"tls_key"`
 	TLSClientCA      string   `json:"tls_client_ca"`
@@ -91,6 +92,7 @@ func defaults() config {
 		MaxInflight:    1000,
 		MaxQueued:      10000,
 		Data:           "tern-data",
+		WebConnect:     []string{"ws:", "wss:"},
 	}
 }
 
@@ -157,6 +159,18 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		for o := range strings.SplitSeq(v, ",") {
 			if o = strings.TrimSpace(o); o != "" {
 				cfg.AllowOrigins = append(cfg.AllowOrigins, o)
+			}
+		}
+		return nil
+	})
+	fileConnect := true // the first --web-connect replaces the default
+	fs.Func("web-connect", "let the web client open WebSocket connections to this `source` besides its own origin (Content-Security-Policy connect-src; repeatable or comma-separated, e.g. wss://broker.example.com:8081; default ws: and wss:, any broker; self: its own origin only)", func(v string) error {
+		if fileConnect {
+			cfg.WebConnect, fileConnect = nil, false
+		}
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && c != "self" {
+				cfg.WebConnect = append(cfg.WebConnect, c)
 			}
 		}
 		return nil
@@ -304,6 +318,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 	sec.apply(&opts)
 	if err := broker.CheckOriginPatterns(cfg.AllowOrigins); err != nil {
 		return nil, fmt.Errorf("allow-origin: %w", err)
+	}
+	if err := checkConnectSources(cfg.WebConnect); err != nil {
+		return nil, fmt.Errorf("web-connect: %w", err)
 	}
 	files, err := cfg.tlsFiles()
 	if err != nil {

@@ -229,7 +229,7 @@ func newSiteWith(t *testing.T, clientDir string, so siteOptions) *site {
 		mux.Handle("/mqtt", srv.WebSocketHandler(broker.WebSocketOptions{}))
 	}
 	// Under the headers cmd/tern sends, so the UI is tested with its CSP.
-	mux.Handle("/", web.Secure(s.bytes.wrap(web.Handler(web.Options{Dir: clientDir, Logger: log})), nil))
+	mux.Handle("/", web.Secure(s.bytes.wrap(web.Handler(web.Options{Dir: clientDir, Logger: log})), web.Policy{}))
 	s.ts = httptest.NewUnstartedServer(mux)
 	if so.Listener != nil {
 		s.ts.Listener = so.Listener(s.ts.Listener)
