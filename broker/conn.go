@@ -24,6 +24,7 @@ type conn struct {
 	nc  net.Conn
 	log *slog.Logger
 	r   *codec.Reader
+	m   connMetrics // traffic counts, see metrics.go
 
 	// Set during CONNECT, read-only afterwards.
 	version   codec.Version
@@ -146,6 +147,7 @@ func (c *conn) handshake(ctx context.Context) error {
 	if err != nil {
 		return c.connectFailed(err)
 	}
+	c.countIn(p)
 	connect, ok := p.(*codec.Connect)
 	if !ok {
 		// [MQTT-3.1.0-1]: the first packet must be a CONNECT.
@@ -202,6 +204,7 @@ func (c *conn) connectFailed(err error) error {
 func (c *conn) readLoop() error {
 	for {
 		if c.r.Buffered() == 0 {
+			c.flushIn()
 			var deadline time.Time
 			if c.keepAlive > 0 {
 				deadline = time.Now().Add(c.keepAlive)
@@ -226,6 +229,7 @@ func (c *conn) readLoop() error {
 			}
 			return err
 		}
+		c.countIn(p)
 		if err := c.handle(p); err != nil {
 			return err
 		}
@@ -346,7 +350,7 @@ func (c *conn) accepted() bool {
 // shutdown. A 5.0 client is told why.
 func (c *conn) kick(rc codec.ReasonCode, why string) {
 	c.kickOnce.Do(func() {
-		c.kicked.Store(&closeError{msg: why})
+		c.kicked.Store(&closeError{code: rc, msg: why})
 		c.outMu.Lock()
 		tell := c.hasSession && c.version == codec.V5
 		c.outMu.Unlock()
@@ -379,6 +383,7 @@ func (c *conn) disconnectPacket(rc codec.ReasonCode, why string) *codec.Disconne
 // finish ends the connection after the read loop: it tells a 5.0 client
 // why, lets the writer drain, and hands the session back.
 func (c *conn) finish(err error) {
+	c.disconnected(err)
 	var ce *closeError
 	switch {
 	case errors.Is(err, errNormal):

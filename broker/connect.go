@@ -17,7 +17,7 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 	c.version = p.Version
 	c.r.SetVersion(p.Version)
 	v5 := p.Version == codec.V5
-	c.log = c.log.With("client", p.ClientID, "mqtt", p.Version.String())
+	c.log = c.log.With("client", p.ClientID, "username", p.Username, "mqtt", p.Version.String())
 
 	refuse := func(rc codec.ReasonCode, rule, why string) error {
 		if !v5 {
@@ -162,6 +162,7 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 		c.setWill(p.Will)
 	}
 	c.log.Info("client connected", "session_present", present, "keepalive", keepAlive, "clean", p.CleanStart)
+	c.presence(true, "")
 	sess.resume()
 	return nil
 }
