@@ -30,7 +30,7 @@ type ClientInfo struct {
 	ID            string    `json:"id"`
 	Username      string    `json:"username,omitempty"`
 	Address       string    `json:"address"`
-	Protocol      string    `json:"protocol"` // "3.1.1" or "5.0"
+	Protocol      string    `json:"protocol"`  // "3.1.1" or "5.0"
 	KeepAlive     int       `json:"keepalive"` // seconds, as granted
 	ConnectedAt   time.Time `json:"connected_at"`
 	Subscriptions int       `json:"subscriptions"`

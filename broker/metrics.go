@@ -170,15 +170,15 @@ var DropReasons = [numDropReasons]string{"no_subscribers", "queue_full", "expire
 
 // Disconnect reasons, as labels of the disconnect counter.
 const (
-	discClient       = iota // DISCONNECT from the client
-	discLost                // the network connection ended or failed
-	discKeepAlive           // keep-alive timeout
-	discProtocol            // the client broke a rule
-	discRefused             // the CONNECT was refused or invalid
-	discTakenOver           // another connection took the session over
-	discAdministrative      // kicked by an administrator or a reload
-	discShutdown            // server shutting down
-	discOther               // anything else (store failure, ...)
+	discClient         = iota // DISCONNECT from the client
+	discLost                  // the network connection ended or failed
+	discKeepAlive             // keep-alive timeout
+	discProtocol              // the client broke a rule
+	discRefused               // the CONNECT was refused or invalid
+	discTakenOver             // another connection took the session over
+	discAdministrative        // kicked by an administrator or a reload
+	discShutdown              // server shutting down
+	discOther                 // anything else (store failure, ...)
 	numDiscReasons
 )
 
@@ -221,17 +221,17 @@ type Metrics struct {
 	connsMax              int
 	sockets               atomic.Uint64 // connections accepted in all
 
-	connects    atomic.Uint64                  // CONNECT packets received
-	refused     [256]atomic.Uint64             // CONNACK refusals by 5.0 reason code
-	denied      [Subscribe + 1]atomic.Uint64   // authorization denials by Access
-	disconnects [numDiscReasons]atomic.Uint64  // connections ended, by reason
-	drops       [numDropReasons]atomic.Uint64  // messages not delivered, by reason
-	takeovers   atomic.Uint64                  // sessions taken over by a new connection
-	subs        atomic.Int64                   // subscriptions (shared ones too)
-	sharedSubs  atomic.Int64                   // shared subscriptions
-	online      atomic.Int64                   // sessions with a connection
-	onlineMax   atomic.Int64                   // the most sessions online at once
-	commits     histogram                      // synced store commits
+	connects    atomic.Uint64                 // CONNECT packets received
+	refused     [256]atomic.Uint64            // CONNACK refusals by 5.0 reason code
+	denied      [Subscribe + 1]atomic.Uint64  // authorization denials by Access
+	disconnects [numDiscReasons]atomic.Uint64 // connections ended, by reason
+	drops       [numDropReasons]atomic.Uint64 // messages not delivered, by reason
+	takeovers   atomic.Uint64                 // sessions taken over by a new connection
+	subs        atomic.Int64                  // subscriptions (shared ones too)
+	sharedSubs  atomic.Int64                  // shared subscriptions
+	online      atomic.Int64                  // sessions with a connection
+	onlineMax   atomic.Int64                  // the most sessions online at once
+	commits     histogram                     // synced store commits
 }
 
 // drop counts a message not delivered, by reason.

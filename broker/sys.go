@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
 )
 
 // This file publishes the broker's state under $SYS/broker/, with the
