@@ -3,9 +3,9 @@ package main
 import (
 	"crypto/tls"
 	"log/slog"
-	"os"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
