@@ -24,7 +24,7 @@ type conn struct {
 	nc  net.Conn
 	log *slog.Logger
 	r   *codec.Reader
-	m   connMetrics // traffic counts, see metrics.go
+	m   *connMetrics // traffic counts, see metrics.go
 
 	// Set during CONNECT, read-only afterwards.
 	version   codec.Version
@@ -83,6 +83,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		r:          codec.NewReader(nc, s.opts.MaxPacketSize),
 		writerDone: make(chan struct{}),
 		done:       make(chan struct{}),
+		m:          new(connMetrics),
 	}
 	c.drainFn = c.drain
 	return c
@@ -140,7 +141,7 @@ func (c *conn) serve(ctx context.Context) (err error) {
 
 // handshake reads the CONNECT and accepts or refuses it.
 func (c *conn) handshake(ctx context.Context) error {
-	if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ConnectTimeout)); err != nil {
+	if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.limit().ConnectTimeout)); err != nil {
 		return err
 	}
 	p, err := c.r.ReadPacket()
@@ -331,7 +332,7 @@ func (c *conn) handleDisconnect(p *codec.Disconnect) error {
 		if c.zeroExpiry && p.Properties.SessionExpiryInterval != 0 {
 			return violation(codec.ProtocolError, "", "Session Expiry Interval changed from 0 in DISCONNECT")
 		}
-		c.sess.setExpiry(min(p.Properties.SessionExpiryInterval, c.srv.opts.MaxSessionExpiry))
+		c.sess.setExpiry(min(p.Properties.SessionExpiryInterval, c.srv.limit().MaxSessionExpiry))
 	}
 	// [MQTT-3.14.4-3]: a DISCONNECT discards the will, except 5.0's 0x04.
 	c.willOnClose = c.version == codec.V5 && p.ReasonCode == codec.DisconnectWithWillMessage

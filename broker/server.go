@@ -46,6 +46,7 @@ type Server struct {
 	stats   Stats
 	metrics Metrics
 	sys     sysPublisher
+	lim     atomic.Pointer[Limits] // the limits SetLimits changes (reload.go)
 	aggs    sync.Pool // *aggregator
 	// writeBufs holds the writers' batch buffers (*[]byte). A writer takes
 	// one only while it runs, so an idle connection holds none.

@@ -106,7 +106,7 @@ func (s *session) deliver(d *delivery) bool {
 		switch {
 		case s.conn != nil:
 			s.sendQoS0(d)
-		case s.srv.opts.QueueQoS0:
+		case s.srv.limit().QueueQoS0:
 			s.enqueue(d)
 		}
 		return false
@@ -148,7 +148,7 @@ func (s *session) online() bool {
 // dropped, or else the oldest queued message makes room; drops are
 // counted and logged. The caller holds mu.
 func (s *session) enqueue(d *delivery) {
-	if s.queued >= s.srv.opts.MaxQueued {
+	if s.queued >= s.srv.limit().MaxQueued {
 		if d.qos == 0 {
 			s.srv.countDrop(s, dropQueueFull, d.msg)
 			return
