@@ -3,8 +3,8 @@ package broker
 import (
 	"bufio"
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"

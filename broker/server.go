@@ -47,7 +47,7 @@ type Server struct {
 	metrics Metrics
 	sys     sysPublisher
 	lim     atomic.Pointer[Limits] // the limits SetLimits changes (reload.go)
-	aggs    sync.Pool // *aggregator
+	aggs    sync.Pool              // *aggregator
 	// writeBufs holds the writers' batch buffers (*[]byte). A writer takes
 	// one only while it runs, so an idle connection holds none.
 	writeBufs sync.Pool
