@@ -44,13 +44,16 @@ type Server struct {
 	wg      sync.WaitGroup // connections being served
 	connSeq atomic.Uint64
 	stats   Stats
-	metrics Metrics
-	sys     sysPublisher
-	lim     atomic.Pointer[Limits] // the limits SetLimits changes (reload.go)
-	aggs    sync.Pool              // *aggregator
+	aggs    sync.Pool // *aggregator
 	// writeBufs holds the writers' batch buffers (*[]byte). A writer takes
 	// one only while it runs, so an idle connection holds none.
 	writeBufs sync.Pool
+
+	// Observability (metrics.go, sys.go) and the limits SetLimits changes
+	// (reload.go).
+	metrics Metrics
+	sys     sysPublisher
+	lim     atomic.Pointer[Limits]
 }
 
 // Stats are counters the broker keeps while it runs.
