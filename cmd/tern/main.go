@@ -257,6 +257,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	d.reparse = func() (config, error) { return parse(args, io.Discard) }
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -289,6 +290,9 @@ type daemon struct {
 	addrs      map[string]string // bound address by listener: "mqtt", "mqtts", "http"
 	errc       chan error        // a listener that stopped on its own
 	done       chan struct{}     // closed when every listener goroutine has returned
+
+	// reparse reads the configuration again on SIGHUP (limits.go).
+	reparse func() (config, error)
 }
 
 // start binds every configured listener (all or none) and serves them.
@@ -417,7 +421,8 @@ func serveAll(ctx context.Context, cfg config, log *slog.Logger, srv *broker.Ser
 }
 
 // reload re-reads the files that can change while tern runs (SIGHUP): the
-// password file, the ACL file, the TLS certificate, key and client CA. A
+// password file, the ACL file, the TLS certificate, key and client CA, and
+// the limits of the configuration that can change safely (limits.go). A
 // file that fails to load is reported and the old contents stay in force.
 // Then connected clients whose credentials no longer pass are
 // disconnected, and subscriptions the new rules refuse are removed.
@@ -433,6 +438,7 @@ func (d *daemon) reload(ctx context.Context, log *slog.Logger) {
 			log.Info("TLS certificate reloaded", "cert", d.tls.cert)
 		}
 	}
+	d.reloadLimits(log)
 	disconnected, unsubscribed := d.srv.Reauthorize(ctx)
 	log.Info("reloaded", "disconnected", disconnected, "unsubscribed", unsubscribed)
 }
