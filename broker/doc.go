@@ -51,6 +51,7 @@
 //
 //	Server.mu → shareGroup.mu → session.mu → committer.mu → conn.outMu
 //	Server.retainMu → committer.mu
+//	sysPublisher.mu → any of the above (one $SYS tick at a time; sys.go)
 //
 // The topic trees (topictree) have their own locks, innermost: they are
 // called with at most Server.mu held, and their callbacks here take no

@@ -171,9 +171,8 @@ const (
 	numDropReasons
 )
 
-// DropReasons names the reasons a message is dropped, indexed as
-// MetricsSnapshot.Dropped.
-var DropReasons = [numDropReasons]string{"no_subscribers", "queue_full", "expired", "too_large", "outbound_buffer_full"}
+// dropReasons names the reasons a message is dropped (DropReasons).
+var dropReasons = [numDropReasons]string{"no_subscribers", "queue_full", "expired", "too_large", "outbound_buffer_full"}
 
 // Disconnect reasons, as labels of the disconnect counter.
 const (
@@ -189,9 +188,8 @@ const (
 	numDiscReasons
 )
 
-// DisconnectReasons names why connections end, indexed as
-// MetricsSnapshot.Disconnects.
-var DisconnectReasons = [numDiscReasons]string{"client", "connection_lost", "keepalive_timeout", "protocol_error",
+// discReasons names why connections end (DisconnectReasons).
+var discReasons = [numDiscReasons]string{"client", "connection_lost", "keepalive_timeout", "protocol_error",
 	"connect_refused", "session_taken_over", "administrative", "server_shutdown", "other"}
 
 // commitBuckets are the upper bounds of the store commit latency histogram.
@@ -299,7 +297,7 @@ func (c *conn) disconnected(err error) {
 	r := disconnectReason(c, err)
 	c.srv.metrics.disconnects[r].Add(1)
 	if r != discRefused && c.accepted() {
-		c.presence(false, DisconnectReasons[r])
+		c.presence(false, discReasons[r])
 	}
 }
 
@@ -334,6 +332,16 @@ func disconnectReason(c *conn, err error) int {
 	}
 	return discOther
 }
+
+// DropReasons names the reasons a message is dropped, indexed as
+// MetricsSnapshot.Dropped: no_subscribers (no subscription matched; not
+// a loss), queue_full, expired, too_large (the client's Maximum Packet
+// Size) and outbound_buffer_full (QoS 0 to a slow connection).
+func DropReasons() [numDropReasons]string { return dropReasons }
+
+// DisconnectReasons names why connections end, indexed as
+// MetricsSnapshot.Disconnects.
+func DisconnectReasons() [numDiscReasons]string { return discReasons }
 
 // Bucket is one bucket of a cumulative histogram.
 type Bucket struct {

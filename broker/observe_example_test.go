@@ -38,7 +38,7 @@ func ExampleServer_Metrics() {
 	m := srv.Metrics()
 	fmt.Println("CONNECTs:", m.Connects)
 	fmt.Println("PUBLISH by QoS:", m.PublishReceived)
-	fmt.Println("no subscribers:", m.Dropped[0], broker.DropReasons[0])
+	fmt.Println("no subscribers:", m.Dropped[0], broker.DropReasons()[0])
 	// Output:
 	// CONNECTs: 1
 	// PUBLISH by QoS: [1 1 0]

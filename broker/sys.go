@@ -153,7 +153,7 @@ func (s *Server) sysValues(m *MetricsSnapshot) []sysValue {
 	if m.StoreBytes >= 0 {
 		vals = append(vals, sysValue{"tern/store/bytes", strconv.FormatInt(m.StoreBytes, 10)})
 	}
-	for i, name := range DropReasons {
+	for i, name := range dropReasons {
 		vals = append(vals, sysValue{"tern/drops/" + name, u64(m.Dropped[i])})
 	}
 	return vals

@@ -113,7 +113,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descDenied, n, a.String())
 	}
 	for i, n := range m.Disconnects {
-		counter(descDisconnects, n, broker.DisconnectReasons[i])
+		counter(descDisconnects, n, broker.DisconnectReasons()[i])
 	}
 	for q := range 3 {
 		counter(descPubIn, m.PublishReceived[q], strconv.Itoa(q))
@@ -126,7 +126,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descBytesIn, m.BytesReceived)
 	counter(descBytesOut, m.BytesSent)
 	for i, n := range m.Dropped {
-		counter(descDropped, n, broker.DropReasons[i])
+		counter(descDropped, n, broker.DropReasons()[i])
 	}
 	gauge(descSubs, float64(m.Subscriptions))
 	gauge(descSharedSubs, float64(m.SharedSubscriptions))
