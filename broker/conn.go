@@ -83,7 +83,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		r:          codec.NewReader(nc, s.opts.MaxPacketSize),
 		writerDone: make(chan struct{}),
 		done:       make(chan struct{}),
-		m:          new(connMetrics),
+		m:          s.newConnMetrics(),
 	}
 	c.drainFn = c.drain
 	return c

@@ -86,46 +86,52 @@ type connMetrics struct {
 	_        [128 - 2*48]byte
 }
 
+// newConnMetrics returns the counters of a new connection, nil when
+// Options.DisableMetrics is set.
+func (s *Server) newConnMetrics() *connMetrics {
+	if s.metrics.off {
+		return nil
+	}
+	return new(connMetrics)
+}
+
 // countIn counts a packet the reader decoded.
 func (c *conn) countIn(p codec.Packet) {
+	if m := c.m; m != nil {
+		m.in.packets++
+		if pub, ok := p.(*codec.Publish); ok {
+			m.in.pubs[pub.QoS]++
+			m.in.pubBytes += uint64(len(pub.Payload))
+			return
+		}
+	}
 	if _, ok := p.(*codec.Connect); ok {
 		c.srv.metrics.connects.Add(1)
-	}
-	if c.srv.metrics.off {
-		return
-	}
-	in := &c.m.in
-	in.packets++
-	if pub, ok := p.(*codec.Publish); ok {
-		in.pubs[pub.QoS]++
-		in.pubBytes += uint64(len(pub.Payload))
 	}
 }
 
 // flushIn publishes the reader's counts; the reader calls it before it
 // blocks on the network.
 func (c *conn) flushIn() {
-	if c.srv.metrics.off {
-		return
+	if m := c.m; m != nil {
+		m.in.bytes = c.r.BytesRead()
+		m.inShared.store(&m.in)
 	}
-	c.m.in.bytes = c.r.BytesRead()
-	c.m.inShared.store(&c.m.in)
 }
 
 // countOut counts a packet the writer encoded into n bytes.
 func (c *conn) countOut(it *outItem, n int) {
+	if m := c.m; m != nil {
+		m.out.packets++
+		m.out.bytes += uint64(n)
+		if it.kind == codec.PUBLISH {
+			m.out.pubs[it.d.qos]++
+			m.out.pubBytes += uint64(len(it.d.msg.Payload))
+			return
+		}
+	}
 	if it.kind == codec.CONNACK {
 		c.countConnack(it.pkt)
-	}
-	if c.srv.metrics.off {
-		return
-	}
-	out := &c.m.out
-	out.packets++
-	out.bytes += uint64(n)
-	if it.kind == codec.PUBLISH && it.d != nil {
-		out.pubs[it.d.qos]++
-		out.pubBytes += uint64(len(it.d.msg.Payload))
 	}
 }
 
@@ -156,8 +162,8 @@ func (c *conn) countConnack(p codec.Packet) {
 
 // flushOut publishes the writer's counts, once per written batch.
 func (c *conn) flushOut() {
-	if !c.srv.metrics.off {
-		c.m.outShr.store(&c.m.out)
+	if m := c.m; m != nil {
+		m.outShr.store(&m.out)
 	}
 }
 
@@ -217,7 +223,7 @@ func (h *histogram) observe(d time.Duration) {
 // Metrics are the broker's counters and gauges beyond the per-connection
 // traffic. A Server owns one; read it with Server.Metrics.
 type Metrics struct {
-	off     bool // Options.DisableMetrics: the per-packet counts are skipped
+	off     bool // Options.DisableMetrics: connections have no counters (conn.m nil)
 	started time.Time
 
 	// Under Server.mu: the traffic of closed connections, and the most
@@ -286,6 +292,9 @@ func (s *Server) connOpened() {
 // the same critical section. The connection's goroutines are done, so its
 // plain counts are final.
 func (s *Server) retire(c *conn) {
+	if c.m == nil {
+		return
+	}
 	c.m.in.bytes = c.r.BytesRead()
 	s.metrics.retiredIn.add(&c.m.in)
 	s.metrics.retiredOut.add(&c.m.out)
@@ -413,8 +422,10 @@ func (s *Server) Metrics() MetricsSnapshot {
 	s.mu.Lock()
 	in, out = m.retiredIn, m.retiredOut
 	for c := range s.conns {
-		c.m.inShared.addTo(&in)
-		c.m.outShr.addTo(&out)
+		if c.m != nil {
+			c.m.inShared.addTo(&in)
+			c.m.outShr.addTo(&out)
+		}
 	}
 	snap.Connections, snap.ConnectionsMax = len(s.conns), m.connsMax
 	sessions := len(s.sessions)
