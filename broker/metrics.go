@@ -75,8 +75,9 @@ func (s *sharedTally) addTo(t *tally) {
 // 256-byte boundary: the reader's half and the writer's half each fill
 // two cache lines of their own. Embedded in conn, the writer's counts
 // shared a cache line with fields that publishers read for every delivery
-// (maxSize, srv): measured with BenchmarkMetricsCost, fan-in ran at about
-// 60 % of its speed without counters.
+// (maxSize, srv); the first runs of BenchmarkMetricsCost, so built, had
+// fan-in at 60-70 % of its speed without counters (on a machine loaded by
+// other work, so the figure is rough).
 type connMetrics struct {
 	in       tally
 	inShared sharedTally
