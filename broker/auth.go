@@ -162,6 +162,7 @@ func (s *Server) allowed(c Client, a Access, topic string) bool {
 	}
 	if !ok {
 		n := s.stats.Denied.Add(1)
+		s.metrics.denied[a].Add(1)
 		if a != Read || n == 1 || n%1000 == 0 { // deliveries could flood the log
 			s.log.Info("access denied", "client", c.ID, "username", c.Username, "access", a.String(), "topic", topic, "denied_total", n)
 		}

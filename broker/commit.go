@@ -36,6 +36,7 @@ type committer struct {
 
 	nextID uint64 // next message id; under mu
 	stats  *Stats
+	hist   *histogram // synced commits' latency; nil in tests
 
 	// rewrite, called on the committer's goroutine with no lock held,
 	// writes the broker's whole state again (Server.rewrite). A failed
@@ -206,6 +207,9 @@ func (c *committer) apply(g *group) {
 		if g.sync {
 			c.stats.Syncs.Add(1)
 			c.stats.SyncNanos.Add(uint64(time.Since(start)))
+			if c.hist != nil {
+				c.hist.observe(time.Since(start))
+			}
 		}
 		c.mu.Lock()
 		c.unsynced = err != nil || !g.sync

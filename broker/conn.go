@@ -24,6 +24,7 @@ type conn struct {
 	nc  net.Conn
 	log *slog.Logger
 	r   *codec.Reader
+	m   *connMetrics // traffic counts, see metrics.go
 
 	// Set during CONNECT, read-only afterwards.
 	version   codec.Version
@@ -82,6 +83,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		r:          codec.NewReader(nc, s.opts.MaxPacketSize),
 		writerDone: make(chan struct{}),
 		done:       make(chan struct{}),
+		m:          s.newConnMetrics(),
 	}
 	c.drainFn = c.drain
 	return c
@@ -139,13 +141,14 @@ func (c *conn) serve(ctx context.Context) (err error) {
 
 // handshake reads the CONNECT and accepts or refuses it.
 func (c *conn) handshake(ctx context.Context) error {
-	if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ConnectTimeout)); err != nil {
+	if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.limit().ConnectTimeout)); err != nil {
 		return err
 	}
 	p, err := c.r.ReadPacket()
 	if err != nil {
 		return c.connectFailed(err)
 	}
+	c.countIn(p)
 	connect, ok := p.(*codec.Connect)
 	if !ok {
 		// [MQTT-3.1.0-1]: the first packet must be a CONNECT.
@@ -202,6 +205,7 @@ func (c *conn) connectFailed(err error) error {
 func (c *conn) readLoop() error {
 	for {
 		if c.r.Buffered() == 0 {
+			c.flushIn()
 			var deadline time.Time
 			if c.keepAlive > 0 {
 				deadline = time.Now().Add(c.keepAlive)
@@ -226,6 +230,7 @@ func (c *conn) readLoop() error {
 			}
 			return err
 		}
+		c.countIn(p)
 		if err := c.handle(p); err != nil {
 			return err
 		}
@@ -327,7 +332,7 @@ func (c *conn) handleDisconnect(p *codec.Disconnect) error {
 		if c.zeroExpiry && p.Properties.SessionExpiryInterval != 0 {
 			return violation(codec.ProtocolError, "", "Session Expiry Interval changed from 0 in DISCONNECT")
 		}
-		c.sess.setExpiry(min(p.Properties.SessionExpiryInterval, c.srv.opts.MaxSessionExpiry))
+		c.sess.setExpiry(min(p.Properties.SessionExpiryInterval, c.srv.limit().MaxSessionExpiry))
 	}
 	// [MQTT-3.14.4-3]: a DISCONNECT discards the will, except 5.0's 0x04.
 	c.willOnClose = c.version == codec.V5 && p.ReasonCode == codec.DisconnectWithWillMessage
@@ -346,7 +351,7 @@ func (c *conn) accepted() bool {
 // shutdown. A 5.0 client is told why.
 func (c *conn) kick(rc codec.ReasonCode, why string) {
 	c.kickOnce.Do(func() {
-		c.kicked.Store(&closeError{msg: why})
+		c.kicked.Store(&closeError{code: rc, msg: why})
 		c.outMu.Lock()
 		tell := c.hasSession && c.version == codec.V5
 		c.outMu.Unlock()
@@ -379,6 +384,7 @@ func (c *conn) disconnectPacket(rc codec.ReasonCode, why string) *codec.Disconne
 // finish ends the connection after the read loop: it tells a 5.0 client
 // why, lets the writer drain, and hands the session back.
 func (c *conn) finish(err error) {
+	c.disconnected(err)
 	var ce *closeError
 	switch {
 	case errors.Is(err, errNormal):

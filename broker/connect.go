@@ -17,7 +17,7 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 	c.version = p.Version
 	c.r.SetVersion(p.Version)
 	v5 := p.Version == codec.V5
-	c.log = c.log.With("client", p.ClientID, "mqtt", p.Version.String())
+	c.log = c.log.With("client", p.ClientID, "username", p.Username, "mqtt", p.Version.String())
 
 	refuse := func(rc codec.ReasonCode, rule, why string) error {
 		if !v5 {
@@ -97,7 +97,7 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 
 	// Keep-alive, capped by the server [MQTT-5:3.2.2-21].
 	keepAlive := p.KeepAlive
-	if max := c.srv.opts.MaxKeepAlive; max > 0 && (keepAlive == 0 || keepAlive > max) {
+	if max := c.srv.limit().MaxKeepAlive; max > 0 && (keepAlive == 0 || keepAlive > max) {
 		keepAlive = max
 		if v5 {
 			ack.Properties.ServerKeepAlive = max
@@ -112,15 +112,15 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 	case v5:
 		expiry = p.Properties.SessionExpiryInterval
 		c.zeroExpiry = expiry == 0
-		if expiry > c.srv.opts.MaxSessionExpiry {
-			expiry = c.srv.opts.MaxSessionExpiry
+		if max := c.srv.limit().MaxSessionExpiry; expiry > max {
+			expiry = max
 			ack.Properties.SessionExpiryInterval = expiry
 		}
 	case !p.CleanStart:
-		expiry = c.srv.opts.MaxSessionExpiry
+		expiry = c.srv.limit().MaxSessionExpiry
 	}
 
-	window := c.srv.opts.MaxInflight
+	window := c.srv.limit().MaxInflight
 	if v5 {
 		if rm := int(p.Properties.ReceiveMaximum); rm > 0 && rm < window {
 			window = rm
@@ -162,6 +162,7 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 		c.setWill(p.Will)
 	}
 	c.log.Info("client connected", "session_present", present, "keepalive", keepAlive, "clean", p.CleanStart)
+	c.presence(true, "")
 	sess.resume()
 	return nil
 }

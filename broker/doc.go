@@ -45,12 +45,24 @@
 // read deadline; will delay, session expiry and the expiry sweep are
 // time.AfterFunc) hold no goroutine while they wait.
 //
+// # Observability
+//
+// Server.Metrics returns the counters and gauges (metrics.go): traffic is
+// counted per connection by its own goroutines and summed when read, so
+// the hot path shares no cache line. With Options.SysInterval the broker
+// publishes them under $SYS/broker/ with Mosquitto's names (sys.go). The
+// admin methods (admin.go) list and kick clients, list and end sessions,
+// and list and delete retained messages, through the same session and
+// store code as everything else. SetLimits changes the limits that can
+// change safely while the broker runs (reload.go).
+//
 // # Lock order
 //
 // Locks are taken in this order, and never the other way round:
 //
 //	Server.mu → shareGroup.mu → session.mu → committer.mu → conn.outMu
 //	Server.retainMu → committer.mu
+//	sysPublisher.mu → any of the above (one $SYS tick at a time; sys.go)
 //
 // The topic trees (topictree) have their own locks, innermost: they are
 // called with at most Server.mu held, and their callbacks here take no

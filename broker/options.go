@@ -89,6 +89,18 @@ type Options struct {
 	// rules ($SYS is the broker's).
 	Authorizer Authorizer
 
+	// SysInterval is how often the $SYS topics are published (sys.go);
+	// 0 publishes none. SysPresence also publishes an event on
+	// $SYS/broker/clients/<id>/connected and .../disconnected for each
+	// client. Version is what $SYS/broker/version says (default: "tern
+	// version" and the module version of the program).
+	SysInterval time.Duration
+	SysPresence bool
+	Version     string
+	// DisableMetrics stops counting packets and bytes per connection (the
+	// cost measured by BenchmarkMetricsCost); the other counters stay.
+	DisableMetrics bool
+
 	// Store keeps sessions, queues and retained messages across restarts
 	// (see Open); nil keeps everything in memory only (New).
 	Store Store

@@ -29,6 +29,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if err := r.run(ctx); err != nil {
 		return nil, fmt.Errorf("broker: reading the store: %w", err)
 	}
+	s.startSys()
 	return s, nil
 }
 
@@ -92,6 +93,7 @@ func (r *recovery) run(ctx context.Context) error {
 		maxID = r.ids[len(r.ids)-1]
 	}
 	s.commit = newCommitter(r.st, s.log, &s.stats, maxID)
+	s.commit.hist = &s.metrics.commits
 	s.commit.rewrite = s.rewrite
 	for _, w := range r.wills {
 		s.publish(w)

@@ -127,6 +127,7 @@ func (r *recovery) subscribe(ss *session, sub store.SubRecord) {
 	o := subOpts{qos: sub.QoS, noLocal: sub.NoLocal, retainAsPublished: sub.RetainAsPublished,
 		retainHandling: sub.RetainHandling, id: sub.ID}
 	ss.subs[sub.Filter] = o
+	r.srv.metrics.subscribed(sub.Filter, 1)
 	if codec.IsShared(sub.Filter) {
 		r.srv.subscribeShared(ss, sub.Filter, o)
 	} else {

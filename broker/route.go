@@ -93,6 +93,7 @@ func (s *Server) route(m *Message) (stored, refused bool) {
 			t.ids = append(t.ids, o.id)
 		}
 	})
+	matched := len(a.targets)
 	for i := range a.targets {
 		t := &a.targets[i]
 		var ids []int
@@ -109,8 +110,12 @@ func (s *Server) route(m *Message) (stored, refused bool) {
 	clear(a.index)
 	a.targets = a.targets[:0]
 	a.plain = [3][2]*delivery{}
-	stored = s.publishShared(m, a) || stored
+	shared, n := s.publishShared(m, a)
+	stored = shared || stored
 	s.aggs.Put(a)
+	if matched+n == 0 && !isSysTopic(m.Topic) {
+		s.metrics.drop(dropNoSubscribers)
+	}
 	return stored, false
 }
 
@@ -142,7 +147,7 @@ func (s *Server) retain(m *Message) (stored, ok bool) {
 		s.account(old, -1)
 	}
 	cm := s.commit
-	if cm == nil {
+	if cm == nil || isSysTopic(m.Topic) { // $SYS is the broker's state now, not to keep
 		return false, true
 	}
 	if len(m.Payload) == 0 {
@@ -158,19 +163,21 @@ func (s *Server) retain(m *Message) (stored, ok bool) {
 }
 
 // dropRetained removes the retained message m of its topic if it is still
-// the one there (the sweep, after its expiry).
-func (s *Server) dropRetained(m *Message) {
+// the one there (the sweep, after its expiry; the admin API) and reports
+// whether it did.
+func (s *Server) dropRetained(m *Message) bool {
 	s.retainMu.Lock()
 	defer s.retainMu.Unlock()
 	if cur, ok := s.retained.Get(m.Topic); !ok || cur != m {
-		return
+		return false
 	}
 	s.retained.Delete(m.Topic)
 	s.account(m, -1)
-	if cm := s.commit; cm != nil {
+	if cm := s.commit; cm != nil && !isSysTopic(m.Topic) {
 		cm.del(store.RetainedKey(m.Topic))
 		cm.unref(m)
 	}
+	return true
 }
 
 // sendRetained schedules the retained messages matching filter for ss,

@@ -48,6 +48,12 @@ type Server struct {
 	// writeBufs holds the writers' batch buffers (*[]byte). A writer takes
 	// one only while it runs, so an idle connection holds none.
 	writeBufs sync.Pool
+
+	// Observability (metrics.go, sys.go) and the limits SetLimits changes
+	// (reload.go).
+	metrics Metrics
+	sys     sysPublisher
+	lim     atomic.Pointer[Limits]
 }
 
 // Stats are counters the broker keeps while it runs.
@@ -89,7 +95,9 @@ func New(opts Options) *Server {
 	if opts.Store != nil {
 		panic("broker: New with a Store; use Open")
 	}
-	return newServer(opts)
+	s := newServer(opts)
+	s.startSys()
+	return s
 }
 
 func newServer(opts Options) *Server {
@@ -106,6 +114,7 @@ func newServer(opts Options) *Server {
 		conns:        make(map[*conn]struct{}),
 		listeners:    make(map[net.Listener]struct{}),
 	}
+	s.metrics.started, s.metrics.off = time.Now(), opts.DisableMetrics
 	s.aggs.New = func() any { return &aggregator{index: make(map[*session]int)} }
 	s.writeBufs.New = func() any { return new([]byte) }
 	return s
@@ -228,9 +237,11 @@ func (s *Server) serve(ctx context.Context, nc net.Conn) {
 	c := newConn(s, nc)
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
+	s.connOpened()
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
+		s.retire(c)
 		delete(s.conns, c)
 		s.mu.Unlock()
 	}()
@@ -267,6 +278,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	// Stop the timers of offline sessions; publish wills still pending;
 	// write what is left to the store.
+	s.sys.stop()
 	s.stopSessions()
 	s.sweep.stop()
 	if s.commit != nil {
@@ -284,6 +296,7 @@ const (
 
 func (s *Server) countDrop(ss *session, why string, m *Message) {
 	n := s.stats.Dropped.Add(1)
+	s.metrics.drop(dropIndex(why))
 	// Log the first drop and then every 1000th, so a flood cannot flood the log.
 	if n == 1 || n%1000 == 0 {
 		s.log.Warn("message dropped", "client", ss.id, "reason", why, "topic", m.Topic, "qos", m.QoS, "dropped_total", n)

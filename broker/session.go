@@ -57,6 +57,7 @@ type session struct {
 	subs    map[string]subOpts
 	expiry  uint32    // Session Expiry Interval in seconds
 	offline time.Time // when the expiry started counting; zero while online
+	since   time.Time // when the last connection attached (admin.go)
 	expTmr  *time.Timer
 
 	will      *Message
@@ -105,7 +106,7 @@ func (s *session) deliver(d *delivery) bool {
 		switch {
 		case s.conn != nil:
 			s.sendQoS0(d)
-		case s.srv.opts.QueueQoS0:
+		case s.srv.limit().QueueQoS0:
 			s.enqueue(d)
 		}
 		return false
@@ -147,7 +148,7 @@ func (s *session) online() bool {
 // dropped, or else the oldest queued message makes room; drops are
 // counted and logged. The caller holds mu.
 func (s *session) enqueue(d *delivery) {
-	if s.queued >= s.srv.opts.MaxQueued {
+	if s.queued >= s.srv.limit().MaxQueued {
 		if d.qos == 0 {
 			s.srv.countDrop(s, dropQueueFull, d.msg)
 			return
@@ -263,6 +264,7 @@ func (s *session) sendQueued(c *conn, seq uint64, d *delivery, now time.Time) {
 		s.inflight++
 		c.enqueueAck(codec.PUBREL, pidOf(seq), codec.Success)
 	case d.msg.expired(now):
+		s.srv.metrics.drop(dropExpiredIdx)
 		s.finish(seq, d)
 	case !c.fits(d):
 		// Too large for the client: discarded as if delivered [MQTT-5:3.1.2-25].
@@ -460,6 +462,7 @@ func (s *session) sweep(now time.Time) (pending bool) {
 		switch {
 		case d == nil || d.msg == nil || d.msg.Expires.IsZero():
 		case d.msg.expired(now):
+			s.srv.metrics.drop(dropExpiredIdx)
 			s.queued--
 			s.finish(seq, d)
 		default:

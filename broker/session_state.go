@@ -19,6 +19,9 @@ func (s *session) subscribe(filter string, o subOpts) bool {
 	s.mu.Lock()
 	_, existed := s.subs[filter]
 	s.subs[filter] = o
+	if !existed {
+		s.srv.metrics.subscribed(filter, 1)
+	}
 	s.save()
 	s.mu.Unlock()
 	if codec.IsShared(filter) {
@@ -45,6 +48,7 @@ func (s *session) unsubscribe(filter string) bool {
 	_, ok := s.subs[filter]
 	delete(s.subs, filter)
 	if ok {
+		s.srv.metrics.subscribed(filter, -1)
 		s.save()
 	}
 	s.mu.Unlock()
@@ -87,7 +91,8 @@ func (s *session) save() {
 func (s *session) attach(c *conn, window, maxSize int, expiry uint32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conn = c
+	s.conn, s.since = c, time.Now()
+	s.srv.metrics.sessionOnline(1)
 	if s.claim != nil {
 		close(s.claim)
 		s.claim = nil
@@ -186,6 +191,7 @@ func (s *session) detach(c *conn, publishWill bool) (will *Message, expiry uint3
 		return nil, 0, false
 	}
 	s.conn = nil
+	s.srv.metrics.sessionOnline(-1)
 	s.offline = time.Now()
 	switch {
 	case !publishWill || s.will == nil:

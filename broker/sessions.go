@@ -51,6 +51,7 @@ func (s *Server) takeSession(ctx context.Context, clientID string, clean bool) (
 		var wait <-chan struct{}
 		switch {
 		case old != nil:
+			s.metrics.takeovers.Add(1)
 			old.kick(codec.SessionTakenOver, "session taken over")
 			wait = old.done
 		case claim != nil:
@@ -110,6 +111,7 @@ func (s *Server) endSession(ss *session) {
 		return
 	}
 	for _, f := range filters {
+		s.metrics.subscribed(f, -1)
 		if codec.IsShared(f) {
 			s.unsubscribeShared(ss, f)
 		} else {

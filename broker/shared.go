@@ -110,8 +110,9 @@ func (s *Server) unsubscribeShared(ss *session, full string) {
 }
 
 // publishShared gives the message to one member of each matching group
-// and reports whether a delivery was written to the store.
-func (s *Server) publishShared(m *Message, a *aggregator) (stored bool) {
+// and reports whether a delivery was written to the store and how many
+// groups matched.
+func (s *Server) publishShared(m *Message, a *aggregator) (stored bool, groups int) {
 	s.shared.Match(m.Topic, func(g *shareGroup, _ struct{}) {
 		a.groups = append(a.groups, g)
 	})
@@ -124,8 +125,9 @@ func (s *Server) publishShared(m *Message, a *aggregator) (stored bool) {
 		stored = mem.s.deliver(mem.delivery(m, m.Retain && mem.o.retainAsPublished, g)) || stored
 		s.stats.Delivered.Add(1)
 	}
+	groups = len(a.groups)
 	a.groups = a.groups[:0]
-	return stored
+	return stored, groups
 }
 
 // delivery returns the delivery of m to member mem of g.

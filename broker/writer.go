@@ -177,6 +177,7 @@ func (c *conn) drain() {
 			ok = c.write(buf)
 			buf = buf[:0]
 		}
+		c.flushOut()
 		if !ok || stop || closed {
 			// Close even if more was queued after the closing packet.
 			c.outMu.Lock()
@@ -234,6 +235,7 @@ func (c *conn) encode(buf []byte, it *outItem) []byte {
 		c.log.Error("cannot encode packet", "type", it.kind, "err", err)
 		return buf
 	}
+	c.countOut(it, len(out)-len(buf))
 	return out
 }
 

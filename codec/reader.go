@@ -21,6 +21,7 @@ type Reader struct {
 	end     int // end of buffered data
 	maxSize int
 	version Version
+	read    uint64 // bytes read from r in all, see BytesRead
 	strs    interner
 	pkts    [16]Packet // one reusable packet per type
 	// dec is reused for every packet: a decoder on the stack would escape
@@ -51,6 +52,10 @@ func (r *Reader) SetVersion(v Version) { r.version = v }
 
 // Version returns the protocol version in use.
 func (r *Reader) Version() Version { return r.version }
+
+// BytesRead returns the number of bytes read from the underlying reader
+// so far, read-ahead included: a server counts its traffic with it.
+func (r *Reader) BytesRead() uint64 { return r.read }
 
 // SetMaxSize changes the largest packet the Reader accepts.
 func (r *Reader) SetMaxSize(n int) {
@@ -140,6 +145,7 @@ func (r *Reader) readOnce(need int) error {
 	}
 	m, err := r.r.Read(r.buf[r.end:])
 	r.end += m
+	r.read += uint64(m)
 	if err != nil && m == 0 {
 		if errors.Is(err, io.EOF) {
 			if r.end == r.start {

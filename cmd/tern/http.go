@@ -25,10 +25,14 @@ const (
 )
 
 // newHTTPServer returns the server for --http: MQTT over WebSocket at
-// /mqtt, a health check at /healthz, and the web client at /. With tlsCfg
+// /mqtt, a health check at /healthz, Prometheus metrics at /metrics, the
+// admin API at /api/v1/, and the web client at /. With tlsCfg
 // it is meant to be started with ServeTLS.
-func newHTTPServer(srv *broker.Server, cfg config, log *slog.Logger, tlsCfg *tls.Config) *http.Server {
+func newHTTPServer(srv *broker.Server, cfg config, log *slog.Logger, tlsCfg *tls.Config, files *tlsFiles, sec *security) *http.Server {
 	mux := http.NewServeMux()
+	// /metrics and the admin API (metrics.go, admin.go).
+	mux.Handle("GET /metrics", metricsHandler(srv, files, sec, cfg.MetricsAuth, log.With("listener", "http")))
+	(&adminAPI{srv: srv, sec: sec, admins: adminSet(cfg.Admins), log: log.With("component", "admin")}).register(mux)
 	mux.Handle("/mqtt", srv.WebSocketHandler(broker.WebSocketOptions{OriginPatterns: cfg.AllowOrigins}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

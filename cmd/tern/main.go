@@ -77,6 +77,10 @@ type config struct {
 	HTTPPlain     bool     `json:"-"` // the HTTP port stays plain when a certificate is set
 	mosquittoNote []string // options of the file that have no effect, for the one warning
 	mosquittoFile string
+	SysInterval   string   `json:"sys_interval"` // $SYS publishing interval; "0" turns it off
+	SysPresence   bool     `json:"sys_presence"` // $SYS/broker/clients/<id>/{connected,disconnected} events
+	Admins        []string `json:"admins"`       // users of the password file allowed to use the admin API
+	MetricsAuth   bool     `json:"metrics_auth"` // /metrics needs basic credentials of the password file
 }
 
 func defaults() config {
@@ -93,6 +97,7 @@ func defaults() config {
 		MaxQueued:      10000,
 		Data:           "tern-data",
 		WebConnect:     []string{"ws:", "wss:"},
+		SysInterval:    "10s",
 	}
 }
 
@@ -195,6 +200,17 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "keep sessions, queued and retained messages in this `directory` (created on first start); \"\" runs in memory")
 	fs.BoolVar(&cfg.InMemory, "in-memory", cfg.InMemory, "run without a disk: everything is lost when tern stops (same as --data \"\")")
 	fs.UintVar(&cfg.MaxSessionExpiry, "max-session-expiry", cfg.MaxSessionExpiry, "cap Session Expiry Interval at this many `seconds` (0: no cap)")
+	fs.StringVar(&cfg.SysInterval, "sys-interval", cfg.SysInterval, "publish the broker's state on $SYS/broker/... (Mosquitto's names) every `interval`, each value only when it changed (0: off)")
+	fs.BoolVar(&cfg.SysPresence, "sys-presence", cfg.SysPresence, "also publish $SYS/broker/clients/<id>/connected and .../disconnected (JSON) as clients come and go")
+	fileAdmins := true // the first --admin replaces the config file's list
+	fs.Func("admin", "let this `user` of the password file use the admin API at /api/v1/ (repeatable; an ACL can also grant it with: topic write $CONTROL/tern/admin)", func(v string) error {
+		if fileAdmins {
+			cfg.Admins, fileAdmins = nil, false
+		}
+		cfg.Admins = append(cfg.Admins, v)
+		return nil
+	})
+	fs.BoolVar(&cfg.MetricsAuth, "metrics-auth", cfg.MetricsAuth, "require HTTP basic credentials of a user of the password file for /metrics")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -226,6 +242,13 @@ func (c config) options(log *slog.Logger) (broker.Options, error) {
 	if err != nil {
 		return broker.Options{}, fmt.Errorf("connect-timeout: %w", err)
 	}
+	sysInterval, err := time.ParseDuration(c.SysInterval)
+	if c.SysInterval == "0" || c.SysInterval == "" {
+		sysInterval, err = 0, nil
+	}
+	if err != nil || sysInterval < 0 {
+		return broker.Options{}, fmt.Errorf("sys-interval: %q is not a duration such as 10s (0: off)", c.SysInterval)
+	}
 	if c.MaxKeepAlive > 65535 || c.ReceiveMaximum > 65535 || c.ReceiveMaximum == 0 {
 		return broker.Options{}, errors.New("max-keepalive and receive-maximum must be at most 65535 (receive-maximum at least 1)")
 	}
@@ -240,6 +263,8 @@ func (c config) options(log *slog.Logger) (broker.Options, error) {
 		QueueQoS0:        c.QueueQoS0,
 		MaxSessionExpiry: uint32(c.MaxSessionExpiry),
 		MaxConnections:   c.MaxConnections,
+		SysInterval:      sysInterval,
+		SysPresence:      c.SysPresence,
 	}, nil
 }
 
@@ -271,6 +296,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	d.reparse = func() (config, error) { return parse(args, io.Discard) }
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -303,6 +329,9 @@ type daemon struct {
 	addrs      map[string]string // bound address by listener: "mqtt", "mqtts", "http"
 	errc       chan error        // a listener that stopped on its own
 	done       chan struct{}     // closed when every listener goroutine has returned
+
+	// reparse reads the configuration again on SIGHUP (limits.go).
+	reparse func() (config, error)
 }
 
 // start binds every configured listener (all or none) and serves them.
@@ -374,8 +403,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 		srv, err = broker.Open(ctx, opts)
 		debug.SetGCPercent(gc)
 		if err == nil {
-			d := serveAll(ctx, cfg, log, srv, closeStore, tlsCfg, mqttLn, mqttsLn, httpLn)
-			d.tls, d.sec = files, sec
+			d := serveAll(ctx, cfg, log, srv, closeStore, tlsCfg, files, sec, mqttLn, mqttsLn, httpLn)
 			return d, nil
 		}
 		closeStore()
@@ -388,8 +416,8 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 
 // serveAll serves the bound listeners with srv.
 func serveAll(ctx context.Context, cfg config, log *slog.Logger, srv *broker.Server, closeStore func() error,
-	tlsCfg *tls.Config, mqttLn, mqttsLn, httpLn net.Listener) *daemon {
-	d := &daemon{srv: srv, closeStore: closeStore, addrs: map[string]string{}, errc: make(chan error, 3), done: make(chan struct{})}
+	tlsCfg *tls.Config, files *tlsFiles, sec *security, mqttLn, mqttsLn, httpLn net.Listener) *daemon {
+	d := &daemon{srv: srv, closeStore: closeStore, tls: files, sec: sec, addrs: map[string]string{}, errc: make(chan error, 3), done: make(chan struct{})}
 	var running sync.WaitGroup
 	serve := func(name string, f func() error) {
 		running.Go(func() {
@@ -416,7 +444,7 @@ func serveAll(ctx context.Context, cfg config, log *slog.Logger, srv *broker.Ser
 			httpTLS = nil
 		}
 		d.addrs["http"] = httpLn.Addr().String()
-		d.http = newHTTPServer(srv, cfg, log, httpTLS)
+		d.http = newHTTPServer(srv, cfg, log, httpTLS, files, sec)
 		scheme := "http"
 		if httpTLS != nil {
 			scheme = "https"
@@ -439,7 +467,8 @@ func serveAll(ctx context.Context, cfg config, log *slog.Logger, srv *broker.Ser
 }
 
 // reload re-reads the files that can change while tern runs (SIGHUP): the
-// password file, the ACL file, the TLS certificate, key and client CA. A
+// password file, the ACL file, the TLS certificate, key and client CA, and
+// the limits of the configuration that can change safely (limits.go). A
 // file that fails to load is reported and the old contents stay in force.
 // Then connected clients whose credentials no longer pass are
 // disconnected, and subscriptions the new rules refuse are removed.
@@ -455,6 +484,7 @@ func (d *daemon) reload(ctx context.Context, log *slog.Logger) {
 			log.Info("TLS certificate reloaded", "cert", d.tls.cert)
 		}
 	}
+	d.reloadLimits(log)
 	disconnected, unsubscribed := d.srv.Reauthorize(ctx)
 	log.Info("reloaded", "disconnected", disconnected, "unsubscribed", unsubscribed)
 }

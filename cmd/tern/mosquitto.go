@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/ternmq/tern/cmd/tern/internal/mosqconf"
@@ -212,10 +213,8 @@ func (c *config) mosquittoLimits(mc *mosqconf.Config) []mosqconf.Note {
 		c.MaxKeepAlive = uint(*v)
 	}
 	c.QueueQoS0 = mc.QueueQoS0Messages
-	if mc.SysInterval != nil {
-		// TODO(issue 15): set c.SysInterval once the $SYS publisher
-		// (--sys-interval) exists; until then the option has no effect.
-		notes = append(notes, mosqconf.Note{Directive: mc.At("sys_interval"), Why: "Tern does not publish $SYS topics yet"})
+	if v := mc.SysInterval; v != nil {
+		c.SysInterval = strconv.Itoa(*v) + "s" // Mosquitto's 0 turns $SYS off, as --sys-interval 0 does
 	}
 	return notes
 }

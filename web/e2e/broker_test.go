@@ -30,8 +30,8 @@ func openBroker(p *page) {
 
 // TestBrokerPage drives the Broker page against a real Mosquitto (with
 // sys_interval 1), whose $SYS values appear in the tiles and charts, and
-// against a broker that publishes no $SYS (Tern on this branch), where
-// the page says so. Screenshots of the page with Mosquitto's figures, in
+// against Tern with $SYS on (tiles move under load), and against a broker
+// that publishes no $SYS (Tern with SysInterval 0), where the page says so. Screenshots of the page with Mosquitto's figures, in
 // light and dark.
 func TestBrokerPage(t *testing.T) {
 	testkit.Chromium(t)
@@ -64,6 +64,16 @@ func TestBrokerPage(t *testing.T) {
 			shoot(t, p, "broker", dark)
 		}
 		p.scheme(false)
+	})
+
+	t.Run("tern", func(t *testing.T) {
+		s := newSiteWith(t, dir, siteOptions{SysInterval: time.Second})
+		p := newPage(t, s)
+		openBroker(p)
+		sysLive(p, "tern version ")
+		load(t, p, s.ws)
+		p.waitJS("a rate in", `/^[0-9.]+$/.test(document.querySelector("#sys-tile-in .sys-value")?.textContent) && document.querySelector("#sys-tile-in .sys-value").textContent !== "0"`, 20*time.Second)
+		p.waitJS("no notice", `!document.getElementById("sys-notice")`, 5*time.Second)
 	})
 
 	t.Run("no $SYS", func(t *testing.T) {

@@ -209,6 +209,8 @@ type siteOptions struct {
 	// MQTT, when set, serves /mqtt instead of the site's broker (a proxy
 	// to another broker, which the page then reaches on its own origin).
 	MQTT http.Handler
+	// SysInterval is the broker's $SYS interval (0: no $SYS).
+	SysInterval time.Duration
 }
 
 func newSiteWith(t *testing.T, clientDir string, so siteOptions) *site {
@@ -220,7 +222,7 @@ func newSiteWith(t *testing.T, clientDir string, so siteOptions) *site {
 		out = lw
 	}
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := broker.New(broker.Options{Logger: log, Authenticator: so.Authenticator})
+	srv := broker.New(broker.Options{Logger: log, Authenticator: so.Authenticator, SysInterval: so.SysInterval})
 	s := &site{srv: srv, bytes: &counter{}}
 	mux := http.NewServeMux()
 	if so.MQTT != nil {
