@@ -22,8 +22,17 @@ import (
 type conn struct {
 	srv *Server
 	nc  net.Conn
-	log *slog.Logger
+	id  uint64
+	log *slog.Logger // adds the connection's attributes when it logs (connLog)
 	r   *codec.Reader
+	// pk is the parking state of a connection that parks while idle
+	// (park.go), nil for one that keeps its reader goroutine.
+	pk *parker
+	// readBy is the keep-alive deadline of the next packet (zero: none).
+	readBy time.Time
+	// logClient and logAssigned are the client id of the CONNECT and the
+	// one the server assigned, for the log; set before the first enqueue.
+	logClient, logAssigned string
 
 	// Set during CONNECT, read-only afterwards.
 	version   codec.Version
@@ -74,17 +83,54 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	id := s.connSeq.Add(1)
 	c := &conn{
 		srv:        s,
 		nc:         nc,
-		log:        s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
+		id:         s.connSeq.Add(1),
 		r:          codec.NewReader(nc, s.opts.MaxPacketSize),
 		writerDone: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	c.log = slog.New(connLog{c})
 	c.drainFn = c.drain
 	return c
+}
+
+// connLog is the slog.Handler of a connection's logger. It adds the
+// connection's attributes (conn, remote, then client, mqtt and assigned
+// once the CONNECT is read) to the records that are actually logged,
+// instead of keeping a pre-formatted copy of them in every connection as
+// slog's Logger.With does: an idle connection holds none, and accepting
+// one formats nothing that is not logged.
+type connLog struct{ c *conn }
+
+func (h connLog) base() slog.Handler { return h.c.srv.log.Handler() }
+
+func (h connLog) Enabled(ctx context.Context, l slog.Level) bool { return h.base().Enabled(ctx, l) }
+
+func (h connLog) Handle(ctx context.Context, r slog.Record) error {
+	return h.base().WithAttrs(h.c.logAttrs(nil)).Handle(ctx, r)
+}
+
+func (h connLog) WithAttrs(as []slog.Attr) slog.Handler {
+	return h.base().WithAttrs(h.c.logAttrs(as))
+}
+
+func (h connLog) WithGroup(name string) slog.Handler {
+	return h.base().WithAttrs(h.c.logAttrs(nil)).WithGroup(name)
+}
+
+// logAttrs returns the connection's log attributes followed by more.
+func (c *conn) logAttrs(more []slog.Attr) []slog.Attr {
+	as := make([]slog.Attr, 0, 5+len(more))
+	as = append(as, slog.Uint64("conn", c.id), slog.String("remote", c.nc.RemoteAddr().String()))
+	if c.version != 0 {
+		as = append(as, slog.String("client", c.logClient), slog.String("mqtt", c.version.String()))
+	}
+	if c.logAssigned != "" {
+		as = append(as, slog.String("assigned", c.logAssigned))
+	}
+	return append(as, more...)
 }
 
 // closeError ends the read loop: the reason code to send in a 5.0
@@ -113,6 +159,9 @@ var errNormal = errors.New("client disconnected")
 // closes only this connection.
 func (c *conn) run(ctx context.Context) {
 	err := c.serve(ctx)
+	if err == errParked {
+		return
+	}
 	c.finish(err)
 }
 
@@ -123,17 +172,23 @@ func (c *conn) serve(ctx context.Context) (err error) {
 			err = c.panicked(p)
 		}
 	}()
-	onFreshStack(func() {
+	shake := func() {
 		defer func() {
 			if p := recover(); p != nil {
 				err = c.panicked(p)
 			}
 		}()
 		err = c.handshake(ctx)
-	})
+	}
+	if c.pk != nil {
+		shake() // the goroutine ends when the connection parks
+	} else {
+		onFreshStack(shake)
+	}
 	if err != nil {
 		return err
 	}
+	c.nextReadBy()
 	return c.readLoop()
 }
 
@@ -199,37 +254,74 @@ func (c *conn) connectFailed(err error) error {
 	return &closeError{rule: ce.Rule, msg: "invalid CONNECT: " + ce.Msg}
 }
 
+// readLoop reads and handles packets until the connection ends (an error)
+// or parks (errParked).
 func (c *conn) readLoop() error {
 	for {
-		if c.r.Buffered() == 0 {
-			var deadline time.Time
-			if c.keepAlive > 0 {
-				deadline = time.Now().Add(c.keepAlive)
+		if k := c.kicked.Load(); k != nil {
+			return k
+		}
+		deadline, linger := c.readBy, false
+		if c.pk != nil && c.r.Buffered() == 0 {
+			if l := time.Now().Add(parkLinger); deadline.IsZero() || l.Before(deadline) {
+				deadline, linger = l, true
 			}
-			if err := c.nc.SetReadDeadline(deadline); err != nil {
-				return err
-			}
+		}
+		if err := c.nc.SetReadDeadline(deadline); err != nil {
+			return err
 		}
 		p, err := c.r.ReadPacket()
 		if err != nil {
-			var ne net.Error
-			if k := c.kicked.Load(); k != nil {
-				return k
+			if linger && timedOut(err) && c.kicked.Load() == nil {
+				if c.r.Buffered() > 0 {
+					continue // wait for the rest of the packet until readBy
+				}
+				if err := c.park(); err != nil {
+					return err
+				}
+				continue
 			}
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
-				// [MQTT-3.1.2-24 of 3.1.1, MQTT-3.1.2-22 of 5.0]
-				return violation(codec.KeepAliveTimeout, "MQTT-5:3.1.2-22", "keep-alive timeout")
-			}
-			var ce *codec.Error
-			if errors.As(err, &ce) {
-				return violation(ce.Code, ce.Rule, ce.Msg)
-			}
-			return err
+			return c.readError(err)
 		}
 		if err := c.handle(p); err != nil {
 			return err
 		}
+		if c.r.Buffered() == 0 {
+			c.nextReadBy()
+		}
 	}
+}
+
+// nextReadBy sets the keep-alive deadline of the next packet.
+func (c *conn) nextReadBy() {
+	c.readBy = time.Time{}
+	if c.keepAlive > 0 {
+		c.readBy = time.Now().Add(c.keepAlive)
+	}
+}
+
+// errKeepAlive ends a connection whose keep-alive deadline has passed
+// [MQTT-3.1.2-24 of 3.1.1, MQTT-3.1.2-22 of 5.0].
+var errKeepAlive = violation(codec.KeepAliveTimeout, "MQTT-5:3.1.2-22", "keep-alive timeout")
+
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// readError turns a failed read into the error that ends the connection.
+func (c *conn) readError(err error) error {
+	if k := c.kicked.Load(); k != nil {
+		return k
+	}
+	if timedOut(err) {
+		return errKeepAlive
+	}
+	var ce *codec.Error
+	if errors.As(err, &ce) {
+		return violation(ce.Code, ce.Rule, ce.Msg)
+	}
+	return err
 }
 
 func (c *conn) handle(p codec.Packet) error {
@@ -358,6 +450,7 @@ func (c *conn) kick(rc codec.ReasonCode, why string) {
 		// Do not wait for a stuck peer.
 		c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
 		c.nc.SetReadDeadline(time.Now())
+		c.ending() // a parked reader resumes, reads kicked and finishes
 	})
 }
 
@@ -407,4 +500,5 @@ func (c *conn) finish(err error) {
 		c.srv.release(c)
 	}
 	close(c.done)
+	c.srv.forget(c)
 }

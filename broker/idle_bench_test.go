@@ -16,9 +16,24 @@ import (
 // goroutine stack bytes and live heap bytes per connection. The clients
 // are plain sockets without goroutines; their sockets (a few hundred heap
 // bytes each) are counted too. ns/op is the time to connect all 1000.
+//
+// "parked" is the path of Serve over TCP on Linux (park.go): it waits
+// until every connection has parked. "goroutine" is the path of ServeConn
+// and other systems: a reader goroutine per connection.
 func BenchmarkIdleConn(b *testing.B) {
+	b.Run("parked", func(b *testing.B) { benchIdleConn(b, true) })
+	b.Run("goroutine", func(b *testing.B) { benchIdleConn(b, false) })
+}
+
+func benchIdleConn(b *testing.B, park bool) {
+	if park && runtime.GOOS != "linux" {
+		b.Skip("connections park on Linux only")
+	}
 	const n = 1000
 	ts := startServer(b, nil)
+	ts.mu.Lock()
+	ts.noPark = !park
+	ts.mu.Unlock()
 	var stack, heap, gor float64
 	conns := make([]net.Conn, n)
 	for b.Loop() {
@@ -32,8 +47,14 @@ func BenchmarkIdleConn(b *testing.B) {
 			conns[i] = idleDial(b, ts.Addr, fmt.Sprintf("idle-%d", i))
 		}
 		b.StopTimer()
-		// Let the goroutines that wrote the CONNACKs finish (bounded).
-		pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= g0+n })
+		// Let the goroutines that wrote the CONNACKs finish, and the
+		// parked connections park (bounded).
+		if park {
+			pollUntil(10*time.Second, func() bool { return ts.parkedCount() == n })
+			pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= g0+1 })
+		} else {
+			pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= g0+n })
+		}
 		runtime.GC()
 		runtime.GC() // a second cycle shrinks stacks that the first one marked
 		runtime.ReadMemStats(&m1)
@@ -54,10 +75,20 @@ func BenchmarkIdleConn(b *testing.B) {
 
 // idleDial connects a 3.1.1 client and reads its CONNACK, keeping nothing
 // but the socket.
-func idleDial(b *testing.B, addr, id string) net.Conn {
+func idleDial(t testing.TB, addr, id string) net.Conn {
+	t.Helper()
+	nc, err := dialConnect(addr, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc
+}
+
+// dialConnect is idleDial for goroutines that must not call t.Fatal.
+func dialConnect(addr, id string) (net.Conn, error) {
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	pkt, err := (&codec.Connect{Version: codec.V311, ClientID: id, CleanStart: true}).Append(nil, codec.V311)
 	if err == nil {
@@ -68,7 +99,8 @@ func idleDial(b *testing.B, addr, id string) net.Conn {
 		_, err = io.ReadFull(nc, ack[:])
 	}
 	if err != nil || ack[0] != byte(codec.CONNACK)<<4 || ack[3] != 0 {
-		b.Fatalf("connect %s: %v %x", id, err, ack)
+		nc.Close()
+		return nil, fmt.Errorf("connect %s: %v %x", id, err, ack)
 	}
-	return nc
+	return nc, nil
 }

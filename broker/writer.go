@@ -135,6 +135,7 @@ func (c *conn) drain() {
 			gone := c.writerGone
 			c.writerGone = true
 			c.outMu.Unlock()
+			c.ending() // a parked reader resumes and finishes the connection
 			c.nc.Close()
 			if !gone {
 				close(c.writerDone)
@@ -182,6 +183,7 @@ func (c *conn) drain() {
 			c.outMu.Lock()
 			c.writerGone = true
 			c.outMu.Unlock()
+			c.ending() // a parked reader resumes and finishes the connection
 			c.nc.Close()
 			close(c.writerDone)
 			return
