@@ -79,7 +79,10 @@ type conn struct {
 
 	kickOnce sync.Once
 	kicked   atomic.Pointer[closeError] // why kick closed the connection
-	done     chan struct{}              // closed when the connection is fully finished
+	// done is closed when the connection has fully finished; made only
+	// when someone waits for it (finished), under outMu like ended.
+	done  chan struct{}
+	ended bool
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -89,7 +92,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 		id:         s.connSeq.Add(1),
 		r:          codec.NewReader(nc, s.opts.MaxPacketSize),
 		writerDone: make(chan struct{}),
-		done:       make(chan struct{}),
 	}
 	c.log = slog.New(connLog{c})
 	c.drainFn = c.drain
@@ -270,6 +272,14 @@ func (c *conn) readLoop() error {
 		if err := c.nc.SetReadDeadline(deadline); err != nil {
 			return err
 		}
+		if w, ok := c.nc.(messageWaiter); ok && c.r.Buffered() == 0 {
+			// Wait for the next message holding none of the reader's buffers.
+			c.r.Release()
+			c.trimQueue()
+			if err := w.waitMessage(); err != nil {
+				return c.readError(err)
+			}
+		}
 		p, err := c.r.ReadPacket()
 		if err != nil {
 			if linger && timedOut(err) && c.kicked.Load() == nil {
@@ -291,6 +301,10 @@ func (c *conn) readLoop() error {
 		}
 	}
 }
+
+// messageWaiter is a connection that can wait for its next message
+// without a read buffer (wsConn).
+type messageWaiter interface{ waitMessage() error }
 
 // nextReadBy sets the keep-alive deadline of the next packet.
 func (c *conn) nextReadBy() {
@@ -499,6 +513,25 @@ func (c *conn) finish(err error) {
 	if c.sess != nil {
 		c.srv.release(c)
 	}
-	close(c.done)
+	c.outMu.Lock()
+	c.ended = true
+	if c.done != nil {
+		close(c.done)
+	}
+	c.outMu.Unlock()
 	c.srv.forget(c)
+}
+
+// finished returns a channel that is closed once the connection has fully
+// finished (its session handed back).
+func (c *conn) finished() <-chan struct{} {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.ended {
+			close(c.done)
+		}
+	}
+	return c.done
 }

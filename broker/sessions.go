@@ -52,7 +52,7 @@ func (s *Server) takeSession(ctx context.Context, clientID string, clean bool) (
 		switch {
 		case old != nil:
 			old.kick(codec.SessionTakenOver, "session taken over")
-			wait = old.done
+			wait = old.finished()
 		case claim != nil:
 			wait = claim // another CONNECT is between claim and attach
 		default:
