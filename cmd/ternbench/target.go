@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -24,8 +24,8 @@ import (
 type target struct {
 	ws   bool
 	tls  *tls.Config // mqtts: MQTT over TLS
-	addr string // loopback IP:port that is dialled, checked by parseTarget
-	url  string // ws://host:port/path for WebSocket
+	addr string      // loopback IP:port that is dialled, checked by parseTarget
+	url  string      // ws://host:port/path for WebSocket
 	http *http.Client
 
 	// user and password go into every CONNECT (--username, --password);
