@@ -3,8 +3,10 @@ package broker
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,4 +105,82 @@ func dialConnect(addr, id string) (net.Conn, error) {
 		return nil, fmt.Errorf("connect %s: %v %x", id, err, ack)
 	}
 	return nc, nil
+}
+
+// BenchmarkIdleWebSocketConn is BenchmarkIdleConn over WebSocket (the
+// goroutine path: ServeConn). The clients are raw sockets that speak the
+// WebSocket handshake and frames by hand, so that only the server's side
+// is counted: the broker's connection and reader goroutine, the
+// WebSocket library's connection and the buffers net/http hands over on
+// hijack.
+func BenchmarkIdleWebSocketConn(b *testing.B) {
+	const n = 500
+	ts := startWSServer(b, &Options{Logger: slog.New(slog.DiscardHandler)}, WebSocketOptions{})
+	addr := strings.TrimPrefix(ts.HTTP.URL, "http://")
+	var stack, heap, gor float64
+	conns := make([]net.Conn, n)
+	for b.Loop() {
+		b.StopTimer()
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		g0 := runtime.NumGoroutine()
+		b.StartTimer()
+		for i := range conns {
+			conns[i] = wsIdleDial(b, addr, fmt.Sprintf("ws-idle-%d", i))
+		}
+		b.StopTimer()
+		pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= g0+n })
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		stack += float64(int64(m1.StackInuse)-int64(m0.StackInuse)) / n
+		heap += float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / n
+		gor += float64(runtime.NumGoroutine()-g0) / n
+		for _, c := range conns {
+			c.Close()
+		}
+		pollUntil(10*time.Second, func() bool { return ts.connCount() == 0 })
+		b.StartTimer()
+	}
+	runs := float64(b.N)
+	b.ReportMetric(stack/runs, "stack-B/conn")
+	b.ReportMetric(heap/runs, "heap-B/conn")
+	b.ReportMetric(gor/runs, "goroutines/conn")
+}
+
+// wsIdleDial opens a WebSocket to /mqtt by hand on a raw socket, sends a
+// 3.1.1 CONNECT in one masked binary frame and reads the CONNACK frame.
+func wsIdleDial(b testing.TB, addr, id string) net.Conn {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := "GET /mqtt HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"
+	if _, err := io.WriteString(nc, req); err != nil {
+		b.Fatal(err)
+	}
+	// Read the 101 response byte by byte: nothing may be read past it.
+	var resp []byte
+	for !strings.HasSuffix(string(resp), "\r\n\r\n") {
+		var c [1]byte
+		if _, err := nc.Read(c[:]); err != nil {
+			b.Fatalf("handshake: %v (%q)", err, resp)
+		}
+		resp = append(resp, c[0])
+	}
+	if !strings.HasPrefix(string(resp), "HTTP/1.1 101") {
+		b.Fatalf("handshake: %q", resp)
+	}
+	pkt, _ := (&codec.Connect{Version: codec.V311, ClientID: id, CleanStart: true}).Append(nil, codec.V311)
+	frame := append([]byte{0x82, 0x80 | byte(len(pkt)), 0, 0, 0, 0}, pkt...) // mask key 0
+	if _, err := nc.Write(frame); err != nil {
+		b.Fatal(err)
+	}
+	var ack [6]byte
+	if _, err := io.ReadFull(nc, ack[:]); err != nil || ack[0] != 0x82 || ack[1] != 4 || ack[2] != byte(codec.CONNACK)<<4 {
+		b.Fatalf("CONNACK frame: %v % x", err, ack)
+	}
+	return nc
 }

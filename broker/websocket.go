@@ -232,7 +232,12 @@ func (c *wsConn) Read(p []byte) (int, error) {
 // waits holding none of Tern's buffers (coder/websocket's own stay).
 func (c *wsConn) waitMessage() error {
 	if c.r != nil {
-		return nil
+		// An empty read tells whether the message has bytes left (nil) or
+		// has ended (io.EOF), without blocking on the next message.
+		if _, err := c.r.Read(nil); err != io.EOF {
+			return err
+		}
+		c.r = nil
 	}
 	typ, r, err := c.ws.Reader(context.Background())
 	if err != nil {
