@@ -67,8 +67,11 @@ type conn struct {
 	writing    bool      // a writer goroutine is running (see drain)
 	writerGone bool      // the writer has closed the connection: start no other
 	hasSession bool      // CONNECT accepted: kick (other goroutines) may read version and sess
-	writerDone chan struct{}
-	drainFn    func() // c.drain, made once: `go c.drain()` would allocate a closure each time
+	// writerClosed: the writer has closed the connection; writerWait,
+	// made only when finish must wait for that, is closed then.
+	writerClosed bool
+	writerWait   chan struct{}
+	drainFn      func() // c.drain, made once: `go c.drain()` would allocate a closure each time
 
 	// waiting counts acknowledgements waiting for the store (see
 	// ackWhenStored); later ones queue behind them.
@@ -87,11 +90,10 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
-		srv:        s,
-		nc:         nc,
-		id:         s.connSeq.Add(1),
-		r:          codec.NewReader(nc, s.opts.MaxPacketSize),
-		writerDone: make(chan struct{}),
+		srv: s,
+		nc:  nc,
+		id:  s.connSeq.Add(1),
+		r:   codec.NewReader(nc, s.opts.MaxPacketSize),
 	}
 	c.log = slog.New(connLog{c})
 	c.drainFn = c.drain
@@ -508,7 +510,7 @@ func (c *conn) finish(err error) {
 	}
 	c.closeQueue()
 	c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
-	<-c.writerDone
+	c.waitWriter()
 	c.nc.Close()
 	if c.sess != nil {
 		c.srv.release(c)
@@ -520,6 +522,33 @@ func (c *conn) finish(err error) {
 	}
 	c.outMu.Unlock()
 	c.srv.forget(c)
+}
+
+// writerFinished is called by the writer once it has closed the
+// connection.
+func (c *conn) writerFinished() {
+	c.outMu.Lock()
+	c.writerClosed = true
+	ch := c.writerWait
+	c.outMu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// waitWriter waits until the writer has closed the connection.
+func (c *conn) waitWriter() {
+	c.outMu.Lock()
+	if c.writerClosed {
+		c.outMu.Unlock()
+		return
+	}
+	if c.writerWait == nil {
+		c.writerWait = make(chan struct{})
+	}
+	ch := c.writerWait
+	c.outMu.Unlock()
+	<-ch
 }
 
 // finished returns a channel that is closed once the connection has fully

@@ -56,39 +56,39 @@ type parker struct {
 // getPoller returns the Server's poller, made at the first call, or nil
 // when the server is closing or no poller can be made.
 func (s *Server) getPoller() *poller {
+	if p := s.poller.Load(); p != nil {
+		return p // Shutdown stops it only once every connection has finished
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing || s.pollErr {
 		return nil
 	}
-	if s.poller == nil {
-		p, err := newPoller(s.log)
-		if err != nil {
-			s.log.Warn("connections cannot be parked; each keeps a reader goroutine", "err", err)
-			s.pollErr = true
-			return nil
-		}
-		s.poller = p
+	if p := s.poller.Load(); p != nil {
+		return p
 	}
-	return s.poller
+	p, err := newPoller(s.log)
+	if err != nil {
+		s.log.Warn("connections cannot be parked; each keeps a reader goroutine", "err", err)
+		s.pollErr = true
+		return nil
+	}
+	s.poller.Store(p)
+	return p
 }
 
 // parkedCount returns the number of parked connections.
 func (s *Server) parkedCount() int {
-	s.mu.Lock()
-	p := s.poller
-	s.mu.Unlock()
-	if p == nil {
-		return 0
+	if p := s.poller.Load(); p != nil {
+		return p.len()
 	}
-	return p.len()
+	return 0
 }
 
 // stopPoller stops the poller; the connections have all finished.
 func (s *Server) stopPoller() {
 	s.mu.Lock()
-	p := s.poller
-	s.poller = nil
+	p := s.poller.Swap(nil)
 	s.mu.Unlock()
 	if p != nil {
 		p.stop()

@@ -42,9 +42,10 @@ type Server struct {
 	closing   bool
 
 	wg sync.WaitGroup // connections being served
-	// poller holds the parked connections (park.go), under mu; made at the
-	// first park, stopped by Shutdown. pollErr: it cannot be made here.
-	poller  *poller
+	// poller holds the parked connections (park.go): made under mu at the
+	// first park, read without it, stopped by Shutdown. pollErr (under
+	// mu): it cannot be made here.
+	poller  atomic.Pointer[poller]
 	pollErr bool
 	// noPark serves every connection with a reader goroutine (tests).
 	noPark  bool

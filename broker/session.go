@@ -88,7 +88,9 @@ type retainedFeed struct {
 }
 
 func newSession(srv *Server, id string) *session {
-	return &session{srv: srv, id: id, subs: make(map[string]subOpts), inbound: make(map[uint16]struct{})}
+	// The maps are made at their first entry: most idle sessions of
+	// devices that only publish never need one.
+	return &session{srv: srv, id: id}
 }
 
 // deliver hands a routed message to the session and reports whether it
@@ -425,6 +427,9 @@ func (s *session) receive(pid uint16, limit int) (seen, full bool) {
 	}
 	if limit > 0 && len(s.inbound) >= limit {
 		return false, true
+	}
+	if s.inbound == nil {
+		s.inbound = make(map[uint16]struct{})
 	}
 	s.inbound[pid] = struct{}{}
 	if s.durable {
