@@ -62,8 +62,8 @@ type conn struct {
 	outMu      sync.Mutex
 	out        []outItem
 	outBytes   int
-	outClosed  bool
 	spare      []outItem // the queue's other slice, swapped in by the writer
+	outClosed  bool      // (the bools side by side: no padding between them)
 	writing    bool      // a writer goroutine is running (see drain)
 	writerGone bool      // the writer has closed the connection: start no other
 	hasSession bool      // CONNECT accepted: kick (other goroutines) may read version and sess
@@ -79,13 +79,13 @@ type conn struct {
 	// wantFeed: a retained message waits for room in the write queue; the
 	// writer calls the session's refill once it has written (under outMu).
 	wantFeed bool
+	// ended: the connection has fully finished (under outMu); done, made
+	// only when someone waits for that (finished), is closed then.
+	ended bool
+	done  chan struct{}
 
 	kickOnce sync.Once
 	kicked   atomic.Pointer[closeError] // why kick closed the connection
-	// done is closed when the connection has fully finished; made only
-	// when someone waits for it (finished), under outMu like ended.
-	done  chan struct{}
-	ended bool
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -266,7 +266,7 @@ func (c *conn) readLoop() error {
 			return k
 		}
 		deadline, linger := c.readBy, false
-		if c.pk != nil && c.r.Buffered() == 0 {
+		if c.pk != nil && !c.pk.off && c.r.Buffered() == 0 {
 			if l := time.Now().Add(parkLinger); deadline.IsZero() || l.Before(deadline) {
 				deadline, linger = l, true
 			}

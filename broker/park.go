@@ -28,7 +28,7 @@ import (
 // parks. Long enough that the packets of one exchange (CONNECT then
 // SUBSCRIBE, PUBLISH then PUBREL) do not park and resume in between, and
 // that a connection that is busy never parks.
-const parkLinger = 20 * time.Millisecond
+const parkLinger = 10 * time.Millisecond
 
 // errParked ends a reader goroutine that has parked its connection.
 var errParked = errors.New("parked")
@@ -48,6 +48,9 @@ type parker struct {
 	ending atomic.Bool
 	timer  *time.Timer // wakes the connection at its keep-alive deadline
 	p      *poller     // the Server's, set at the first park
+	// off: the server has no poller; the reader keeps its goroutine.
+	// Read and written by the reader only.
+	off bool
 	// fd and gen identify the registration in the poller (under its mu).
 	fd  int32
 	gen uint32
@@ -102,7 +105,7 @@ func (c *conn) park() error {
 	pk := c.pk
 	p := c.srv.getPoller()
 	if p == nil {
-		c.pk = nil // never try again
+		pk.off = true // never try again
 		return nil
 	}
 	pk.p = p

@@ -55,12 +55,14 @@ type session struct {
 	version codec.Version
 	who     Client // for the Authorizer: the last connection's identity
 	subs    map[string]subOpts
-	expiry  uint32    // Session Expiry Interval in seconds
 	offline time.Time // when the expiry started counting; zero while online
 	expTmr  *time.Timer
 
-	will      *Message
+	// Two uint32 side by side: an idle connection's session fits a
+	// smaller size class.
+	expiry    uint32 // Session Expiry Interval in seconds
 	willDelay uint32
+	will      *Message
 	willTimer *time.Timer
 
 	window   int // most QoS 1/2 messages in flight to the client
