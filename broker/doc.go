@@ -39,7 +39,7 @@
 // writer goroutine exists only while there is something to write: it
 // batches everything queued into one write. A TCP or TLS connection from
 // Serve, on Linux, holds no reader goroutine while idle either (park.go,
-// poll_linux.go): when no packet has come for 20 ms, its reader returns the
+// poll_linux.go): when no packet has come for 10 ms, its reader returns the
 // read buffer and packet cache to a pool, registers the socket in the
 // Server's epoll set and ends; bytes or a hang-up on the socket (seen by the
 // poller's one goroutine, which Shutdown stops), the keep-alive deadline (a
