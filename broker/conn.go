@@ -52,7 +52,11 @@ type conn struct {
 	aliases     map[uint16]string // client→server topic aliases
 	willOnClose bool              // publish the will when the connection ends
 	zeroExpiry  bool              // CONNECT had Session Expiry Interval 0
-	reauth      AuthExchange      // a re-authentication in progress
+	// background: served by Serve or the WebSocket handler, not by a
+	// caller of ServeConn waiting for the end; grown: this reader goroutine
+	// has handled a packet since it started (see freshReader).
+	background, grown bool
+	reauth            AuthExchange // a re-authentication in progress
 
 	// auth is the last enhanced authentication (nil without one); the
 	// reader replaces it on re-authentication, Reauthorize reads it.
@@ -275,9 +279,15 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		if w, ok := c.nc.(messageWaiter); ok && c.r.Buffered() == 0 {
-			// Wait for the next message holding none of the reader's buffers.
+			// Wait for the next message holding none of the reader's buffers,
+			// on a goroutine whose stack has not grown handling packets.
 			c.r.Release()
 			c.trimQueue()
+			if c.grown && c.background {
+				c.grown = false
+				go c.freshReader()
+				return errParked
+			}
 			if err := w.waitMessage(); err != nil {
 				return c.readError(err)
 			}
@@ -298,10 +308,33 @@ func (c *conn) readLoop() error {
 		if err := c.handle(p); err != nil {
 			return err
 		}
+		c.grown = true
 		if c.r.Buffered() == 0 {
 			c.nextReadBy()
 		}
 	}
+}
+
+// freshReader goes on reading a connection that waits for its next
+// WebSocket message on a new goroutine: handling packets grows a reader's
+// stack (to 8 KiB, typically), a goroutine's stack shrinks only when a
+// garbage collection finds it mostly unused, and one blocked in the
+// WebSocket library's Reader does not use little enough; a new goroutine
+// starts small. An idle WebSocket connection keeps a goroutine, but a
+// small one.
+func (c *conn) freshReader() {
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = c.panicked(p)
+			}
+		}()
+		return c.readLoop()
+	}()
+	if err == errParked {
+		return
+	}
+	c.finish(err)
 }
 
 // messageWaiter is a connection that can wait for its next message

@@ -46,7 +46,9 @@
 // timer), a kick or the writer closing the connection start a new reader.
 // Connections from ServeConn (WebSocket, pipes) and on other systems keep
 // one reader goroutine each; between packets a WebSocket reader waits for
-// the next message before it takes a read buffer. Routing runs on
+// the next message before it takes a read buffer, and after handling
+// packets it waits on a new goroutine, whose stack has not grown. Routing
+// runs on
 // the publisher's reader goroutine and never blocks on a subscriber: a
 // message goes to the subscriber's write queue, into its session's queue,
 // or (QoS 0 only) is dropped and counted. The committer's goroutine, too,

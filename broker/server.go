@@ -232,6 +232,7 @@ func (s *Server) connCount() int {
 // forget.
 func (s *Server) serve(ctx context.Context, nc net.Conn, park bool) {
 	c := newConn(s, nc)
+	c.background = park
 	if park && !s.noPark {
 		c.pk = parkerFor(nc)
 	}
