@@ -48,10 +48,9 @@
 // one reader goroutine each; between packets a WebSocket reader waits for
 // the next message before it takes a read buffer, and after handling
 // packets it waits on a new goroutine, whose stack has not grown. Routing
-// runs on
-// the publisher's reader goroutine and never blocks on a subscriber: a
-// message goes to the subscriber's write queue, into its session's queue,
-// or (QoS 0 only) is dropped and counted. The committer's goroutine, too,
+// runs on the publisher's reader goroutine and never blocks on a
+// subscriber: a message goes to the subscriber's write queue, into its
+// session's queue, or (QoS 0 only) is dropped and counted. The committer's goroutine, too,
 // runs only while there is something to write. Timers (keep-alive is a
 // read deadline; will delay, session expiry and the expiry sweep are
 // time.AfterFunc) hold no goroutine while they wait.
