@@ -36,11 +36,23 @@
 # Knobs (environment):
 #   REPS=3             repetitions of every case for each broker
 #   DURATION=5s        how long publishers send in throughput and latency cases
-#   CONNS=10000        idle connections in the connections cases
+#   CONNS=10000        idle connections in the connections cases (conns-tcp,
+#                      conns-tls, conns-ws): RSS per connection 2 s after the
+#                      last CONNACK, and again 2 s after every client has sent
+#                      one PINGREQ and read its PINGRESP (ternbench --ping).
+#                      conns-tls: MQTT over TLS with a certificate from
+#                      `tern gencert` (both brokers; tern then gets --mqtts,
+#                      --tls-cert and --tls-key in that case only). In
+#                      conns-tcp and conns-tls tern runs without its HTTP
+#                      port (--http ""): the web client's assets, compressed
+#                      at start, leave tens of MB of idle heap that new
+#                      connections first reuse and that the runtime returns
+#                      to the system over minutes, which would swamp the
+#                      figure (Mosquitto serves no web client either).
 #   RETAINED=10000     retained messages in the retained cases
 #   MQTT_VERSION=3.1.1 protocol of every client (3.1.1 or 5)
 #   CASES="..."        a subset of: fanin-tcp fanin-ws fanout pairs fanin-qos1
-#                      latency conns-tcp conns-ws retained-tcp retained-ws
+#                      latency conns-tcp conns-tls conns-ws retained-tcp retained-ws
 #                      (the group "perf", the default) and of the durable-store
 #                      cases (the group "durable"):
 #                        durable-fanin-qos1  16 QoS 1 publishers, --inflight $INFLIGHT
@@ -180,6 +192,12 @@ trap cleanup EXIT
 say "building tern and ternbench"
 go build -o "$work/tern" ./cmd/tern
 go build -o "$work/ternbench" ./cmd/ternbench
+# A CA and a server certificate for 127.0.0.1, for the TLS cases.
+"$work/tern" gencert -dir "$work/tls" -host 127.0.0.1 >/dev/null 2>&1 || die "tern gencert failed"
+if [ "$(id -u)" -eq 0 ] && id mosquitto >/dev/null 2>&1; then
+  chmod o+x "$work" "$work/tls"
+  chown mosquitto: "$work/tls/server.key"
+fi
 results=$work/results.jsonl
 : >"$results"
 
@@ -206,7 +224,7 @@ expand() {
   local c r
   for c in $CASES; do
     case $c in
-    perf) echo fanin-tcp fanin-ws fanout pairs fanin-qos1 latency conns-tcp conns-ws retained-tcp retained-ws ;;
+    perf) echo fanin-tcp fanin-ws fanout pairs fanin-qos1 latency conns-tcp conns-tls conns-ws retained-tcp retained-ws ;;
     durable)
       echo durable-fanin-qos1 store-fanin store-fanout
       for r in $RATES; do echo "openloop-tcp-$r openloop-ws-$r"; done
@@ -288,6 +306,11 @@ mosquitto_conf() {
   echo "log_type error"
   echo "log_type warning"
   echo "listener $tcp 127.0.0.1"
+  if [ -n "$want_tls" ]; then
+    echo "listener $tlsp 127.0.0.1"
+    echo "certfile $work/tls/server.pem"
+    echo "keyfile $work/tls/server.key"
+  fi
   echo "listener $ws 127.0.0.1"
   echo "protocol websockets"
 }
@@ -301,6 +324,8 @@ prepare() {
   ws=$(free_port)
   while [ "$ws" = "$tcp" ]; do ws=$(free_port); done
   pp=$(free_port)
+  tlsp=$(free_port)
+  while [ "$tlsp" = "$tcp" ] || [ "$tlsp" = "$ws" ]; do tlsp=$(free_port); done
   runs=$((runs + 1))
   data=$work/data.$runs
   mkdir -p "$data"
@@ -321,9 +346,14 @@ prepare() {
     flags=$TERN_MEMORY_FLAGS
     if [ "$1" = tern-durable ]; then flags=${TERN_DURABLE_FLAGS//\{dir\}/$data}; fi
     # shellcheck disable=SC2206 # the flags are split on purpose
-    cmd=("$work/tern" --mqtt "127.0.0.1:$tcp" --http "127.0.0.1:$ws" --mqtts "" --log-level warn
+    http=127.0.0.1:$ws
+    if [ -n "$no_http" ]; then http=; fi
+    cmd=("$work/tern" --mqtt "127.0.0.1:$tcp" --http "$http" --mqtts "" --log-level warn
       --max-queued 10000 --max-inflight 1000 --max-packet-size 1048576 $flags)
     if [ -n "$auth_file" ]; then cmd+=(--password-file "$auth_file"); fi
+    if [ -n "$want_tls" ]; then # only here: --tls-cert makes the HTTP port HTTPS too
+      cmd+=(--mqtts "127.0.0.1:$tlsp" --tls-cert "$work/tls/server.pem" --tls-key "$work/tls/server.key")
+    fi
     if [ -n "$want_pprof" ]; then # only where the heap is read: the other cases run as before
       cmd+=(--pprof "127.0.0.1:$pp")
       pprof_url=http://127.0.0.1:$pp
@@ -332,6 +362,7 @@ prepare() {
   esac
   tcp_url="tcp://127.0.0.1:$tcp"
   ws_url="ws://127.0.0.1:$ws/mqtt"
+  tls_url="mqtts://127.0.0.1:$tlsp"
 }
 
 # --- password files ---------------------------------------------------------
@@ -386,7 +417,12 @@ start() {
   prepare "$1"
   "${cmd[@]}" >>"$work/${1%-durable}.log" 2>&1 &
   pid=$!
-  if ! wait_port "$tcp" || ! wait_port "$ws"; then
+  local ports=("$tcp" "$ws")
+  if [ -n "$no_http" ] && [[ $1 == tern* ]]; then ports=("$tcp"); fi
+  if [ -n "$want_tls" ]; then ports+=("$tlsp"); fi
+  local up=1 p
+  for p in "${ports[@]}"; do wait_port "$p" || up=; done
+  if [ -z "$up" ]; then
     tail -5 "$work/${1%-durable}.log" >&2 || true
     die "$1 did not start"
   fi
@@ -411,8 +447,9 @@ args() {
   pairs) echo "--url $tcp_url --scenario pairs --pairs 16 --duration $DURATION" ;;
   fanin-qos1) echo "--url $tcp_url --scenario fan-in --publishers 8 --qos 1 --duration $DURATION" ;;
   latency) echo "--url $tcp_url --scenario latency --rate 1000 --duration $DURATION" ;;
-  conns-tcp) echo "--url $tcp_url --scenario connections --conns $CONNS" ;;
-  conns-ws) echo "--url $ws_url --scenario connections --conns $CONNS" ;;
+  conns-tcp) echo "--url $tcp_url --scenario connections --conns $CONNS --ping" ;;
+  conns-tls) echo "--url $tls_url --cafile $work/tls/ca.pem --scenario connections --conns $CONNS --ping" ;;
+  conns-ws) echo "--url $ws_url --scenario connections --conns $CONNS --ping" ;;
   retained-tcp) echo "--url $tcp_url --scenario retained --retained $RETAINED" ;;
   retained-ws) echo "--url $ws_url --scenario retained --retained $RETAINED" ;;
   durable-fanin-qos1)
@@ -445,8 +482,10 @@ args() {
 run_case() {
   local c=$1 b=$2 self= extra n
   case $c in restart*) self=1 ;; esac
-  want_pprof= auth_file=
+  want_pprof= auth_file= want_tls= no_http=
   if [ "$c" = queued-mem ]; then want_pprof=1; fi
+  if [ "$c" = conns-tls ]; then want_tls=1; fi
+  case $c in conns-tcp | conns-tls) no_http=1 ;; esac
   if [[ $c == auth-* ]]; then
     n=$(auth_iterations "$c")
     auth_file=$(password_file "$n")
@@ -463,8 +502,8 @@ run_case() {
 }
 
 # --- runs ------------------------------------------------------------------
-want_pprof= pprof_url= auth_file=
-tcp_url=tcp://127.0.0.1:1 ws_url=ws://127.0.0.1:1/mqtt
+want_pprof= pprof_url= auth_file= want_tls= no_http=
+tcp_url=tcp://127.0.0.1:1 ws_url=ws://127.0.0.1:1/mqtt tls_url=mqtts://127.0.0.1:1
 for c in $CASES; do args "$c" >/dev/null; done # unknown cases stop here
 for c in $CASES; do
   if [[ $c == auth-* ]]; then # the files are written before the clock starts
@@ -519,7 +558,8 @@ table=$work/table.md
   done
   echo
   echo "Medians over REPS runs per broker, spread min–max; ratio = the second broker's median / the first's."
-  echo "RSS per connection is the broker's VmRSS growth divided by the connections, 2 s after the last CONNACK."
+  echo "RSS per connection is the broker's VmRSS growth divided by the connections, 2 s after the last CONNACK;" \
+    "after PINGREQ: the same growth (from before the connections) 2 s after every client has sent one PINGREQ and read its PINGRESP."
   if grep -q '"scenario":"connect-rate"' "$results"; then
     echo "auth-N: the same password file ($AUTH_USERS users, \$7\$ PBKDF2-SHA512 with N iterations, mosquitto_passwd) for both;" \
       "$AUTH_CONNECTORS connectors each connect, wait for the CONNACK, disconnect, again; latency is CONNECT written → CONNACK read." \

@@ -94,9 +94,10 @@ func (s *Server) Kick(ctx context.Context, id string) error {
 		return fmt.Errorf("client %q: %w", id, ErrNotFound)
 	}
 	c.log.Info("disconnecting client: administrative action")
+	done := c.finished()
 	c.kick(codec.AdministrativeAction, "disconnected by an administrator")
 	select {
-	case <-c.done:
+	case <-done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

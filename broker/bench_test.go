@@ -55,7 +55,7 @@ func attachSink(b *testing.B, srv *Server, id, filter string, qos codec.QoS, v c
 
 func detachSink(c *conn) {
 	c.closeQueue()
-	<-c.writerDone
+	c.waitWriter()
 }
 
 // BenchmarkRoute measures publish → match → queue → encode → write for one

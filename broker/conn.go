@@ -22,9 +22,19 @@ import (
 type conn struct {
 	srv *Server
 	nc  net.Conn
-	log *slog.Logger
+	id  uint64
+	log *slog.Logger // adds the connection's attributes when it logs (connLog)
 	r   *codec.Reader
 	m   *connMetrics // traffic counts, see metrics.go
+	// pk is the parking state of a connection that parks while idle
+	// (park.go), nil for one that keeps its reader goroutine.
+	pk *parker
+	// readBy is the keep-alive deadline of the next packet (zero: none).
+	readBy time.Time
+	// logClient and logAssigned are the client id of the CONNECT and the
+	// one the server assigned, for the log; set before the first enqueue.
+	// logUsername is the CONNECT's user name, for the log.
+	logClient, logAssigned, logUsername string
 
 	// Set during CONNECT, read-only afterwards.
 	version   codec.Version
@@ -44,7 +54,11 @@ type conn struct {
 	aliases     map[uint16]string // client→server topic aliases
 	willOnClose bool              // publish the will when the connection ends
 	zeroExpiry  bool              // CONNECT had Session Expiry Interval 0
-	reauth      AuthExchange      // a re-authentication in progress
+	// background: served by Serve or the WebSocket handler, not by a
+	// caller of ServeConn waiting for the end; grown: this reader goroutine
+	// has handled a packet since it started (see freshReader).
+	background, grown bool
+	reauth            AuthExchange // a re-authentication in progress
 
 	// auth is the last enhanced authentication (nil without one); the
 	// reader replaces it on re-authentication, Reauthorize reads it.
@@ -54,13 +68,16 @@ type conn struct {
 	outMu      sync.Mutex
 	out        []outItem
 	outBytes   int
-	outClosed  bool
 	spare      []outItem // the queue's other slice, swapped in by the writer
+	outClosed  bool      // (the bools side by side: no padding between them)
 	writing    bool      // a writer goroutine is running (see drain)
 	writerGone bool      // the writer has closed the connection: start no other
 	hasSession bool      // CONNECT accepted: kick (other goroutines) may read version and sess
-	writerDone chan struct{}
-	drainFn    func() // c.drain, made once: `go c.drain()` would allocate a closure each time
+	// writerClosed: the writer has closed the connection; writerWait,
+	// made only when finish must wait for that, is closed then.
+	writerClosed bool
+	writerWait   chan struct{}
+	drainFn      func() // c.drain, made once: `go c.drain()` would allocate a closure each time
 
 	// waiting counts acknowledgements waiting for the store (see
 	// ackWhenStored); later ones queue behind them.
@@ -68,25 +85,63 @@ type conn struct {
 	// wantFeed: a retained message waits for room in the write queue; the
 	// writer calls the session's refill once it has written (under outMu).
 	wantFeed bool
+	// ended: the connection has fully finished (under outMu); done, made
+	// only when someone waits for that (finished), is closed then.
+	ended bool
+	done  chan struct{}
 
 	kickOnce sync.Once
 	kicked   atomic.Pointer[closeError] // why kick closed the connection
-	done     chan struct{}              // closed when the connection is fully finished
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	id := s.connSeq.Add(1)
 	c := &conn{
-		srv:        s,
-		nc:         nc,
-		log:        s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
-		r:          codec.NewReader(nc, s.opts.MaxPacketSize),
-		writerDone: make(chan struct{}),
-		done:       make(chan struct{}),
-		m:          s.newConnMetrics(),
+		srv: s,
+		nc:  nc,
+		id:  s.connSeq.Add(1),
+		r:   codec.NewReader(nc, s.opts.MaxPacketSize),
+		m:   s.newConnMetrics(),
 	}
+	c.log = slog.New(connLog{c})
 	c.drainFn = c.drain
 	return c
+}
+
+// connLog is the slog.Handler of a connection's logger. It adds the
+// connection's attributes (conn, remote, then client, mqtt and assigned
+// once the CONNECT is read) to the records that are actually logged,
+// instead of keeping a pre-formatted copy of them in every connection as
+// slog's Logger.With does: an idle connection holds none, and accepting
+// one formats nothing that is not logged.
+type connLog struct{ c *conn }
+
+func (h connLog) base() slog.Handler { return h.c.srv.log.Handler() }
+
+func (h connLog) Enabled(ctx context.Context, l slog.Level) bool { return h.base().Enabled(ctx, l) }
+
+func (h connLog) Handle(ctx context.Context, r slog.Record) error {
+	return h.base().WithAttrs(h.c.logAttrs(nil)).Handle(ctx, r)
+}
+
+func (h connLog) WithAttrs(as []slog.Attr) slog.Handler {
+	return h.base().WithAttrs(h.c.logAttrs(as))
+}
+
+func (h connLog) WithGroup(name string) slog.Handler {
+	return h.base().WithAttrs(h.c.logAttrs(nil)).WithGroup(name)
+}
+
+// logAttrs returns the connection's log attributes followed by more.
+func (c *conn) logAttrs(more []slog.Attr) []slog.Attr {
+	as := make([]slog.Attr, 0, 5+len(more))
+	as = append(as, slog.Uint64("conn", c.id), slog.String("remote", c.nc.RemoteAddr().String()))
+	if c.version != 0 {
+		as = append(as, slog.String("client", c.logClient), slog.String("username", c.logUsername), slog.String("mqtt", c.version.String()))
+	}
+	if c.logAssigned != "" {
+		as = append(as, slog.String("assigned", c.logAssigned))
+	}
+	return append(as, more...)
 }
 
 // closeError ends the read loop: the reason code to send in a 5.0
@@ -115,6 +170,9 @@ var errNormal = errors.New("client disconnected")
 // closes only this connection.
 func (c *conn) run(ctx context.Context) {
 	err := c.serve(ctx)
+	if err == errParked {
+		return
+	}
 	c.finish(err)
 }
 
@@ -125,17 +183,23 @@ func (c *conn) serve(ctx context.Context) (err error) {
 			err = c.panicked(p)
 		}
 	}()
-	onFreshStack(func() {
+	shake := func() {
 		defer func() {
 			if p := recover(); p != nil {
 				err = c.panicked(p)
 			}
 		}()
 		err = c.handshake(ctx)
-	})
+	}
+	if c.pk != nil {
+		shake() // the goroutine ends when the connection parks
+	} else {
+		onFreshStack(shake)
+	}
 	if err != nil {
 		return err
 	}
+	c.nextReadBy()
 	return c.readLoop()
 }
 
@@ -202,39 +266,119 @@ func (c *conn) connectFailed(err error) error {
 	return &closeError{rule: ce.Rule, msg: "invalid CONNECT: " + ce.Msg}
 }
 
+// readLoop reads and handles packets until the connection ends (an error)
+// or parks (errParked).
 func (c *conn) readLoop() error {
 	for {
+		if k := c.kicked.Load(); k != nil {
+			return k
+		}
 		if c.r.Buffered() == 0 {
 			c.flushIn()
-			var deadline time.Time
-			if c.keepAlive > 0 {
-				deadline = time.Now().Add(c.keepAlive)
+		}
+		deadline, linger := c.readBy, false
+		if c.pk != nil && !c.pk.off && c.r.Buffered() == 0 {
+			if l := time.Now().Add(parkLinger); deadline.IsZero() || l.Before(deadline) {
+				deadline, linger = l, true
 			}
-			if err := c.nc.SetReadDeadline(deadline); err != nil {
-				return err
+		}
+		if err := c.nc.SetReadDeadline(deadline); err != nil {
+			return err
+		}
+		if w, ok := c.nc.(messageWaiter); ok && c.r.Buffered() == 0 {
+			// Wait for the next message holding none of the reader's buffers,
+			// on a goroutine whose stack has not grown handling packets.
+			c.r.Release()
+			c.trimQueue()
+			if c.grown && c.background {
+				c.grown = false
+				go c.freshReader()
+				return errParked
+			}
+			if err := w.waitMessage(); err != nil {
+				return c.readError(err)
 			}
 		}
 		p, err := c.r.ReadPacket()
 		if err != nil {
-			var ne net.Error
-			if k := c.kicked.Load(); k != nil {
-				return k
+			if linger && timedOut(err) && c.kicked.Load() == nil {
+				if c.r.Buffered() > 0 {
+					continue // wait for the rest of the packet until readBy
+				}
+				if err := c.park(); err != nil {
+					return err
+				}
+				continue
 			}
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
-				// [MQTT-3.1.2-24 of 3.1.1, MQTT-3.1.2-22 of 5.0]
-				return violation(codec.KeepAliveTimeout, "MQTT-5:3.1.2-22", "keep-alive timeout")
-			}
-			var ce *codec.Error
-			if errors.As(err, &ce) {
-				return violation(ce.Code, ce.Rule, ce.Msg)
-			}
-			return err
+			return c.readError(err)
 		}
 		c.countIn(p)
 		if err := c.handle(p); err != nil {
 			return err
 		}
+		c.grown = true
+		if c.r.Buffered() == 0 {
+			c.nextReadBy()
+		}
 	}
+}
+
+// freshReader goes on reading a connection that waits for its next
+// WebSocket message on a new goroutine: handling packets grows a reader's
+// stack (to 8 KiB, typically), a goroutine's stack shrinks only when a
+// garbage collection finds it mostly unused, and one blocked in the
+// WebSocket library's Reader does not use little enough; a new goroutine
+// starts small. An idle WebSocket connection keeps a goroutine, but a
+// small one.
+func (c *conn) freshReader() {
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = c.panicked(p)
+			}
+		}()
+		return c.readLoop()
+	}()
+	if err == errParked {
+		return
+	}
+	c.finish(err)
+}
+
+// messageWaiter is a connection that can wait for its next message
+// without a read buffer (wsConn).
+type messageWaiter interface{ waitMessage() error }
+
+// nextReadBy sets the keep-alive deadline of the next packet.
+func (c *conn) nextReadBy() {
+	c.readBy = time.Time{}
+	if c.keepAlive > 0 {
+		c.readBy = time.Now().Add(c.keepAlive)
+	}
+}
+
+// errKeepAlive ends a connection whose keep-alive deadline has passed
+// [MQTT-3.1.2-24 of 3.1.1, MQTT-3.1.2-22 of 5.0].
+var errKeepAlive = violation(codec.KeepAliveTimeout, "MQTT-5:3.1.2-22", "keep-alive timeout")
+
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// readError turns a failed read into the error that ends the connection.
+func (c *conn) readError(err error) error {
+	if k := c.kicked.Load(); k != nil {
+		return k
+	}
+	if timedOut(err) {
+		return errKeepAlive
+	}
+	var ce *codec.Error
+	if errors.As(err, &ce) {
+		return violation(ce.Code, ce.Rule, ce.Msg)
+	}
+	return err
 }
 
 func (c *conn) handle(p codec.Packet) error {
@@ -363,6 +507,7 @@ func (c *conn) kick(rc codec.ReasonCode, why string) {
 		// Do not wait for a stuck peer.
 		c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
 		c.nc.SetReadDeadline(time.Now())
+		c.ending() // a parked reader resumes, reads kicked and finishes
 	})
 }
 
@@ -407,10 +552,57 @@ func (c *conn) finish(err error) {
 	}
 	c.closeQueue()
 	c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
-	<-c.writerDone
+	c.waitWriter()
 	c.nc.Close()
 	if c.sess != nil {
 		c.srv.release(c)
 	}
-	close(c.done)
+	c.outMu.Lock()
+	c.ended = true
+	if c.done != nil {
+		close(c.done)
+	}
+	c.outMu.Unlock()
+	c.srv.forget(c)
+}
+
+// writerFinished is called by the writer once it has closed the
+// connection.
+func (c *conn) writerFinished() {
+	c.outMu.Lock()
+	c.writerClosed = true
+	ch := c.writerWait
+	c.outMu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// waitWriter waits until the writer has closed the connection.
+func (c *conn) waitWriter() {
+	c.outMu.Lock()
+	if c.writerClosed {
+		c.outMu.Unlock()
+		return
+	}
+	if c.writerWait == nil {
+		c.writerWait = make(chan struct{})
+	}
+	ch := c.writerWait
+	c.outMu.Unlock()
+	<-ch
+}
+
+// finished returns a channel that is closed once the connection has fully
+// finished (its session handed back).
+func (c *conn) finished() <-chan struct{} {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.ended {
+			close(c.done)
+		}
+	}
+	return c.done
 }

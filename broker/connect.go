@@ -17,7 +17,7 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 	c.version = p.Version
 	c.r.SetVersion(p.Version)
 	v5 := p.Version == codec.V5
-	c.log = c.log.With("client", p.ClientID, "username", p.Username, "mqtt", p.Version.String())
+	c.logClient, c.logUsername = p.ClientID, p.Username
 
 	refuse := func(rc codec.ReasonCode, rule, why string) error {
 		if !v5 {
@@ -41,7 +41,7 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 		if v5 {
 			ack.Properties.AssignedClientIdentifier = clientID // [MQTT-5:3.2.2-16]
 		}
-		c.log = c.log.With("assigned", clientID)
+		c.logAssigned = clientID
 	}
 	method := p.Properties.AuthenticationMethod
 	var enhanced EnhancedAuthenticator

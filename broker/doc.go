@@ -35,12 +35,22 @@
 //
 // # Goroutines
 //
-// Each connection has a reader goroutine that decodes packets and handles
-// them, and a writer goroutine that exists only while there is something
-// to write: it batches everything queued into one write. Routing runs on
-// the publisher's reader goroutine and never blocks on a subscriber: a
-// message goes to the subscriber's write queue, into its session's queue,
-// or (QoS 0 only) is dropped and counted. The committer's goroutine, too,
+// A connection's reader goroutine decodes packets and handles them; a
+// writer goroutine exists only while there is something to write: it
+// batches everything queued into one write. A TCP or TLS connection from
+// Serve, on Linux, holds no reader goroutine while idle either (park.go,
+// poll_linux.go): when no packet has come for 10 ms, its reader returns the
+// read buffer and packet cache to a pool, registers the socket in the
+// Server's epoll set and ends; bytes or a hang-up on the socket (seen by the
+// poller's one goroutine, which Shutdown stops), the keep-alive deadline (a
+// timer), a kick or the writer closing the connection start a new reader.
+// Connections from ServeConn (WebSocket, pipes) and on other systems keep
+// one reader goroutine each; between packets a WebSocket reader waits for
+// the next message before it takes a read buffer, and after handling
+// packets it waits on a new goroutine, whose stack has not grown. Routing
+// runs on the publisher's reader goroutine and never blocks on a
+// subscriber: a message goes to the subscriber's write queue, into its
+// session's queue, or (QoS 0 only) is dropped and counted. The committer's goroutine, too,
 // runs only while there is something to write. Timers (keep-alive is a
 // read deadline; will delay, session expiry and the expiry sweep are
 // time.AfterFunc) hold no goroutine while they wait.
@@ -63,6 +73,10 @@
 //	Server.mu → shareGroup.mu → session.mu → committer.mu → conn.outMu
 //	Server.retainMu → committer.mu
 //	sysPublisher.mu → any of the above (one $SYS tick at a time; sys.go)
+//
+// poller.mu (the set of parked connections, poll_linux.go) is taken with
+// no other lock held, and nothing is locked under it: a kick or a writer
+// resumes a parked connection only after releasing conn.outMu.
 //
 // The topic trees (topictree) have their own locks, innermost: they are
 // called with at most Server.mu held, and their callbacks here take no

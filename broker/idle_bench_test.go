@@ -3,8 +3,10 @@ package broker
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,9 +18,24 @@ import (
 // goroutine stack bytes and live heap bytes per connection. The clients
 // are plain sockets without goroutines; their sockets (a few hundred heap
 // bytes each) are counted too. ns/op is the time to connect all 1000.
+//
+// "parked" is the path of Serve over TCP on Linux (park.go): it waits
+// until every connection has parked. "goroutine" is the path of ServeConn
+// and other systems: a reader goroutine per connection.
 func BenchmarkIdleConn(b *testing.B) {
+	b.Run("parked", func(b *testing.B) { benchIdleConn(b, true) })
+	b.Run("goroutine", func(b *testing.B) { benchIdleConn(b, false) })
+}
+
+func benchIdleConn(b *testing.B, park bool) {
+	if park && runtime.GOOS != "linux" {
+		b.Skip("connections park on Linux only")
+	}
 	const n = 1000
 	ts := startServer(b, nil)
+	ts.mu.Lock()
+	ts.noPark = !park
+	ts.mu.Unlock()
 	var stack, heap, gor float64
 	conns := make([]net.Conn, n)
 	for b.Loop() {
@@ -32,8 +49,14 @@ func BenchmarkIdleConn(b *testing.B) {
 			conns[i] = idleDial(b, ts.Addr, fmt.Sprintf("idle-%d", i))
 		}
 		b.StopTimer()
-		// Let the goroutines that wrote the CONNACKs finish (bounded).
-		pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= g0+n })
+		// Let the goroutines that wrote the CONNACKs finish, and the
+		// parked connections park (bounded).
+		if park {
+			pollUntil(10*time.Second, func() bool { return ts.parkedCount() == n })
+			pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= g0+1 })
+		} else {
+			pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= g0+n })
+		}
 		runtime.GC()
 		runtime.GC() // a second cycle shrinks stacks that the first one marked
 		runtime.ReadMemStats(&m1)
@@ -54,10 +77,20 @@ func BenchmarkIdleConn(b *testing.B) {
 
 // idleDial connects a 3.1.1 client and reads its CONNACK, keeping nothing
 // but the socket.
-func idleDial(b *testing.B, addr, id string) net.Conn {
+func idleDial(t testing.TB, addr, id string) net.Conn {
+	t.Helper()
+	nc, err := dialConnect(addr, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc
+}
+
+// dialConnect is idleDial for goroutines that must not call t.Fatal.
+func dialConnect(addr, id string) (net.Conn, error) {
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	pkt, err := (&codec.Connect{Version: codec.V311, ClientID: id, CleanStart: true}).Append(nil, codec.V311)
 	if err == nil {
@@ -68,7 +101,86 @@ func idleDial(b *testing.B, addr, id string) net.Conn {
 		_, err = io.ReadFull(nc, ack[:])
 	}
 	if err != nil || ack[0] != byte(codec.CONNACK)<<4 || ack[3] != 0 {
-		b.Fatalf("connect %s: %v %x", id, err, ack)
+		nc.Close()
+		return nil, fmt.Errorf("connect %s: %v %x", id, err, ack)
+	}
+	return nc, nil
+}
+
+// BenchmarkIdleWebSocketConn is BenchmarkIdleConn over WebSocket (the
+// goroutine path: ServeConn). The clients are raw sockets that speak the
+// WebSocket handshake and frames by hand, so that only the server's side
+// is counted: the broker's connection and reader goroutine, the
+// WebSocket library's connection and the buffers net/http hands over on
+// hijack.
+func BenchmarkIdleWebSocketConn(b *testing.B) {
+	const n = 500
+	ts := startWSServer(b, &Options{Logger: slog.New(slog.DiscardHandler)}, WebSocketOptions{})
+	addr := strings.TrimPrefix(ts.HTTP.URL, "http://")
+	var stack, heap, gor float64
+	conns := make([]net.Conn, n)
+	for b.Loop() {
+		b.StopTimer()
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		g0 := runtime.NumGoroutine()
+		b.StartTimer()
+		for i := range conns {
+			conns[i] = wsIdleDial(b, addr, fmt.Sprintf("ws-idle-%d", i))
+		}
+		b.StopTimer()
+		pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= g0+n })
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		stack += float64(int64(m1.StackInuse)-int64(m0.StackInuse)) / n
+		heap += float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / n
+		gor += float64(runtime.NumGoroutine()-g0) / n
+		for _, c := range conns {
+			c.Close()
+		}
+		pollUntil(10*time.Second, func() bool { return ts.connCount() == 0 })
+		b.StartTimer()
+	}
+	runs := float64(b.N)
+	b.ReportMetric(stack/runs, "stack-B/conn")
+	b.ReportMetric(heap/runs, "heap-B/conn")
+	b.ReportMetric(gor/runs, "goroutines/conn")
+}
+
+// wsIdleDial opens a WebSocket to /mqtt by hand on a raw socket, sends a
+// 3.1.1 CONNECT in one masked binary frame and reads the CONNACK frame.
+func wsIdleDial(b testing.TB, addr, id string) net.Conn {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := "GET /mqtt HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"
+	if _, err := io.WriteString(nc, req); err != nil {
+		b.Fatal(err)
+	}
+	// Read the 101 response byte by byte: nothing may be read past it.
+	var resp []byte
+	for !strings.HasSuffix(string(resp), "\r\n\r\n") {
+		var c [1]byte
+		if _, err := nc.Read(c[:]); err != nil {
+			b.Fatalf("handshake: %v (%q)", err, resp)
+		}
+		resp = append(resp, c[0])
+	}
+	if !strings.HasPrefix(string(resp), "HTTP/1.1 101") {
+		b.Fatalf("handshake: %q", resp)
+	}
+	pkt, _ := (&codec.Connect{Version: codec.V311, ClientID: id, CleanStart: true}).Append(nil, codec.V311)
+	frame := append([]byte{0x82, 0x80 | byte(len(pkt)), 0, 0, 0, 0}, pkt...) // mask key 0
+	if _, err := nc.Write(frame); err != nil {
+		b.Fatal(err)
+	}
+	var ack [6]byte
+	if _, err := io.ReadFull(nc, ack[:]); err != nil || ack[0] != 0x82 || ack[1] != 4 || ack[2] != byte(codec.CONNACK)<<4 {
+		b.Fatalf("CONNACK frame: %v % x", err, ack)
 	}
 	return nc
 }

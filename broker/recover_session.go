@@ -102,6 +102,9 @@ func (r *recovery) session(rec *store.SessionRecord) {
 		r.subscribe(ss, sub)
 	}
 	for _, pid := range r.inbound {
+		if ss.inbound == nil {
+			ss.inbound = make(map[uint16]struct{})
+		}
 		ss.inbound[pid] = struct{}{}
 	}
 	for _, q := range r.queue {
@@ -126,6 +129,9 @@ func (r *recovery) session(rec *store.SessionRecord) {
 func (r *recovery) subscribe(ss *session, sub store.SubRecord) {
 	o := subOpts{qos: sub.QoS, noLocal: sub.NoLocal, retainAsPublished: sub.RetainAsPublished,
 		retainHandling: sub.RetainHandling, id: sub.ID}
+	if ss.subs == nil {
+		ss.subs = make(map[string]subOpts)
+	}
 	ss.subs[sub.Filter] = o
 	r.srv.metrics.subscribed(sub.Filter, 1)
 	if codec.IsShared(sub.Filter) {

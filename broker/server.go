@@ -41,7 +41,14 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	closing   bool
 
-	wg      sync.WaitGroup // connections being served
+	wg sync.WaitGroup // connections being served
+	// poller holds the parked connections (park.go): made under mu at the
+	// first park, read without it, stopped by Shutdown. pollErr (under
+	// mu): it cannot be made here.
+	poller  atomic.Pointer[poller]
+	pollErr bool
+	// noPark serves every connection with a reader goroutine (tests).
+	noPark  bool
 	connSeq atomic.Uint64
 	stats   Stats
 	aggs    sync.Pool // *aggregator
@@ -180,10 +187,7 @@ func (s *Server) serveInBackground(ctx context.Context, nc net.Conn) bool {
 		nc.Close()
 		return false
 	}
-	go func() {
-		defer s.wg.Done()
-		s.serve(ctx, nc)
-	}()
+	go s.serve(ctx, nc, true)
 	return true
 }
 
@@ -194,8 +198,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		nc.Close()
 		return
 	}
-	defer s.wg.Done()
-	s.serve(ctx, nc)
+	s.serve(ctx, nc, false)
 }
 
 // track adds n to the connection wait group unless the server is closing.
@@ -233,19 +236,29 @@ func (s *Server) connCount() int {
 	return len(s.conns)
 }
 
-func (s *Server) serve(ctx context.Context, nc net.Conn) {
+// serve serves nc, counted in wg by the caller, until it ends, or, if it
+// may park (park), until it parks; the reader that finishes it then calls
+// forget.
+func (s *Server) serve(ctx context.Context, nc net.Conn, park bool) {
 	c := newConn(s, nc)
+	c.background = park
+	if park && !s.noPark {
+		c.pk = parkerFor(nc)
+	}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.connOpened()
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.retire(c)
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
 	c.run(ctx)
+}
+
+// forget ends the serving of a finished connection.
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	s.retire(c)
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
 }
 
 // Shutdown stops accepting connections, disconnects every client (5.0
@@ -279,6 +292,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// Stop the timers of offline sessions; publish wills still pending;
 	// write what is left to the store.
 	s.sys.stop()
+	s.stopPoller()
 	s.stopSessions()
 	s.sweep.stop()
 	if s.commit != nil {

@@ -55,13 +55,15 @@ type session struct {
 	version codec.Version
 	who     Client // for the Authorizer: the last connection's identity
 	subs    map[string]subOpts
-	expiry  uint32    // Session Expiry Interval in seconds
 	offline time.Time // when the expiry started counting; zero while online
 	since   time.Time // when the last connection attached (admin.go)
 	expTmr  *time.Timer
 
-	will      *Message
+	// Two uint32 side by side: an idle connection's session fits a
+	// smaller size class.
+	expiry    uint32 // Session Expiry Interval in seconds
 	willDelay uint32
+	will      *Message
 	willTimer *time.Timer
 
 	window   int // most QoS 1/2 messages in flight to the client
@@ -89,7 +91,9 @@ type retainedFeed struct {
 }
 
 func newSession(srv *Server, id string) *session {
-	return &session{srv: srv, id: id, subs: make(map[string]subOpts), inbound: make(map[uint16]struct{})}
+	// The maps are made at their first entry: most idle sessions of
+	// devices that only publish never need one.
+	return &session{srv: srv, id: id}
 }
 
 // deliver hands a routed message to the session and reports whether it
@@ -427,6 +431,9 @@ func (s *session) receive(pid uint16, limit int) (seen, full bool) {
 	}
 	if limit > 0 && len(s.inbound) >= limit {
 		return false, true
+	}
+	if s.inbound == nil {
+		s.inbound = make(map[uint16]struct{})
 	}
 	s.inbound[pid] = struct{}{}
 	if s.durable {

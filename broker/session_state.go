@@ -18,6 +18,9 @@ import (
 func (s *session) subscribe(filter string, o subOpts) bool {
 	s.mu.Lock()
 	_, existed := s.subs[filter]
+	if s.subs == nil {
+		s.subs = make(map[string]subOpts)
+	}
 	s.subs[filter] = o
 	if !existed {
 		s.srv.metrics.subscribed(filter, 1)

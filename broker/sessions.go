@@ -53,7 +53,7 @@ func (s *Server) takeSession(ctx context.Context, clientID string, clean bool) (
 		case old != nil:
 			s.metrics.takeovers.Add(1)
 			old.kick(codec.SessionTakenOver, "session taken over")
-			wait = old.done
+			wait = old.finished()
 		case claim != nil:
 			wait = claim // another CONNECT is between claim and attach
 		default:

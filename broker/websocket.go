@@ -211,22 +211,8 @@ func newWSConn(ws *websocket.Conn, raw net.Conn) *wsConn {
 // when it ends. It must not be called concurrently.
 func (c *wsConn) Read(p []byte) (int, error) {
 	for {
-		if c.r == nil {
-			typ, r, err := c.ws.Reader(context.Background())
-			if err != nil {
-				switch websocket.CloseStatus(err) {
-				case websocket.StatusNormalClosure, websocket.StatusGoingAway:
-					return 0, io.EOF
-				}
-				return 0, err
-			}
-			if typ != websocket.MessageBinary {
-				c.mu.Lock()
-				c.code, c.reason = websocket.StatusUnsupportedData, "MQTT needs binary frames"
-				c.mu.Unlock()
-				return 0, errTextFrame
-			}
-			c.r = r
+		if err := c.waitMessage(); err != nil {
+			return 0, err
 		}
 		n, err := c.r.Read(p)
 		if err == io.EOF {
@@ -238,6 +224,37 @@ func (c *wsConn) Read(p []byte) (int, error) {
 		}
 		return n, err
 	}
+}
+
+// waitMessage waits for the next binary message, unless one is being
+// read. The broker's reader calls it between packets before it takes its
+// read buffer back from the pool, so that an idle WebSocket connection
+// waits holding none of Tern's buffers (coder/websocket's own stay).
+func (c *wsConn) waitMessage() error {
+	if c.r != nil {
+		// An empty read tells whether the message has bytes left (nil) or
+		// has ended (io.EOF), without blocking on the next message.
+		if _, err := c.r.Read(nil); err != io.EOF {
+			return err
+		}
+		c.r = nil
+	}
+	typ, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		switch websocket.CloseStatus(err) {
+		case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+			return io.EOF
+		}
+		return err
+	}
+	if typ != websocket.MessageBinary {
+		c.mu.Lock()
+		c.code, c.reason = websocket.StatusUnsupportedData, "MQTT needs binary frames"
+		c.mu.Unlock()
+		return errTextFrame
+	}
+	c.r = r
+	return nil
 }
 
 // Write sends p as one binary message.

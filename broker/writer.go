@@ -122,7 +122,7 @@ func (c *conn) writeLoop() {
 // call, and repeats until the queue is empty; then it ends, so that an
 // idle connection has no writer goroutine (nor its stack and buffer).
 // Once the queue is closed and drained, or after a closing packet or a
-// failed write, it closes the connection and writerDone instead.
+// failed write, it closes the connection and calls writerFinished instead.
 func (c *conn) drain() {
 	bp := c.srv.writeBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
@@ -135,9 +135,10 @@ func (c *conn) drain() {
 			gone := c.writerGone
 			c.writerGone = true
 			c.outMu.Unlock()
+			c.ending() // a parked reader resumes and finishes the connection
 			c.nc.Close()
 			if !gone {
-				close(c.writerDone)
+				c.writerFinished()
 			}
 		}
 		if cap(buf) > 4*maxWriteBatch {
@@ -183,8 +184,9 @@ func (c *conn) drain() {
 			c.outMu.Lock()
 			c.writerGone = true
 			c.outMu.Unlock()
+			c.ending() // a parked reader resumes and finishes the connection
 			c.nc.Close()
-			close(c.writerDone)
+			c.writerFinished()
 			return
 		}
 		c.outMu.Lock()

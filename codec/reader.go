@@ -3,6 +3,7 @@ package codec
 import (
 	"errors"
 	"io"
+	"sync"
 )
 
 // Reader decodes a stream of packets from an io.Reader using one reusable
@@ -14,6 +15,10 @@ import (
 // never reused and owns all of its memory.
 //
 // A Reader is not safe for concurrent use.
+//
+// Between packets, Release hands the buffer and the reusable packets to a
+// pool shared by all Readers, so that a server's idle connections hold
+// neither; the next ReadPacket takes them back.
 type Reader struct {
 	r       io.Reader
 	buf     []byte
@@ -21,13 +26,28 @@ type Reader struct {
 	end     int // end of buffered data
 	maxSize int
 	version Version
-	read    uint64 // bytes read from r in all, see BytesRead
-	strs    interner
-	pkts    [16]Packet // one reusable packet per type
+	read    uint64     // bytes read from r in all, see BytesRead
+	cache   *readCache // nil after Release, until the next ReadPacket
+}
+
+// readCache is what a Reader reuses from packet to packet. It is pooled
+// as a whole: one Get and one Put per idle period, whatever was used.
+type readCache struct {
+	buf  []byte
+	strs interner
+	pkts [16]Packet // one reusable packet per type
 	// dec is reused for every packet: a decoder on the stack would escape
 	// to the heap through the Packet interface and cost an allocation each.
 	dec decoder
 }
+
+// readCaches holds the caches of released Readers.
+var readCaches = sync.Pool{New: func() any { return new(readCache) }}
+
+// maxPooledBuffer is the largest buffer Release keeps with the pooled
+// cache; a larger one, grown for a big packet, goes to the garbage
+// collector instead of staying in the pool.
+const maxPooledBuffer = 16 << 10
 
 const (
 	minReadBuffer = 512
@@ -45,6 +65,40 @@ func NewReader(r io.Reader, maxSize int) *Reader {
 		maxSize = MaxPacketSize
 	}
 	return &Reader{r: r, maxSize: maxSize}
+}
+
+// Release returns the Reader's buffer and reusable packets to a pool shared
+// by all Readers, if no byte is buffered, and reports whether it did. Like
+// the next ReadPacket, it invalidates the packet last returned. A server
+// calls it before waiting a long time for a connection's next packet.
+func (r *Reader) Release() bool {
+	if r.start != r.end {
+		return false
+	}
+	if c := r.cache; c != nil {
+		r.cache = nil
+		c.buf = r.buf[:0]
+		if cap(c.buf) > maxPooledBuffer {
+			c.buf = nil
+		}
+		c.dec = decoder{}
+		readCaches.Put(c)
+	}
+	r.buf, r.start, r.end = nil, 0, 0
+	return true
+}
+
+// take gets a cache (and its buffer) from the pool after a Release or at
+// the first read.
+func (r *Reader) take() *readCache {
+	if r.cache == nil {
+		r.cache = readCaches.Get().(*readCache)
+		if r.buf == nil {
+			r.buf = r.cache.buf[:cap(r.cache.buf)]
+		}
+		r.cache.buf = nil
+	}
+	return r.cache
 }
 
 // SetVersion sets the protocol version used to decode the packets that follow.
@@ -76,6 +130,7 @@ func (r *Reader) Buffered() int { return r.end - r.start }
 // an *Error for a protocol violation; after an error the stream is not in a
 // known state and the connection should be closed.
 func (r *Reader) ReadPacket() (Packet, error) {
+	c := r.take()
 	r.compact()
 	var (
 		h FixedHeader
@@ -104,26 +159,26 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	body := r.buf[r.start+n : r.start+total]
 	r.start += total
 
-	p := r.pkts[h.Type]
+	p := c.pkts[h.Type]
 	if p == nil {
 		p = newPacket(h.Type)
-		r.pkts[h.Type] = p
+		c.pkts[h.Type] = p
 	}
 	resetPacket(p)
 	// A CONNECT is kept for the whole connection (its Will above all), so
 	// it is decoded like Decode does, owning its bytes; it comes once. Its
 	// strings are not interned either: that would only make every idle
 	// connection hold an interner map for its client id.
-	r.dec = decoder{b: body, v: r.version, alias: h.Type != CONNECT}
+	c.dec = decoder{b: body, v: r.version, alias: h.Type != CONNECT}
 	if h.Type != CONNECT {
-		r.dec.strs = &r.strs
+		c.dec.strs = &c.strs
 	}
-	if err := decodeBody(&r.dec, p, h); err != nil {
+	if err := decodeBody(&c.dec, p, h); err != nil {
 		return nil, err
 	}
-	if c, ok := p.(*Connect); ok {
-		r.version = c.Version
-		r.pkts[CONNECT] = nil // a Connect is kept by its caller; never reuse it
+	if cp, ok := p.(*Connect); ok {
+		r.version = cp.Version
+		c.pkts[CONNECT] = nil // a Connect is kept by its caller; never reuse it
 	}
 	return p, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 	"testing/iotest"
 	"unsafe"
@@ -545,5 +546,48 @@ func TestReaderConnectOutlivesReads(t *testing.T) {
 	if got := mustAppend(t, c, V5); !bytes.Equal(got, mustAppend(t, connect, V5)) {
 		t.Errorf("the CONNECT changed under later reads: will payload %q, password %q, auth data %q, correlation %q",
 			c.Will.Payload, c.Password, c.Properties.AuthenticationData, c.Will.Properties.CorrelationData)
+	}
+}
+
+// TestReaderRelease hands the buffer and packet cache to the pool between
+// packets, and refuses while part of a packet is buffered: a server's
+// idle connections hold neither, and reading goes on after each release.
+func TestReaderRelease(t *testing.T) {
+	pub := mustAppend(t, &Publish{Topic: "a/b", Payload: []byte("hi")}, V311)
+	tests := []struct {
+		name        string
+		chunks      [][]byte
+		wantRelease []bool // after each ReadPacket
+	}{
+		{"packet per read", [][]byte{pub, pub}, []bool{true, true}},
+		{"two packets in one read", [][]byte{append(slices.Clone(pub), pub...)}, []bool{false, true}},
+		{"a packet and a half", [][]byte{append(slices.Clone(pub), pub[:3]...), pub[3:]}, []bool{false, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewReader(&chunksReader{t: t, chunks: tt.chunks}, 0)
+			r.SetVersion(V311)
+			if !r.Release() {
+				t.Fatal("Release before the first read: false, want true")
+			}
+			for i, want := range tt.wantRelease {
+				p, err := r.ReadPacket()
+				if err != nil {
+					t.Fatalf("packet %d: %v", i, err)
+				}
+				if got := p.(*Publish); got.Topic != "a/b" || string(got.Payload) != "hi" {
+					t.Fatalf("packet %d: %s %q", i, got.Topic, got.Payload)
+				}
+				if got := r.Release(); got != want {
+					t.Fatalf("Release after packet %d = %v, want %v", i, got, want)
+				}
+				if want && (r.buf != nil || r.cache != nil) {
+					t.Fatalf("after Release the Reader keeps a %d-byte buffer or its cache", cap(r.buf))
+				}
+			}
+			if _, err := r.ReadPacket(); err != io.EOF {
+				t.Fatalf("at the end: %v, want io.EOF", err)
+			}
+		})
 	}
 }

@@ -25,6 +25,8 @@ type config struct {
 	Conns     int
 	Workers   int // connections: parallel dialers
 	Settle    time.Duration
+	Ping      bool   // connections: every client sends a PINGREQ after the first reading, then RSS is read again
+	CAFile    string // mqtts targets: PEM file of the CA that signed the broker's certificate
 	Retained  int
 	Filter    string // retained: the new subscriber's filter
 	BrokerPID int

@@ -109,6 +109,8 @@ func parseFlags(args []string, stderr io.Writer) (config, string, error) {
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "connections: number of idle connections")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "connections: parallel dialers")
 	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "connections: wait this long before reading the broker's RSS")
+	fs.BoolVar(&cfg.Ping, "ping", cfg.Ping, "connections: then every client sends one PINGREQ and reads the PINGRESP, and the RSS is read again after --settle")
+	fs.StringVar(&cfg.CAFile, "cafile", cfg.CAFile, "mqtts:// targets: PEM `file` of the CA that signed the broker's certificate")
 	fs.IntVar(&cfg.Retained, "retained", cfg.Retained, "retained: number of retained messages")
 	fs.StringVar(&cfg.Filter, "filter", cfg.Filter, "retained: the new subscriber's topic filter")
 	fs.IntVar(&cfg.BrokerPID, "broker-pid", cfg.BrokerPID, "broker process `id`, for its CPU time and RSS from /proc (0: not measured)")

@@ -215,17 +215,17 @@ func TestRefusesNonLoopback(t *testing.T) {
 		"ws://[2001:db8::1]:8080/mqtt",
 		"tcp://[::]:1883",
 	} {
-		if _, err := parseTarget(ctx, u); !errors.Is(err, errNotLoopback) {
+		if _, err := parseTarget(ctx, u, ""); !errors.Is(err, errNotLoopback) {
 			t.Errorf("parseTarget(%q) = %v, want errNotLoopback", u, err)
 		}
 	}
 	for _, u := range []string{"tcp://127.0.0.1:1883", "127.0.0.2:1", "ws://[::1]:8080/mqtt", "mqtt://localhost:1883"} {
-		if _, err := parseTarget(ctx, u); err != nil {
+		if _, err := parseTarget(ctx, u, ""); err != nil {
 			t.Errorf("parseTarget(%q) = %v, want ok", u, err)
 		}
 	}
 	for _, u := range []string{"wss://127.0.0.1:443/mqtt", "ssl://127.0.0.1:8883", "tcp://127.0.0.1"} {
-		if _, err := parseTarget(ctx, u); err == nil {
+		if _, err := parseTarget(ctx, u, ""); err == nil {
 			t.Errorf("parseTarget(%q) accepted", u)
 		}
 	}

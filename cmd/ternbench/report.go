@@ -56,6 +56,10 @@ type Report struct {
 	RSSBeforeKB   int64   `json:"broker_rss_before_kb,omitempty"`
 	RSSAfterKB    int64   `json:"broker_rss_after_kb,omitempty"`
 	RSSPerConn    float64 `json:"broker_rss_per_conn_bytes,omitempty"`
+	// --ping: the broker's RSS after every client has sent a PINGREQ, and
+	// its growth per connection from before the connections.
+	RSSPingedKB      int64   `json:"broker_rss_after_ping_kb,omitempty"`
+	RSSPerConnPinged float64 `json:"broker_rss_per_conn_after_ping_bytes,omitempty"`
 
 	Users       int     `json:"users,omitempty"`      // connect-rate: distinct users (0: one)
 	Connectors  int     `json:"connectors,omitempty"` // connect-rate: parallel connectors
@@ -165,6 +169,9 @@ func writeTable(w io.Writer, r *Report) {
 		row("connections", "%d, connected at %s/s", r.Conns, human(r.ConnectPerSec))
 		if r.RSSAfterKB > 0 {
 			row("broker RSS", "%d KiB -> %d KiB: %.0f bytes per connection", r.RSSBeforeKB, r.RSSAfterKB, r.RSSPerConn)
+		}
+		if r.RSSPingedKB > 0 {
+			row("after a PINGREQ each", "%d KiB: %.0f bytes per connection", r.RSSPingedKB, r.RSSPerConnPinged)
 		}
 	}
 	if r.Retained > 0 && r.Scenario == "retained" {

@@ -21,7 +21,7 @@ func runScenario(ctx context.Context, cfg config) (*Report, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	t, err := parseTarget(ctx, cfg.Target)
+	t, err := parseTarget(ctx, cfg.Target, cfg.CAFile)
 	if err != nil {
 		return nil, err
 	}
@@ -389,9 +389,55 @@ func (r *run) connections(ctx context.Context) error {
 		r.rep.RSSBeforeKB, r.rep.RSSAfterKB = before, after
 		r.rep.RSSPerConn = round1(float64(after-before) * 1024 / float64(cfg.Conns))
 	}
+	if cfg.Ping {
+		if err := r.pingAll(ctx, conns); err != nil {
+			return err
+		}
+		if pid > 0 {
+			pinged, err := rssKB(pid)
+			if err != nil {
+				return err
+			}
+			r.rep.RSSPingedKB = pinged
+			r.rep.RSSPerConnPinged = round1(float64(pinged-before) * 1024 / float64(cfg.Conns))
+		}
+	}
 	gen, bcpu, _, _ := meter.stop()
 	r.rep.GenCPU, r.rep.BrokerCPU = round1(gen), round1(bcpu)
 	return nil
+}
+
+// pingAll has every idle client send one PINGREQ and read its PINGRESP
+// (cfg.Workers at a time), then waits cfg.Settle: a broker whose idle
+// connections grow once they have been used shows it here.
+func (r *run) pingAll(ctx context.Context, conns []*client) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for w := range r.cfg.Workers {
+		wg.Go(func() {
+			for i := w; i < len(conns); i += r.cfg.Workers {
+				if err := conns[i].ping(); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("connection %d: %w", i, err))
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	select {
+	case <-time.After(r.cfg.Settle):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // retained stores R retained messages (QoS 1, so each is acknowledged

@@ -71,6 +71,27 @@ func retainedCase(name, title string) caseSpec {
 	}}
 }
 
+func allZero(v []float64) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// rssPinged is the row of RSS per connection after every client has sent a
+// PINGREQ (--ping), with a target of limit bytes (none when 0).
+func rssPinged(target string, limit float64) rowSpec {
+	row := rowSpec{"RSS bytes/conn after PINGREQ", func(r *Report) float64 { return r.RSSPerConnPinged }, fmtBytes, target, false, nil}
+	if limit > 0 {
+		row.met = func(_ float64, c []*Report) bool {
+			return len(c) > 0 && median(values(c, func(r *Report) float64 { return r.RSSPerConnPinged })) <= limit
+		}
+	}
+	return row
+}
+
 func rssTarget(limit float64) func(float64, []*Report) bool {
 	return func(_ float64, c []*Report) bool {
 		return len(c) > 0 && median(values(c, func(r *Report) float64 { return r.RSSPerConn })) <= limit
@@ -93,10 +114,17 @@ var cases = []caseSpec{
 	}},
 	{"conns-tcp", "K idle connections, TCP", []rowSpec{
 		{"RSS bytes/conn", func(r *Report) float64 { return r.RSSPerConn }, fmtBytes, "≤ 3 KiB", false, rssTarget(3 << 10)},
+		rssPinged("≤ 3 KiB", 3<<10),
 		{"connects/s", func(r *Report) float64 { return r.ConnectPerSec }, fmtRate, "≥ 1×", false, func(q float64, _ []*Report) bool { return q >= 1 }},
+	}},
+	{"conns-tls", "K idle connections, TLS", []rowSpec{
+		{"RSS bytes/conn", func(r *Report) float64 { return r.RSSPerConn }, fmtBytes, "", false, nil},
+		rssPinged("", 0),
+		{"connects/s", func(r *Report) float64 { return r.ConnectPerSec }, fmtRate, "", false, nil},
 	}},
 	{"conns-ws", "K idle connections, WebSocket", []rowSpec{
 		{"RSS bytes/conn", func(r *Report) float64 { return r.RSSPerConn }, fmtBytes, "≤ 6 KiB", false, rssTarget(6 << 10)},
+		rssPinged("", 0),
 		{"connects/s", func(r *Report) float64 { return r.ConnectPerSec }, fmtRate, "", false, nil},
 	}},
 	retainedCase("retained-tcp", "R retained → new # subscriber, TCP"),
@@ -193,6 +221,9 @@ func summarize(w io.Writer, reps []*Report, base, cand string) {
 				title = title0
 			}
 			bv, kv := values(b, row.value), values(k, row.value)
+			if i > 0 && allZero(bv) && allZero(kv) {
+				continue // a metric these runs did not measure (--ping)
+			}
 			ratio := ratioOf(median(kv), median(bv))
 			rs, met := "–", ""
 			if !row.noRatio && len(bv) > 0 && len(kv) > 0 && median(bv) != 0 {

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -19,8 +23,9 @@ import (
 // or over WebSocket.
 type target struct {
 	ws   bool
-	addr string // loopback IP:port that is dialled, checked by parseTarget
-	url  string // ws://host:port/path for WebSocket
+	tls  *tls.Config // mqtts: MQTT over TLS
+	addr string      // loopback IP:port that is dialled, checked by parseTarget
+	url  string      // ws://host:port/path for WebSocket
 	http *http.Client
 
 	// user and password go into every CONNECT (--username, --password);
@@ -44,11 +49,13 @@ func (t *target) credentials(user, password string) {
 // errNotLoopback is returned for any address that is not on loopback.
 var errNotLoopback = errors.New("ternbench only drives brokers on the loopback interface (127.0.0.0/8, ::1, localhost)")
 
-// parseTarget accepts tcp://HOST:PORT, mqtt://HOST:PORT, HOST:PORT and
-// ws://HOST:PORT/PATH, where HOST is a loopback IP or a name that resolves
-// only to loopback addresses. The resolved IP is dialled, never the name
-// again, so a name cannot be re-resolved elsewhere between check and use.
-func parseTarget(ctx context.Context, raw string) (*target, error) {
+// parseTarget accepts tcp://HOST:PORT, mqtt://HOST:PORT, HOST:PORT,
+// mqtts://HOST:PORT (TLS, the broker's certificate checked against the CA
+// in caFile) and ws://HOST:PORT/PATH, where HOST is a loopback IP or a
+// name that resolves only to loopback addresses. The resolved IP is
+// dialled, never the name again, so a name cannot be re-resolved
+// elsewhere between check and use.
+func parseTarget(ctx context.Context, raw, caFile string) (*target, error) {
 	if !strings.Contains(raw, "://") {
 		raw = "tcp://" + raw
 	}
@@ -61,8 +68,21 @@ func parseTarget(ctx context.Context, raw string) (*target, error) {
 	case "tcp", "mqtt":
 	case "ws":
 		t.ws = true
+	case "mqtts":
+		if caFile == "" {
+			return nil, fmt.Errorf("target %q: mqtts needs --cafile, the CA of the broker's certificate", raw)
+		}
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate", caFile)
+		}
+		t.tls = &tls.Config{RootCAs: pool, ServerName: u.Hostname()}
 	default:
-		return nil, fmt.Errorf("target %q: scheme must be tcp, mqtt or ws (TLS is not benchmarked)", raw)
+		return nil, fmt.Errorf("target %q: scheme must be tcp, mqtt, mqtts or ws", raw)
 	}
 	host, port := u.Hostname(), u.Port()
 	if host == "" || port == "" {
@@ -124,6 +144,9 @@ func (t *target) transport() string {
 	if t.ws {
 		return "ws"
 	}
+	if t.tls != nil {
+		return "tls"
+	}
 	return "tcp"
 }
 
@@ -136,6 +159,14 @@ func (t *target) dial(ctx context.Context) (net.Conn, error) {
 		nc, err := d.DialContext(ctx, "tcp", t.addr)
 		if err != nil {
 			return nil, err
+		}
+		if t.tls != nil {
+			tc := tls.Client(nc, t.tls)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				nc.Close()
+				return nil, fmt.Errorf("TLS handshake: %w", err)
+			}
+			return tc, nil
 		}
 		return nc, nil
 	}
@@ -272,6 +303,24 @@ func (c *client) subscribe(filter string, qos codec.QoS) error {
 	ack, ok := p.(*codec.Suback)
 	if !ok || len(ack.ReasonCodes) != 1 || ack.ReasonCodes[0].IsError() {
 		return fmt.Errorf("subscribe %s: unexpected answer %#v", filter, p)
+	}
+	return nil
+}
+
+// ping sends a PINGREQ and reads the PINGRESP (2 bytes; nothing else is
+// sent to an idle client) without a codec.Reader.
+func (c *client) ping() error {
+	c.nc.SetDeadline(time.Now().Add(10 * time.Second))
+	defer c.nc.SetDeadline(time.Time{})
+	if err := c.send(&codec.Pingreq{}); err != nil {
+		return err
+	}
+	var b [2]byte
+	if _, err := io.ReadFull(c.nc, b[:]); err != nil {
+		return fmt.Errorf("PINGRESP: %w", err)
+	}
+	if b != [2]byte{byte(codec.PINGRESP) << 4, 0} {
+		return fmt.Errorf("got % x, want PINGRESP", b)
 	}
 	return nil
 }

@@ -1,0 +1,201 @@
+package broker
+
+import (
+	"errors"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Parked readers. A connection accepted by Serve over TCP or TLS (on
+// Linux) holds no goroutine while it is idle: when no packet has come for
+// parkLinger, its reader returns the read buffer and packet cache to the
+// codec's pool, registers the socket with the Server's poller and ends.
+// The first of these resumes it on a new goroutine, which reads on as
+// before:
+//
+//   - bytes or a hang-up on the socket (the poller);
+//   - the keep-alive deadline (a timer);
+//   - a kick (take-over, Shutdown, revoked credentials) or the writer
+//     closing the connection (wake).
+//
+// A read whose deadline has passed fails without reading, so a reader
+// resumed after its keep-alive deadline first peeks at the socket: only a
+// socket with nothing to read has timed out. Other connections (ServeConn:
+// WebSocket, pipes; other systems) keep one reader goroutine each.
+
+// parkLinger is how long a reader waits for the next packet before it
+// parks: a connection whose packets come less than this apart never parks
+// (a publisher at 100 msg/s or more, the packets of one exchange on
+// loopback). Over a slower link the packets of one exchange may park and
+// resume in between, which costs one wake. Shorter lingers were not tried
+// below 10 ms: the readers that linger after a burst of wakes hold their
+// goroutine stacks, which ternbench's RSS after PINGREQ shows.
+const parkLinger = 10 * time.Millisecond
+
+// errParked ends a reader goroutine that has parked its connection.
+var errParked = errors.New("parked")
+
+// Park states.
+const (
+	running int32 = iota
+	parked
+)
+
+// parker is a parkable connection's parking state.
+type parker struct {
+	rc    syscall.RawConn // the TCP socket
+	state atomic.Int32    // running or parked; one waker wins the swap
+	// ending: the connection is being closed (kick, writer); it never
+	// parks again.
+	ending atomic.Bool
+	timer  *time.Timer // wakes the connection at its keep-alive deadline
+	p      *poller     // the Server's, set at the first park
+	// off: the server has no poller; the reader keeps its goroutine.
+	// Read and written by the reader only.
+	off bool
+	// fd and gen identify the registration in the poller (under its mu).
+	fd  int32
+	gen uint32
+}
+
+// getPoller returns the Server's poller, made at the first call, or nil
+// when the server is closing or no poller can be made.
+func (s *Server) getPoller() *poller {
+	if p := s.poller.Load(); p != nil {
+		return p // Shutdown stops it only once every connection has finished
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || s.pollErr {
+		return nil
+	}
+	if p := s.poller.Load(); p != nil {
+		return p
+	}
+	p, err := newPoller(s.log)
+	if err != nil {
+		s.log.Warn("connections cannot be parked; each keeps a reader goroutine", "err", err)
+		s.pollErr = true
+		return nil
+	}
+	s.poller.Store(p)
+	return p
+}
+
+// parkedCount returns the number of parked connections.
+func (s *Server) parkedCount() int {
+	if p := s.poller.Load(); p != nil {
+		return p.len()
+	}
+	return 0
+}
+
+// stopPoller stops the poller; the connections have all finished.
+func (s *Server) stopPoller() {
+	s.mu.Lock()
+	p := s.poller.Swap(nil)
+	s.mu.Unlock()
+	if p != nil {
+		p.stop()
+	}
+}
+
+// park parks the connection, its read buffer empty. It returns errParked
+// when the reader must end (another goroutine has or will resume the
+// connection), or nil when it could not park and reads on itself.
+func (c *conn) park() error {
+	pk := c.pk
+	p := c.srv.getPoller()
+	if p == nil {
+		pk.off = true // never try again
+		return nil
+	}
+	pk.p = p
+	c.r.Release()
+	c.trimQueue()
+	pk.state.Store(parked)
+	if !c.readBy.IsZero() {
+		if pk.timer == nil {
+			pk.timer = time.AfterFunc(time.Until(c.readBy), c.wake)
+		} else {
+			pk.timer.Reset(time.Until(c.readBy))
+		}
+	}
+	// A kick or a closing writer sets ending or kicked before it calls
+	// wake: either wake sees parked, or this sees what it set.
+	if !pk.ending.Load() && c.kicked.Load() == nil && p.add(c) {
+		return errParked
+	}
+	if pk.state.CompareAndSwap(parked, running) {
+		p.remove(c)
+		return nil
+	}
+	return errParked // a timer or a kick has resumed it
+}
+
+// trimQueue drops the write queue's slices while the writer is idle.
+func (c *conn) trimQueue() {
+	c.outMu.Lock()
+	if !c.writing && len(c.out) == 0 {
+		c.out, c.spare = nil, nil
+	}
+	c.outMu.Unlock()
+}
+
+// wake resumes a parked connection; it does nothing to one that is
+// running. It is the keep-alive timer's function and is called by kick and
+// by the writer before it closes the connection.
+func (c *conn) wake() {
+	pk := c.pk
+	if pk == nil || !pk.state.CompareAndSwap(parked, running) {
+		return
+	}
+	pk.p.remove(c)
+	go c.resume()
+}
+
+// wakeBy resumes a connection whose registration p has just removed.
+func (c *conn) wakeBy() {
+	if c.pk.state.CompareAndSwap(parked, running) {
+		go c.resume()
+	}
+}
+
+// ending marks a parkable connection as closing and resumes it if parked,
+// so that its reader finishes it: the writer calls it before it closes
+// the network connection, kick after it has set its deadlines.
+func (c *conn) ending() {
+	if pk := c.pk; pk != nil {
+		pk.ending.Store(true)
+		c.wake()
+	}
+}
+
+// resume is a resumed connection's reader goroutine.
+func (c *conn) resume() {
+	err := c.resumeRead()
+	if err == errParked {
+		return
+	}
+	c.finish(err)
+}
+
+func (c *conn) resumeRead() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = c.panicked(p)
+		}
+	}()
+	if c.pk.timer != nil {
+		c.pk.timer.Stop()
+	}
+	if !c.readBy.IsZero() && !time.Now().Before(c.readBy) && c.kicked.Load() == nil {
+		if !c.pk.readable() {
+			return errKeepAlive
+		}
+		// Bytes came at the deadline: read them.
+		c.readBy = time.Now().Add(c.keepAlive)
+	}
+	return c.readLoop()
+}
