@@ -59,6 +59,7 @@ type conn struct {
 	writerGone bool      // the writer has closed the connection: start no other
 	hasSession bool      // CONNECT accepted: kick (other goroutines) may read version and sess
 	writerDone chan struct{}
+	halfClosed bool   // the writer half-closed the connection (close.go); read after writerDone
 	drainFn    func() // c.drain, made once: `go c.drain()` would allocate a closure each time
 
 	// waiting counts acknowledgements waiting for the store (see
@@ -208,6 +209,9 @@ func (c *conn) readLoop() error {
 			}
 			if err := c.nc.SetReadDeadline(deadline); err != nil {
 				return err
+			}
+			if k := c.kicked.Load(); k != nil {
+				return k // kick's deadline may have been replaced just now
 			}
 		}
 		p, err := c.r.ReadPacket()
@@ -402,9 +406,14 @@ func (c *conn) finish(err error) {
 	c.closeQueue()
 	c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
 	<-c.writerDone
-	c.nc.Close()
+	if !c.halfClosed {
+		c.nc.Close()
+	}
 	if c.sess != nil {
 		c.srv.release(c)
 	}
 	close(c.done)
+	if c.halfClosed {
+		c.linger() // the peer reads the DISCONNECT, then the socket closes (close.go)
+	}
 }

@@ -182,7 +182,7 @@ func (c *conn) drain() {
 			c.outMu.Lock()
 			c.writerGone = true
 			c.outMu.Unlock()
-			c.nc.Close()
+			c.halfClosed = c.endWrite(ok) // see close.go
 			close(c.writerDone)
 			return
 		}
