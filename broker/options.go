@@ -21,7 +21,8 @@ type Options struct {
 	// 3.1.1 client is held to it silently. 0 means no cap.
 	MaxKeepAlive uint16
 	// MaxPacketSize is the largest packet accepted from a client, announced
-	// to 5.0 clients as Maximum Packet Size (default 1 MiB).
+	// to 5.0 clients as Maximum Packet Size (default 1 MiB; at most
+	// codec.MaxPacketSize, the largest packet MQTT can encode).
 	MaxPacketSize int
 	// ReceiveMaximum is the number of unacknowledged QoS 1 and 2 PUBLISH
 	// packets a 5.0 client may have outstanding towards the server
@@ -78,7 +79,11 @@ type Options struct {
 	MaxSessions int
 
 	// OutboundBuffer bounds the bytes queued for one connection's writer
-	// before QoS 0 messages are dropped for it (default 4 MiB).
+	// before QoS 0 messages are dropped for it (default 4 MiB, or twice
+	// MaxPacketSize when that is more, so that raising the packet limit
+	// never makes a QoS 0 message undeliverable). A message is never
+	// dropped for this bound while nothing is queued: the queue may exceed
+	// it by one message.
 	OutboundBuffer int
 
 	// Authenticator, when set, accepts or refuses each CONNECT; nil
@@ -105,9 +110,10 @@ func (o *Options) setDefaults() {
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 10 * time.Second
 	}
-	if o.MaxPacketSize <= 0 || o.MaxPacketSize > codec.MaxPacketSize {
+	if o.MaxPacketSize <= 0 {
 		o.MaxPacketSize = 1 << 20
 	}
+	o.MaxPacketSize = min(o.MaxPacketSize, codec.MaxPacketSize)
 	if o.ReceiveMaximum == 0 {
 		o.ReceiveMaximum = 65535
 	}
@@ -124,7 +130,7 @@ func (o *Options) setDefaults() {
 		o.TopicAliasMaximum = 65535
 	}
 	if o.OutboundBuffer <= 0 {
-		o.OutboundBuffer = 4 << 20
+		o.OutboundBuffer = max(4<<20, 2*o.MaxPacketSize)
 	}
 	if o.MaxTopicLevels <= 0 {
 		o.MaxTopicLevels = 128

@@ -29,12 +29,14 @@ const (
 )
 
 // enqueue adds an item to the write queue. A droppable item is refused
-// when the queue holds more than the outbound budget. Once an item that
+// when it would take the queue over the outbound budget, unless the queue
+// is empty: a message larger than the budget still goes to a client that
+// keeps up. Once an item that
 // closes the connection (a server DISCONNECT) is queued, nothing more is:
 // no packet may follow the DISCONNECT [MQTT-5:3.14.4-1].
 func (c *conn) enqueue(it outItem, droppable bool, size int) bool {
 	c.outMu.Lock()
-	if c.outClosed || (droppable && c.outBytes+size > c.srv.opts.OutboundBuffer) {
+	if c.outClosed || (droppable && c.outBytes > 0 && c.outBytes+size > c.srv.opts.OutboundBuffer) {
 		c.outMu.Unlock()
 		return false
 	}
