@@ -36,8 +36,11 @@ type conn struct {
 	maxSize   int           // client's Maximum Packet Size, 0 for none
 	aliasMax  uint16        // client's Topic Alias Maximum, when server aliases are on
 
-	// Writer goroutine state.
+	// Writer state: used by whoever holds the writer claim (writing), the
+	// writer goroutine or an inline write (writenow.go).
 	outAliases outAliases
+	inline     *inlineWriter // non-blocking writes; nil until the first
+	rest       *[]byte       // what an inline write left, for the writer goroutine
 
 	// Reader goroutine state.
 	aliases     map[uint16]string // client→server topic aliases
@@ -55,7 +58,8 @@ type conn struct {
 	outBytes   int
 	outClosed  bool
 	spare      []outItem // the queue's other slice, swapped in by the writer
-	writing    bool      // a writer goroutine is running (see drain)
+	writing    bool      // a writer goroutine is running (see drain) or an inline write
+	idleSince  int64     // monotime when the writer last went idle (writenow.go)
 	writerGone bool      // the writer has closed the connection: start no other
 	hasSession bool      // CONNECT accepted: kick (other goroutines) may read version and sess
 	writerDone chan struct{}

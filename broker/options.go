@@ -101,6 +101,10 @@ type Options struct {
 	// removed from memory and from the store, while there are messages
 	// with a Message Expiry Interval (default 10s).
 	SweepInterval time.Duration
+
+	// writeNowIdle overrides writeNowIdle (writenow.go) for benchmarks
+	// and tests: 0 keeps it, negative never writes inline.
+	writeNowIdle time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -128,6 +132,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.TopicAliasMaximum == 0 {
 		o.TopicAliasMaximum = 65535
+	}
+	if o.writeNowIdle == 0 {
+		o.writeNowIdle = writeNowIdle
 	}
 	if o.OutboundBuffer <= 0 {
 		o.OutboundBuffer = max(4<<20, 2*o.MaxPacketSize)

@@ -49,8 +49,15 @@ func (c *conn) enqueue(it outItem, droppable bool, size int) bool {
 		c.outClosed = true
 	}
 	start := c.claimWriter()
+	now := start && c.mayWriteNow()
+	if now {
+		// The caller writes the item itself (writenow.go).
+		c.out[0] = outItem{}
+		c.out = c.out[:0]
+		c.outBytes = 0
+	}
 	c.outMu.Unlock()
-	if start {
+	if start && !(now && c.writeNow(&it)) {
 		go c.drainFn() // a func value without arguments: no allocation
 	}
 	return true
@@ -128,6 +135,12 @@ func (c *conn) writeLoop() {
 func (c *conn) drain() {
 	bp := c.srv.writeBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
+	if r := c.rest; r != nil {
+		// What an inline write left goes first (writenow.go).
+		buf = append(buf, *r...)
+		c.rest = nil
+		c.putBuf(r)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			// No panic escapes a connection's goroutines: close only this
@@ -142,16 +155,14 @@ func (c *conn) drain() {
 				close(c.writerDone)
 			}
 		}
-		if cap(buf) > 4*maxWriteBatch {
-			buf = nil // do not pool a buffer grown for one huge packet
-		}
-		*bp = buf[:0]
-		c.srv.writeBufs.Put(bp)
+		*bp = buf
+		c.putBuf(bp)
 	}()
 	for {
 		c.outMu.Lock()
-		if len(c.out) == 0 && !c.outClosed {
+		if len(c.out) == 0 && !c.outClosed && !c.wantFeed && len(buf) == 0 {
 			c.writing = false // the next enqueue starts a writer
+			c.idleSince = monotime()
 			c.outMu.Unlock()
 			return
 		}
@@ -197,6 +208,16 @@ func (c *conn) drain() {
 			c.sess.refill()
 		}
 	}
+}
+
+// putBuf returns a batch buffer to the pool, unless it grew for one huge
+// packet.
+func (c *conn) putBuf(bp *[]byte) {
+	if cap(*bp) > 4*maxWriteBatch {
+		*bp = nil
+	}
+	*bp = (*bp)[:0]
+	c.srv.writeBufs.Put(bp)
 }
 
 func (c *conn) write(b []byte) bool {
