@@ -26,9 +26,14 @@ import (
 // into one write. An inline write per packet would cost one system call
 // per packet, where a busy writer goroutine spends one on dozens.
 //
-// Only for plain TCP (a net.Conn that is a syscall.Conn): TLS must encrypt
-// through its own locked writer, and a WebSocket frame through
-// coder/websocket's, neither of which can give up without blocking.
+// Plain TCP (a net.Conn that is a syscall.Conn) gets a non-blocking write.
+// A WebSocket frame must go through coder/websocket's writer, which
+// cannot give up without blocking; so a WebSocket over plain TCP is
+// written inline only when the packet is small (wsInlineMax) and the
+// socket's send queue is empty (Linux: SIOCOUTQ): the kernel then takes
+// the frame at once, and the write does not wait. TLS (MQTT over TLS,
+// secure WebSocket) must encrypt through its own locked writer and is
+// never written inline.
 //
 // The caller may hold a session's lock: an inline write never waits, so
 // nothing waits on the network holding a lock (doc.go).
@@ -49,12 +54,18 @@ func monotime() int64 { return int64(time.Since(epoch)) }
 // inlineWriter makes non-blocking writes to a connection's socket. It is
 // writer state: used only by the holder of the writer claim.
 type inlineWriter struct {
-	rc  syscall.RawConn // nil: the transport has no non-blocking writes
-	fn  func(fd uintptr) bool
+	rc  syscall.RawConn       // nil: the transport has no non-blocking writes
+	ws  *wsConn               // a WebSocket over rc, written through coder/websocket
+	fn  func(fd uintptr) bool // writeFD, made once: a method value allocates
+	qfn func(fd uintptr)      // sendQueueFD, for a WebSocket
 	b   []byte
 	n   int
 	err error
 }
+
+// wsInlineMax is the largest packet written inline to a WebSocket: one
+// frame that an empty send queue always takes.
+const wsInlineMax = 4 << 10
 
 // noInline marks a connection whose transport cannot be written inline.
 // It is never modified.
@@ -77,21 +88,29 @@ func (c *conn) mayWriteNow() bool {
 }
 
 func newInlineWriter(c *conn) *inlineWriter {
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
+	nc, ws := c.nc, (*wsConn)(nil)
+	if w, ok := nc.(*wsConn); ok {
+		nc, ws = w.raw, w
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok || !inlineWrites {
 		return noInline
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		return noInline
 	}
-	w := &inlineWriter{rc: rc}
-	w.fn = w.writeFD // made once: a method value allocates
+	w := &inlineWriter{rc: rc, ws: ws}
+	if ws != nil {
+		w.qfn = w.sendQueueFD
+	} else {
+		w.fn = w.writeFD
+	}
 	return w
 }
 
 func (w *inlineWriter) writeFD(fd uintptr) bool {
-	w.n, w.err = syscall.Write(int(fd), w.b)
+	w.n, w.err = rawWrite(fd, w.b)
 	return true // done, whatever happened: never wait for the socket
 }
 
@@ -99,6 +118,9 @@ func (w *inlineWriter) writeFD(fd uintptr) bool {
 // was. An error (including EAGAIN) writes nothing; the writer goroutine
 // then writes the rest and reports a failure as it does for any write.
 func (w *inlineWriter) write(b []byte) int {
+	if w.ws != nil {
+		return w.writeWS(b)
+	}
 	w.b = b
 	err := w.rc.Write(w.fn)
 	w.b = nil
@@ -133,4 +155,29 @@ func (c *conn) writeNow(it *outItem) bool {
 	c.writing = false
 	c.idleSince = monotime()
 	return true
+}
+
+// writeWS writes b as one WebSocket message if it is small and the
+// socket's send queue is empty, and reports how much it wrote: all or
+// nothing. A failed write reports nothing written: the writer goroutine
+// then tries again and reports the failure (the connection is broken by
+// then).
+func (w *inlineWriter) writeWS(b []byte) int {
+	if len(b) > wsInlineMax {
+		return 0
+	}
+	w.n = -1
+	if w.rc.Control(w.qfn) != nil || w.n != 0 {
+		return 0
+	}
+	if _, err := w.ws.Write(b); err != nil {
+		return 0
+	}
+	return len(b)
+}
+
+// sendQueueFD sets n to the bytes in the socket's send queue (sent but
+// not acknowledged, or not sent yet), -1 when that is not known.
+func (w *inlineWriter) sendQueueFD(fd uintptr) {
+	w.n = sendQueued(fd)
 }

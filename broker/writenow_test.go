@@ -18,11 +18,27 @@ import (
 // inline), half send without waiting (so a writer goroutine batches).
 // Each publisher's messages arrive complete and in the order sent
 // [MQTT-4.6.0-5 of 3.1.1: ordered topics per publisher], and the inline
-// path was taken.
+// path was taken; with the subscriber over TCP and over WebSocket.
 func TestWriteNowKeepsOrder(t *testing.T) {
+	for _, transport := range []string{"tcp", "websocket"} {
+		t.Run(transport, func(t *testing.T) {
+			var srv *testServer
+			var sub *testkit.Peer
+			if transport == "tcp" {
+				srv = startServer(t, nil)
+				sub = testkit.Dial(t, srv.Addr, codec.V311)
+			} else {
+				ws := startWSServer(t, nil, WebSocketOptions{})
+				srv = ws.testServer
+				sub, _ = wsRaw(t, ws.URL, codec.V311)
+			}
+			testWriteNowOrder(t, srv, sub)
+		})
+	}
+}
+
+func testWriteNowOrder(t *testing.T, srv *testServer, sub *testkit.Peer) {
 	const publishers, each = 8, 300
-	srv := startServer(t, nil)
-	sub := testkit.Dial(t, srv.Addr, codec.V311)
 	sub.Connect(t, &codec.Connect{ClientID: "order-sub", CleanStart: true})
 	sub.Subscribe(t, 1, "order/#")
 

@@ -103,13 +103,25 @@ func (c *conn) hasRoom() bool {
 }
 
 // closeQueue stops accepting packets; the writer drains what is queued and
-// then closes the network connection.
+// then closes the network connection. With nothing queued and no writer
+// running, the caller closes it: a goroutine (and its stack) only to
+// close a connection made a burst of closes, such as connections that
+// never sent CONNECT reaching their deadline together, cost a burst of
+// goroutines.
 func (c *conn) closeQueue() {
 	c.outMu.Lock()
 	c.outClosed = true
 	start := c.claimWriter()
+	now := start && len(c.out) == 0
+	if now {
+		c.writerGone = true
+	}
 	c.outMu.Unlock()
-	if start {
+	switch {
+	case now:
+		c.nc.Close() // nothing more to say: no half-close (close.go)
+		close(c.writerDone)
+	case start:
 		go c.drainFn() // a func value without arguments: no allocation
 	}
 }
