@@ -26,14 +26,13 @@ import (
 // into one write. An inline write per packet would cost one system call
 // per packet, where a busy writer goroutine spends one on dozens.
 //
-// Plain TCP (a net.Conn that is a syscall.Conn) gets a non-blocking write.
-// A WebSocket frame must go through coder/websocket's writer, which
-// cannot give up without blocking; so a WebSocket over plain TCP is
-// written inline only when the packet is small (wsInlineMax) and the
-// socket's send queue is empty (Linux: SIOCOUTQ): the kernel then takes
-// the frame at once, and the write does not wait. TLS (MQTT over TLS,
-// secure WebSocket) must encrypt through its own locked writer and is
-// never written inline.
+// Only for plain TCP on Linux (a net.Conn that is a syscall.Conn): TLS
+// must encrypt through its own locked writer, and a WebSocket frame go
+// through coder/websocket's, neither of which can give up without
+// blocking. (Writing a WebSocket frame inline when it is small and the
+// socket's send queue is empty (SIOCOUTQ), so that the kernel takes it at
+// once, was tried and measured: no gain at the median in
+// BenchmarkLatency/websocket, a worse 99th percentile; not kept.)
 //
 // The caller may hold a session's lock: an inline write never waits, so
 // nothing waits on the network holding a lock (doc.go).
@@ -54,18 +53,12 @@ func monotime() int64 { return int64(time.Since(epoch)) }
 // inlineWriter makes non-blocking writes to a connection's socket. It is
 // writer state: used only by the holder of the writer claim.
 type inlineWriter struct {
-	rc  syscall.RawConn       // nil: the transport has no non-blocking writes
-	ws  *wsConn               // a WebSocket over rc, written through coder/websocket
-	fn  func(fd uintptr) bool // writeFD, made once: a method value allocates
-	qfn func(fd uintptr)      // sendQueueFD, for a WebSocket
+	rc  syscall.RawConn // nil: the transport has no non-blocking writes
+	fn  func(fd uintptr) bool
 	b   []byte
 	n   int
 	err error
 }
-
-// wsInlineMax is the largest packet written inline to a WebSocket: one
-// frame that an empty send queue always takes.
-const wsInlineMax = 4 << 10
 
 // noInline marks a connection whose transport cannot be written inline.
 // It is never modified.
@@ -88,11 +81,7 @@ func (c *conn) mayWriteNow() bool {
 }
 
 func newInlineWriter(c *conn) *inlineWriter {
-	nc, ws := c.nc, (*wsConn)(nil)
-	if w, ok := nc.(*wsConn); ok {
-		nc, ws = w.raw, w
-	}
-	sc, ok := nc.(syscall.Conn)
+	sc, ok := c.nc.(syscall.Conn)
 	if !ok || !inlineWrites {
 		return noInline
 	}
@@ -100,12 +89,8 @@ func newInlineWriter(c *conn) *inlineWriter {
 	if err != nil {
 		return noInline
 	}
-	w := &inlineWriter{rc: rc, ws: ws}
-	if ws != nil {
-		w.qfn = w.sendQueueFD
-	} else {
-		w.fn = w.writeFD
-	}
+	w := &inlineWriter{rc: rc}
+	w.fn = w.writeFD // made once: a method value allocates
 	return w
 }
 
@@ -118,9 +103,6 @@ func (w *inlineWriter) writeFD(fd uintptr) bool {
 // was. An error (including EAGAIN) writes nothing; the writer goroutine
 // then writes the rest and reports a failure as it does for any write.
 func (w *inlineWriter) write(b []byte) int {
-	if w.ws != nil {
-		return w.writeWS(b)
-	}
 	w.b = b
 	err := w.rc.Write(w.fn)
 	w.b = nil
@@ -155,29 +137,4 @@ func (c *conn) writeNow(it *outItem) bool {
 	c.writing = false
 	c.idleSince = monotime()
 	return true
-}
-
-// writeWS writes b as one WebSocket message if it is small and the
-// socket's send queue is empty, and reports how much it wrote: all or
-// nothing. A failed write reports nothing written: the writer goroutine
-// then tries again and reports the failure (the connection is broken by
-// then).
-func (w *inlineWriter) writeWS(b []byte) int {
-	if len(b) > wsInlineMax {
-		return 0
-	}
-	w.n = -1
-	if w.rc.Control(w.qfn) != nil || w.n != 0 {
-		return 0
-	}
-	if _, err := w.ws.Write(b); err != nil {
-		return 0
-	}
-	return len(b)
-}
-
-// sendQueueFD sets n to the bytes in the socket's send queue (sent but
-// not acknowledged, or not sent yet), -1 when that is not known.
-func (w *inlineWriter) sendQueueFD(fd uintptr) {
-	w.n = sendQueued(fd)
 }

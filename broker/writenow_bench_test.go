@@ -1,17 +1,22 @@
 package broker
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/ternmq/tern/codec"
 )
 
-// BenchmarkLatencyTCP measures one publisher → broker → one subscriber
-// over loopback TCP at QoS 0 (3.1.1), one message at a time: the time
-// from the publisher's write to the subscriber's read of that message.
+// BenchmarkLatency measures one publisher → broker → one subscriber over
+// loopback TCP or WebSocket at QoS 0 (3.1.1), one message at a time: the
+// time from the publisher's write to the subscriber's read of that
+// message.
 //
 //   - paced: one message per millisecond, as at 1,000 msg/s (ternbench's
 //     latency case), so the subscriber's writer is idle when each message
@@ -21,33 +26,49 @@ import (
 // inline=false turns inline writes off (writenow.go): the message always
 // goes to a writer goroutine, as before them. allocs/op counts the whole
 // process, the benchmark's client included.
-func BenchmarkLatencyTCP(b *testing.B) {
-	for _, paced := range []bool{true, false} {
-		for _, inline := range []bool{true, false} {
-			name := fmt.Sprintf("back-to-back/inline=%t", inline)
-			if paced {
-				name = fmt.Sprintf("paced-1ms/inline=%t", inline)
-			}
-			b.Run(name, func(b *testing.B) {
-				opts := &Options{}
-				if !inline {
-					opts.writeNowIdle = -1
+func BenchmarkLatency(b *testing.B) {
+	for _, transport := range []string{"tcp", "websocket"} {
+		for _, paced := range []bool{true, false} {
+			for _, inline := range []bool{true, false} {
+				name := fmt.Sprintf("%s/back-to-back/inline=%t", transport, inline)
+				if paced {
+					name = fmt.Sprintf("%s/paced-1ms/inline=%t", transport, inline)
 				}
-				benchLatency(b, opts, paced)
-			})
+				b.Run(name, func(b *testing.B) {
+					opts := &Options{Logger: slog.New(slog.DiscardHandler)}
+					if !inline {
+						opts.writeNowIdle = -1
+					}
+					benchLatency(b, opts, transport, paced)
+				})
+			}
 		}
 	}
 }
 
-func benchLatency(b *testing.B, opts *Options, paced bool) {
-	ts := startServer(b, opts)
-	sub := benchDial(b, ts.Addr, "sub")
+func benchLatency(b *testing.B, opts *Options, transport string, paced bool) {
+	ts := startWSServer(b, opts, WebSocketOptions{})
+	dial := func(id string) *benchClient {
+		if transport == "tcp" {
+			return benchDial(b, ts.Addr, id)
+		}
+		ws := wsDial(b, ts.URL, nil)
+		nc := &wsBenchConn{Conn: websocket.NetConn(context.Background(), ws, websocket.MessageBinary), ws: ws}
+		c := &benchClient{Conn: nc, r: codec.NewReader(nc, 0)}
+		c.r.SetVersion(codec.V311)
+		benchSend(b, c, &codec.Connect{Version: codec.V311, ClientID: id, CleanStart: true})
+		if _, err := c.r.ReadPacket(); err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	sub := dial("sub")
 	defer sub.Close()
 	benchSend(b, sub, &codec.Subscribe{PacketID: 1, Subscriptions: []codec.Subscription{{Filter: "lat/#"}}})
 	if _, err := sub.r.ReadPacket(); err != nil { // SUBACK
 		b.Fatal(err)
 	}
-	pub := benchDial(b, ts.Addr, "pub")
+	pub := dial("pub")
 	defer pub.Close()
 	frame, _ := (&codec.Publish{Topic: "lat/1", Payload: make([]byte, 64)}).Append(nil, codec.V311)
 

@@ -9,5 +9,3 @@ import "errors"
 const inlineWrites = false
 
 func rawWrite(fd uintptr, b []byte) (int, error) { return 0, errors.ErrUnsupported }
-
-func sendQueued(fd uintptr) int { return -1 }
