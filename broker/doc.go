@@ -37,10 +37,16 @@
 //
 // Each connection has a reader goroutine that decodes packets and handles
 // them, and a writer goroutine that exists only while there is something
-// to write: it batches everything queued into one write. Routing runs on
+// to write: it batches everything queued into one write. A packet for a
+// plain TCP connection whose writer has been idle is instead written by
+// the goroutine that queues it, with one non-blocking write; the writer
+// goroutine takes what the socket did not (writenow.go). Routing runs on
 // the publisher's reader goroutine and never blocks on a subscriber: a
-// message goes to the subscriber's write queue, into its session's queue,
-// or (QoS 0 only) is dropped and counted. The committer's goroutine, too,
+// message goes to the subscriber's write queue (or socket, as above), into
+// its session's queue, or (QoS 0 only) is dropped and counted. A
+// connection the server ends is half-closed after its last packet and its
+// input drained for a bounded time, so that a DISCONNECT arrives
+// (close.go). The committer's goroutine, too,
 // runs only while there is something to write. Timers (keep-alive is a
 // read deadline; will delay, session expiry and the expiry sweep are
 // time.AfterFunc) hold no goroutine while they wait.
@@ -55,7 +61,8 @@
 // The topic trees (topictree) have their own locks, innermost: they are
 // called with at most Server.mu held, and their callbacks here take no
 // lock. The committer calls the Store and runs callbacks
-// with no lock held; nothing waits on the network holding a lock.
+// with no lock held; nothing waits on the network holding a lock (an
+// inline write under session.mu is non-blocking: it never waits).
 //
 // All packet bytes come from the codec package; this package never imports
 // the client, wasm or UI packages.
