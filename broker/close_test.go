@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"testing"
@@ -26,6 +27,10 @@ import (
 //     server never reads that packet's body.
 //   - Take-over: another connection with the same client id; DISCONNECT
 //     0x8E to the old one [MQTT-5:3.1.4-3].
+//   - Shutdown: DISCONNECT 0x8B [MQTT-5:4.13.2-1].
+//
+// (Keep-alive 0x8D goes the same way, but only ever to a client that has
+// stopped sending.)
 func TestDisconnectArrivesWhilePeerWrites(t *testing.T) {
 	q2 := func(id uint16) *codec.Publish {
 		return &codec.Publish{QoS: 2, PacketID: id, Topic: "overrun/t", Payload: []byte("x")}
@@ -43,6 +48,7 @@ func TestDisconnectArrivesWhilePeerWrites(t *testing.T) {
 		{name: "0x95 Packet too large", opts: Options{MaxPacketSize: 1024},
 			overrun: []codec.Packet{&codec.Publish{Topic: "overrun/t", Payload: make([]byte, 64<<10)}}, rc: codec.PacketTooLarge},
 		{name: "0x8E Session taken over", rc: codec.SessionTakenOver},
+		{name: "0x8B Server shutting down", rc: codec.ServerShuttingDown},
 	}
 	pki := newTLSPKI(t)
 	for _, transport := range []string{"tcp", "tls"} {
@@ -58,8 +64,12 @@ func TestDisconnectArrivesWhilePeerWrites(t *testing.T) {
 				c := dial()
 				c.Connect(t, clean5("overrun"))
 				wrote := floodUntilClosed(c, testkit.Encode(codec.V5, tt.overrun...))
-				if tt.rc == codec.SessionTakenOver {
+				shutdown := make(chan error, 1)
+				switch tt.rc {
+				case codec.SessionTakenOver:
 					dial().Connect(t, clean5("overrun"))
+				case codec.ServerShuttingDown:
+					go func() { shutdown <- srv.Shutdown(context.Background()) }()
 				}
 				c.ExpectDescribed(t, tt.before...)
 				expectDisconnect(t, c, tt.rc)
@@ -70,6 +80,11 @@ func TestDisconnectArrivesWhilePeerWrites(t *testing.T) {
 				}
 				c.Close()
 				<-wrote
+				if tt.rc == codec.ServerShuttingDown {
+					if err := <-shutdown; err != nil {
+						t.Errorf("shutdown: %v", err)
+					}
+				}
 			})
 		}
 	}
