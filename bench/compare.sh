@@ -52,7 +52,7 @@
 #   RETAINED=10000     retained messages in the retained cases
 #   MQTT_VERSION=3.1.1 protocol of every client (3.1.1 or 5)
 #   CASES="..."        a subset of: fanin-tcp fanin-ws fanout pairs fanin-qos1
-#                      latency conns-tcp conns-tls conns-ws retained-tcp retained-ws
+#                      latency latency-ws conns-tcp conns-tls conns-ws retained-tcp retained-ws
 #                      (the group "perf", the default) and of the durable-store
 #                      cases (the group "durable"):
 #                        durable-fanin-qos1  16 QoS 1 publishers, --inflight $INFLIGHT
@@ -224,7 +224,7 @@ expand() {
   local c r
   for c in $CASES; do
     case $c in
-    perf) echo fanin-tcp fanin-ws fanout pairs fanin-qos1 latency conns-tcp conns-tls conns-ws retained-tcp retained-ws ;;
+    perf) echo fanin-tcp fanin-ws fanout pairs fanin-qos1 latency latency-ws conns-tcp conns-tls conns-ws retained-tcp retained-ws ;;
     durable)
       echo durable-fanin-qos1 store-fanin store-fanout
       for r in $RATES; do echo "openloop-tcp-$r openloop-ws-$r"; done
@@ -447,6 +447,7 @@ args() {
   pairs) echo "--url $tcp_url --scenario pairs --pairs 16 --duration $DURATION" ;;
   fanin-qos1) echo "--url $tcp_url --scenario fan-in --publishers 8 --qos 1 --duration $DURATION" ;;
   latency) echo "--url $tcp_url --scenario latency --rate 1000 --duration $DURATION" ;;
+  latency-ws) echo "--url $ws_url --scenario latency --rate 1000 --duration $DURATION" ;;
   conns-tcp) echo "--url $tcp_url --scenario connections --conns $CONNS --ping" ;;
   conns-tls) echo "--url $tls_url --cafile $work/tls/ca.pem --scenario connections --conns $CONNS --ping" ;;
   conns-ws) echo "--url $ws_url --scenario connections --conns $CONNS --ping" ;;

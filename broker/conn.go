@@ -47,8 +47,11 @@ type conn struct {
 	maxSize   int           // client's Maximum Packet Size, 0 for none
 	aliasMax  uint16        // client's Topic Alias Maximum, when server aliases are on
 
-	// Writer goroutine state.
+	// Writer state: used by whoever holds the writer claim (writing), the
+	// writer goroutine or an inline write (writenow.go).
 	outAliases outAliases
+	inline     *inlineWriter // non-blocking writes; nil until the first
+	rest       *[]byte       // what an inline write left, for the writer goroutine
 
 	// Reader goroutine state.
 	aliases     map[uint16]string // client→server topic aliases
@@ -70,9 +73,11 @@ type conn struct {
 	outBytes   int
 	spare      []outItem // the queue's other slice, swapped in by the writer
 	outClosed  bool      // (the bools side by side: no padding between them)
-	writing    bool      // a writer goroutine is running (see drain)
+	writing    bool      // a writer goroutine is running (see drain) or an inline write
 	writerGone bool      // the writer has closed the connection: start no other
 	hasSession bool      // CONNECT accepted: kick (other goroutines) may read version and sess
+	halfClosed bool      // the writer half-closed the connection (close.go); read after waitWriter
+	idleSince  int64     // monotime when the writer last went idle (writenow.go)
 	// writerClosed: the writer has closed the connection; writerWait,
 	// made only when finish must wait for that, is closed then.
 	writerClosed bool
@@ -183,13 +188,21 @@ func (c *conn) serve(ctx context.Context) (err error) {
 			err = c.panicked(p)
 		}
 	}()
+	// The CONNECT is awaited here, and only handled on a fresh stack: a
+	// connection that has not sent it yet (or never does) holds one
+	// goroutine, not two (measured: 2,000 such connections cost 21.7 MiB
+	// of RSS with both goroutines waiting).
+	connect, err := c.readConnect()
+	if err != nil {
+		return err
+	}
 	shake := func() {
 		defer func() {
 			if p := recover(); p != nil {
 				err = c.panicked(p)
 			}
 		}()
-		err = c.handshake(ctx)
+		err = c.connect(ctx, connect)
 	}
 	if c.pk != nil {
 		shake() // the goroutine ends when the connection parks
@@ -203,22 +216,23 @@ func (c *conn) serve(ctx context.Context) (err error) {
 	return c.readLoop()
 }
 
-// handshake reads the CONNECT and accepts or refuses it.
-func (c *conn) handshake(ctx context.Context) error {
+// readConnect reads the first packet, which must be a CONNECT, within
+// the CONNECT deadline.
+func (c *conn) readConnect() (*codec.Connect, error) {
 	if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.limit().ConnectTimeout)); err != nil {
-		return err
+		return nil, err
 	}
 	p, err := c.r.ReadPacket()
 	if err != nil {
-		return c.connectFailed(err)
+		return nil, c.connectFailed(err)
 	}
 	c.countIn(p)
 	connect, ok := p.(*codec.Connect)
 	if !ok {
 		// [MQTT-3.1.0-1]: the first packet must be a CONNECT.
-		return violation(0, "MQTT-3.1.0-1", "first packet is "+p.Type().String()+", not CONNECT")
+		return nil, violation(0, "MQTT-3.1.0-1", "first packet is "+p.Type().String()+", not CONNECT")
 	}
-	return c.connect(ctx, connect)
+	return connect, nil
 }
 
 // panicked logs a recovered panic and returns the error that closes
@@ -297,6 +311,9 @@ func (c *conn) readLoop() error {
 			}
 			if err := w.waitMessage(); err != nil {
 				return c.readError(err)
+			}
+			if k := c.kicked.Load(); k != nil {
+				return k // kick's deadline may have been replaced just now
 			}
 		}
 		p, err := c.r.ReadPacket()
@@ -553,7 +570,9 @@ func (c *conn) finish(err error) {
 	c.closeQueue()
 	c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
 	c.waitWriter()
-	c.nc.Close()
+	if !c.halfClosed {
+		c.nc.Close()
+	}
 	if c.sess != nil {
 		c.srv.release(c)
 	}
@@ -563,11 +582,14 @@ func (c *conn) finish(err error) {
 		close(c.done)
 	}
 	c.outMu.Unlock()
+	if c.halfClosed {
+		c.linger() // the peer reads the DISCONNECT, then the socket closes (close.go)
+	}
 	c.srv.forget(c)
 }
 
-// writerFinished is called by the writer once it has closed the
-// connection.
+// writerFinished is called by the writer once it has closed (or
+// half-closed) the connection.
 func (c *conn) writerFinished() {
 	c.outMu.Lock()
 	c.writerClosed = true

@@ -37,20 +37,26 @@
 //
 // A connection's reader goroutine decodes packets and handles them; a
 // writer goroutine exists only while there is something to write: it
-// batches everything queued into one write. A TCP or TLS connection from
-// Serve, on Linux, holds no reader goroutine while idle either (park.go,
-// poll_linux.go): when no packet has come for 10 ms, its reader returns the
-// read buffer and packet cache to a pool, registers the socket in the
-// Server's epoll set and ends; bytes or a hang-up on the socket (seen by the
-// poller's one goroutine, which Shutdown stops), the keep-alive deadline (a
-// timer), a kick or the writer closing the connection start a new reader.
-// Connections from ServeConn (WebSocket, pipes) and on other systems keep
-// one reader goroutine each; between packets a WebSocket reader waits for
-// the next message before it takes a read buffer, and after handling
-// packets it waits on a new goroutine, whose stack has not grown. Routing
-// runs on the publisher's reader goroutine and never blocks on a
-// subscriber: a message goes to the subscriber's write queue, into its
-// session's queue, or (QoS 0 only) is dropped and counted. The committer's goroutine, too,
+// batches everything queued into one write. A packet for a plain TCP
+// connection whose writer has been idle is instead written by the
+// goroutine that queues it, with one non-blocking write; the writer
+// goroutine takes what the socket did not (writenow.go). A TCP or TLS
+// connection from Serve, on Linux, holds no reader goroutine while idle
+// either (park.go, poll_linux.go): when no packet has come for 10 ms, its
+// reader returns the read buffer and packet cache to a pool, registers the
+// socket in the Server's epoll set and ends; bytes or a hang-up on the
+// socket (seen by the poller's one goroutine, which Shutdown stops), the
+// keep-alive deadline (a timer), a kick or the writer closing the
+// connection start a new reader. Connections from ServeConn (WebSocket,
+// pipes) and on other systems keep one reader goroutine each; between
+// packets a WebSocket reader waits for the next message before it takes a
+// read buffer, and after handling packets it waits on a new goroutine,
+// whose stack has not grown. Routing runs on the publisher's reader
+// goroutine and never blocks on a subscriber: a message goes to the
+// subscriber's write queue (or socket, as above), into its session's
+// queue, or (QoS 0 only) is dropped and counted. A connection the server
+// ends is half-closed after its last packet and its input drained for a
+// bounded time, so that a DISCONNECT arrives (close.go). The committer's goroutine, too,
 // runs only while there is something to write. Timers (keep-alive is a
 // read deadline; will delay, session expiry and the expiry sweep are
 // time.AfterFunc) hold no goroutine while they wait.
@@ -81,7 +87,8 @@
 // The topic trees (topictree) have their own locks, innermost: they are
 // called with at most Server.mu held, and their callbacks here take no
 // lock. The committer calls the Store and runs callbacks
-// with no lock held; nothing waits on the network holding a lock.
+// with no lock held; nothing waits on the network holding a lock (an
+// inline write under session.mu is non-blocking: it never waits).
 //
 // All packet bytes come from the codec package; this package never imports
 // the client, wasm or UI packages.

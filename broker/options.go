@@ -21,7 +21,8 @@ type Options struct {
 	// 3.1.1 client is held to it silently. 0 means no cap.
 	MaxKeepAlive uint16
 	// MaxPacketSize is the largest packet accepted from a client, announced
-	// to 5.0 clients as Maximum Packet Size (default 1 MiB).
+	// to 5.0 clients as Maximum Packet Size (default 1 MiB; at most
+	// codec.MaxPacketSize, the largest packet MQTT can encode).
 	MaxPacketSize int
 	// ReceiveMaximum is the number of unacknowledged QoS 1 and 2 PUBLISH
 	// packets a 5.0 client may have outstanding towards the server
@@ -78,7 +79,11 @@ type Options struct {
 	MaxSessions int
 
 	// OutboundBuffer bounds the bytes queued for one connection's writer
-	// before QoS 0 messages are dropped for it (default 4 MiB).
+	// before QoS 0 messages are dropped for it (default 4 MiB, or twice
+	// MaxPacketSize when that is more, so that raising the packet limit
+	// never makes a QoS 0 message undeliverable). A message is never
+	// dropped for this bound while nothing is queued: the queue may exceed
+	// it by one message.
 	OutboundBuffer int
 
 	// Authenticator, when set, accepts or refuses each CONNECT; nil
@@ -108,6 +113,10 @@ type Options struct {
 	// removed from memory and from the store, while there are messages
 	// with a Message Expiry Interval (default 10s).
 	SweepInterval time.Duration
+
+	// writeNowIdle overrides writeNowIdle (writenow.go) for benchmarks
+	// and tests: 0 keeps it, negative never writes inline.
+	writeNowIdle time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -117,9 +126,10 @@ func (o *Options) setDefaults() {
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 10 * time.Second
 	}
-	if o.MaxPacketSize <= 0 || o.MaxPacketSize > codec.MaxPacketSize {
+	if o.MaxPacketSize <= 0 {
 		o.MaxPacketSize = 1 << 20
 	}
+	o.MaxPacketSize = min(o.MaxPacketSize, codec.MaxPacketSize)
 	if o.ReceiveMaximum == 0 {
 		o.ReceiveMaximum = 65535
 	}
@@ -135,8 +145,11 @@ func (o *Options) setDefaults() {
 	if o.TopicAliasMaximum == 0 {
 		o.TopicAliasMaximum = 65535
 	}
+	if o.writeNowIdle == 0 {
+		o.writeNowIdle = writeNowIdle
+	}
 	if o.OutboundBuffer <= 0 {
-		o.OutboundBuffer = 4 << 20
+		o.OutboundBuffer = max(4<<20, 2*o.MaxPacketSize)
 	}
 	if o.MaxTopicLevels <= 0 {
 		o.MaxTopicLevels = 128

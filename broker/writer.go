@@ -29,12 +29,14 @@ const (
 )
 
 // enqueue adds an item to the write queue. A droppable item is refused
-// when the queue holds more than the outbound budget. Once an item that
+// when it would take the queue over the outbound budget, unless the queue
+// is empty: a message larger than the budget still goes to a client that
+// keeps up. Once an item that
 // closes the connection (a server DISCONNECT) is queued, nothing more is:
 // no packet may follow the DISCONNECT [MQTT-5:3.14.4-1].
 func (c *conn) enqueue(it outItem, droppable bool, size int) bool {
 	c.outMu.Lock()
-	if c.outClosed || (droppable && c.outBytes+size > c.srv.opts.OutboundBuffer) {
+	if c.outClosed || (droppable && c.outBytes > 0 && c.outBytes+size > c.srv.opts.OutboundBuffer) {
 		c.outMu.Unlock()
 		return false
 	}
@@ -47,8 +49,15 @@ func (c *conn) enqueue(it outItem, droppable bool, size int) bool {
 		c.outClosed = true
 	}
 	start := c.claimWriter()
+	now := start && c.mayWriteNow()
+	if now {
+		// The caller writes the item itself (writenow.go).
+		c.out[0] = outItem{}
+		c.out = c.out[:0]
+		c.outBytes = 0
+	}
 	c.outMu.Unlock()
-	if start {
+	if start && !(now && c.writeNow(&it)) {
 		go c.drainFn() // a func value without arguments: no allocation
 	}
 	return true
@@ -94,13 +103,25 @@ func (c *conn) hasRoom() bool {
 }
 
 // closeQueue stops accepting packets; the writer drains what is queued and
-// then closes the network connection.
+// then closes the network connection. With nothing queued and no writer
+// running, the caller closes it: a goroutine (and its stack) only to
+// close a connection made a burst of closes, such as connections that
+// never sent CONNECT reaching their deadline together, cost a burst of
+// goroutines.
 func (c *conn) closeQueue() {
 	c.outMu.Lock()
 	c.outClosed = true
 	start := c.claimWriter()
+	now := start && len(c.out) == 0
+	if now {
+		c.writerGone = true
+	}
 	c.outMu.Unlock()
-	if start {
+	switch {
+	case now:
+		c.nc.Close() // nothing more to say: no half-close (close.go)
+		c.writerFinished()
+	case start:
 		go c.drainFn() // a func value without arguments: no allocation
 	}
 }
@@ -126,6 +147,12 @@ func (c *conn) writeLoop() {
 func (c *conn) drain() {
 	bp := c.srv.writeBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
+	if r := c.rest; r != nil {
+		// What an inline write left goes first (writenow.go).
+		buf = append(buf, *r...)
+		c.rest = nil
+		c.putBuf(r)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			// No panic escapes a connection's goroutines: close only this
@@ -141,16 +168,14 @@ func (c *conn) drain() {
 				c.writerFinished()
 			}
 		}
-		if cap(buf) > 4*maxWriteBatch {
-			buf = nil // do not pool a buffer grown for one huge packet
-		}
-		*bp = buf[:0]
-		c.srv.writeBufs.Put(bp)
+		*bp = buf
+		c.putBuf(bp)
 	}()
 	for {
 		c.outMu.Lock()
-		if len(c.out) == 0 && !c.outClosed {
+		if len(c.out) == 0 && !c.outClosed && !c.wantFeed && len(buf) == 0 {
 			c.writing = false // the next enqueue starts a writer
+			c.idleSince = monotime()
 			c.outMu.Unlock()
 			return
 		}
@@ -184,8 +209,8 @@ func (c *conn) drain() {
 			c.outMu.Lock()
 			c.writerGone = true
 			c.outMu.Unlock()
-			c.ending() // a parked reader resumes and finishes the connection
-			c.nc.Close()
+			c.ending()                    // a parked reader resumes and finishes the connection
+			c.halfClosed = c.endWrite(ok) // see close.go
 			c.writerFinished()
 			return
 		}
@@ -198,6 +223,16 @@ func (c *conn) drain() {
 			c.sess.refill()
 		}
 	}
+}
+
+// putBuf returns a batch buffer to the pool, unless it grew for one huge
+// packet.
+func (c *conn) putBuf(bp *[]byte) {
+	if cap(*bp) > 4*maxWriteBatch {
+		*bp = nil
+	}
+	*bp = (*bp)[:0]
+	c.srv.writeBufs.Put(bp)
 }
 
 func (c *conn) write(b []byte) bool {

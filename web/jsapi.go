@@ -15,8 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-
-	"github.com/andybalholm/brotli"
 )
 
 // The files of the JS API: the loader (tern.js, with elements.js,
@@ -198,24 +196,8 @@ func newJSAPIFile(ctype string, data []byte, cors bool) *jsapiFile {
 	return &jsapiFile{ctype: ctype, cors: cors, encoded: encoded{
 		identity: data, size: len(data),
 		etag: `"` + hex.EncodeToString(sum[:8]) + `"`,
-		br:   brotliBytes(data), gz: gzipBytes(data),
+		lazy: true, // compressed on first use
 	}}
-}
-
-func brotliBytes(data []byte) []byte {
-	var b bytes.Buffer
-	w := brotli.NewWriterLevel(&b, brotli.BestCompression)
-	w.Write(data)
-	w.Close()
-	return b.Bytes()
-}
-
-func gzipBytes(data []byte) []byte {
-	var b bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
-	w.Write(data)
-	w.Close()
-	return b.Bytes()
 }
 
 // loadTernWasm reads a tern.wasm build: its compressed forms, its plain

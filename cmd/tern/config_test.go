@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -47,6 +48,38 @@ func TestHelpListsFlags(t *testing.T) {
 	for _, name := range []string{"-mqtt", "-config", "-log-level", "-max-keepalive", "-max-packet-size"} {
 		if !strings.Contains(out.String(), name) {
 			t.Errorf("-h does not document %s", name)
+		}
+	}
+}
+
+// TestConfigMaxPacketSizeRange: a --max-packet-size the protocol cannot
+// carry (above 268,435,460 bytes: a 4-byte Remaining Length of
+// 268,435,455 plus the fixed header) is refused with a message, not
+// silently replaced by the default; the largest one is accepted.
+func TestConfigMaxPacketSizeRange(t *testing.T) {
+	for _, tt := range []struct {
+		size int
+		ok   bool
+	}{
+		{268435460, true},
+		{6 << 20, true},
+		{268435461, false},
+		{1 << 30, false},
+		{0, false},
+		{-1, false},
+	} {
+		cfg, err := parse([]string{"--max-packet-size", strconv.Itoa(tt.size)}, new(bytes.Buffer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts, err := cfg.options(nil)
+		switch {
+		case tt.ok && err != nil:
+			t.Errorf("--max-packet-size %d refused: %v", tt.size, err)
+		case tt.ok && opts.MaxPacketSize != tt.size:
+			t.Errorf("--max-packet-size %d became %d", tt.size, opts.MaxPacketSize)
+		case !tt.ok && (err == nil || !strings.Contains(err.Error(), "max-packet-size")):
+			t.Errorf("--max-packet-size %d: err = %v, want a refusal naming the flag", tt.size, err)
 		}
 	}
 }

@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/codec"
 )
 
 // config is the broker's configuration, from flags and an optional JSON file.
@@ -251,6 +252,9 @@ func (c config) options(log *slog.Logger) (broker.Options, error) {
 	}
 	if c.MaxKeepAlive > 65535 || c.ReceiveMaximum > 65535 || c.ReceiveMaximum == 0 {
 		return broker.Options{}, errors.New("max-keepalive and receive-maximum must be at most 65535 (receive-maximum at least 1)")
+	}
+	if c.MaxPacketSize < 1 || c.MaxPacketSize > codec.MaxPacketSize {
+		return broker.Options{}, fmt.Errorf("max-packet-size %d: must be between 1 and %d bytes, the largest packet MQTT can encode", c.MaxPacketSize, codec.MaxPacketSize)
 	}
 	return broker.Options{
 		Logger:           log,

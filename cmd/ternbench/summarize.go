@@ -92,6 +92,13 @@ func rssPinged(target string, limit float64) rowSpec {
 	return row
 }
 
+func latencyCase(name, title string) caseSpec {
+	return caseSpec{name, title, []rowSpec{
+		{"p50 ms", func(r *Report) float64 { return r.P50ms }, fmtMs, "≤ 1.2×", false, func(q float64, _ []*Report) bool { return q <= 1.2 }},
+		{"p99 ms", func(r *Report) float64 { return r.P99ms }, fmtMs, "≤ 1.2×", false, func(q float64, _ []*Report) bool { return q <= 1.2 }},
+	}}
+}
+
 func rssTarget(limit float64) func(float64, []*Report) bool {
 	return func(_ float64, c []*Report) bool {
 		return len(c) > 0 && median(values(c, func(r *Report) float64 { return r.RSSPerConn })) <= limit
@@ -108,10 +115,8 @@ var cases = []caseSpec{
 		{"msg/s", msgPerSec, fmtRate, "≥ 2×, lossless", false, func(q float64, c []*Report) bool { return q >= 2 && noLoss(c) }},
 		{"loss %", lossPct, fmtPct, "", true, nil},
 	}},
-	{"latency", "latency at 1,000 msg/s, TCP", []rowSpec{
-		{"p50 ms", func(r *Report) float64 { return r.P50ms }, fmtMs, "≤ 1.2×", false, func(q float64, _ []*Report) bool { return q <= 1.2 }},
-		{"p99 ms", func(r *Report) float64 { return r.P99ms }, fmtMs, "≤ 1.2×", false, func(q float64, _ []*Report) bool { return q <= 1.2 }},
-	}},
+	latencyCase("latency", "latency at 1,000 msg/s, TCP"),
+	latencyCase("latency-ws", "latency at 1,000 msg/s, WebSocket"),
 	{"conns-tcp", "K idle connections, TCP", []rowSpec{
 		{"RSS bytes/conn", func(r *Report) float64 { return r.RSSPerConn }, fmtBytes, "≤ 3 KiB", false, rssTarget(3 << 10)},
 		rssPinged("≤ 3 KiB", 3<<10),

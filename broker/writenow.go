@@ -1,0 +1,140 @@
+package broker
+
+import (
+	"syscall"
+	"time"
+)
+
+// Inline writes: the goroutine that queues a packet for an idle
+// connection writes it itself.
+//
+// A packet normally crosses from the goroutine that queues it (the
+// publisher's reader, routing a message) to the connection's writer
+// goroutine, which is started for it. Starting and scheduling that
+// goroutine is the largest part of the broker's own latency at low rates.
+// So when the writer has been idle for a while (writeNowIdle) and the
+// packet is the only one queued, the caller claims the writer as a writer
+// goroutine would, encodes the packet and writes it with one non-blocking
+// write: it never waits for the socket. If the kernel takes only part of
+// it (the client is slow, its window full) the rest goes to a writer
+// goroutine, which writes it before anything queued later; so the order
+// of packets to a connection is the order they were queued, and the
+// caller is never held up by a slow subscriber.
+//
+// Only while idle: a connection that is written to all the time gets a
+// writer goroutine as before, which batches everything queued meanwhile
+// into one write. An inline write per packet would cost one system call
+// per packet, where a busy writer goroutine spends one on dozens.
+//
+// Only for plain TCP on Linux (a net.Conn that is a syscall.Conn): TLS
+// must encrypt through its own locked writer, and a WebSocket frame go
+// through coder/websocket's, neither of which can give up without
+// blocking. (Writing a WebSocket frame inline when it is small and the
+// socket's send queue is empty (SIOCOUTQ), so that the kernel takes it at
+// once, was tried and measured: no gain at the median in
+// BenchmarkLatency/websocket, a worse 99th percentile; not kept.)
+//
+// The caller may hold a session's lock: an inline write never waits, so
+// nothing waits on the network holding a lock (doc.go).
+
+// writeNowIdle is how long the writer must have been idle for a packet to
+// be written inline. At 1,000 messages per second a subscriber's writer
+// is idle for about 1 ms between messages; under load (a subscriber
+// receiving tens of thousands per second) it is idle for far less, and
+// batching wins.
+const writeNowIdle = 100 * time.Microsecond
+
+// epoch is the origin of monotime; it is set once at start.
+var epoch = time.Now()
+
+// monotime is the time since epoch on the monotonic clock, in ns.
+func monotime() int64 { return int64(time.Since(epoch)) }
+
+// inlineWriter makes non-blocking writes to a connection's socket. It is
+// writer state: used only by the holder of the writer claim.
+type inlineWriter struct {
+	rc  syscall.RawConn // nil: the transport has no non-blocking writes
+	fn  func(fd uintptr) bool
+	b   []byte
+	n   int
+	err error
+}
+
+// noInline marks a connection whose transport cannot be written inline.
+// It is never modified.
+var noInline = &inlineWriter{}
+
+// mayWriteNow reports whether the caller, which has just claimed the
+// writer for the packet it queued, may write it inline: it is the only
+// one queued, it does not close the connection, nothing waits for the
+// writer to refill the queue, the writer has been idle long enough, and
+// the transport can do a non-blocking write. The caller holds outMu.
+func (c *conn) mayWriteNow() bool {
+	idle := c.srv.opts.writeNowIdle
+	if len(c.out) != 1 || c.outClosed || c.wantFeed || idle < 0 || monotime()-c.idleSince < int64(idle) {
+		return false
+	}
+	if c.inline == nil {
+		c.inline = newInlineWriter(c)
+	}
+	return c.inline.rc != nil
+}
+
+func newInlineWriter(c *conn) *inlineWriter {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok || !inlineWrites {
+		return noInline
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return noInline
+	}
+	w := &inlineWriter{rc: rc}
+	w.fn = w.writeFD // made once: a method value allocates
+	return w
+}
+
+func (w *inlineWriter) writeFD(fd uintptr) bool {
+	w.n, w.err = rawWrite(fd, w.b)
+	return true // done, whatever happened: never wait for the socket
+}
+
+// write writes what the socket takes of b now and returns how much that
+// was. An error (including EAGAIN) writes nothing; the writer goroutine
+// then writes the rest and reports a failure as it does for any write.
+func (w *inlineWriter) write(b []byte) int {
+	w.b = b
+	err := w.rc.Write(w.fn)
+	w.b = nil
+	if err != nil || w.err != nil || w.n < 0 {
+		return 0
+	}
+	return w.n
+}
+
+// writeNow writes it, which the caller has taken off the queue while
+// claiming the writer (mayWriteNow), with one non-blocking write. It
+// reports whether it is done and the writer idle again; if not, the
+// caller starts the writer goroutine, which still holds the claim and
+// writes what is left (rest) first, then whatever was queued meanwhile.
+func (c *conn) writeNow(it *outItem) bool {
+	bp := c.srv.writeBufs.Get().(*[]byte)
+	buf := c.encode((*bp)[:0], it)
+	*it = outItem{}
+	n := c.inline.write(buf)
+	if n < len(buf) {
+		*bp = buf[:copy(buf, buf[n:])]
+		c.rest = bp
+		return false
+	}
+	*bp = buf
+	c.putBuf(bp)
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if len(c.out) > 0 || c.outClosed || c.wantFeed {
+		return false // queued meanwhile: the writer goroutine takes over
+	}
+	c.writing = false
+	c.idleSince = monotime()
+	return true
+}

@@ -1,0 +1,147 @@
+package broker
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
+)
+
+// TestWriteNowKeepsOrder: publishers on their own connections publish at
+// once to one subscriber; half of them wait for each PUBACK (so the
+// subscriber's writer is often idle and the publisher's goroutine writes
+// inline), half send without waiting (so a writer goroutine batches).
+// Each publisher's messages arrive complete and in the order sent
+// [MQTT-4.6.0-5 of 3.1.1: ordered topics per publisher]; with the
+// subscriber over TCP, where the inline path was taken, and over
+// WebSocket, where it never is.
+func TestWriteNowKeepsOrder(t *testing.T) {
+	for _, transport := range []string{"tcp", "websocket"} {
+		t.Run(transport, func(t *testing.T) {
+			var srv *testServer
+			var sub *testkit.Peer
+			if transport == "tcp" {
+				srv = startServer(t, nil)
+				sub = testkit.Dial(t, srv.Addr, codec.V311)
+			} else {
+				ws := startWSServer(t, nil, WebSocketOptions{})
+				srv = ws.testServer
+				sub, _ = wsRaw(t, ws.URL, codec.V311)
+			}
+			testWriteNowOrder(t, transport, srv, sub)
+		})
+	}
+}
+
+func testWriteNowOrder(t *testing.T, transport string, srv *testServer, sub *testkit.Peer) {
+	const publishers, each = 8, 300
+	sub.Connect(t, &codec.Connect{ClientID: "order-sub", CleanStart: true})
+	sub.Subscribe(t, 1, "order/#")
+
+	t.Run("publish", func(t *testing.T) {
+		for p := range publishers {
+			t.Run(strconv.Itoa(p), func(t *testing.T) {
+				t.Parallel()
+				pub := testkit.Dial(t, srv.Addr, codec.V311)
+				pub.Connect(t, &codec.Connect{ClientID: "order-pub-" + strconv.Itoa(p), CleanStart: true})
+				qos := codec.QoS(p % 2)
+				for i := range each {
+					pub.Publish(t, qos, "order/"+strconv.Itoa(p), fmt.Sprintf("%d/%d", p, i))
+				}
+			})
+		}
+	})
+
+	next := make([]int, publishers)
+	for range publishers * each {
+		m := testkit.Expect[*codec.Publish](t, sub)
+		if m.QoS == 1 {
+			sub.Send(t, &codec.Puback{Ack: codec.Ack{PacketID: m.PacketID}})
+		}
+		ps, is, _ := strings.Cut(string(m.Payload), "/")
+		p, _ := strconv.Atoi(ps)
+		i, _ := strconv.Atoi(is)
+		if p < 0 || p >= publishers || i != next[p] {
+			t.Fatalf("got message %q, want %d/%d next from that publisher", m.Payload, p, next[p])
+		}
+		next[p]++
+	}
+	sub.ExpectIdle(t)
+
+	ss := sessionOf(t, srv.Server, "order-sub")
+	ss.mu.Lock()
+	c := ss.conn
+	ss.mu.Unlock()
+	c.outMu.Lock()
+	inline := c.inline
+	c.outMu.Unlock()
+	switch {
+	case transport == "tcp" && inlineWrites && (inline == nil || inline.rc == nil):
+		t.Error("no packet was written inline")
+	case transport != "tcp" && inline != nil && inline.rc != nil:
+		t.Errorf("a packet was written inline over %s", transport)
+	}
+}
+
+// TestWriteNowRest: an inline write that the socket takes only part of
+// (a 1 MiB packet to a client that is not reading, with a 64 KiB send
+// buffer) leaves the rest to the writer goroutine, which writes it
+// before the packets queued after it; the client, once it reads, gets
+// every packet whole and in order.
+func TestWriteNowRest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server.(*net.TCPConn).SetWriteBuffer(64 << 10) // far below the packet
+
+	srv := New(Options{OutboundBuffer: 8 << 20})
+	c := newConn(srv, server)
+	c.version = codec.V311
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	msgs := [][]byte{big}
+	for i := range 20 {
+		msgs = append(msgs, []byte("after-"+strconv.Itoa(i)))
+	}
+	for _, m := range msgs {
+		d := &delivery{msg: &Message{Topic: "rest/t", Payload: m}}
+		if !c.enqueuePublish(d, 0, false, true) {
+			t.Fatal("queue refused a packet")
+		}
+	}
+	c.outMu.Lock()
+	if inlineWrites && (c.inline == nil || c.inline.rc == nil) {
+		t.Error("the first packet was not written inline")
+	}
+	c.outMu.Unlock()
+
+	r := codec.NewReader(client, 0)
+	r.SetVersion(codec.V311)
+	for i, m := range msgs {
+		p, err := r.ReadPacket()
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if got := p.(*codec.Publish).Payload; !bytes.Equal(got, m) {
+			t.Fatalf("packet %d: %d bytes %.20q, want %d bytes %.20q", i, len(got), got, len(m), m)
+		}
+	}
+	c.closeQueue()
+	c.waitWriter()
+	server.Close()
+}
