@@ -2,10 +2,12 @@ package ui
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
 
 	"github.com/ternmq/tern/wasm/chat"
+	"github.com/ternmq/tern/wasm/uistate"
 )
 
 // ChatPage is the chat: a nickname and rooms to join on the side, the
@@ -25,7 +27,7 @@ type ChatPage struct {
 // observes the chat.
 func (p *ChatPage) OnMount(ctx app.Context) {
 	p.Hub.attach(ctx)
-	x := p.Hub.extras().chat
+	x := p.Hub.chat
 	p.atBottom = true
 	observeKey(ctx, keyChat, func() { p.follow(ctx) })
 	x.init(ctx)
@@ -53,7 +55,7 @@ func (p *ChatPage) onScroll(ctx app.Context, e app.Event) {
 // Render draws the page.
 func (p *ChatPage) Render() app.UI {
 	h := p.Hub
-	x := h.extras().chat
+	x := h.chat
 	st := x.st
 	if p.nick == "" {
 		p.nick = st.Nick
@@ -114,8 +116,8 @@ func (p *ChatPage) roomList(x *chatHub) app.UI {
 				r := rooms[i]
 				name := r.Name
 				var state string
-				if rc := x.rooms[name]; rc != nil && rc.state != chat.Connected {
-					state = rc.state.String()
+				if rc := x.rooms[name]; rc != nil && rc.state != uistate.Connected {
+					state = strings.ToLower(rc.state.String())
 				}
 				li := app.Li().Class("chat-room").DataSet("room", name)
 				if r.Current {
@@ -157,7 +159,7 @@ func (p *ChatPage) current(x *chatHub) app.UI {
 	rc := x.rooms[r.Name]
 	state := "connecting"
 	if rc != nil {
-		state = rc.state.String()
+		state = strings.ToLower(rc.state.String())
 		if rc.err != "" {
 			state += ": " + rc.err
 		}

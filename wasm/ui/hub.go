@@ -19,7 +19,9 @@ const (
 )
 
 // stateKeys are the go-app states a component observes to learn that a
-// part of the model changed; their values are change counters.
+// part of the model changed; their values are change counters. The topic
+// tree and the chat announce their changes under keys of their own
+// (keyTree, keyChat...), through the same Hub.bump.
 var stateKeys = []struct {
 	part uistate.Changed
 	key  string
@@ -40,23 +42,33 @@ const (
 	keySettings = "tern.settings"
 )
 
-// Hub holds the page's state and its MQTT service, and is shared by every
-// route. It follows go-app's pattern of a handler that does the I/O and
+// Hub holds the page's state and its MQTT connection, and is shared by
+// every route. It follows go-app's pattern of a handler that does the I/O and
 // publishes state that components observe (docs/src/markdown.go in
 // go-app): components call its methods from event handlers, and render
 // its Model.
 //
-// The Model is touched on the UI goroutine only. The MQTT service runs on
-// goroutines of its own and hands over batched updates through post, which
-// costs one Dispatch per batch (the dispatch queue holds 4096 and blocks
-// when full, so never one per message).
+// One connection serves the message log and the topic tree: each
+// subscription is for a uistate.Sink, each message arrives once and goes
+// to the sinks that asked for it. The chat keeps connections of its own
+// (chathub.go), since each room's presence needs its own Will.
+//
+// The Model, the tree and the chat are touched on the UI goroutine only.
+// The MQTT services run on goroutines of their own and hand over batched
+// updates through dispatch, which costs one Dispatch per batch (the
+// dispatch queue holds 4096 and blocks when full, so never one per
+// message). There is one notification path: bump, under a go-app state
+// key that components observe.
 type Hub struct {
 	m    *uistate.Model
 	disp app.Dispatcher // set when the first component mounts
-	revs [8]int         // change counters, by bit of uistate.Changed
+	revs map[string]int // change counters, by state key
 
 	svc        *service.Service // the current connection, nil when none
 	subscribed *service.Service // the service whose subscriptions were sent
+
+	tree *treeHub
+	chat *chatHub
 
 	notice     string // the notice last scheduled for dismissal
 	noticeSeen int    // counts notices, so that a timer clears only its own
@@ -85,7 +97,8 @@ func BrowserEnv() Env {
 // local storage (profiles, publish history, the last connection form and
 // the settings).
 func NewHub(env Env) *Hub {
-	h := &Hub{m: uistate.NewModel(env.PageURL, env.MQTTPath)}
+	h := &Hub{m: uistate.NewModel(env.PageURL, env.MQTTPath), revs: map[string]int{}}
+	h.tree, h.chat = newTreeHub(h), newChatHub(h)
 	h.load()
 	return h
 }
@@ -106,15 +119,29 @@ func (h *Hub) attach(ctx app.Context) {
 // calls onChange first (on the UI goroutine) when it is not nil.
 func observe(ctx app.Context, parts uistate.Changed, onChange func()) {
 	for _, s := range stateKeys {
-		if parts&s.part == 0 {
-			continue
+		if parts&s.part != 0 {
+			observeKey(ctx, s.key, onChange)
 		}
-		var rev int
-		o := ctx.ObserveState(s.key)
-		if onChange != nil {
-			o = o.OnChange(onChange)
-		}
-		o.Value(&rev)
+	}
+}
+
+// observeKey makes the component update when the go-app state key is set,
+// calling onChange first (on the UI goroutine) when it is not nil.
+func observeKey(ctx app.Context, key string, onChange func()) {
+	var rev int
+	o := ctx.ObserveState(key)
+	if onChange != nil {
+		o = o.OnChange(onChange)
+	}
+	o.Value(&rev)
+}
+
+// bump tells the components observing key that it changed (a nil ctx,
+// from dispatch without a page, only counts).
+func (h *Hub) bump(ctx app.Context, key string) {
+	h.revs[key]++
+	if ctx != nil {
+		ctx.SetState(key, h.revs[key])
 	}
 }
 
@@ -129,10 +156,9 @@ func (h *Hub) notify(ctx app.Context, ch uistate.Changed) {
 		h.dismissLater()
 	}
 	h.notice = h.m.Notice
-	for i, s := range stateKeys {
+	for _, s := range stateKeys {
 		if ch&s.part != 0 {
-			h.revs[i]++
-			ctx.SetState(s.key, h.revs[i])
+			h.bump(ctx, s.key)
 		}
 	}
 }
@@ -159,13 +185,18 @@ func (h *Hub) dismissLater() {
 // post runs fn on the UI goroutine and notifies what it changed. Use it
 // from other goroutines: it costs one Dispatch.
 func (h *Hub) post(fn func(m *uistate.Model) uistate.Changed) {
-	if h.disp == nil { // no page (server-side rendering, tests)
-		fn(h.m)
+	h.dispatch(func(ctx app.Context) { h.notify(ctx, fn(h.m)) })
+}
+
+// dispatch runs fn on the UI goroutine with one Dispatch (from any
+// goroutine). Before the page has a dispatcher (server-side rendering,
+// tests) it runs fn at once with a nil context.
+func (h *Hub) dispatch(fn func(ctx app.Context)) {
+	if h.disp == nil {
+		fn(nil)
 		return
 	}
-	h.disp.Dispatch(app.Dispatch{Mode: app.Update, Function: func(ctx app.Context) {
-		h.notify(ctx, fn(h.m))
-	}})
+	h.disp.Dispatch(app.Dispatch{Mode: app.Update, Function: fn})
 }
 
 // say shows a short notice.
@@ -185,12 +216,12 @@ func (h *Hub) Connect(ctx app.Context) {
 	m.StartConnecting(time.Now())
 	m.Notice = ""
 	var svc *service.Service
-	svc = service.New(service.Options{
-		Profile:  m.Form,
-		ClientID: m.ClientID(),
-		OnUpdate: func(u uistate.Update) { h.post(func(m *uistate.Model) uistate.Changed { return h.apply(svc, u) }) },
-	})
+	o := service.ProfileOptions(m.Form, m.ClientID())
+	o.MaxPending = treeMaxPending
+	o.OnUpdate = func(u uistate.Update) { h.dispatch(func(ctx app.Context) { h.apply(ctx, svc, u) }) }
+	svc = service.New(o)
 	h.svc = svc
+	h.tree.restart(ctx)
 	h.notify(ctx, uistate.ChangedConn|uistate.ChangedSubs|uistate.ChangedSettings)
 	h.saveForm()
 	go func() {
@@ -200,11 +231,11 @@ func (h *Hub) Connect(ctx app.Context) {
 	}()
 }
 
-// apply applies an update of svc, unless svc was replaced since, and
-// sends the subscriptions once svc is first connected.
-func (h *Hub) apply(svc *service.Service, u uistate.Update) uistate.Changed {
+// apply applies an update of svc to the log and the tree, unless svc was
+// replaced since, and sends the subscriptions once svc is first connected.
+func (h *Hub) apply(ctx app.Context, svc *service.Service, u uistate.Update) {
 	if h.svc != svc {
-		return 0
+		return
 	}
 	ch := h.m.Apply(u)
 	if h.m.Conn.State == uistate.Connected && h.subscribed != svc {
@@ -215,7 +246,8 @@ func (h *Hub) apply(svc *service.Service, u uistate.Update) uistate.Changed {
 			h.sendSubscribe(svc, s)
 		}
 	}
-	return ch
+	h.notify(ctx, ch)
+	h.tree.apply(ctx, svc, u)
 }
 
 // Disconnect ends the connection.
@@ -224,6 +256,7 @@ func (h *Hub) Disconnect(ctx app.Context) {
 	h.m.SetConn(uistate.ConnEvent{State: uistate.Disconnected, Time: time.Now()})
 	h.m.Subs.SetPending()
 	h.notify(ctx, uistate.ChangedConn|uistate.ChangedSubs)
+	h.tree.follow(ctx)
 }
 
 func (h *Hub) stopService() {
@@ -260,7 +293,7 @@ func (h *Hub) sendSubscribe(svc *service.Service, s uistate.Subscription) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		code, err := svc.Subscribe(ctx, s)
+		code, err := svc.Subscribe(ctx, uistate.SinkLog, s)
 		h.post(func(m *uistate.Model) uistate.Changed {
 			if h.svc != svc {
 				return 0
@@ -287,7 +320,7 @@ func (h *Hub) Unsubscribe(ctx app.Context, id int) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		if err := svc.Unsubscribe(ctx, filter); err != nil {
+		if err := svc.Unsubscribe(ctx, uistate.SinkLog, filter); err != nil {
 			h.post(func(m *uistate.Model) uistate.Changed {
 				m.Notice = fmt.Sprintf("Unsubscribe from %q failed: %v", filter, err)
 				return uistate.ChangedSettings
@@ -378,7 +411,19 @@ func (h *Hub) saveForm() {
 }
 
 // loadJSON reads key from local storage into v.
-func loadJSON(key string, v any) (ok bool) {
+func loadJSON(key string, v any) bool { return loadFrom("localStorage", key, v) }
+
+// saveJSON writes v to local storage under key.
+func saveJSON(key string, v any) { saveTo("localStorage", key, v) }
+
+// loadSession reads key from session storage into v.
+func loadSession(key string, v any) bool { return loadFrom("sessionStorage", key, v) }
+
+// saveSession writes v to session storage under key.
+func saveSession(key string, v any) { saveTo("sessionStorage", key, v) }
+
+// loadFrom reads key from the browser's storage area into v.
+func loadFrom(area, key string, v any) (ok bool) {
 	if !app.IsClient {
 		return false
 	}
@@ -387,15 +432,15 @@ func loadJSON(key string, v any) (ok bool) {
 			ok = false
 		}
 	}()
-	s := app.Window().Get("localStorage").Call("getItem", key)
+	s := app.Window().Get(area).Call("getItem", key)
 	if s.IsNull() || s.IsUndefined() {
 		return false
 	}
 	return json.Unmarshal([]byte(s.String()), v) == nil
 }
 
-// saveJSON writes v to local storage under key.
-func saveJSON(key string, v any) {
+// saveTo writes v to the browser's storage area under key.
+func saveTo(area, key string, v any) {
 	if !app.IsClient {
 		return
 	}
@@ -404,5 +449,5 @@ func saveJSON(key string, v any) {
 		return
 	}
 	defer func() { recover() }() // storage disabled or full: not fatal
-	app.Window().Get("localStorage").Call("setItem", key, string(b))
+	app.Window().Get(area).Call("setItem", key, string(b))
 }

@@ -30,14 +30,14 @@ type TreePage struct {
 	closeStats func()
 }
 
-// OnMount starts the tree's connection when the page is connected, and
-// follows the page's connection from then on.
+// OnMount subscribes the page's connection for the tree when it is
+// connected, and follows the connection from then on.
 func (p *TreePage) OnMount(ctx app.Context) {
 	h := p.Hub
 	h.attach(ctx)
-	x := h.extras().tree
+	x := h.tree
 	observe(ctx, uistate.ChangedConn, func() { x.follow(ctx) })
-	x.follow(ctx)
+	x.open(ctx)
 	p.closeKeys = app.Window().AddEventListener("keydown", p.onKey)
 	p.closeStats = exposeTreeStats(x)
 }
@@ -120,28 +120,29 @@ func (s *TreeStatus) OnMount(ctx app.Context) {
 
 // Render draws the status line.
 func (s *TreeStatus) Render() app.UI {
-	x := s.Hub.extras().tree
+	x := s.Hub.tree
 	t := x.t
 	var state string
 	switch {
-	case x.svc == nil && s.Hub.m.Conn.State != uistate.Connected:
+	case x.subscribed == nil && x.state() != uistate.Connected:
 		state = "Connect to see the topics of the broker (the tree subscribes to #)."
-	case x.state == uistate.Connected:
+	case x.state() == uistate.Connected:
 		state = "Live"
 	default:
-		state = x.state.String()
+		state = x.state().String()
 	}
 	rate := x.rate
 	if time.Since(x.rateAt) > 2*time.Second {
 		rate = 0 // nothing arrived lately
 	}
-	counts := strconv.Itoa(t.Len()) + " topics · " + strconv.FormatUint(t.Messages(), 10) + " messages · " +
+	counts := strconv.Itoa(t.Len()) + " " + plural(t.Len(), "topic", "topics") + " · " +
+		strconv.FormatUint(t.Messages(), 10) + " " + plural(int(t.Messages()), "message", "messages") + " · " +
 		strconv.FormatFloat(rate, 'f', 0, 64) + " msg/s"
 	if d := t.Dropped() + x.dropped; d > 0 {
 		counts += " · " + strconv.FormatUint(d, 10) + " dropped"
 	}
 	return app.Section().ID("tt-status").Class("card row tt-status").Aria("label", "Topic tree status").Body(
-		app.Span().ID("tt-state").Class("pill", "state-"+stateClass(x.state)).Body(
+		app.Span().ID("tt-state").Class("pill", "state-"+stateClass(x.state())).Body(
 			app.Span().Class("dot").Aria("hidden", "true"),
 			app.Span().Text(state),
 		),
@@ -198,7 +199,7 @@ func (l *TreeList) onScroll(ctx app.Context, e app.Event) {
 
 // Render draws the search and the rows in view.
 func (l *TreeList) Render() app.UI {
-	x := l.Hub.extras().tree
+	x := l.Hub.tree
 	t := x.t
 	rows := t.Rows()
 	n := len(rows)
@@ -254,7 +255,7 @@ func (l *TreeList) emptyText(x *treeHub) string {
 	switch {
 	case x.t.Query() != "" && x.t.Nodes() > 0:
 		return "No topic matches the search."
-	case x.state == uistate.Connected:
+	case x.state() == uistate.Connected:
 		return "No topics yet: nothing has been published since the tree subscribed, and no message is retained."
 	}
 	return "Not connected."
@@ -310,7 +311,7 @@ func (l *TreeList) onClick(ctx app.Context, e app.Event) {
 	if row.IsNull() || row.IsUndefined() {
 		return
 	}
-	x := l.Hub.extras().tree
+	x := l.Hub.tree
 	n := x.t.Get(row.Get("dataset").Get("topic").String())
 	if n == nil {
 		return
@@ -324,7 +325,7 @@ func (l *TreeList) onClick(ctx app.Context, e app.Event) {
 }
 
 func (l *TreeList) onKey(ctx app.Context, e app.Event) {
-	x := l.Hub.extras().tree
+	x := l.Hub.tree
 	page := max(1, int(l.height/rowHeight)-1)
 	if !x.t.Key(e.Get("key").String(), page) {
 		return
@@ -374,7 +375,7 @@ func (d *TreeDetail) OnMount(ctx app.Context) {
 
 // Render draws the selected topic.
 func (d *TreeDetail) Render() app.UI {
-	x := d.Hub.extras().tree
+	x := d.Hub.tree
 	n := x.t.Selected()
 	if n == nil {
 		return app.Section().ID("tt-detail").Class("card detail").Aria("label", "Selected topic").Body(
@@ -406,7 +407,7 @@ func (d *TreeDetail) Render() app.UI {
 						focus("pub-payload")
 					}
 				}),
-			app.Button().ID("tt-clear").Type("button").Class("btn small danger").Disabled(retained == 0 || busy || x.svc == nil).
+			app.Button().ID("tt-clear").Type("button").Class("btn small danger").Disabled(retained == 0 || busy || x.h.connected() == nil).
 				Title("Publish an empty retained message to every retained topic at and below this one").
 				Text("Clear retained ("+strconv.Itoa(retained)+")").
 				OnClick(func(ctx app.Context, e app.Event) {
@@ -567,7 +568,7 @@ func (c *TreeChart) measure(ctx app.Context) {
 
 // Render draws the legend and the chart.
 func (c *TreeChart) Render() app.UI {
-	x := c.Hub.extras().tree
+	x := c.Hub.tree
 	series := x.chart.Series()
 	if len(series) == 0 {
 		return app.Section().ID("tt-chart").Class("card tt-chart").Aria("label", "Chart").Body(
@@ -614,7 +615,7 @@ func (c *TreeConfirm) OnMount(ctx app.Context) { observeKey(ctx, keyTreeConn, ni
 
 // Render draws the dialog while a clearing is asked or running.
 func (c *TreeConfirm) Render() app.UI {
-	x := c.Hub.extras().tree
+	x := c.Hub.tree
 	job := x.clear
 	if job == nil {
 		return app.Div().ID("tt-confirm-none").Hidden(true)

@@ -24,6 +24,10 @@ type Message struct {
 	// Sub is the id of the subscription that delivered the message (the
 	// first one when several overlapping subscriptions matched), 0 if none.
 	Sub int
+	// Sinks says which consumers of the connection subscribed to the
+	// message (the log, the topic tree, the chat): a connection shared by
+	// several pages receives each message once and hands it to each.
+	Sinks Sink
 	// Props holds the MQTT 5.0 PUBLISH properties, nil when there were none.
 	Props *codec.Properties
 }

@@ -45,6 +45,19 @@ func (u *Update) Empty() bool {
 	return len(u.Messages) == 0 && len(u.Counts) == 0 && u.Dropped == 0 && len(u.Conn) == 0
 }
 
+// Sink is a set of consumers of one connection's messages: what each page
+// builds from the stream (the message log, the topic tree, the chat). A
+// subscription belongs to one sink; a message carries the sinks of every
+// subscription that matched it.
+type Sink uint8
+
+// The sinks of the web client.
+const (
+	SinkLog Sink = 1 << iota
+	SinkTree
+	SinkChat
+)
+
 // Theme is the color theme: "" follows the system, or "light" or "dark".
 type Theme string
 
@@ -170,8 +183,8 @@ func (m *Model) Apply(u Update) Changed {
 		m.SetConn(e)
 		ch |= ChangedConn | ChangedSubs
 	}
-	if len(u.Messages) > 0 || u.Dropped > 0 {
-		m.Log.Append(u.Messages...)
+	if msgs := ForSink(u.Messages, SinkLog); len(msgs) > 0 || u.Dropped > 0 {
+		m.Log.Append(msgs...)
 		m.Dropped += u.Dropped
 		ch |= ChangedLog
 	}
@@ -181,6 +194,28 @@ func (m *Model) Apply(u Update) Changed {
 	}
 	return ch
 }
+
+// ForSink returns the messages of msgs for sink (and those for no sink in
+// particular). It returns msgs itself when all are, and a new slice
+// otherwise.
+func ForSink(msgs []Message, sink Sink) []Message {
+	for i := range msgs {
+		if !msgs[i].For(sink) {
+			out := append([]Message(nil), msgs[:i]...)
+			for j := i + 1; j < len(msgs); j++ {
+				if msgs[j].For(sink) {
+					out = append(out, msgs[j])
+				}
+			}
+			return out
+		}
+	}
+	return msgs
+}
+
+// For reports whether the message is for sink: one of its subscriptions
+// is, or it carries no sink at all.
+func (m *Message) For(sink Sink) bool { return m.Sinks == 0 || m.Sinks&sink != 0 }
 
 // SelectedMessage returns the message shown in detail, or nil.
 func (m *Model) SelectedMessage() *Message {
