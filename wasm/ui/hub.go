@@ -38,7 +38,10 @@ var stateKeys = []struct {
 const (
 	keyProfiles = "tern.profiles"
 	keyHistory  = "tern.history"
-	keyForm     = "tern.form"
+	keyForm     = "tern.form" // the connection form of earlier versions
+	keyPage     = "tern.page" // uistate.PageState
+	keyPassword = "tern.password"
+
 	keySettings = "tern.settings"
 )
 
@@ -72,6 +75,9 @@ type Hub struct {
 
 	notice     string // the notice last scheduled for dismissal
 	noticeSeen int    // counts notices, so that a timer clears only its own
+
+	reconnect bool   // connect once the page is mounted (it was connected before a reload)
+	savedPage string // the page state last written, to write only changes
 }
 
 // noticeLife is how long a notice stays up.
@@ -112,6 +118,10 @@ func (h *Hub) attach(ctx app.Context) {
 	if h.disp == nil {
 		h.disp = ctx.Dispatcher()
 		applyTheme(h.m.Theme)
+		if h.reconnect {
+			h.reconnect = false
+			ctx.Defer(h.Connect)
+		}
 	}
 }
 
@@ -214,6 +224,7 @@ func (h *Hub) Connect(ctx app.Context) {
 	}
 	h.stopService()
 	m.StartConnecting(time.Now())
+	m.WantConnected = true
 	m.Notice = ""
 	var svc *service.Service
 	o := service.ProfileOptions(m.Form, m.ClientID())
@@ -223,7 +234,10 @@ func (h *Hub) Connect(ctx app.Context) {
 	h.svc = svc
 	h.tree.restart(ctx)
 	h.notify(ctx, uistate.ChangedConn|uistate.ChangedSubs|uistate.ChangedSettings)
-	h.saveForm()
+	if m.Form.Password != "" {
+		// For this tab only: a reload connects again without asking.
+		saveSession(keyPassword, m.Form.Password)
+	}
 	go func() {
 		cctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 		defer cancel()
@@ -253,6 +267,7 @@ func (h *Hub) apply(ctx app.Context, svc *service.Service, u uistate.Update) {
 // Disconnect ends the connection.
 func (h *Hub) Disconnect(ctx app.Context) {
 	h.stopService()
+	h.m.WantConnected = false
 	h.m.SetConn(uistate.ConnEvent{State: uistate.Disconnected, Time: time.Now()})
 	h.m.Subs.SetPending()
 	h.notify(ctx, uistate.ChangedConn|uistate.ChangedSubs)
@@ -373,10 +388,16 @@ func (h *Hub) load() {
 	m := h.m
 	loadJSON(keyProfiles, &m.Profiles)
 	loadJSON(keyHistory, &m.History.List)
-	var form uistate.Profile
-	if loadJSON(keyForm, &form) && form.Validate() == nil {
-		m.LoadProfile(form)
+	var ps uistate.PageState
+	if loadJSON(keyPage, &ps) {
+		if ps.Form.Password == "" {
+			loadSession(keyPassword, &ps.Form.Password)
+		}
+		h.reconnect = m.Restore(ps)
+	} else if loadJSON(keyForm, &ps.Form) && ps.Form.Validate() == nil {
+		m.LoadProfile(ps.Form)
 	}
+	h.savedPage = string(m.PageState().Encode())
 	var s settings
 	if loadJSON(keySettings, &s) {
 		m.Theme, m.Format = s.Theme, uistate.ParseFormat(s.Format)
@@ -395,19 +416,19 @@ func (h *Hub) save(ch uistate.Changed) {
 	if ch&uistate.ChangedSettings != 0 {
 		saveJSON(keySettings, settings{Theme: m.Theme, Format: m.Format.String()})
 	}
+	if ch&(uistate.ChangedConn|uistate.ChangedSubs|uistate.ChangedPublish|uistate.ChangedLog) != 0 {
+		h.savePage()
+	}
 }
 
-// saveForm remembers the connection form (without a password it was not
-// asked to keep, and without this tab's random client id).
-func (h *Hub) saveForm() {
-	f := h.m.Form
-	if !f.SavePassword {
-		f.Password = ""
+// savePage keeps the page state for the next visit, when it changed.
+func (h *Hub) savePage() {
+	b := h.m.PageState().Encode()
+	if string(b) == h.savedPage {
+		return
 	}
-	if f.ClientID == h.m.TabClientID {
-		f.ClientID = ""
-	}
-	saveJSON(keyForm, f)
+	h.savedPage = string(b)
+	saveTo("localStorage", keyPage, json.RawMessage(b))
 }
 
 // loadJSON reads key from local storage into v.

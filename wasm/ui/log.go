@@ -27,6 +27,7 @@ type LogView struct {
 	app.Compo
 	Hub *Hub
 
+	typed  typed   // the filter fields
 	top    float64 // the list's scrollTop
 	height float64 // the list's visible height
 	added  uint64  // the log's Added count at the last change
@@ -149,14 +150,7 @@ func (c *LogView) Render() app.UI {
 			pause += " (" + strconv.Itoa(k) + " new)"
 		}
 	}
-	count := strconv.Itoa(n) + " shown"
-	if n != l.Len() {
-		count += " of " + strconv.Itoa(l.Len())
-	}
-	count += " · " + strconv.FormatUint(l.Received(), 10) + " received"
-	if d := l.Evicted() + m.Dropped; d > 0 {
-		count += " · " + strconv.FormatUint(d, 10) + " dropped"
-	}
+	count := m.LogSummary(n)
 	return app.Section().ID("log").Class("card log").Aria("labelledby", "log-title").Body(
 		app.Div().Class("row").Body(
 			app.H2().ID("log-title").Text("Messages"),
@@ -180,19 +174,19 @@ func (c *LogView) Render() app.UI {
 		),
 		app.Div().Class("row filters").Body(
 			app.Label().For("log-filter-topic").Class("sr-only").Text("Filter by topic"),
-			app.Input().ID("log-filter-topic").Type("search").Class("grow mono").Value(f.Topic).
+			c.typed.input(app.Input().ID("log-filter-topic").Type("search").Class("grow mono"), "log-filter-topic", f.Topic).
 				Placeholder("Filter topic (text or MQTT filter, e.g. sensors/+/temp)").Spellcheck(false).
 				OnInput(func(ctx app.Context, e app.Event) {
 					f := l.Filter()
-					f.Topic = inputValue(ctx)
+					f.Topic = c.typed.read(ctx)
 					c.setFilter(ctx, f)
 				}),
 			app.Label().For("log-filter-text").Class("sr-only").Text("Filter by payload"),
-			app.Input().ID("log-filter-text").Type("search").Class("grow").Value(f.Text).
+			c.typed.input(app.Input().ID("log-filter-text").Type("search").Class("grow"), "log-filter-text", f.Text).
 				Placeholder("Filter payload text").Spellcheck(false).
 				OnInput(func(ctx app.Context, e app.Event) {
 					f := l.Filter()
-					f.Text = inputValue(ctx)
+					f.Text = c.typed.read(ctx)
 					c.setFilter(ctx, f)
 				}),
 		),
@@ -203,6 +197,7 @@ func (c *LogView) Render() app.UI {
 			app.If(n == 0, app.P().Class("empty muted").Text(emptyText(m))),
 			app.Div().Class("log-spacer").Style("height", px(float64(n)*rowHeight)).Body(rows...),
 		),
+		app.P().ID("log-legend").Class("muted small legend").Text("Flags: "+uistate.FlagsLegend),
 	)
 }
 
@@ -239,24 +234,9 @@ func (c *LogView) row(i int, msg *uistate.Message) app.UI {
 		app.Span().Class("log-bar").Style("background", color).Aria("hidden", "true"),
 		app.Span().Class("log-time").Text(clock(msg.Time)),
 		app.Span().Class("log-topic").Text(msg.Topic),
-		app.Span().Class("log-flags").Text(flags(msg)),
+		app.Span().Class("log-flags").Title(msg.FlagsTitle()).Text(msg.Flags()),
 		app.Span().Class("log-payload").Text(uistate.Preview(msg.Payload, previewRunes)),
 	)
-}
-
-// flags abbreviates a message's QoS, retain and dup flags.
-func flags(m *uistate.Message) string {
-	s := "Q" + strconv.Itoa(int(m.QoS))
-	if m.Retain {
-		s += " R"
-	}
-	if m.Dup {
-		s += " D"
-	}
-	if m.HasProperties() {
-		s += " P"
-	}
-	return s
 }
 
 // onClick selects the clicked row: one handler for the whole list rather

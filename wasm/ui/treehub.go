@@ -74,7 +74,7 @@ type clearJob struct {
 }
 
 func newTreeHub(h *Hub) *treeHub {
-	return &treeHub{h: h, t: livetree.New(livetree.Options{}), paths: map[string]string{}}
+	return &treeHub{h: h, t: livetree.New(livetree.Options{AutoOpen: true}), paths: map[string]string{}}
 }
 
 // state is the state of the connection the tree reads.
@@ -106,7 +106,7 @@ func (x *treeHub) follow(ctx app.Context) {
 
 // restart starts a fresh tree for a new connection of the page.
 func (x *treeHub) restart(ctx app.Context) {
-	x.t = livetree.New(livetree.Options{RetainAsPublished: x.h.m.Form.Version == 5})
+	x.t = livetree.New(livetree.Options{AutoOpen: true, RetainAsPublished: x.h.m.Form.Version == 5})
 	x.chart.Clear()
 	x.err, x.subscribed, x.dropped, x.clear, x.result = "", nil, 0, nil, ""
 	x.rateAt, x.rateFrom, x.rate = time.Now(), 0, 0

@@ -8,7 +8,10 @@
 // wasm/service feeds it batched updates.
 package uistate
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Changed says which parts of the Model an operation changed, so that only
 // the components showing them render again.
@@ -116,6 +119,9 @@ type Model struct {
 	Dropped uint64
 	// Notice is a short message for the user (an error or a confirmation).
 	Notice string
+	// WantConnected is set while the user wants the page connected (from
+	// Connect to Disconnect): a reloaded page connects again.
+	WantConnected bool
 }
 
 // NewModel returns the state of a fresh page at pageURL whose broker
@@ -143,21 +149,33 @@ func (m *Model) ClientID() string {
 }
 
 // LoadProfile fills the connection form from a saved profile; a profile
-// without a client id gets this tab's random one.
-func (m *Model) LoadProfile(p Profile) {
+// without a client id gets this tab's random one. The profile's
+// subscriptions replace the page's when it has some and the page is not
+// connected (a live connection keeps its own); it reports whether they
+// did.
+func (m *Model) LoadProfile(p Profile) (subs bool) {
+	saved := p.Subscriptions
+	p.Subscriptions = nil
 	m.Form = p
 	if m.Form.ClientID == "" {
 		m.Form.ClientID = m.TabClientID
 	}
+	if len(saved) == 0 || m.Conn.State.Live() {
+		return false
+	}
+	m.Subs.Load(saved)
+	return true
 }
 
-// SaveForm saves the connection form as a profile. A client id equal to
-// this tab's random one is saved empty, so that each tab keeps its own.
+// SaveForm saves the connection form as a profile, with the page's
+// subscriptions. A client id equal to this tab's random one is saved
+// empty, so that each tab keeps its own.
 func (m *Model) SaveForm() error {
 	p := m.Form
 	if p.ClientID == m.TabClientID {
 		p.ClientID = ""
 	}
+	p.Subscriptions = m.Subs.Saved()
 	return m.Profiles.Save(p)
 }
 
@@ -216,6 +234,26 @@ func ForSink(msgs []Message, sink Sink) []Message {
 // For reports whether the message is for sink: one of its subscriptions
 // is, or it carries no sink at all.
 func (m *Message) For(sink Sink) bool { return m.Sinks == 0 || m.Sinks&sink != 0 }
+
+// LogSummary describes the log's counts for its header: how many rows of
+// the log are shown, how many messages were received, and how many were
+// lost (a batch or a pause overflowed). The oldest rows leaving a full log
+// are the log working as meant and are not counted as lost.
+func (m *Model) LogSummary(shown int) string {
+	l := m.Log
+	s := strconv.Itoa(shown) + " shown"
+	if shown != l.Len() {
+		s += " of " + strconv.Itoa(l.Len())
+	}
+	s += " · " + strconv.FormatUint(l.Received(), 10) + " received"
+	if l.Len() == l.Cap() && l.Evicted() > l.Lost() {
+		s += " (the newest " + strconv.Itoa(l.Cap()) + " kept)"
+	}
+	if d := l.Lost() + m.Dropped; d > 0 {
+		s += " · " + strconv.FormatUint(d, 10) + " dropped"
+	}
+	return s
+}
 
 // SelectedMessage returns the message shown in detail, or nil.
 func (m *Model) SelectedMessage() *Message {
