@@ -100,33 +100,6 @@ func TestDiff(t *testing.T) {
 	}
 }
 
-func TestPrettyPreview(t *testing.T) {
-	if got := Pretty([]byte(` {"a":[1,2]} `)); got != "{\n  \"a\": [\n    1,\n    2\n  ]\n}" {
-		t.Errorf("Pretty = %q", got)
-	}
-	if got := Pretty([]byte("bad\xffutf8")); got != "bad\uFFFDutf8" {
-		t.Errorf("Pretty = %q", got)
-	}
-	tests := []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"line1\nline2", 20, "line1 line2"},
-		{"abcdefghij", 4, "abcd…"},
-		{"äöüäöü", 3, "äöü…"},
-		{strings.Repeat("x", 1000), 5, "xxxxx…"},
-	}
-	for _, tt := range tests {
-		if got := Preview([]byte(tt.in), tt.n); got != tt.want {
-			t.Errorf("Preview(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-		}
-	}
-	if !IsJSON([]byte(`[1]`)) || IsJSON([]byte(`1`)) || IsJSON([]byte(`{`)) {
-		t.Error("IsJSON")
-	}
-}
 
 func TestChart(t *testing.T) {
 	tr := New(Options{})
@@ -213,5 +186,14 @@ func TestNiceRange(t *testing.T) {
 		if lo != tt.wlo || hi != tt.whi || step != tt.step {
 			t.Errorf("niceRange(%v, %v) = %v, %v, %v", tt.lo, tt.hi, lo, hi, step)
 		}
+	}
+}
+
+func TestPretty(t *testing.T) {
+	if got := Pretty([]byte(` {"a":[1,2]} `)); got != "{\n  \"a\": [\n    1,\n    2\n  ]\n}" {
+		t.Errorf("Pretty = %q", got)
+	}
+	if got := Pretty([]byte("bad\xffutf8")); got != "bad\uFFFDutf8" {
+		t.Errorf("Pretty = %q", got)
 	}
 }

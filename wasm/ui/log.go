@@ -235,7 +235,7 @@ func (c *LogView) row(i int, msg *uistate.Message) app.UI {
 		app.Span().Class("log-time").Text(clock(msg.Time)),
 		app.Span().Class("log-topic").Text(msg.Topic),
 		app.Span().Class("log-flags").Title(msg.FlagsTitle()).Text(msg.Flags()),
-		app.Span().Class("log-payload").Text(uistate.Preview(msg.Payload, previewRunes)),
+		app.Span().Class("log-payload").Text(uistate.PreviewAs(msg.Payload, m.Format, previewRunes)),
 	)
 }
 
@@ -304,6 +304,8 @@ func (c *LogView) onKey(ctx app.Context, e app.Event) {
 type Detail struct {
 	app.Compo
 	Hub *Hub
+
+	all uint64 // the message whose payload is shown in full
 }
 
 // OnMount observes the log (the selection lives there) and the settings.
@@ -321,7 +323,12 @@ func (d *Detail) Render() app.UI {
 			app.P().Class("muted").Text("Select a message to see it in full (click it, or use ↑ ↓ in the list)."),
 		)
 	}
-	text, used := uistate.FormatPayload(msg.Payload, m.Format)
+	limit := uistate.DetailLimit
+	if d.all == msg.Seq {
+		limit = 0
+	}
+	text, used, cut := uistate.FormatPayloadLimit(msg.Payload, m.Format, limit)
+	seq := msg.Seq
 	var subs []app.UI
 	for _, s := range m.Subs.Matching(msg.Topic) {
 		subs = append(subs, app.Span().Class("chip").Style("--c", s.Color).Text(s.Filter))
@@ -360,20 +367,41 @@ func (d *Detail) Render() app.UI {
 		properties(msg.Props),
 		app.Div().Class("row").Body(
 			app.H3().Class("grow").Text("Payload"),
-			app.Label().For("detail-format").Class("sr-only").Text("Payload format"),
-			app.Select().ID("detail-format").OnChange(func(ctx app.Context, e app.Event) {
-				f := uistate.ParseFormat(inputValue(ctx))
-				h.Change(ctx, func(m *uistate.Model) uistate.Changed { m.Format = f; return uistate.ChangedSettings })
-			}).Body(app.Range(uistate.Formats).Slice(func(i int) app.UI {
-				f := uistate.Formats[i]
-				label := formatLabel(f)
-				if f == uistate.FormatAuto && m.Format == uistate.FormatAuto {
-					label += " (" + formatLabel(used) + ")"
-				}
-				return app.Option().Value(f.String()).Selected(f == m.Format).Text(label)
-			})),
+			formatSelect(h, "detail-format", used),
 		),
 		app.Pre().ID("detail-payload").Class("payload", "fmt-"+used.String()).Text(text),
+		showAll(cut, len(msg.Payload), func() { d.all = seq }),
+	)
+}
+
+// showAll is the "Show all" button under a payload cut for the page.
+func showAll(cut bool, n int, show func()) app.UI {
+	if !cut {
+		return nil
+	}
+	return app.Button().Class("btn small show-all").Type("button").Text("Show all ("+size(n)+")").
+		OnClick(func(ctx app.Context, e app.Event) { show() })
+}
+
+// formatSelect is the payload format switch, one for the log, the
+// message detail and the topic tree (Model.Format); used is the format
+// auto chose for the payload shown beside it.
+func formatSelect(h *Hub, id string, used uistate.Format) app.UI {
+	m := h.m
+	return app.Span().Body(
+		app.Label().For(id).Class("sr-only").Text("Payload format"),
+		app.Select().ID(id).Class("fmt-select").Title("How payloads are shown, here, in the log and in the topic tree").
+			OnChange(func(ctx app.Context, e app.Event) {
+				f := uistate.ParseFormat(inputValue(ctx))
+				h.Change(ctx, func(m *uistate.Model) uistate.Changed { m.Format = f; return uistate.ChangedSettings | uistate.ChangedLog })
+			}).Body(app.Range(uistate.Formats).Slice(func(i int) app.UI {
+			f := uistate.Formats[i]
+			label := formatLabel(f)
+			if f == uistate.FormatAuto && m.Format == uistate.FormatAuto && used != uistate.FormatAuto {
+				label += " (" + formatLabel(used) + ")"
+			}
+			return app.Option().Value(f.String()).Selected(f == m.Format).Text(label)
+		})),
 	)
 }
 

@@ -172,6 +172,7 @@ type TreeList struct {
 func (l *TreeList) OnMount(ctx app.Context) {
 	l.height = defaultHeight
 	observeKey(ctx, keyTree, nil)
+	observe(ctx, uistate.ChangedSettings, nil) // the payload format
 	ctx.Defer(l.measure)
 }
 
@@ -280,7 +281,7 @@ func (l *TreeList) row(t *livetree.Tree, i int, n *livetree.Node, selected bool)
 	}
 	var count, value string
 	if v := n.Last(); v != nil {
-		value = livetree.Preview(v.Payload, treePreview)
+		value = uistate.PreviewAs(v.Payload, l.Hub.m.Format, treePreview)
 		count = strconv.FormatUint(n.Count(), 10)
 	}
 	if n.NumChildren() > 0 {
@@ -362,6 +363,7 @@ type TreeDetail struct {
 
 	// The diff is computed again only when the selection or its value
 	// changes.
+	all      uint64 // the value (by Seq) shown in full
 	diffNode *livetree.Node
 	diffSeq  uint64
 	diff     []livetree.DiffLine
@@ -370,6 +372,7 @@ type TreeDetail struct {
 // OnMount observes the tree.
 func (d *TreeDetail) OnMount(ctx app.Context) {
 	observeKey(ctx, keyTree, nil)
+	observe(ctx, uistate.ChangedSettings, nil) // the payload format
 	observeKey(ctx, keyTreeConn, nil)
 }
 
@@ -490,9 +493,20 @@ func (d *TreeDetail) value(x *treeHub, n *livetree.Node, last, prev *livetree.Va
 				}),
 		)
 	}
+	m := d.Hub.m
+	limit := uistate.DetailLimit
+	if d.all == last.Seq {
+		limit = 0
+	}
+	text, used, cut := uistate.FormatPayloadLimit(last.Payload, m.Format, limit)
+	seq := last.Seq
 	return app.Div().Body(
-		app.H3().Text("Value"),
-		app.Pre().ID("tt-detail-value").Class("payload").Text(livetree.Pretty(last.Payload)),
+		app.Div().Class("row").Body(
+			app.H3().Class("grow").Text("Value"),
+			formatSelect(d.Hub, "tt-format", used),
+		),
+		app.Pre().ID("tt-detail-value").Class("payload", "fmt-"+used.String()).Text(text),
+		showAll(cut, len(last.Payload), func() { d.all = seq }),
 		app.If(last.Truncated(), app.P().Class("muted small").Text("Only the first "+size(len(last.Payload))+" are kept.")),
 		chart,
 		diff,
@@ -504,7 +518,7 @@ func (d *TreeDetail) value(x *treeHub, n *livetree.Node, last, prev *livetree.Va
 				return app.Li().Body(
 					app.Span().Class("log-time").Text(clock(v.Time())),
 					app.If(v.Retain, app.Span().Class("badge").Text("R")),
-					app.Span().Class("mono clip grow").Text(livetree.Preview(v.Payload, 120)),
+					app.Span().Class("mono clip grow").Text(uistate.PreviewAs(v.Payload, m.Format, 120)),
 				)
 			}),
 		),

@@ -30,6 +30,7 @@ func (p *page) rect(id string) (r struct{ Left, Top, Right, Bottom float64 }) {
 // TestLayoutAndInput checks the rough edges a new user meets: at 420 px
 // the Subscribe card comes before an empty log; a lone retained topic
 // three levels deep is in the tree without a click, counted as "1 topic";
+// a binary value shows as hex, and in base64 when the format says so;
 // a sentence typed at full speed keeps every space; the "Published to…"
 // notice does not move the page; the row flags are explained; and at
 // 1400×900 the message detail is beside the log, in view.
@@ -66,6 +67,20 @@ func TestLayoutAndInput(t *testing.T) {
 		if got := p.text("tt-counts"); got[:len("1 topic ·")] != "1 topic ·" {
 			t.Errorf("counts %q, want 1 topic", got)
 		}
+
+		// A binary value shows as hex bytes, not as garbled text.
+		ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+		defer cancel()
+		if err := pub.Publish(ctx, &client.Message{Topic: "bin/blob", Payload: []byte{0x00, 0x01, 0xff, 0xfe, 0x80}, QoS: 1, Retain: true}); err != nil {
+			t.Fatal(err)
+		}
+		p.waitJS("binary value as hex", rowHas("bin/blob", "00 01 ff fe 80"), 15*time.Second)
+		// The one format switch applies to the tree too.
+		p.click(rowSel("bin/blob"))
+		p.waitJS("value in the detail", `(document.getElementById("tt-detail-value")?.textContent || "").includes("00 01 ff fe 80")`, 10*time.Second)
+		p.setValue("tt-format", "base64")
+		p.waitJS("row in base64", rowHas("bin/blob", "AAH//oA="), 10*time.Second)
+		p.setValue("tt-format", "auto")
 		p.nav("/")
 	})
 
