@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -200,7 +201,7 @@ func (x *chatHub) connectRoom(room string) {
 		return
 	}
 	id := chat.RoomClientID(x.base, room)
-	o := x.connOptions(id, chat.MessagesFilter(room))
+	o := x.connOptions(id, chat.MessagesFilter(room), chat.HistoryFilter(room))
 	o.Client.ConnectProperties.SessionExpiryInterval = chat.SessionExpiry
 	o.Client.CleanStart = false
 	o.Unsubscribe = []string{chat.MessagesTopic(room)} // before the user topics
@@ -311,10 +312,23 @@ func (x *chatHub) send(ctx app.Context, text string) bool {
 	m := chat.NewMessage(x.st.Nick, text, time.Now())
 	topic := chat.SendTopic(room, rc.user)
 	x.st.Sent(room, rc.user, m)
+	// The history copy: retained in the room's next slot, so that whoever
+	// joins later sees it (see chat.HistoryTopic).
+	htopic, hm := x.st.NextHistory(room, m)
 	go func() {
 		cctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		if err := rc.c.PublishMessage(cctx, &client.Message{Topic: topic, Payload: m.Encode(), QoS: codec.AtLeastOnce}); err != nil {
+		err := rc.c.PublishMessage(cctx, &client.Message{Topic: topic, Payload: m.Encode(), QoS: codec.AtLeastOnce})
+		if err == nil {
+			// The message is said; a broker that refuses the history copy
+			// (an ACL without the history topics) only keeps it out of the
+			// history.
+			if err := rc.c.PublishMessage(cctx, &client.Message{Topic: htopic, Payload: hm.Encode(), QoS: codec.AtLeastOnce, Retain: true}); err != nil {
+				slog.Warn("chat: history copy", "topic", htopic, "err", err)
+			}
+			return
+		}
+		if err != nil {
 			x.h.dispatch(func(ctx app.Context) {
 				x.err = fmt.Sprintf("Sending to %s failed: %v", room, err)
 				x.changed(ctx)

@@ -166,6 +166,14 @@ func (c *LogView) Render() app.UI {
 						return uistate.ChangedLog
 					})
 				}),
+			app.Button().ID("log-export-jsonl").Type("button").Class("btn small").Text("Export JSON lines").
+				Title("The messages shown (filter applied), oldest first, one JSON object a line").
+				OnClick(func(ctx app.Context, e app.Event) {
+					download("tern-messages.jsonl", "application/jsonl", h.m.Log.ExportJSONLines())
+				}),
+			app.Button().ID("log-export-csv").Type("button").Class("btn small").Text("CSV").
+				Title("The messages shown (filter applied), oldest first, as CSV").
+				OnClick(func(ctx app.Context, e app.Event) { download("tern-messages.csv", "text/csv", h.m.Log.ExportCSV()) }),
 			app.Button().ID("log-clear").Type("button").Class("btn small").Text("Clear").
 				OnClick(func(ctx app.Context, e app.Event) {
 					c.top = 0
@@ -379,7 +387,7 @@ func showAll(cut bool, n int, show func()) app.UI {
 	if !cut {
 		return nil
 	}
-	return app.Button().Class("btn small show-all").Type("button").Text("Show all ("+size(n)+")").
+	return app.Button().Class("btn small show-all").Type("button").Text("Show all (" + size(n) + ")").
 		OnClick(func(ctx app.Context, e app.Event) { show() })
 }
 
@@ -393,7 +401,10 @@ func formatSelect(h *Hub, id string, used uistate.Format) app.UI {
 		app.Select().ID(id).Class("fmt-select").Title("How payloads are shown, here, in the log and in the topic tree").
 			OnChange(func(ctx app.Context, e app.Event) {
 				f := uistate.ParseFormat(inputValue(ctx))
-				h.Change(ctx, func(m *uistate.Model) uistate.Changed { m.Format = f; return uistate.ChangedSettings | uistate.ChangedLog })
+				h.Change(ctx, func(m *uistate.Model) uistate.Changed {
+					m.Format = f
+					return uistate.ChangedSettings | uistate.ChangedLog
+				})
 			}).Body(app.Range(uistate.Formats).Slice(func(i int) app.UI {
 			f := uistate.Formats[i]
 			label := formatLabel(f)

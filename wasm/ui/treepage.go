@@ -596,12 +596,15 @@ func (c *TreeChart) Render() app.UI {
 			app.Div().ID("tt-legend").Class("chips grow").Body(
 				app.Range(series).Slice(func(i int) app.UI {
 					s := series[i]
-					last := ""
+					last, axis := "", ""
 					if p, ok := s.Last(); ok {
 						last = " = " + strconv.FormatFloat(p.V, 'g', 6, 64)
 					}
+					if lo, hi, ok := x.chart.AxisRange(i); ok {
+						axis = "axis " + strconv.FormatFloat(lo, 'g', 6, 64) + " to " + strconv.FormatFloat(hi, 'g', 6, 64)
+					}
 					topic, path := s.Topic, s.Path
-					return app.Span().Class("chip tt-series").Style("--c", s.Color).DataSet("topic", topic).Body(
+					return app.Span().Class("chip tt-series").Style("--c", s.Color).DataSet("topic", topic).Title(axis).Body(
 						app.Span().Text(s.Label()+last),
 						// The scope makes go-app replace the handler when the
 						// series in this place changes.
@@ -610,6 +613,17 @@ func (c *TreeChart) Render() app.UI {
 					)
 				}),
 			),
+			app.Label().Class("check small").Title("Draw every series against one value axis (otherwise each has its own: the first on the left, the second on the right)").Body(
+				app.Input().ID("tt-chart-shared").Type("checkbox").Checked(x.chart.SharedAxis).
+					OnChange(func(ctx app.Context, e app.Event) { x.chart.SharedAxis = checked(ctx); x.changed(ctx, keyChart) }),
+				app.Text(" One axis"),
+			),
+			app.Button().ID("tt-chart-pause").Type("button").Class("btn small").Aria("pressed", x.chart.Paused).
+				Text(map[bool]string{false: "Pause", true: "Resume"}[x.chart.Paused]).
+				OnClick(func(ctx app.Context, e app.Event) { x.chart.Paused = !x.chart.Paused; x.changed(ctx, keyChart) }),
+			app.Button().ID("tt-chart-csv").Type("button").Class("btn small").Text("Export CSV").
+				Title("The points of the series shown, as time, series, value").
+				OnClick(func(ctx app.Context, e app.Event) { download("tern-chart.csv", "text/csv", x.chart.CSV()) }),
 			app.Button().ID("tt-chart-clear").Type("button").Class("btn small").Text("Clear chart").
 				OnClick(func(ctx app.Context, e app.Event) { x.chart.Clear(); x.changed(ctx, keyChart, keyTree) }),
 		),

@@ -3,6 +3,7 @@ package uistate
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPageStateRoundTrip keeps a page's state and restores it in a fresh
@@ -136,5 +137,31 @@ func TestFlags(t *testing.T) {
 		if !strings.Contains(FlagsLegend, f) {
 			t.Errorf("the legend does not explain %q", f)
 		}
+	}
+}
+
+// TestExport exports the log's visible messages, filter applied, as JSON
+// lines and as CSV, a binary payload in base64.
+func TestExport(t *testing.T) {
+	l := NewLog(10)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+	l.Append(
+		Message{Time: at, Topic: "a/1", Payload: []byte(`say "hi", ok`), QoS: 1, Retain: true},
+		Message{Time: at, Topic: "b/1", Payload: []byte("skip")},
+		Message{Time: at, Topic: "a/2", Payload: []byte{0xff, 0x00}},
+	)
+	l.SetFilter(Filter{Topic: "a/+"})
+	want := `{"time":"2026-01-02T03:04:05.006Z","topic":"a/1","qos":1,"retain":true,"payload":"say \"hi\", ok"}
+{"time":"2026-01-02T03:04:05.006Z","topic":"a/2","qos":0,"payload":"/wA=","encoding":"base64"}
+`
+	if got := string(l.ExportJSONLines()); got != want {
+		t.Errorf("JSON lines:\n%s\nwant:\n%s", got, want)
+	}
+	want = `time,topic,qos,retain,dup,payload,encoding
+2026-01-02T03:04:05.006Z,a/1,1,true,false,"say ""hi"", ok",
+2026-01-02T03:04:05.006Z,a/2,0,false,false,/wA=,base64
+`
+	if got := string(l.ExportCSV()); got != want {
+		t.Errorf("CSV:\n%s\nwant:\n%s", got, want)
 	}
 }
