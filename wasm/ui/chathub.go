@@ -156,13 +156,7 @@ func (x *chatHub) connectLobby() {
 	o.OnUpdate = func(u uistate.Update) { x.h.dispatch(func(ctx app.Context) { x.applyLobby(ctx, c, u) }) }
 	c = service.New(o)
 	x.lobby, x.lobbyState = c, uistate.Connecting
-	go x.dial(c)
-}
-
-func (x *chatHub) dial(c *service.Service) {
-	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
-	defer cancel()
-	c.Connect(ctx) // the outcome arrives as an update
+	go dial(c)
 }
 
 func (x *chatHub) applyLobby(ctx app.Context, c *service.Service, u uistate.Update) {
@@ -211,7 +205,7 @@ func (x *chatHub) connectRoom(room string) {
 	o.OnUpdate = func(u uistate.Update) { x.h.dispatch(func(ctx app.Context) { x.applyRoom(ctx, room, rc, u) }) }
 	rc.c = service.New(o)
 	x.rooms[room] = rc
-	go x.dial(rc.c)
+	go dial(rc.c)
 }
 
 func (x *chatHub) applyRoom(ctx app.Context, room string, rc *roomConn, u uistate.Update) {

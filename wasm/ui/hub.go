@@ -238,11 +238,15 @@ func (h *Hub) Connect(ctx app.Context) {
 		// For this tab only: a reload connects again without asking.
 		saveSession(keyPassword, m.Form.Password)
 	}
-	go func() {
-		cctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
-		defer cancel()
-		svc.Connect(cctx) // the outcome arrives as an update
-	}()
+	go dial(svc)
+}
+
+// dial connects svc; the outcome arrives as an update. It blocks: run it
+// on a goroutine of its own.
+func dial(svc *service.Service) {
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	svc.Connect(ctx)
 }
 
 // apply applies an update of svc to the log and the tree, unless svc was
