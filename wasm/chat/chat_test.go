@@ -370,3 +370,23 @@ func TestHistory(t *testing.T) {
 		t.Error("the sequence number does not travel")
 	}
 }
+
+// FuzzReceive feeds any topic and payload to a State, as a broker may
+// deliver them on the chat's subscriptions: nothing panics, and a history
+// slot never moves the next sequence number backwards.
+func FuzzReceive(f *testing.F) {
+	f.Add("chat/lobby/history/7", []byte(`{"id":"x","text":"hi","seq":107}`))
+	f.Add("chat/lobby/messages/bob", []byte(`{"text":"hi"}`))
+	f.Add("chat/lobby/presence/c1", []byte(`{"nick":"ann"}`))
+	f.Add("chat/lobby/history/99", []byte("plain"))
+	f.Add("chat/lobby/history/15", []byte(`{"text":"x","seq":18446744073709551615}`))
+	f.Fuzz(func(t *testing.T, topic string, payload []byte) {
+		s := NewState()
+		s.Join("lobby")
+		_, before := s.NextHistory("lobby", Message{})
+		s.Receive(topic, payload, true, time.Now())
+		if _, after := s.NextHistory("lobby", Message{}); after.Seq <= before.Seq {
+			t.Fatalf("next seq %d after %d", after.Seq, before.Seq)
+		}
+	})
+}

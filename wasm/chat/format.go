@@ -72,6 +72,11 @@ func ValidUser(user string) bool {
 // joins, even when nobody is online.
 const HistorySize = 100
 
+// maxHistorySeq is the largest history sequence number taken into
+// account (2^53, exact in JavaScript's numbers too); a slot claiming more is
+// shown but does not move the sequence.
+const maxHistorySeq = 1 << 53
+
 // HistoryTopic returns the history slot of the message with the given
 // sequence number.
 func HistoryTopic(room string, seq uint64) string {

@@ -273,7 +273,9 @@ func (s *State) receiveHistory(name string, payload []byte, now time.Time) bool 
 	}
 	m := DecodeMessage(payload)
 	r := s.room(name)
-	r.histSeq = max(r.histSeq, m.Seq)
+	if m.Seq <= maxHistorySeq { // a larger one would wrap the next around
+		r.histSeq = max(r.histSeq, m.Seq)
+	}
 	unread := r.Unread
 	changed := s.receiveMessage(name, "", m, now)
 	r.Unread = unread // the past is not news

@@ -285,7 +285,8 @@ func (l *TreeList) row(t *livetree.Tree, i int, n *livetree.Node, selected bool)
 		count = strconv.FormatUint(n.Count(), 10)
 	}
 	if n.NumChildren() > 0 {
-		count = strconv.Itoa(n.Topics()) + " topics · " + strconv.FormatUint(n.Total(), 10) + " msgs"
+		count = strconv.Itoa(n.Topics()) + " " + plural(n.Topics(), "topic", "topics") + " · " +
+			strconv.FormatUint(n.Total(), 10) + " " + plural(int(n.Total()), "msg", "msgs")
 	}
 	row := app.Div().ID("tt-row-"+strconv.Itoa(i)).Class("tt-row").Role("treeitem").
 		Aria("level", n.Depth()+1).Aria("selected", strconv.FormatBool(selected)).

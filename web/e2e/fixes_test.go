@@ -67,6 +67,7 @@ func TestLayoutAndInput(t *testing.T) {
 		if got := p.text("tt-counts"); got[:len("1 topic ·")] != "1 topic ·" {
 			t.Errorf("counts %q, want 1 topic", got)
 		}
+		p.waitJS("node counts in the singular", rowHas("plant", "1 topic · 1 msg"), 5*time.Second)
 
 		// A binary value shows as hex bytes, not as garbled text.
 		ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)

@@ -49,6 +49,9 @@ func TestScreens(t *testing.T) {
 	p.open("/")
 	p.click("#conn-connect")
 	p.waitJS("connected", `!!document.querySelector("#conn-status.state-ok")`, 15*time.Second)
+	p.nav("/tree") // from now on the tree gets the live values too
+	p.waitJS("tree live", `document.getElementById("tt-state")?.textContent === "Live"`, 20*time.Second)
+	p.nav("/")
 	p.setValue("sub-filter", "plant/#")
 	p.click("#sub-add")
 	p.waitJS("subscribed", `!!document.querySelector('#sub-list li.sub-active[data-filter="plant/#"]')`, 15*time.Second)
