@@ -119,43 +119,55 @@ func (s *Service) filters() []string {
 type batch struct {
 	msgs    []uistate.Message
 	first   uint64                     // the number of the message at msgs[0]
-	seen    map[*client.Message]uint64 // messages of this batch by number, to log a message once
+	seen    map[*client.Message]seen // messages of this batch, to queue a message once
 	counts  map[int]uint64
 	dropped uint64
 	events  []uistate.ConnEvent
 }
 
+// seen is a message queued in this batch: its number, and the sink of
+// the subscription named in its Sub.
+type seen struct {
+	n       uint64
+	subSink uistate.Sink
+}
+
 func newBatch() batch {
-	return batch{seen: make(map[*client.Message]uint64), counts: make(map[int]uint64)}
+	return batch{seen: make(map[*client.Message]seen), counts: make(map[int]uint64)}
 }
 
 // deliver queues a message delivered for filter ("" for the default
 // handler). Overlapping subscriptions hand the client's same
 // *client.Message to the handler of each filter: it is queued once, with
-// the sinks of all, and counted for each subscription.
+// the sinks of all, and counted for each subscription. Its Sub names a
+// subscription of the lowest sink that matched (the log's, for its
+// colors, when the tree matched too).
 func (s *Service) deliver(filter string, m *client.Message) {
 	now := time.Now()
 	s.mu.Lock()
 	b := &s.batch
-	var sinks uistate.Sink
-	sub := 0
+	sinks, sub, subSink := s.o.DefaultSink, 0, uistate.Sink(0)
 	if f := s.subs[filter]; f != nil {
+		sinks = 0
 		for _, mb := range f.members {
 			sinks |= mb.sink
 			b.counts[mb.sub.ID]++
-			if sub == 0 {
-				sub = mb.sub.ID
+			if subSink == 0 || mb.sink < subSink {
+				sub, subSink = mb.sub.ID, mb.sink
+			}
+		}
+	}
+	if q, dup := b.seen[m]; dup {
+		if q.n >= b.first {
+			lm := &b.msgs[q.n-b.first]
+			lm.Sinks |= sinks
+			if subSink != 0 && (q.subSink == 0 || subSink < q.subSink) {
+				lm.Sub, q.subSink = sub, subSink
+				b.seen[m] = q
 			}
 		}
 	} else {
-		sinks = s.o.DefaultSink
-	}
-	if n, dup := b.seen[m]; dup {
-		if n >= b.first {
-			b.msgs[n-b.first].Sinks |= sinks
-		}
-	} else {
-		b.seen[m] = b.first + uint64(len(b.msgs))
+		b.seen[m] = seen{n: b.first + uint64(len(b.msgs)), subSink: subSink}
 		b.add(m, now, sub, sinks, s.o.MaxPending)
 	}
 	s.mu.Unlock()
