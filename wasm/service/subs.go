@@ -118,7 +118,7 @@ func (s *Service) filters() []string {
 // batch is what waits for the next update.
 type batch struct {
 	msgs    []uistate.Message
-	first   uint64                     // the number of the message at msgs[0]
+	first   uint64                   // the number of the message at msgs[0]
 	seen    map[*client.Message]seen // messages of this batch, to queue a message once
 	counts  map[int]uint64
 	dropped uint64
