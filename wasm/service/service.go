@@ -53,9 +53,12 @@ type Options struct {
 	// earlier version of a page left in a persistent session).
 	Subscribe   []uistate.Subscription
 	Unsubscribe []string
-	// DefaultSink receives the messages of no subscription of this
-	// service: those a resumed session delivers before its subscriptions
-	// are made again, and those of Subscribe.
+	// DefaultSink is the sink of Subscribe's subscriptions, and receives
+	// the messages of no subscription of this service: those a resumed
+	// session delivers before its subscriptions are made again. 0 drops
+	// those messages: a page's persistent session may still hold a
+	// subscription of an earlier page (the tree's "#") that nobody here
+	// asked for.
 	DefaultSink uistate.Sink
 	// Hello is published (at QoS 1) on every connection, the first and
 	// each automatic reconnection: a presence, which the Will may have
@@ -101,7 +104,7 @@ func ProfileOptions(p uistate.Profile, clientID string) Options {
 	if w := p.Will; w != nil && w.Topic != "" {
 		o.Will = &codec.Will{Topic: w.Topic, Payload: []byte(w.Payload), QoS: codec.QoS(w.QoS), Retain: w.Retain}
 	}
-	return Options{URL: p.URL, Client: o, DefaultSink: uistate.SinkLog}
+	return Options{URL: p.URL, Client: o}
 }
 
 // Service is one connection of the web client.

@@ -175,6 +175,23 @@ func TestOverlappingSubscriptions(t *testing.T) {
 	})
 }
 
+// TestUnclaimed: without a DefaultSink, a message no subscription of the
+// service claims (a persistent session's leftover) is not queued.
+func TestUnclaimed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var r recorder
+		s := New(Options{OnUpdate: r.onUpdate})
+		s.join("a", uistate.SinkLog, 1)
+		s.deliver("", &client.Message{Topic: "left/over"})
+		s.deliver("a", &client.Message{Topic: "a"})
+		synctest.Wait()
+		s.Close()
+		if msgs := r.messages(); len(msgs) != 1 || msgs[0].Topic != "a" {
+			t.Errorf("messages %+v", msgs)
+		}
+	})
+}
+
 // TestMergedOptions checks the options a filter shared by two sinks is
 // subscribed with.
 func TestMergedOptions(t *testing.T) {

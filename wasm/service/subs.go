@@ -147,7 +147,12 @@ func (s *Service) deliver(filter string, m *client.Message) {
 	s.mu.Lock()
 	b := &s.batch
 	sinks, sub, subSink := s.o.DefaultSink, 0, uistate.Sink(0)
-	if f := s.subs[filter]; f != nil {
+	f := s.subs[filter]
+	if f == nil && sinks == 0 { // nobody here asked for it
+		s.mu.Unlock()
+		return
+	}
+	if f != nil {
 		sinks = 0
 		for _, mb := range f.members {
 			sinks |= mb.sink

@@ -281,7 +281,18 @@ func (h *Hub) Disconnect(ctx app.Context) {
 func (h *Hub) stopService() {
 	if svc := h.svc; svc != nil {
 		h.svc, h.subscribed = nil, nil
-		go svc.Close() // it waits for the DISCONNECT to be written
+		tree := h.tree.subscribed == svc
+		go func() {
+			if tree {
+				// A persistent session would otherwise keep "#" and have
+				// the broker queue everything for it.
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				svc.Unsubscribe(ctx, uistate.SinkTree, "#")
+				svc.Unsubscribe(ctx, uistate.SinkTree, "$SYS/#")
+				cancel()
+			}
+			svc.Close() // it waits for the DISCONNECT to be written
+		}()
 	}
 }
 
