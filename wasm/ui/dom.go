@@ -216,3 +216,6 @@ func (t *typed) textarea(el app.HTMLTextarea, id, v string) app.HTMLTextarea {
 	}
 	return el
 }
+
+// first returns the first of two values.
+func first(a, _ int) int { return a }

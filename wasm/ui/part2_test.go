@@ -41,7 +41,7 @@ func TestPart2PagesRender(t *testing.T) {
 	if _, err := tr.chart.Add(n, ""); err != nil {
 		t.Fatal(err)
 	}
-	tr.clear = &clearJob{node: "plant", topics: tr.t.RetainedUnder(tr.t.Get("plant"))}
+	tr.clear = tr.t.NewClearJob(tr.t.Get("plant"))
 	html := render(t, h, PathTree)
 	for _, want := range []string{`id="tt-scroll"`, `data-topic="plant/line1/temp"`, `id="tt-detail-topic"`,
 		`id="tt-diff"`, "- 21.5", "+ 22", `id="tt-history"`, "<svg", "polyline", `id="tt-legend"`,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
@@ -51,26 +49,12 @@ type treeHub struct {
 	dropped    uint64
 	scratch    []livetree.Message
 
-	rateAt   time.Time
-	rateFrom uint64
-	rate     float64 // messages per second over the last second or so
+	rate livetree.Rate // messages a second into the tree
 
-	clear  *clearJob
+	clear  *livetree.ClearJob
 	result string // what the last clearing did
 
 	paths map[string]string // the chart path chosen per topic
-}
-
-// clearJob is a "clear retained under this node": asked, then confirmed
-// and running.
-type clearJob struct {
-	node    string
-	topics  []string
-	running bool
-	done    atomic.Int64
-	failed  atomic.Int64
-	errMu   sync.Mutex
-	err     string
 }
 
 func newTreeHub(h *Hub) *treeHub {
@@ -109,7 +93,7 @@ func (x *treeHub) restart(ctx app.Context) {
 	x.t = livetree.New(livetree.Options{AutoOpen: true, RetainAsPublished: x.h.m.Form.Version == 5})
 	x.chart.Clear()
 	x.err, x.subscribed, x.dropped, x.clear, x.result = "", nil, 0, nil, ""
-	x.rateAt, x.rateFrom, x.rate = time.Now(), 0, 0
+	x.rate.Reset(0, time.Now())
 	x.changed(ctx, keyTree, keyTreeConn, keyChart)
 }
 
@@ -150,10 +134,7 @@ func (x *treeHub) apply(ctx app.Context, svc *service.Service, u uistate.Update)
 	}
 	clear(msgs)
 	x.scratch = msgs[:0]
-	if now := time.Now(); now.Sub(x.rateAt) >= time.Second {
-		x.rate = float64(x.t.Messages()-x.rateFrom) / now.Sub(x.rateAt).Seconds()
-		x.rateAt, x.rateFrom = now, x.t.Messages()
-	}
+	x.rate.Observe(x.t.Messages(), time.Now())
 	x.changed(ctx, keyTree)
 }
 
@@ -212,10 +193,10 @@ func (x *treeHub) fillDraft(ctx app.Context, n *livetree.Node) {
 // askClear opens the confirmation for clearing the retained messages at
 // and below n.
 func (x *treeHub) askClear(ctx app.Context, n *livetree.Node) {
-	if x.clear != nil && x.clear.running {
+	if x.clear != nil && x.clear.Running() {
 		return
 	}
-	x.clear = &clearJob{node: n.Topic(), topics: x.t.RetainedUnder(n)}
+	x.clear = x.t.NewClearJob(n)
 	x.result = ""
 	x.changed(ctx, keyTreeConn)
 	// Cancel has the focus, so that Enter does not clear by accident.
@@ -224,7 +205,7 @@ func (x *treeHub) askClear(ctx app.Context, n *livetree.Node) {
 
 // cancelClear closes the confirmation.
 func (x *treeHub) cancelClear(ctx app.Context) {
-	if x.clear != nil && !x.clear.running {
+	if x.clear != nil && !x.clear.Running() {
 		x.clear = nil
 		x.changed(ctx, keyTreeConn)
 	}
@@ -235,64 +216,28 @@ func (x *treeHub) cancelClear(ctx app.Context) {
 // times a second (one Dispatch each, whatever the number of topics).
 func (x *treeHub) confirmClear(ctx app.Context) {
 	job, svc := x.clear, x.h.connected()
-	if job == nil || job.running || svc == nil {
+	if job == nil || job.Running() || svc == nil {
 		return
 	}
-	job.running = true
-	x.changed(ctx, keyTreeConn)
+	publish := func(ctx context.Context, topic string) error {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		return svc.Publish(ctx, uistate.Publish{Topic: topic, QoS: 1, Retain: true})
+	}
+	progress := func() { x.h.dispatch(func(ctx app.Context) { x.changed(ctx, keyTreeConn) }) }
+	job.Start()
 	go func() {
-		topics := make(chan string)
-		var wg sync.WaitGroup
-		for range min(clearParallel, len(job.topics)) {
-			wg.Go(func() {
-				for t := range topics {
-					cctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-					err := svc.Publish(cctx, uistate.Publish{Topic: t, QoS: 1, Retain: true})
-					cancel()
-					if err != nil {
-						job.failed.Add(1)
-						job.errMu.Lock()
-						if job.err == "" {
-							job.err = fmt.Sprintf("%s: %v", t, err)
-						}
-						job.errMu.Unlock()
-					}
-					job.done.Add(1)
-				}
-			})
-		}
-		finished := make(chan struct{})
-		go func() {
-			tick := time.NewTicker(150 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-finished:
-					return
-				case <-tick.C:
-					x.h.dispatch(func(ctx app.Context) { x.changed(ctx, keyTreeConn) })
-				}
-			}
-		}()
-		for _, t := range job.topics {
-			topics <- t
-		}
-		close(topics)
-		wg.Wait()
-		close(finished)
+		job.Run(context.Background(), clearParallel, 150*time.Millisecond, publish, progress)
 		x.h.dispatch(func(ctx app.Context) { x.finishClear(ctx, job) })
 	}()
+	x.changed(ctx, keyTreeConn)
 }
 
-func (x *treeHub) finishClear(ctx app.Context, job *clearJob) {
+func (x *treeHub) finishClear(ctx app.Context, job *livetree.ClearJob) {
 	if x.clear != job {
 		return
 	}
-	n, failed := len(job.topics), int(job.failed.Load())
-	x.result = fmt.Sprintf("Cleared %d retained %s under %s.", n-failed, plural(n-failed, "message", "messages"), job.node)
-	if failed > 0 {
-		x.result += fmt.Sprintf(" %d failed (%s).", failed, job.err)
-	}
+	x.result = job.Result()
 	x.clear = nil
 	x.changed(ctx, keyTreeConn)
 }
@@ -317,7 +262,7 @@ func (x *treeHub) removeChart(ctx app.Context, topic, path string) {
 func (x *treeHub) stats(topic string) livetree.Stats {
 	v, b := x.t.HistoryLen()
 	st := livetree.Stats{Topics: x.t.Len(), Nodes: x.t.Nodes(), Messages: x.t.Messages(), Dropped: x.t.Dropped() + x.dropped,
-		Rate: x.rate, HistoryValues: v, HistoryBytes: b}
+		Rate: x.rate.PerSecond(time.Now()), HistoryValues: v, HistoryBytes: b}
 	if n := x.t.Get(topic); topic != "" && n != nil {
 		st.Has = n.HasValue()
 	}

@@ -131,10 +131,7 @@ func (s *TreeStatus) Render() app.UI {
 	default:
 		state = x.state().String()
 	}
-	rate := x.rate
-	if time.Since(x.rateAt) > 2*time.Second {
-		rate = 0 // nothing arrived lately
-	}
+	rate := x.rate.PerSecond(time.Now())
 	counts := strconv.Itoa(t.Len()) + " " + plural(t.Len(), "topic", "topics") + " · " +
 		strconv.FormatUint(t.Messages(), 10) + " " + plural(int(t.Messages()), "message", "messages") + " · " +
 		strconv.FormatFloat(rate, 'f', 0, 64) + " msg/s"
@@ -399,7 +396,7 @@ func (d *TreeDetail) Render() app.UI {
 		kv = append(kv, [2]string{"Below", strconv.Itoa(n.Topics()) + " topics, " + strconv.FormatUint(n.Total(), 10) + " messages"})
 	}
 	retained := n.RetainedCount()
-	busy := x.clear != nil && x.clear.running
+	busy := x.clear != nil && x.clear.Running()
 	return app.Section().ID("tt-detail").Class("card detail").Aria("labelledby", "tt-detail-title").Body(
 		app.Div().Class("row").Body(
 			app.H2().ID("tt-detail-title").Class("grow").Text("Topic"),
@@ -649,12 +646,12 @@ func (c *TreeConfirm) Render() app.UI {
 	if job == nil {
 		return app.Div().ID("tt-confirm-none").Hidden(true)
 	}
-	n := len(job.topics)
-	shown := job.topics[:min(n, 12)]
+	n := len(job.Topics)
+	shown := job.Topics[:min(n, 12)]
 	var body app.UI
-	if job.running {
+	if job.Running() {
 		body = app.P().ID("tt-clear-progress").Role("status").
-			Text("Clearing… " + strconv.FormatInt(job.done.Load(), 10) + " of " + strconv.Itoa(n))
+			Text("Clearing… " + strconv.Itoa(first(job.Progress())) + " of " + strconv.Itoa(n))
 	} else {
 		body = app.Div().Body(
 			app.Ul().ID("tt-clear-list").Class("list mono small").Body(
@@ -684,7 +681,7 @@ func (c *TreeConfirm) Render() app.UI {
 				app.Text("This publishes an empty retained message to "),
 				app.Strong().ID("tt-clear-count").Text(strconv.Itoa(n)+" "+plural(n, "topic", "topics")),
 				app.Text(" at and below "),
-				app.Code().Text(job.node),
+				app.Code().Text(job.Node),
 				app.Text(", which deletes their retained messages on the broker. Topics the tree has not seen are not touched."),
 			),
 			body,
