@@ -10,7 +10,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ternmq/tern/client"
-	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit"
 )
 
@@ -38,11 +37,7 @@ func TestLayoutAndInput(t *testing.T) {
 	testkit.Chromium(t)
 	dir := clientBuild(t)
 	s := newSite(t, dir)
-	pub, err := client.Connect(context.Background(), s.ws, client.Options{ClientID: "fixes-publisher"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Disconnect(context.Background(), codec.NormalDisconnection)
+	pub := s.publisher(t, "fixes-publisher")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := pub.Publish(ctx, &client.Message{Topic: "plant/line1/temp", Payload: []byte("21.5"), QoS: 1, Retain: true}); err != nil {

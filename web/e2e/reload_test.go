@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/ternmq/tern/client"
-	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit"
 )
 
@@ -54,11 +51,7 @@ func TestReloadRestores(t *testing.T) {
 			li[0].querySelector(".badge").textContent.includes("Q1") && li[0].querySelector(".badge").textContent.includes("RH2");
 	})()`, 20*time.Second)
 
-	pub, err := client.Connect(p.ctx, s.ws, client.Options{ClientID: "reload-publisher"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Disconnect(context.Background(), codec.NormalDisconnection)
+	pub := s.publisher(t, "reload-publisher")
 	publish(t, p, pub, "plant/line1/temp", "21.5 after the reload")
 	p.waitJS("message received after the reload", logHas("21.5 after the reload", 1), 15*time.Second)
 

@@ -9,7 +9,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ternmq/tern/client"
-	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit"
 	"github.com/ternmq/tern/wasm/chat"
 )
@@ -22,11 +21,7 @@ func TestScreens(t *testing.T) {
 	testkit.Chromium(t)
 	dir := clientBuild(t)
 	s := newSite(t, dir)
-	pub, err := client.Connect(context.Background(), s.ws, client.Options{ClientID: "screens-publisher"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Disconnect(context.Background(), codec.NormalDisconnection)
+	pub := s.publisher(t, "screens-publisher")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	send := func(topic, payload string, retain bool) {

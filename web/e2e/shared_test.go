@@ -12,6 +12,18 @@ import (
 	"github.com/ternmq/tern/internal/testkit"
 )
 
+// publisher connects a Go client to the site's broker over WebSocket,
+// disconnected when the test ends.
+func (s *site) publisher(t *testing.T, id string) *client.Client {
+	t.Helper()
+	c, err := client.Connect(t.Context(), s.ws, client.Options{ClientID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Disconnect(context.Background(), codec.NormalDisconnection) })
+	return c
+}
+
 // TestSharedConnection opens the Messages page and the topic tree in one
 // tab: they share one MQTT connection (one WebSocket handshake at /mqtt),
 // the log shows the messages of its subscription, the tree all of them,
@@ -36,11 +48,7 @@ func TestSharedConnection(t *testing.T) {
 		t.Fatalf("%d WebSocket connections for the Messages page and the tree, want 1", n)
 	}
 
-	pub, err := client.Connect(p.ctx, s.ws, client.Options{ClientID: "shared-publisher"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Disconnect(context.Background(), codec.NormalDisconnection)
+	pub := s.publisher(t, "shared-publisher")
 	before := s.srv.Stats().Delivered.Load()
 	const n = 20
 	for i := range n {
