@@ -130,7 +130,7 @@ run: wasm jsapi
 
 # The browser test writes its screenshots here when TERN_SCREENSHOTS is set.
 screenshots:
-	TERN_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^(TestBrowser|TestTopicTree|TestChat|TestBrokerPage)$$' ./web/e2e/
+	TERN_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^(TestBrowser|TestTopicTree|TestChat|TestScreens|TestBrokerPage)$$' ./web/e2e/
 
 clean:
 	rm -rf bin dist $(WEB_DIST)/app.wasm* $(JSAPI_DIST)/tern.wasm*

@@ -15,6 +15,7 @@ import (
 // readmeACL is the ACL of the README's chat section.
 const readmeACL = `pattern write chat/+/messages/%u
 pattern readwrite chat/+/presence/%c
+pattern write chat/+/history/+
 pattern read chat/#
 `
 
@@ -49,6 +50,8 @@ func TestACLBindsSpeaker(t *testing.T) {
 		{alice, broker.Read, chat.UserMessagesTopic("lobby", "bob"), true},
 		{alice, broker.Write, chat.PresenceTopic("lobby", id), true}, // hello, Will, bye
 		{alice, broker.Write, chat.PresenceTopic("lobby", "someone-else"), false},
+		{alice, broker.Write, chat.HistoryTopic("lobby", 7), true}, // the history copy
+		{alice, broker.Subscribe, chat.HistoryFilter("lobby"), true},
 		{broker.Client{ID: "x", Username: "a+b"}, broker.Write, "chat/lobby/messages/a+b", false},
 	}
 	for _, tt := range tests {

@@ -316,3 +316,77 @@ func TestVerifiedSender(t *testing.T) {
 		t.Errorf("own message after its echo: %+v", e)
 	}
 }
+
+// TestHistory: a room's history slots are retained topics any client can
+// read; a joiner gets the past messages in time order, once each (the
+// live copy and the history copy share the id), without unread counts;
+// the page's next message takes the slot after the highest seen.
+func TestHistory(t *testing.T) {
+	if got := HistoryTopic("lobby", 1234); got != "chat/lobby/history/34" {
+		t.Errorf("HistoryTopic = %q", got)
+	}
+	if got := HistoryFilter("lobby"); got != "chat/lobby/history/+" {
+		t.Errorf("HistoryFilter = %q", got)
+	}
+	for topic, want := range map[string]Kind{
+		"chat/lobby/history/0": KindHistory, "chat/lobby/history/99": KindHistory,
+		"chat/lobby/history/100": KindNone, "chat/lobby/history/07": KindNone, "chat/lobby/history/x": KindNone,
+	} {
+		if _, kind, _ := ParseTopic(topic); kind != want {
+			t.Errorf("ParseTopic(%q) kind %v, want %v", topic, kind, want)
+		}
+	}
+
+	s := NewState()
+	s.Join("lobby")
+	s.Join("other")
+	s.Select("other")
+	now := time.UnixMilli(1_700_000_100_000)
+	old := func(seq uint64, text string) []byte {
+		return Message{ID: "id" + text, From: "bob", Text: text, TS: 1_700_000_000_000 + int64(seq), Seq: seq}.Encode()
+	}
+	// Retained slots arrive in slot order, not in time order.
+	s.Receive("chat/lobby/history/2", old(102, "third"), true, now)
+	s.Receive("chat/lobby/history/0", old(100, "first"), true, now)
+	s.Receive("chat/lobby/history/1", old(101, "second"), true, now)
+	s.Receive("chat/lobby/history/3", nil, true, now) // a cleared slot
+	s.Receive("chat/lobby/messages/bob", Message{ID: "idthird", From: "bob", Text: "third"}.Encode(), false, now)
+	r := s.Room("lobby")
+	var got []string
+	for _, e := range r.Entries() {
+		got = append(got, e.Text)
+	}
+	if strings.Join(got, ",") != "first,second,third" {
+		t.Errorf("entries %q", got)
+	}
+	if r.Unread != 0 {
+		t.Errorf("history counted as unread: %d", r.Unread)
+	}
+	topic, m := s.NextHistory("lobby", NewMessage("ann", "mine", now))
+	if topic != "chat/lobby/history/3" || m.Seq != 103 {
+		t.Errorf("next history %q seq %d", topic, m.Seq)
+	}
+	if DecodeMessage(m.Encode()).Seq != 103 {
+		t.Error("the sequence number does not travel")
+	}
+}
+
+// FuzzReceive feeds any topic and payload to a State, as a broker may
+// deliver them on the chat's subscriptions: nothing panics, and a history
+// slot never moves the next sequence number backwards.
+func FuzzReceive(f *testing.F) {
+	f.Add("chat/lobby/history/7", []byte(`{"id":"x","text":"hi","seq":107}`))
+	f.Add("chat/lobby/messages/bob", []byte(`{"text":"hi"}`))
+	f.Add("chat/lobby/presence/c1", []byte(`{"nick":"ann"}`))
+	f.Add("chat/lobby/history/99", []byte("plain"))
+	f.Add("chat/lobby/history/15", []byte(`{"text":"x","seq":18446744073709551615}`))
+	f.Fuzz(func(t *testing.T, topic string, payload []byte) {
+		s := NewState()
+		s.Join("lobby")
+		_, before := s.NextHistory("lobby", Message{})
+		s.Receive(topic, payload, true, time.Now())
+		if _, after := s.NextHistory("lobby", Message{}); after.Seq <= before.Seq {
+			t.Fatalf("next seq %d after %d", after.Seq, before.Seq)
+		}
+	})
+}

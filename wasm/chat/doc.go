@@ -10,6 +10,7 @@
 //	chat/{room}/messages/{username}    chat messages from a user, QoS 1, not retained
 //	chat/{room}/messages               chat messages from anyone, QoS 1, not retained
 //	chat/{room}/presence/{clientId}    who is in the room, retained
+//	chat/{room}/history/{seq mod 100}  the room's last 100 messages, QoS 1, retained
 //
 // A chat message is a JSON object; only "text" is required:
 //
@@ -59,6 +60,18 @@
 // are queued by the broker and arrive when it comes back with the same
 // base id. A separate clean-session connection subscribes to
 // chat/+/presence/+ for the list of rooms and who is online in each.
+//
+// # History
+//
+// A room's history is HistorySize retained messages, one per slot
+// chat/{room}/history/{n}: a message in the format above with "seq", its
+// number in the room's history, in slot seq mod HistorySize. A sender
+// publishes its message live and, retained, to the slot after the highest
+// seq it has seen (State.NextHistory), so the slots hold the room's last
+// HistorySize messages; a joiner subscribes to chat/{room}/history/+ and
+// the broker, which keeps retained messages across restarts with a durable
+// store, sends them even when nobody is online. Two senders at the same
+// instant may take the same slot: the history then keeps one of the two.
 //
 // The State type holds the rooms, their messages (ordered by time, without
 // duplicates, at most MaxEntries per room) and their members; it is plain

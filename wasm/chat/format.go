@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -19,6 +20,7 @@ const (
 	Prefix         = "chat"
 	messagesLevel  = "messages"
 	presenceLevel  = "presence"
+	historyLevel   = "history"
 	PresenceFilter = Prefix + "/+/" + presenceLevel + "/+" // every room's presence
 )
 
@@ -63,6 +65,27 @@ func ValidUser(user string) bool {
 	return user != "" && !strings.ContainsAny(user, "/+#") && utf8.ValidString(user)
 }
 
+// HistorySize is how many of a room's last messages its history keeps:
+// one retained message per slot, chat/{room}/history/{seq mod
+// HistorySize}, so that the broker (with a durable store, across its
+// restarts too) holds the room's last HistorySize messages for anyone who
+// joins, even when nobody is online.
+const HistorySize = 100
+
+// maxHistorySeq is the largest history sequence number taken into
+// account (2^53, exact in JavaScript's numbers too); a slot claiming more is
+// shown but does not move the sequence.
+const maxHistorySeq = 1 << 53
+
+// HistoryTopic returns the history slot of the message with the given
+// sequence number.
+func HistoryTopic(room string, seq uint64) string {
+	return Prefix + "/" + room + "/" + historyLevel + "/" + strconv.FormatUint(seq%HistorySize, 10)
+}
+
+// HistoryFilter returns the filter of a room's history slots.
+func HistoryFilter(room string) string { return Prefix + "/" + room + "/" + historyLevel + "/+" }
+
 // PresenceTopic returns the topic of a member's presence in a room.
 func PresenceTopic(room, clientID string) string {
 	return Prefix + "/" + room + "/" + presenceLevel + "/" + clientID
@@ -76,11 +99,12 @@ const (
 	KindNone Kind = iota
 	KindMessages
 	KindPresence
+	KindHistory
 )
 
 // ParseTopic returns the room and kind of a chat topic, and who: the
 // client id of a presence topic, the user of a user's messages topic ("" on
-// the bare messages topic).
+// the bare messages topic), the slot of a history topic.
 func ParseTopic(topic string) (room string, kind Kind, who string) {
 	rest, ok := strings.CutPrefix(topic, Prefix+"/")
 	if !ok {
@@ -98,6 +122,11 @@ func ParseTopic(topic string) (room string, kind Kind, who string) {
 	}
 	if id, ok := strings.CutPrefix(rest, presenceLevel+"/"); ok && id != "" && !strings.Contains(id, "/") {
 		return room, KindPresence, id
+	}
+	if slot, ok := strings.CutPrefix(rest, historyLevel+"/"); ok {
+		if n, err := strconv.ParseUint(slot, 10, 8); err == nil && n < HistorySize && strconv.FormatUint(n, 10) == slot {
+			return room, KindHistory, slot
+		}
 	}
 	return "", KindNone, ""
 }
@@ -138,6 +167,9 @@ type Message struct {
 	From string `json:"from,omitempty"`
 	Text string `json:"text"`
 	TS   int64  `json:"ts,omitempty"` // milliseconds since the Unix epoch
+	// Seq numbers the room's messages in its history (see HistoryTopic);
+	// only the history copy carries it.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // NewMessage returns a message from nick with a new id and the time now.

@@ -61,6 +61,7 @@ type Room struct {
 	seen    map[string]struct{}
 	seenQ   []string
 	members map[string]*Member
+	histSeq uint64 // the highest history sequence number seen
 }
 
 func newRoom(name string) *Room {
@@ -254,8 +255,42 @@ func (s *State) Receive(topic string, payload []byte, retained bool, now time.Ti
 		if s.receivePresence(room, who, payload, retained, now) {
 			return room
 		}
+	case KindHistory:
+		if s.receiveHistory(room, payload, now) {
+			return room
+		}
 	}
 	return ""
+}
+
+// receiveHistory applies a message of a room's history: shown like any
+// message (once: the live copy and the history copy share the id), and
+// its sequence number remembered so that the page's next message takes
+// the next slot. An empty payload is a cleared slot.
+func (s *State) receiveHistory(name string, payload []byte, now time.Time) bool {
+	if len(payload) == 0 {
+		return false
+	}
+	m := DecodeMessage(payload)
+	r := s.room(name)
+	if m.Seq <= maxHistorySeq { // a larger one would wrap the next around
+		r.histSeq = max(r.histSeq, m.Seq)
+	}
+	unread := r.Unread
+	changed := s.receiveMessage(name, "", m, now)
+	r.Unread = unread // the past is not news
+	return changed
+}
+
+// NextHistory returns the history copy of m, a message the page sends to
+// room, and its topic: the slot after the highest the page has seen. Two
+// pages that send at the same moment may take the same slot; the history
+// then keeps one of the two (the live message reaches everyone anyway).
+func (s *State) NextHistory(room string, m Message) (string, Message) {
+	r := s.room(room)
+	r.histSeq++
+	m.Seq = r.histSeq
+	return HistoryTopic(room, m.Seq), m
 }
 
 func (s *State) receiveMessage(name, user string, m Message, now time.Time) bool {

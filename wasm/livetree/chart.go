@@ -1,6 +1,7 @@
 package livetree
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"html"
@@ -77,6 +78,14 @@ type Chart struct {
 	MaxPoints int
 	// Window is the longest time span shown (default 10 minutes).
 	Window time.Duration
+	// SharedAxis draws every series against one value axis. Otherwise each
+	// series has an axis of its own, scaled to its values: the first
+	// series' labels are on the left, the second's on the right (in their
+	// colors), and the others' ranges are in their titles (AxisRange).
+	SharedAxis bool
+	// Paused stops Observe from adding points, so that the chart holds
+	// still to be read or exported; values keep arriving in the tree.
+	Paused bool
 
 	series  []*Series
 	byTopic map[string][]*Series
@@ -181,7 +190,7 @@ func (c *Chart) Series() []*Series { return c.series }
 // Observe adds the numbers of messages on charted topics, and reports
 // whether it added any.
 func (c *Chart) Observe(msgs []Message) bool {
-	if len(c.byTopic) == 0 {
+	if len(c.byTopic) == 0 || c.Paused {
 		return false
 	}
 	added := false
@@ -209,58 +218,109 @@ const (
 	padBottom = 24
 )
 
-// SVG draws the chart as an SVG document of the given size: a grid with
-// value and time ticks and one line per series in its color. The time
-// axis ends at the newest point and spans at most Window (at least 2 s);
-// times are shown in now's location. It draws only what it computes
-// itself: no external resources.
-func (c *Chart) SVG(width, height int, now time.Time) string {
-	width, height = max(width, padLeft+padRight+40), max(height, padTop+padBottom+40)
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="tt-chart-svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`,
-		width, height, width, height, html.EscapeString(c.ariaLabel()))
-	window := c.Window
-	if window <= 0 {
-		window = defaultWindow
+// axis is a value range with its tick step.
+type axis struct{ lo, hi, step float64 }
+
+// window returns the time span drawn: it ends at the newest point and
+// spans at most Window (at least 2 s); ok is false without points.
+func (c *Chart) window() (t0, t1 int64, ok bool) {
+	w := c.Window
+	if w <= 0 {
+		w = defaultWindow
 	}
-	var t1 int64 = math.MinInt64
-	var t0 int64 = math.MaxInt64
-	lo, hi := math.Inf(1), math.Inf(-1)
-	var pts []Point
+	t1, t0 = math.MinInt64, math.MaxInt64
 	for _, s := range c.series {
 		if p, ok := s.Last(); ok && p.At > t1 {
 			t1 = p.At
 		}
 	}
+	var pts []Point
 	for _, s := range c.series {
-		pts = s.Points(pts[:0])
-		for _, p := range pts {
-			if p.At < t1-int64(window) {
-				continue
+		for _, p := range s.Points(pts[:0]) {
+			if p.At >= t1-int64(w) {
+				t0 = min(t0, p.At)
 			}
-			t0 = min(t0, p.At)
-			lo, hi = math.Min(lo, p.V), math.Max(hi, p.V)
 		}
 	}
-	if t0 == math.MaxInt64 || t1 == math.MinInt64 {
+	if t0 == math.MaxInt64 {
+		return 0, 0, false
+	}
+	return min(t0, t1-int64(2*time.Second)), t1, true
+}
+
+// axes returns the value axis of each series over [t0, t1]: one shared,
+// or one each.
+func (c *Chart) axes(t0 int64) []axis {
+	out := make([]axis, len(c.series))
+	lo, hi := math.Inf(1), math.Inf(-1)
+	var pts []Point
+	for i, s := range c.series {
+		slo, shi := math.Inf(1), math.Inf(-1)
+		for _, p := range s.Points(pts[:0]) {
+			if p.At >= t0 {
+				slo, shi = math.Min(slo, p.V), math.Max(shi, p.V)
+			}
+		}
+		if math.IsInf(slo, 1) { // nothing in the window
+			slo, shi = 0, 1
+		}
+		out[i].lo, out[i].hi = slo, shi
+		lo, hi = math.Min(lo, slo), math.Max(hi, shi)
+	}
+	for i := range out {
+		if c.SharedAxis || len(out) == 1 {
+			out[i].lo, out[i].hi = lo, hi
+		}
+		out[i].lo, out[i].hi, out[i].step = niceRange(out[i].lo, out[i].hi, 4)
+	}
+	return out
+}
+
+// AxisRange returns the value range series i is drawn against, for a
+// legend; ok is false without points.
+func (c *Chart) AxisRange(i int) (lo, hi float64, ok bool) {
+	t0, _, ok := c.window()
+	if !ok || i < 0 || i >= len(c.series) {
+		return 0, 0, false
+	}
+	a := c.axes(t0)[i]
+	return a.lo, a.hi, true
+}
+
+// SVG draws the chart as an SVG document of the given size: a grid with
+// value and time ticks and one line per series in its color, each series
+// on its own axis unless SharedAxis (see there). Times are shown in now's
+// location. It draws only what it computes itself: no external resources.
+func (c *Chart) SVG(width, height int, now time.Time) string {
+	width, height = max(width, padLeft+padRight+40), max(height, padTop+padBottom+40)
+	right := padRight
+	if !c.SharedAxis && len(c.series) > 1 {
+		right = padLeft // room for the second axis
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="tt-chart-svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`,
+		width, height, width, height, html.EscapeString(c.ariaLabel()))
+	t0, t1, ok := c.window()
+	if !ok {
 		b.WriteString(`<text class="tt-chart-empty" x="50%" y="50%" text-anchor="middle">No numbers yet</text></svg>`)
 		return b.String()
 	}
-	if t1-t0 < int64(2*time.Second) {
-		t0 = t1 - int64(2*time.Second)
-	}
-	lo, hi, step := niceRange(lo, hi, 4)
-	pw, ph := float64(width-padLeft-padRight), float64(height-padTop-padBottom)
+	axes := c.axes(t0)
+	pw, ph := float64(width-padLeft-right), float64(height-padTop-padBottom)
 	x := func(at int64) float64 { return padLeft + pw*float64(at-t0)/float64(t1-t0) }
-	y := func(v float64) float64 { return padTop + ph*(1-(v-lo)/(hi-lo)) }
+	y := func(a axis, v float64) float64 { return padTop + ph*(1-(v-a.lo)/(a.hi-a.lo)) }
 
-	// Value grid and labels.
+	// Value grid and labels: the first axis left, the second right.
 	b.WriteString(`<g class="tt-chart-grid">`)
-	for v := lo; v <= hi+step/2; v += step {
-		yy := y(v)
-		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f"/>`, padLeft, width-padRight, yy, yy)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`,
-			padLeft-6, yy, formatTick(v, step))
+	a := axes[0]
+	for v := a.lo; v <= a.hi+a.step/2; v += a.step {
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f"/>`, padLeft, width-right, y(a, v), y(a, v))
+	}
+	for i := range min(len(axes), 2) {
+		if i == 1 && (c.SharedAxis || len(axes) < 2) {
+			break
+		}
+		c.tickLabels(&b, i, axes[i], y, [2]int{padLeft - 6, width - right + 6}[i], [2]string{"end", "start"}[i])
 	}
 	// Time labels: start, middle, end.
 	for i, at := range []int64{t0, t0 + (t1-t0)/2, t1} {
@@ -269,35 +329,75 @@ func (c *Chart) SVG(width, height int, now time.Time) string {
 			x(at), height-6, anchor, time.Unix(0, at).In(now.Location()).Format(chartTimeFormat))
 	}
 	b.WriteString(`</g>`)
-
-	// One line per series; a single point is drawn as a dot.
-	for _, s := range c.series {
-		pts = s.Points(pts[:0])
-		first := 0
-		for first < len(pts) && pts[first].At < t0 {
-			first++
-		}
-		pts = pts[first:]
-		if len(pts) == 0 {
-			continue
-		}
-		label := html.EscapeString(s.Label())
-		if len(pts) == 1 {
-			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s</title></circle>`,
-				x(pts[0].At), y(pts[0].V), s.Color, label)
-			continue
-		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.75" stroke-linejoin="round" points="`, s.Color)
-		for i, p := range pts {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			fmt.Fprintf(&b, "%.1f,%.1f", x(p.At), y(p.V))
-		}
-		fmt.Fprintf(&b, `"><title>%s</title></polyline>`, label)
+	for i, s := range c.series {
+		a := axes[i]
+		c.line(&b, s, t0, x, func(v float64) float64 { return y(a, v) })
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// tickLabels writes the value labels of axis a (series i) at x; with
+// several axes they take the series' color.
+func (c *Chart) tickLabels(b *strings.Builder, i int, a axis, y func(axis, float64) float64, x int, anchor string) {
+	fill := ""
+	if !c.SharedAxis && len(c.series) > 1 {
+		fill = ` fill="` + c.series[i].Color + `"`
+	}
+	for v := a.lo; v <= a.hi+a.step/2; v += a.step {
+		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="%s" dominant-baseline="middle"%s>%s</text>`,
+			x, y(a, v), anchor, fill, formatTick(v, a.step))
+	}
+}
+
+// line draws a series from t0 on: a polyline, or a dot for one point.
+func (c *Chart) line(b *strings.Builder, s *Series, t0 int64, x func(int64) float64, y func(float64) float64) {
+	pts := s.Points(nil)
+	first := 0
+	for first < len(pts) && pts[first].At < t0 {
+		first++
+	}
+	pts = pts[first:]
+	if len(pts) == 0 {
+		return
+	}
+	label := html.EscapeString(s.Label())
+	if len(pts) == 1 {
+		fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s</title></circle>`,
+			x(pts[0].At), y(pts[0].V), s.Color, label)
+		return
+	}
+	fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="1.75" stroke-linejoin="round" points="`, s.Color)
+	for i, p := range pts {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(b, "%.1f,%.1f", x(p.At), y(p.V))
+	}
+	fmt.Fprintf(b, `"><title>%s</title></polyline>`, label)
+}
+
+// CSV returns the points of the series in the window drawn, oldest first,
+// as CSV with a header: time (RFC 3339, UTC), series (topic · path),
+// value.
+func (c *Chart) CSV() []byte {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	w.Write([]string{"time", "series", "value"})
+	t0, _, ok := c.window()
+	if ok {
+		var pts []Point
+		for _, s := range c.series {
+			for _, p := range s.Points(pts[:0]) {
+				if p.At >= t0 {
+					w.Write([]string{time.Unix(0, p.At).UTC().Format(time.RFC3339Nano), s.Label(),
+						strconv.FormatFloat(p.V, 'g', -1, 64)})
+				}
+			}
+		}
+	}
+	w.Flush()
+	return []byte(b.String())
 }
 
 func (c *Chart) ariaLabel() string {

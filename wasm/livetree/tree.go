@@ -67,6 +67,10 @@ type Options struct {
 	// that only an empty message with the flag clears a retained topic.
 	// Otherwise an empty message on a topic marked retained clears it too.
 	RetainAsPublished bool
+	// AutoOpen opens nodes the user has not expanded or collapsed when the
+	// tree is small (at most SmallTree nodes) or when they have a single
+	// child; without it every node starts collapsed.
+	AutoOpen bool
 }
 
 func (o *Options) setDefaults() {
@@ -101,6 +105,7 @@ type Node struct {
 	hasValue bool
 	retained bool // the broker holds a retained message here, as far as seen
 	expanded bool
+	touched  bool   // the user expanded or collapsed it: no automatic opening
 	sflags   uint8  // search flags, valid when sgen is the tree's
 	sgen     uint32 // search generation
 

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // Number reads a number from a payload. With an empty path the payload
@@ -176,38 +175,6 @@ func Pretty(payload []byte) string {
 		}
 	}
 	return strings.ToValidUTF8(string(payload), "\uFFFD")
-}
-
-// Preview returns the payload on one line, cut to at most n runes, for a
-// tree row.
-func Preview(payload []byte, n int) string {
-	b := payload
-	if len(b) > 4*n+4 {
-		b = b[:4*n+4]
-	}
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return ' '
-		}
-		if r < 0x20 {
-			return -1
-		}
-		return r
-	}, s)
-	if utf8.RuneCountInString(s) > n {
-		i := 0
-		for k := range s {
-			if i == n {
-				return s[:k] + "…"
-			}
-			i++
-		}
-	}
-	if len(b) < len(payload) {
-		s += "…"
-	}
-	return s
 }
 
 // DiffOp is the kind of a diff line.

@@ -100,34 +100,6 @@ func TestDiff(t *testing.T) {
 	}
 }
 
-func TestPrettyPreview(t *testing.T) {
-	if got := Pretty([]byte(` {"a":[1,2]} `)); got != "{\n  \"a\": [\n    1,\n    2\n  ]\n}" {
-		t.Errorf("Pretty = %q", got)
-	}
-	if got := Pretty([]byte("bad\xffutf8")); got != "bad\uFFFDutf8" {
-		t.Errorf("Pretty = %q", got)
-	}
-	tests := []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"line1\nline2", 20, "line1 line2"},
-		{"abcdefghij", 4, "abcd…"},
-		{"äöüäöü", 3, "äöü…"},
-		{strings.Repeat("x", 1000), 5, "xxxxx…"},
-	}
-	for _, tt := range tests {
-		if got := Preview([]byte(tt.in), tt.n); got != tt.want {
-			t.Errorf("Preview(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-		}
-	}
-	if !IsJSON([]byte(`[1]`)) || IsJSON([]byte(`1`)) || IsJSON([]byte(`{`)) {
-		t.Error("IsJSON")
-	}
-}
-
 func TestChart(t *testing.T) {
 	tr := New(Options{})
 	for i := range 5 {
@@ -213,5 +185,66 @@ func TestNiceRange(t *testing.T) {
 		if lo != tt.wlo || hi != tt.whi || step != tt.step {
 			t.Errorf("niceRange(%v, %v) = %v, %v, %v", tt.lo, tt.hi, lo, hi, step)
 		}
+	}
+}
+
+func TestPretty(t *testing.T) {
+	if got := Pretty([]byte(` {"a":[1,2]} `)); got != "{\n  \"a\": [\n    1,\n    2\n  ]\n}" {
+		t.Errorf("Pretty = %q", got)
+	}
+	if got := Pretty([]byte("bad\xffutf8")); got != "bad\uFFFDutf8" {
+		t.Errorf("Pretty = %q", got)
+	}
+}
+
+// TestChartAxesPauseCSV: two series of very different scales each get an
+// axis of their own (labels left and right, in their colors); a retained
+// value is the first point of a new series; a paused chart takes no
+// points; the CSV holds the points drawn.
+func TestChartAxesPauseCSV(t *testing.T) {
+	tr := New(Options{})
+	tr.Apply(Message{Topic: "p/temp", Payload: []byte("21.5"), Retain: true, Time: t0})
+	tr.Apply(Message{Topic: "p/rpm", Payload: []byte("1200"), Retain: true, Time: t0})
+	var c Chart
+	temp, err := c.Add(tr.Get("p/temp"), "")
+	if err != nil || temp.Len() != 1 {
+		t.Fatalf("the retained value is not the first point: %v, %v", temp, err)
+	}
+	rpm, _ := c.Add(tr.Get("p/rpm"), "")
+	c.Observe([]Message{
+		{Topic: "p/temp", Payload: []byte("22.5"), Time: t0.Add(time.Second)},
+		{Topic: "p/rpm", Payload: []byte("1500"), Time: t0.Add(time.Second)},
+	})
+	lo, hi, ok := c.AxisRange(0)
+	if !ok || lo > 21.5 || hi < 22.5 || hi > 30 {
+		t.Errorf("temp axis %v..%v", lo, hi)
+	}
+	lo, hi, _ = c.AxisRange(1)
+	if lo > 1200 || hi < 1500 || lo < 1000 {
+		t.Errorf("rpm axis %v..%v", lo, hi)
+	}
+	svg := c.SVG(600, 240, t0)
+	for _, want := range []string{`text-anchor="end" dominant-baseline="middle" fill="` + temp.Color, `text-anchor="start" dominant-baseline="middle" fill="` + rpm.Color} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("SVG lacks %q (an axis per series):\n%s", want, svg)
+		}
+	}
+	c.SharedAxis = true
+	if lo, hi, _ := c.AxisRange(0); hi < 1500 || lo > 21.5 {
+		t.Errorf("shared axis %v..%v", lo, hi)
+	}
+	c.SharedAxis = false
+
+	c.Paused = true
+	if c.Observe([]Message{{Topic: "p/temp", Payload: []byte("23"), Time: t0.Add(2 * time.Second)}}) || temp.Len() != 2 {
+		t.Error("a paused chart took a point")
+	}
+	c.Paused = false
+
+	want := "time,series,value\n" +
+		"2025-01-02T03:04:05Z,p/temp,21.5\n2025-01-02T03:04:06Z,p/temp,22.5\n" +
+		"2025-01-02T03:04:05Z,p/rpm,1200\n2025-01-02T03:04:06Z,p/rpm,1500\n"
+	if got := string(c.CSV()); got != want {
+		t.Errorf("CSV:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -148,7 +148,7 @@ func (t *Tree) Rows() []*Node {
 // (no search, or below a match the user expanded).
 func (t *Tree) flatten(n *Node, all bool) {
 	for _, k := range n.Children() {
-		kidsAll, open := all, k.expanded
+		kidsAll, open := all, t.open(k)
 		if all && t.view.query != "" && t.inSearch(k)&sAncestor != 0 {
 			open = true
 		}
@@ -158,7 +158,7 @@ func (t *Tree) flatten(n *Node, all bool) {
 				continue
 			}
 			switch {
-			case f&sMatch != 0 && k.expanded:
+			case f&sMatch != 0 && t.open(k):
 				kidsAll = true
 			case f&sAncestor != 0:
 				open = true
@@ -178,8 +178,8 @@ func (t *Tree) IsOpen(n *Node) bool {
 	if len(n.kids) == 0 {
 		return false
 	}
-	if t.view.query == "" || n.expanded {
-		return n.expanded
+	if t.view.query == "" || t.open(n) {
+		return t.open(n)
 	}
 	t.search()
 	return t.inSearch(n)&sAncestor != 0
@@ -194,19 +194,41 @@ func (t *Tree) IsMatch(n *Node) bool {
 	return t.inSearch(n)&sMatch != 0
 }
 
-// SetExpanded expands or collapses n.
+// SmallTree is the most nodes a tree may have to be shown expanded
+// until the user collapses something: a newcomer sees the few topics of a
+// small broker without a click.
+const SmallTree = 32
+
+// open reports whether n is shown expanded (without a search): the user
+// expanded it, or the user has not touched it and it opens by itself,
+// because the tree is small or because n has a single child. Chains of
+// single children (plant/line1/temp alone) thus open all the way, as in
+// MQTT Explorer. The rule depends only on counts that change when nodes
+// are added or removed, which change the tree's version too.
+func (t *Tree) open(n *Node) bool {
+	if n.touched || n.expanded || !t.o.AutoOpen {
+		return n.expanded
+	}
+	return len(n.kids) == 1 || len(t.nodes) <= SmallTree
+}
+
+// SetExpanded expands or collapses n; from then on n opens only as the
+// user says.
 func (t *Tree) SetExpanded(n *Node, open bool) {
-	if n == nil || n.expanded == open || n.parent == nil {
+	if n == nil || n.parent == nil || (n.touched && n.expanded == open) {
 		return
 	}
-	n.expanded = open
-	t.version++
+	was := t.open(n)
+	n.expanded, n.touched = open, true
+	if was != open {
+		t.version++
+	}
 }
 
 // Toggle expands a collapsed node and collapses an expanded one.
 func (t *Tree) Toggle(n *Node) {
 	if n != nil {
-		t.SetExpanded(n, !n.expanded)
+		t.SetExpanded(n, !t.open(n))
 	}
 }
 
@@ -233,7 +255,7 @@ func (t *Tree) ExpandAll(n *Node) {
 // CollapseAll collapses every node.
 func (t *Tree) CollapseAll() {
 	for _, n := range t.nodes {
-		n.expanded = false
+		n.expanded, n.touched = false, true
 	}
 	t.version++
 }
@@ -314,7 +336,7 @@ func (t *Tree) Key(key string, page int) bool {
 			t.Select(rows[i+1])
 		}
 	case "ArrowLeft":
-		if t.IsOpen(sel) && sel.expanded {
+		if t.IsOpen(sel) && t.open(sel) {
 			t.SetExpanded(sel, false)
 		} else if p := sel.Parent(); p != nil {
 			t.Select(p)

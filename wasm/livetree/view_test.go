@@ -202,3 +202,39 @@ func TestSearchIncremental(t *testing.T) {
 		}
 	}
 }
+
+// TestAutoOpen: a lone topic three levels deep is on screen at once; a
+// small tree starts expanded; a large one keeps only chains of single
+// children open; what the user expands or collapses stays so.
+func TestAutoOpen(t *testing.T) {
+	tr := New(Options{AutoOpen: true})
+	tr.Apply(msg("plant/line1/temp", "21.5", true))
+	if got, want := rowTopics(tr), []string{"plant", "plant/line1", "plant/line1/temp"}; !slices.Equal(got, want) {
+		t.Errorf("lone topic: rows %q, want %q", got, want)
+	}
+	tr.Apply(msg("plant/line2/temp", "19", true), msg("office/door", "closed", true))
+	if got, want := rowTopics(tr), []string{"office", "office/door", "plant", "plant/line1", "plant/line1/temp", "plant/line2", "plant/line2/temp"}; !slices.Equal(got, want) {
+		t.Errorf("small tree: rows %q, want %q", got, want)
+	}
+	v := tr.Version()
+	tr.Toggle(tr.Get("plant"))
+	if tr.Version() == v {
+		t.Error("collapsing did not change the version")
+	}
+	if got, want := rowTopics(tr), []string{"office", "office/door", "plant"}; !slices.Equal(got, want) {
+		t.Errorf("after collapsing plant: rows %q, want %q", got, want)
+	}
+
+	// Past SmallTree nodes, only single-child chains open by themselves.
+	for i := range SmallTree {
+		tr.Apply(msg(fmt.Sprintf("load/%d", i), "x", false))
+	}
+	got := rowTopics(tr)
+	if want := []string{"load", "office", "office/door", "plant"}; !slices.Equal(got, want) {
+		t.Errorf("large tree: rows %q, want %q", got, want)
+	}
+	tr.SetExpanded(tr.Get("load"), true)
+	if n := len(rowTopics(tr)); n != 4+SmallTree {
+		t.Errorf("expanded load: %d rows", n)
+	}
+}

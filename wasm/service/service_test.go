@@ -46,6 +46,18 @@ func (r *recorder) messages() []uistate.Message {
 	return all
 }
 
+// join registers sink's subscription id to filter without a broker.
+func (s *Service) join(filter string, sink uistate.Sink, id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.subs[filter]
+	if f == nil {
+		f = &filterSubs{}
+		s.subs[filter] = f
+	}
+	f.members = append(f.members, member{sink: sink, sub: uistate.Subscription{ID: id, Filter: filter}})
+}
+
 // TestBatching feeds 5,000 messages a second for two seconds (in fake
 // time) and checks that the UI gets one update per interval, not one per
 // message, and every message in order.
@@ -53,6 +65,7 @@ func TestBatching(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var r recorder
 		s := New(Options{OnUpdate: r.onUpdate})
+		s.join("load/+", uistate.SinkLog, 1)
 		tick := time.NewTicker(time.Millisecond)
 		const total = 10_000
 		start := time.Now()
@@ -60,7 +73,7 @@ func TestBatching(t *testing.T) {
 			if i > 0 && i%5 == 0 {
 				<-tick.C
 			}
-			s.deliver(1, &client.Message{Topic: "load/" + strconv.Itoa(i%10), Payload: []byte(strconv.Itoa(i))})
+			s.deliver("load/+", &client.Message{Topic: "load/" + strconv.Itoa(i%10), Payload: []byte(strconv.Itoa(i))})
 		}
 		tick.Stop()
 		<-time.After(DefaultInterval) // the last batch
@@ -112,7 +125,8 @@ func TestFirstMessageAfterQuiet(t *testing.T) {
 			t.Errorf("updates %+v at %v, want one at once", r.updates, r.times)
 		}
 		r.mu.Unlock()
-		s.deliver(2, &client.Message{Topic: "a"})
+		s.join("a", uistate.SinkLog, 2)
+		s.deliver("a", &client.Message{Topic: "a"})
 		synctest.Wait()
 		if r.count() != 1 {
 			t.Fatal("a second update came within the interval")
@@ -126,27 +140,73 @@ func TestFirstMessageAfterQuiet(t *testing.T) {
 }
 
 // TestOverlappingSubscriptions checks that a message handed to the
-// handlers of two subscriptions is logged once and counted twice.
+// handlers of two filters is queued once, with the sinks of both, and
+// counted for each subscription; and that two sinks on one filter share
+// it.
 func TestOverlappingSubscriptions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var r recorder
-		s := New(Options{OnUpdate: r.onUpdate})
+		s := New(Options{OnUpdate: r.onUpdate, DefaultSink: uistate.SinkChat})
+		s.join("a/#", uistate.SinkLog, 1)
+		s.join("#", uistate.SinkTree, -1)
+		s.join("a/b", uistate.SinkLog, 2)
+		s.join("a/b", uistate.SinkTree, -2)
 		m := &client.Message{Topic: "a/b", QoS: 1, Retain: true,
 			Properties: codec.Properties{UserProperties: []codec.UserProperty{{Key: "k", Value: "v"}}}}
-		s.deliver(1, m)
-		s.deliver(2, m)
-		s.deliver(2, &client.Message{Topic: "a/b"})
+		s.deliver("#", m) // the tree's handler first: Sub is still the log's
+		s.deliver("a/#", m)
+		s.deliver("a/b", &client.Message{Topic: "a/b"})
+		s.deliver("", &client.Message{Topic: "queued/for/the/session"})
 		synctest.Wait()
 		s.Close()
 		msgs := r.messages()
-		if len(msgs) != 2 || msgs[0].Sub != 1 || msgs[0].Props == nil || msgs[0].Props.UserProperties[0].Value != "v" ||
+		if len(msgs) != 3 || msgs[0].Sub != 1 || msgs[0].Props == nil || msgs[0].Props.UserProperties[0].Value != "v" ||
 			!msgs[0].Retain || msgs[0].QoS != 1 || msgs[1].Props != nil {
-			t.Errorf("messages %+v", msgs)
+			t.Fatalf("messages %+v", msgs)
 		}
-		if c := r.updates[0].Counts; c[1] != 1 || c[2] != 2 {
+		for i, want := range []uistate.Sink{uistate.SinkLog | uistate.SinkTree, uistate.SinkLog | uistate.SinkTree, uistate.SinkChat} {
+			if msgs[i].Sinks != want {
+				t.Errorf("message %d (%s) for sinks %b, want %b", i, msgs[i].Topic, msgs[i].Sinks, want)
+			}
+		}
+		if c := r.updates[0].Counts; c[1] != 1 || c[-1] != 1 || c[2] != 1 || c[-2] != 1 {
 			t.Errorf("counts %v", c)
 		}
 	})
+}
+
+// TestUnclaimed: without a DefaultSink, a message no subscription of the
+// service claims (a persistent session's leftover) is not queued.
+func TestUnclaimed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var r recorder
+		s := New(Options{OnUpdate: r.onUpdate})
+		s.join("a", uistate.SinkLog, 1)
+		s.deliver("", &client.Message{Topic: "left/over"})
+		s.deliver("a", &client.Message{Topic: "a"})
+		synctest.Wait()
+		s.Close()
+		if msgs := r.messages(); len(msgs) != 1 || msgs[0].Topic != "a" {
+			t.Errorf("messages %+v", msgs)
+		}
+	})
+}
+
+// TestMergedOptions checks the options a filter shared by two sinks is
+// subscribed with.
+func TestMergedOptions(t *testing.T) {
+	f := &filterSubs{members: []member{
+		{uistate.SinkLog, uistate.Subscription{Filter: "#", QoS: 0, NoLocal: true, RetainHandling: 2}},
+		{uistate.SinkTree, uistate.Subscription{Filter: "#", QoS: 1, RetainAsPublished: true}},
+	}}
+	got := f.merged()
+	if got.Filter != "#" || got.QoS != 1 || got.NoLocal || !got.RetainAsPublished || got.RetainHandling != 0 {
+		t.Errorf("merged %+v", got)
+	}
+	f.remove(uistate.SinkTree)
+	if got := f.merged(); got.QoS != 0 || !got.NoLocal || got.RetainHandling != 2 {
+		t.Errorf("after the tree left: %+v", got)
+	}
 }
 
 // TestOverflow checks that a batch is bounded: the newest messages are
@@ -155,10 +215,11 @@ func TestOverflow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var r recorder
 		s := New(Options{OnUpdate: r.onUpdate, MaxPending: 100})
-		s.deliver(1, &client.Message{Topic: "first"})
+		s.join("#", uistate.SinkLog, 1)
+		s.deliver("#", &client.Message{Topic: "first"})
 		synctest.Wait() // the first message goes at once
 		for i := range 1000 {
-			s.deliver(1, &client.Message{Topic: strconv.Itoa(i)})
+			s.deliver("#", &client.Message{Topic: strconv.Itoa(i)})
 		}
 		<-time.After(DefaultInterval)
 		synctest.Wait()
@@ -179,7 +240,7 @@ func TestOverflow(t *testing.T) {
 func TestNotConnected(t *testing.T) {
 	s := New(Options{})
 	defer s.Close()
-	if _, err := s.Subscribe(t.Context(), uistate.Subscription{Filter: "a"}); !errors.Is(err, ErrNotConnected) {
+	if _, err := s.Subscribe(t.Context(), uistate.SinkLog, uistate.Subscription{Filter: "a"}); !errors.Is(err, ErrNotConnected) {
 		t.Errorf("Subscribe: %v", err)
 	}
 	if err := s.Publish(t.Context(), uistate.Publish{Topic: "a"}); !errors.Is(err, ErrNotConnected) {
@@ -188,7 +249,7 @@ func TestNotConnected(t *testing.T) {
 	if err := s.Publish(t.Context(), uistate.Publish{Topic: "a/#"}); err == nil || errors.Is(err, ErrNotConnected) {
 		t.Errorf("Publish to a wildcard: %v", err)
 	}
-	if err := s.Unsubscribe(t.Context(), "a"); !errors.Is(err, ErrNotConnected) {
+	if err := s.Unsubscribe(t.Context(), uistate.SinkLog, "a"); !errors.Is(err, ErrNotConnected) {
 		t.Errorf("Unsubscribe: %v", err)
 	}
 	s.Close() // twice is fine
@@ -198,7 +259,7 @@ func TestClientOptions(t *testing.T) {
 	p := uistate.DefaultProfile("http://localhost:8080/", "/mqtt")
 	p.Username, p.Password, p.SessionExpiry, p.KeepAlive = "u", "pw", 300, 0
 	p.Will = &uistate.Will{Topic: "w", Payload: "bye", QoS: 1, Retain: true}
-	s := New(Options{Profile: p, ClientID: "tab1"})
+	s := New(ProfileOptions(p, "tab1"))
 	defer s.Close()
 	o := s.copts
 	if o.ClientID != "tab1" || o.Username != "u" || string(o.Password) != "pw" || o.Version != codec.V5 ||
@@ -211,7 +272,7 @@ func TestClientOptions(t *testing.T) {
 func TestClientOptionsSCRAM(t *testing.T) {
 	p := uistate.DefaultProfile("http://localhost:8080/", "/mqtt")
 	p.Username, p.Password, p.Auth = "u", "correct horse", uistate.AuthSCRAM
-	s := New(Options{Profile: p, ClientID: "tab1"})
+	s := New(ProfileOptions(p, "tab1"))
 	defer s.Close()
 	o := s.copts
 	if o.Password != nil || o.Username != "u" || o.Auth == nil || o.Auth.Method() != "SCRAM-SHA-256" {

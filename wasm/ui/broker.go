@@ -2,18 +2,17 @@ package ui
 
 // The Broker page shows what a broker says about itself under $SYS/, with
 // Mosquitto's topic names (uistate.Sys reads them): tiles for the figures
-// an operator looks at first and two charts. Like the topic tree it has
-// an MQTT service of its own (wasm/service), subscribed to $SYS/#, which
-// follows the page's connection: it starts when the page is connected and
-// the Broker page is open, and stops when the page disconnects. A ticker
-// (one Dispatch a second while connected) moves the page's clock on, so
-// that "no $SYS" is reported and stale rates fall to zero.
+// an operator looks at first and two charts. Like the topic tree it reads
+// the page's one connection: once the page has been opened, the
+// connection subscribes to $SYS/# for it (uistate.SinkSys) beside the
+// log's and the tree's subscriptions. A ticker (one Dispatch a second
+// while subscribed) moves the page's clock on, so that "no $SYS" is
+// reported and stale rates fall to zero.
 
 import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
@@ -28,147 +27,126 @@ const PathBroker = "/broker"
 // keySys is the go-app state key of the Broker page.
 const keySys = "tern/sys"
 
-// sysSubID is the subscription id of the $SYS/# subscription.
-const sysSubID = 1
+// sysSubID is the subscription id of the $SYS/# subscription (negative:
+// the log's are positive).
+const sysSubID = -3
 
-// brokerHub is the Broker page's state and its MQTT connection.
+// brokerHub is the Broker page's state.
 type brokerHub struct {
-	h    *Hub
-	sys  uistate.Sys
-	revs revs
+	h   *Hub
+	sys uistate.Sys
 
-	svc   *service.Service
-	state uistate.ConnState
-	err   string
-	stopT chan struct{} // closes the ticker
+	active     bool             // the page was opened: it follows the connection
+	subscribed *service.Service // the connection subscribed for the page
+	err        string           // why subscribing failed
+	stopT      chan struct{}    // closes the ticker
 }
 
-var (
-	brokerMu sync.Mutex
-	brokerOf = map[*Hub]*brokerHub{}
-)
+func newBrokerHub(h *Hub) *brokerHub { return &brokerHub{h: h} }
 
-// broker returns the Hub's Broker page state, creating it on first use.
-func (h *Hub) broker() *brokerHub {
-	brokerMu.Lock()
-	defer brokerMu.Unlock()
-	x := brokerOf[h]
-	if x == nil {
-		x = &brokerHub{h: h, revs: revs{}}
-		brokerOf[h] = x
-	}
-	return x
+// broker returns the Hub's Broker page state.
+func (h *Hub) broker() *brokerHub { return h.brk }
+
+// open is called when the page mounts: from now on it follows the page's
+// connection.
+func (x *brokerHub) open(ctx app.Context) {
+	x.active = true
+	x.follow(ctx)
 }
 
-// follow starts the connection when the page is connected and stops it
-// when the page disconnects.
+// follow subscribes the connection to $SYS/# when it is connected and has
+// not been subscribed for the page yet, and stops reading when the page
+// disconnects; it is called on every change of the connection.
 func (x *brokerHub) follow(ctx app.Context) {
-	switch x.h.m.Conn.State {
-	case uistate.Connected:
-		if x.svc == nil {
-			x.start(ctx)
+	svc := x.h.svc
+	switch {
+	case !x.active:
+		return
+	case svc == nil || x.h.m.Conn.State == uistate.Disconnected || x.h.m.Conn.State == uistate.Failed:
+		if x.subscribed != nil {
+			x.stop()
 		}
-	case uistate.Disconnected, uistate.Failed:
-		if x.svc != nil {
-			x.stop(ctx)
-		}
+	case x.subscribed != svc && x.h.m.Conn.State == uistate.Connected:
+		x.stop()
+		x.subscribed, x.err = svc, ""
+		x.sys.Subscribed(time.Now())
+		x.subscribe(svc)
+		x.startTicker(svc)
 	}
+	x.changed(ctx)
 }
 
-// start connects with the page's connection form (its own client id, a
-// clean session, no will).
-func (x *brokerHub) start(ctx app.Context) {
-	prof := x.h.m.Form
-	prof.CleanStart, prof.SessionExpiry, prof.Will = true, 0, nil
-	x.state, x.err = uistate.Connecting, ""
-	var svc *service.Service
-	svc = service.New(service.Options{
-		Profile:    prof,
-		ClientID:   x.h.m.TabClientID + "-sys",
-		MaxPending: 10_000,
-		OnUpdate: func(u uistate.Update) {
-			postTo(x.h, func(ctx app.Context) { x.apply(ctx, svc, u) })
-		},
-	})
-	x.svc = svc
-	stopT := make(chan struct{})
-	x.stopT = stopT
-	go func() {
-		cctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
-		defer cancel()
-		svc.Connect(cctx) // the outcome arrives as an update
-	}()
+// stop ends reading the connection; the last values stay on screen.
+func (x *brokerHub) stop() {
+	if x.stopT != nil {
+		close(x.stopT)
+		x.stopT = nil
+	}
+	x.subscribed = nil
+	x.sys.Stop()
+}
+
+func (x *brokerHub) startTicker(svc *service.Service) {
+	stop := make(chan struct{})
+	x.stopT = stop
 	go func() {
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		for {
 			select {
-			case <-stopT:
+			case <-stop:
 				return
 			case <-tick.C:
-				postTo(x.h, func(ctx app.Context) { x.tick(ctx, svc) })
+				x.h.dispatch(func(ctx app.Context) { x.tick(ctx, svc) })
 			}
 		}
 	}()
-	x.changed(ctx)
 }
 
-// stop closes the connection; the last values stay on screen.
-func (x *brokerHub) stop(ctx app.Context) {
-	if svc := x.svc; svc != nil {
-		x.svc = nil
-		close(x.stopT)
-		go svc.Close()
-	}
-	x.state = uistate.Disconnected
-	x.sys.Stop()
-	x.changed(ctx)
-}
-
-func (x *brokerHub) changed(ctx app.Context) { x.revs.bump(ctx, keySys) }
+func (x *brokerHub) changed(ctx app.Context) { x.h.bump(ctx, keySys) }
 
 func (x *brokerHub) tick(ctx app.Context, svc *service.Service) {
-	if x.svc != svc {
+	if x.subscribed != svc {
 		return
 	}
 	x.sys.Tick(time.Now())
 	x.changed(ctx)
 }
 
-// apply applies an update of svc on the UI goroutine.
+// apply applies the page's part of an update of the page's connection
+// svc, on the UI goroutine.
 func (x *brokerHub) apply(ctx app.Context, svc *service.Service, u uistate.Update) {
-	if x.svc != svc {
+	if len(u.Conn) > 0 {
+		x.follow(ctx)
+	}
+	if x.subscribed != svc {
 		return
 	}
-	for _, e := range u.Conn {
-		x.state, x.err = e.State, ""
-		if e.Failure != nil {
-			x.err = e.Failure.Text
-		}
-		if e.State == uistate.Connected {
-			x.sys.Subscribed(time.Now())
-			x.subscribe(svc)
-		}
-	}
+	n := 0
 	for i := range u.Messages {
 		m := &u.Messages[i]
-		x.sys.Apply(m.Topic, m.Payload, m.Time)
+		if m.Sinks&uistate.SinkSys != 0 {
+			x.sys.Apply(m.Topic, m.Payload, m.Time)
+			n++
+		}
 	}
-	x.changed(ctx)
+	if n > 0 {
+		x.changed(ctx)
+	}
 }
 
-// subscribe subscribes to $SYS/#; a refusal is shown on the page.
+// subscribe subscribes svc to $SYS/#; a refusal is shown on the page.
 func (x *brokerHub) subscribe(svc *service.Service) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		code, err := svc.Subscribe(ctx, uistate.Subscription{ID: sysSubID, Filter: uistate.SysFilter})
+		code, err := svc.Subscribe(ctx, uistate.SinkSys, uistate.Subscription{ID: sysSubID, Filter: uistate.SysFilter})
 		if err == nil && code.IsError() {
 			err = fmt.Errorf("%v", code)
 		}
 		if err != nil {
-			postTo(x.h, func(ctx app.Context) {
-				if x.svc == svc {
+			x.h.dispatch(func(ctx app.Context) {
+				if x.subscribed == svc {
 					x.sys.Refused(err.Error())
 					x.changed(ctx)
 				}
@@ -189,10 +167,9 @@ type BrokerPage struct {
 func (p *BrokerPage) OnMount(ctx app.Context) {
 	h := p.Hub
 	h.attach(ctx)
-	x := h.broker()
-	observe(ctx, uistate.ChangedConn, func() { x.follow(ctx) })
+	observe(ctx, uistate.ChangedConn, nil)
 	observeKey(ctx, keySys, nil)
-	x.follow(ctx)
+	h.broker().open(ctx)
 }
 
 // Render draws the page.
@@ -233,7 +210,7 @@ func (p *BrokerPage) notice(x *brokerHub, st uistate.SysStatus, why string) app.
 	switch {
 	case x.err != "":
 		msg = "The Broker page's connection failed: " + x.err
-	case st == uistate.SysOff && x.svc == nil:
+	case st == uistate.SysOff && x.subscribed == nil:
 		msg = "Connect to see what the broker publishes under $SYS/."
 	case st == uistate.SysNone:
 		msg = "This broker publishes no $SYS topics: nothing arrived on $SYS/# in " +

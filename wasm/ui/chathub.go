@@ -2,8 +2,8 @@ package ui
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -12,6 +12,8 @@ import (
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/wasm/chat"
+	"github.com/ternmq/tern/wasm/service"
+	"github.com/ternmq/tern/wasm/uistate"
 )
 
 // keyChat is the go-app state key of the chat.
@@ -34,25 +36,24 @@ const chatSlots = 32
 // context) it keeps them in session storage: a reload comes back, a new
 // tab starts afresh.
 type chatHub struct {
-	h    *Hub
-	st   *chat.State
-	revs revs
+	h  *Hub
+	st *chat.State
 
 	claiming bool
 	base     string // "" until the identity is claimed
 	slot     int    // the lock slot, -1 for session storage
 
-	lobby      *chat.Conn
-	lobbyState chat.ConnState
+	lobby      *service.Service
+	lobbyState uistate.ConnState
 	rooms      map[string]*roomConn
 	err        string
 }
 
 // roomConn is the connection of a joined room.
 type roomConn struct {
-	c     *chat.Conn
+	c     *service.Service
 	user  string // the username it logs in with
-	state chat.ConnState
+	state uistate.ConnState
 	err   string
 }
 
@@ -63,10 +64,10 @@ type chatSaved struct {
 }
 
 func newChatHub(h *Hub) *chatHub {
-	return &chatHub{h: h, st: chat.NewState(), revs: revs{}, rooms: map[string]*roomConn{}, slot: -1}
+	return &chatHub{h: h, st: chat.NewState(), rooms: map[string]*roomConn{}, slot: -1}
 }
 
-func (x *chatHub) changed(ctx app.Context) { x.revs.bump(ctx, keyChat) }
+func (x *chatHub) changed(ctx app.Context) { x.h.bump(ctx, keyChat) }
 
 // init claims the page's chat identity (once) and rejoins the rooms it
 // had joined.
@@ -77,7 +78,7 @@ func (x *chatHub) init(ctx app.Context) {
 	x.claiming = true
 	go func() {
 		slot, saved := claimChatIdentity()
-		postTo(x.h, func(ctx app.Context) {
+		x.h.dispatch(func(ctx app.Context) {
 			x.claiming = false
 			x.slot, x.base = slot, saved.Base
 			x.st.Load(saved.Saved)
@@ -130,12 +131,17 @@ func (x *chatHub) save() {
 }
 
 // connOptions returns the options shared by the chat's connections: the
-// page's broker URL and credentials, MQTT 5.0.
-func (x *chatHub) connOptions(id string) chat.ConnOptions {
+// page's broker URL and credentials, MQTT 5.0, the chat's subscriptions
+// at QoS 1.
+func (x *chatHub) connOptions(id string, filters ...string) service.Options {
 	f := &x.h.m.Form
-	o := chat.ConnOptions{URL: f.URL, Username: f.Username, ClientID: id}
+	o := service.Options{URL: f.URL, DefaultSink: uistate.SinkChat,
+		Client: client.Options{ClientID: id, Username: f.Username, KeepAlive: 30 * time.Second, CleanStart: true}}
 	if f.Password != "" {
-		o.Password = []byte(f.Password)
+		o.Client.Password = []byte(f.Password)
+	}
+	for _, flt := range filters {
+		o.Subscribe = append(o.Subscribe, uistate.Subscription{Filter: flt, QoS: 1})
 	}
 	return o
 }
@@ -145,34 +151,27 @@ func (x *chatHub) connectLobby() {
 	if x.lobby != nil {
 		return
 	}
-	o := x.connOptions(x.base + "-lobby")
-	o.Filters = []string{chat.PresenceFilter}
-	var c *chat.Conn
-	o.OnUpdate = func(u chat.Update) { postTo(x.h, func(ctx app.Context) { x.applyLobby(ctx, c, u) }) }
-	c = chat.NewConn(o)
-	x.lobby, x.lobbyState = c, chat.Connecting
-	go x.dial(c)
+	o := x.connOptions(x.base+"-lobby", chat.PresenceFilter)
+	var c *service.Service
+	o.OnUpdate = func(u uistate.Update) { x.h.dispatch(func(ctx app.Context) { x.applyLobby(ctx, c, u) }) }
+	c = service.New(o)
+	x.lobby, x.lobbyState = c, uistate.Connecting
+	go dial(c)
 }
 
-func (x *chatHub) dial(c *chat.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
-	defer cancel()
-	c.Connect(ctx) // the outcome arrives as an update
-}
-
-func (x *chatHub) applyLobby(ctx app.Context, c *chat.Conn, u chat.Update) {
+func (x *chatHub) applyLobby(ctx app.Context, c *service.Service, u uistate.Update) {
 	if x.lobby != c {
 		return
 	}
-	for _, e := range u.Events {
+	for _, e := range u.Conn {
 		x.lobbyState = e.State
-		if e.State == chat.Reconnecting {
+		if e.State == uistate.Reconnecting {
 			// The retained presence comes again after the reconnection.
 			x.st.ResetPresence()
 		}
 		x.err = ""
-		if e.Err != nil {
-			x.err = "Presence: " + e.Err.Error()
+		if e.Failure != nil {
+			x.err = "Presence: " + e.Failure.Text
 		}
 	}
 	for _, m := range u.Messages {
@@ -196,33 +195,58 @@ func (x *chatHub) connectRoom(room string) {
 		return
 	}
 	id := chat.RoomClientID(x.base, room)
-	o := x.connOptions(id)
-	o.SessionExpiry = chat.SessionExpiry
-	o.Filters = []string{chat.MessagesFilter(room)}
+	o := x.connOptions(id, chat.MessagesFilter(room), chat.HistoryFilter(room))
+	o.Client.ConnectProperties.SessionExpiryInterval = chat.SessionExpiry
+	o.Client.CleanStart = false
 	o.Unsubscribe = []string{chat.MessagesTopic(room)} // before the user topics
-	o.Will = &codec.Will{Topic: chat.PresenceTopic(room, id), QoS: codec.AtLeastOnce, Retain: true}
+	o.Client.Will = &codec.Will{Topic: chat.PresenceTopic(room, id), QoS: codec.AtLeastOnce, Retain: true}
 	o.Hello = x.presence(room)
-	rc := &roomConn{state: chat.Connecting, user: o.Username}
-	o.OnUpdate = func(u chat.Update) { postTo(x.h, func(ctx app.Context) { x.applyRoom(ctx, room, rc, u) }) }
-	rc.c = chat.NewConn(o)
+	rc := &roomConn{state: uistate.Connecting, user: o.Client.Username}
+	o.OnUpdate = func(u uistate.Update) { x.h.dispatch(func(ctx app.Context) { x.applyRoom(ctx, room, rc, u) }) }
+	rc.c = service.New(o)
 	x.rooms[room] = rc
-	go x.dial(rc.c)
+	go dial(rc.c)
 }
 
-func (x *chatHub) applyRoom(ctx app.Context, room string, rc *roomConn, u chat.Update) {
+func (x *chatHub) applyRoom(ctx app.Context, room string, rc *roomConn, u uistate.Update) {
 	if x.rooms[room] != rc {
 		return
 	}
-	for _, e := range u.Events {
+	for _, e := range u.Conn {
 		rc.state, rc.err = e.State, ""
-		if e.Err != nil {
-			rc.err = e.Err.Error()
+		if e.Failure != nil {
+			rc.err = e.Failure.Text
 		}
 	}
 	for _, m := range u.Messages {
 		x.st.Receive(m.Topic, m.Payload, m.Retain, m.Time)
 	}
 	x.changed(ctx)
+}
+
+// connState returns the state of the chat's connections taken together
+// (the worst of them) and their number.
+func (x *chatHub) connState() (uistate.ConnState, int) {
+	if x.lobby == nil && len(x.rooms) == 0 {
+		return uistate.Disconnected, 0
+	}
+	rank := func(s uistate.ConnState) int {
+		return map[uistate.ConnState]int{uistate.Connected: 0, uistate.Connecting: 1, uistate.Reconnecting: 2, uistate.Failed: 3}[s]
+	}
+	worst, n := uistate.Connected, 0
+	add := func(s uistate.ConnState) {
+		n++
+		if rank(s) > rank(worst) {
+			worst = s
+		}
+	}
+	if x.lobby != nil {
+		add(x.lobbyState)
+	}
+	for _, rc := range x.rooms {
+		add(rc.state)
+	}
+	return worst, n
 }
 
 // join sets the nickname and joins a room.
@@ -282,11 +306,24 @@ func (x *chatHub) send(ctx app.Context, text string) bool {
 	m := chat.NewMessage(x.st.Nick, text, time.Now())
 	topic := chat.SendTopic(room, rc.user)
 	x.st.Sent(room, rc.user, m)
+	// The history copy: retained in the room's next slot, so that whoever
+	// joins later sees it (see chat.HistoryTopic).
+	htopic, hm := x.st.NextHistory(room, m)
 	go func() {
 		cctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		if err := rc.c.Publish(cctx, topic, m.Encode(), false); err != nil {
-			postTo(x.h, func(ctx app.Context) {
+		err := rc.c.PublishMessage(cctx, &client.Message{Topic: topic, Payload: m.Encode(), QoS: codec.AtLeastOnce})
+		if err == nil {
+			// The message is said; a broker that refuses the history copy
+			// (an ACL without the history topics) only keeps it out of the
+			// history.
+			if err := rc.c.PublishMessage(cctx, &client.Message{Topic: htopic, Payload: hm.Encode(), QoS: codec.AtLeastOnce, Retain: true}); err != nil {
+				slog.Warn("chat: history copy", "topic", htopic, "err", err)
+			}
+			return
+		}
+		if err != nil {
+			x.h.dispatch(func(ctx app.Context) {
 				x.err = fmt.Sprintf("Sending to %s failed: %v", room, err)
 				x.changed(ctx)
 			})
@@ -301,28 +338,4 @@ func (x *chatHub) selectRoom(ctx app.Context, room string) {
 	x.st.Select(room)
 	x.save()
 	x.changed(ctx)
-}
-
-// loadSession reads key from session storage into v.
-func loadSession(key string, v any) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	s := app.Window().Get("sessionStorage").Call("getItem", key)
-	if s.IsNull() || s.IsUndefined() {
-		return false
-	}
-	return json.Unmarshal([]byte(s.String()), v) == nil
-}
-
-// saveSession writes v to session storage under key.
-func saveSession(key string, v any) {
-	b, err := json.Marshal(v)
-	if err != nil || !app.IsClient {
-		return
-	}
-	defer func() { recover() }()
-	app.Window().Get("sessionStorage").Call("setItem", key, string(b))
 }

@@ -2,10 +2,12 @@ package ui
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
 
 	"github.com/ternmq/tern/wasm/chat"
+	"github.com/ternmq/tern/wasm/uistate"
 )
 
 // ChatPage is the chat: a nickname and rooms to join on the side, the
@@ -16,6 +18,7 @@ type ChatPage struct {
 	app.Compo
 	Hub *Hub
 
+	typed      typed
 	nick, room string // the join form
 	text       string // the message being written
 	atBottom   bool
@@ -25,7 +28,7 @@ type ChatPage struct {
 // observes the chat.
 func (p *ChatPage) OnMount(ctx app.Context) {
 	p.Hub.attach(ctx)
-	x := p.Hub.extras().chat
+	x := p.Hub.chat
 	p.atBottom = true
 	observeKey(ctx, keyChat, func() { p.follow(ctx) })
 	x.init(ctx)
@@ -53,7 +56,7 @@ func (p *ChatPage) onScroll(ctx app.Context, e app.Event) {
 // Render draws the page.
 func (p *ChatPage) Render() app.UI {
 	h := p.Hub
-	x := h.extras().chat
+	x := h.chat
 	st := x.st
 	if p.nick == "" {
 		p.nick = st.Nick
@@ -77,12 +80,12 @@ func (p *ChatPage) joinForm(x *chatHub) app.UI {
 			e.PreventDefault()
 			x.join(ctx, p.nick, p.room)
 		}).Body(
-			field("chat-nick", "Nickname", app.Input().ID("chat-nick").Type("text").Value(p.nick).
+			field("chat-nick", "Nickname", p.typed.input(app.Input().ID("chat-nick").Type("text"), "chat-nick", p.nick).
 				MaxLength(chat.MaxNick).AutoComplete(false).Spellcheck(false).Placeholder("your name").
-				OnInput(func(ctx app.Context, e app.Event) { p.nick = inputValue(ctx) })),
-			field("chat-room", "Room", app.Input().ID("chat-room").Type("text").Class("mono").Value(p.room).
+				OnInput(func(ctx app.Context, e app.Event) { p.nick = p.typed.read(ctx) })),
+			field("chat-room", "Room", p.typed.input(app.Input().ID("chat-room").Type("text").Class("mono"), "chat-room", p.room).
 				MaxLength(chat.MaxRoom).AutoComplete(false).Spellcheck(false).Placeholder("lobby").
-				OnInput(func(ctx app.Context, e app.Event) { p.room = inputValue(ctx) })),
+				OnInput(func(ctx app.Context, e app.Event) { p.room = p.typed.read(ctx) })),
 			app.Div().Class("row").Body(
 				app.Span().ID("chat-identity").Class("muted small grow").Text(x.identity()),
 				app.Button().ID("chat-join-btn").Type("submit").Class("btn primary").Disabled(!ready).Text("Join"),
@@ -114,8 +117,8 @@ func (p *ChatPage) roomList(x *chatHub) app.UI {
 				r := rooms[i]
 				name := r.Name
 				var state string
-				if rc := x.rooms[name]; rc != nil && rc.state != chat.Connected {
-					state = rc.state.String()
+				if rc := x.rooms[name]; rc != nil && rc.state != uistate.Connected {
+					state = strings.ToLower(rc.state.String())
 				}
 				li := app.Li().Class("chat-room").DataSet("room", name)
 				if r.Current {
@@ -157,7 +160,7 @@ func (p *ChatPage) current(x *chatHub) app.UI {
 	rc := x.rooms[r.Name]
 	state := "connecting"
 	if rc != nil {
-		state = rc.state.String()
+		state = strings.ToLower(rc.state.String())
 		if rc.err != "" {
 			state += ": " + rc.err
 		}
@@ -178,9 +181,8 @@ func (p *ChatPage) current(x *chatHub) app.UI {
 				p.sendText(ctx, x)
 			}).Body(
 				app.Label().For("chat-text").Class("sr-only").Text("Message"),
-				app.Textarea().ID("chat-text").Class("grow").Rows(2).Placeholder("Message #"+r.Name+" (Enter sends, Shift+Enter for a new line)").
-					Attr("value", p.text).
-					OnInput(func(ctx app.Context, e app.Event) { p.text = inputValue(ctx) }).
+				p.typed.textarea(app.Textarea().ID("chat-text").Class("grow").Rows(2).Placeholder("Message #"+r.Name+" (Enter sends, Shift+Enter for a new line)"), "chat-text", p.text).
+					OnInput(func(ctx app.Context, e app.Event) { p.text = p.typed.read(ctx) }).
 					OnKeyDown(func(ctx app.Context, e app.Event) {
 						if e.Get("key").String() == "Enter" && !e.Get("shiftKey").Bool() {
 							e.PreventDefault()

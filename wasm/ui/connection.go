@@ -13,7 +13,13 @@ import (
 func connectButton(h *Hub) app.UI {
 	if h.m.Conn.State.Live() {
 		return app.Button().ID("conn-disconnect").Type("button").Class("btn").Text("Disconnect").
-			OnClick(func(ctx app.Context, e app.Event) { h.Disconnect(ctx) })
+			OnClick(func(ctx app.Context, e app.Event) {
+				// go-app patches this very button into the submit button
+				// Connect before the click's default action runs: without
+				// this, that action submits the form and connects again.
+				e.PreventDefault()
+				h.Disconnect(ctx)
+			})
 	}
 	return app.Button().ID("conn-connect").Type("submit").Class("btn primary").Text("Connect")
 }
@@ -83,6 +89,8 @@ func versionName(v int) string {
 type ConnectionPage struct {
 	app.Compo
 	Hub *Hub
+
+	typed typed
 }
 
 // OnMount observes the connection and the profiles.
@@ -116,8 +124,8 @@ func (p *ConnectionPage) form() app.UI {
 	v5 := f.Version == 5
 	will := f.Will
 	text := func(id string, v *string) app.HTMLInput {
-		return app.Input().ID(id).Type("text").Value(*v).Disabled(live).Spellcheck(false).AutoComplete(false).
-			OnInput(func(ctx app.Context, e app.Event) { *v = inputValue(ctx) })
+		return p.typed.input(app.Input().ID(id).Type("text"), id, *v).Disabled(live).Spellcheck(false).AutoComplete(false).
+			OnInput(func(ctx app.Context, e app.Event) { *v = p.typed.read(ctx) })
 	}
 	number := func(id string, v uint64, max uint64, set func(uint64)) app.HTMLInput {
 		return app.Input().ID(id).Type("number").Min(0).Max(max).Value(strconv.FormatUint(v, 10)).Disabled(live).
@@ -219,10 +227,10 @@ func (p *ConnectionPage) willFields(live bool) app.UI {
 		return app.Option().Value(strconv.Itoa(int(q))).Selected(w.QoS == q).Text("QoS " + strconv.Itoa(int(q)))
 	}
 	return app.Div().Class("grid-form").Body(
-		field("will-topic", "Topic", app.Input().ID("will-topic").Type("text").Class("mono").Value(w.Topic).Disabled(live).
-			OnInput(func(ctx app.Context, e app.Event) { w.Topic = inputValue(ctx) })),
-		field("will-payload", "Payload", app.Input().ID("will-payload").Type("text").Value(w.Payload).Disabled(live).
-			OnInput(func(ctx app.Context, e app.Event) { w.Payload = inputValue(ctx) })),
+		field("will-topic", "Topic", p.typed.input(app.Input().ID("will-topic").Type("text").Class("mono"), "will-topic", w.Topic).Disabled(live).
+			OnInput(func(ctx app.Context, e app.Event) { w.Topic = p.typed.read(ctx) })),
+		field("will-payload", "Payload", p.typed.input(app.Input().ID("will-payload").Type("text"), "will-payload", w.Payload).Disabled(live).
+			OnInput(func(ctx app.Context, e app.Event) { w.Payload = p.typed.read(ctx) })),
 		field("will-qos", "QoS", app.Select().ID("will-qos").Disabled(live).
 			OnChange(func(ctx app.Context, e app.Event) { w.QoS = byte(atoi(inputValue(ctx), 2)) }).
 			Body(qos(0), qos(1), qos(2))),
@@ -297,7 +305,10 @@ func (p *ConnectionPage) profiles() app.UI {
 				app.Button().Type("button").Class("btn small").Disabled(live).Text("Load").
 					Aria("label", "Load profile "+pr.Name).
 					OnClick(func(ctx app.Context, e app.Event) {
-						h.Change(ctx, func(m *uistate.Model) uistate.Changed { m.LoadProfile(pr); return uistate.ChangedConn })
+						h.Change(ctx, func(m *uistate.Model) uistate.Changed {
+							m.LoadProfile(pr)
+							return uistate.ChangedConn | uistate.ChangedSubs
+						})
 					}),
 				app.Button().Type("button").Class("btn ghost small").Text("Delete").
 					Aria("label", "Delete profile "+pr.Name).

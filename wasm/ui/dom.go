@@ -156,3 +156,66 @@ func size(n int) string {
 	}
 	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
 }
+
+// typed keeps, by element id, what the user last typed into the text
+// fields of one mounted component, so that renders do not write it back.
+// go-app sets a field's value from its attribute trimmed ("hello "
+// becomes "hello"), and a render that runs behind fast typing would write
+// an older value over newer keys (spaces went first: typing faster than
+// one key per frame dropped them). A field whose Go value is what was
+// typed is left alone; the Go side writes the field only when it changes
+// the value itself. A component keeps one in an unexported field, which
+// lives as long as the component is mounted, as its elements do.
+type typed struct{ m map[string]string }
+
+// read returns the value of the field that sent the event, and remembers
+// it as typed.
+func (t *typed) read(ctx app.Context) string {
+	src := ctx.JSSrc()
+	v := src.Get("value").String()
+	if t.m == nil {
+		t.m = map[string]string{}
+	}
+	t.m[src.Get("id").String()] = v
+	return v
+}
+
+// write reports whether a render must set the field id to v: the Go side
+// changed it. An emptied field is cleared at once (go-app cannot tell an
+// empty attribute from a missing one, so it would not).
+func (t *typed) write(id, v string) bool {
+	was, ok := t.m[id]
+	if ok && was == v {
+		return false
+	}
+	if t.m == nil {
+		t.m = map[string]string{}
+	}
+	t.m[id] = v
+	if v == "" && ok {
+		if e := elementByID(id); e != nil {
+			e.Set("value", "")
+		}
+		return false
+	}
+	return true
+}
+
+// input sets an input's value when the Go side changed it (see typed).
+func (t *typed) input(el app.HTMLInput, id, v string) app.HTMLInput {
+	if t.write(id, v) {
+		return el.Value(v)
+	}
+	return el
+}
+
+// textarea sets a textarea's value when the Go side changed it.
+func (t *typed) textarea(el app.HTMLTextarea, id, v string) app.HTMLTextarea {
+	if t.write(id, v) {
+		return el.Attr("value", v)
+	}
+	return el
+}
+
+// first returns the first of two values.
+func first(a, _ int) int { return a }

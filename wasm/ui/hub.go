@@ -19,7 +19,9 @@ const (
 )
 
 // stateKeys are the go-app states a component observes to learn that a
-// part of the model changed; their values are change counters.
+// part of the model changed; their values are change counters. The topic
+// tree and the chat announce their changes under keys of their own
+// (keyTree, keyChat...), through the same Hub.bump.
 var stateKeys = []struct {
 	part uistate.Changed
 	key  string
@@ -36,30 +38,47 @@ var stateKeys = []struct {
 const (
 	keyProfiles = "tern.profiles"
 	keyHistory  = "tern.history"
-	keyForm     = "tern.form"
+	keyForm     = "tern.form" // the connection form of earlier versions
+	keyPage     = "tern.page" // uistate.PageState
+	keyPassword = "tern.password"
+
 	keySettings = "tern.settings"
 )
 
-// Hub holds the page's state and its MQTT service, and is shared by every
-// route. It follows go-app's pattern of a handler that does the I/O and
+// Hub holds the page's state and its MQTT connection, and is shared by
+// every route. It follows go-app's pattern of a handler that does the I/O and
 // publishes state that components observe (docs/src/markdown.go in
 // go-app): components call its methods from event handlers, and render
 // its Model.
 //
-// The Model is touched on the UI goroutine only. The MQTT service runs on
-// goroutines of its own and hands over batched updates through post, which
-// costs one Dispatch per batch (the dispatch queue holds 4096 and blocks
-// when full, so never one per message).
+// One connection serves the message log and the topic tree: each
+// subscription is for a uistate.Sink, each message arrives once and goes
+// to the sinks that asked for it. The chat keeps connections of its own
+// (chathub.go), since each room's presence needs its own Will.
+//
+// The Model, the tree and the chat are touched on the UI goroutine only.
+// The MQTT services run on goroutines of their own and hand over batched
+// updates through dispatch, which costs one Dispatch per batch (the
+// dispatch queue holds 4096 and blocks when full, so never one per
+// message). There is one notification path: bump, under a go-app state
+// key that components observe.
 type Hub struct {
 	m    *uistate.Model
 	disp app.Dispatcher // set when the first component mounts
-	revs [8]int         // change counters, by bit of uistate.Changed
+	revs map[string]int // change counters, by state key
 
 	svc        *service.Service // the current connection, nil when none
 	subscribed *service.Service // the service whose subscriptions were sent
 
+	tree *treeHub
+	chat *chatHub
+	brk  *brokerHub
+
 	notice     string // the notice last scheduled for dismissal
 	noticeSeen int    // counts notices, so that a timer clears only its own
+
+	reconnect bool   // connect once the page is mounted (it was connected before a reload)
+	savedPage string // the page state last written, to write only changes
 }
 
 // noticeLife is how long a notice stays up.
@@ -85,7 +104,8 @@ func BrowserEnv() Env {
 // local storage (profiles, publish history, the last connection form and
 // the settings).
 func NewHub(env Env) *Hub {
-	h := &Hub{m: uistate.NewModel(env.PageURL, env.MQTTPath)}
+	h := &Hub{m: uistate.NewModel(env.PageURL, env.MQTTPath), revs: map[string]int{}}
+	h.tree, h.chat, h.brk = newTreeHub(h), newChatHub(h), newBrokerHub(h)
 	h.load()
 	return h
 }
@@ -99,6 +119,10 @@ func (h *Hub) attach(ctx app.Context) {
 	if h.disp == nil {
 		h.disp = ctx.Dispatcher()
 		applyTheme(h.m.Theme)
+		if h.reconnect {
+			h.reconnect = false
+			ctx.Defer(h.Connect)
+		}
 	}
 }
 
@@ -106,15 +130,29 @@ func (h *Hub) attach(ctx app.Context) {
 // calls onChange first (on the UI goroutine) when it is not nil.
 func observe(ctx app.Context, parts uistate.Changed, onChange func()) {
 	for _, s := range stateKeys {
-		if parts&s.part == 0 {
-			continue
+		if parts&s.part != 0 {
+			observeKey(ctx, s.key, onChange)
 		}
-		var rev int
-		o := ctx.ObserveState(s.key)
-		if onChange != nil {
-			o = o.OnChange(onChange)
-		}
-		o.Value(&rev)
+	}
+}
+
+// observeKey makes the component update when the go-app state key is set,
+// calling onChange first (on the UI goroutine) when it is not nil.
+func observeKey(ctx app.Context, key string, onChange func()) {
+	var rev int
+	o := ctx.ObserveState(key)
+	if onChange != nil {
+		o = o.OnChange(onChange)
+	}
+	o.Value(&rev)
+}
+
+// bump tells the components observing key that it changed (a nil ctx,
+// from dispatch without a page, only counts).
+func (h *Hub) bump(ctx app.Context, key string) {
+	h.revs[key]++
+	if ctx != nil {
+		ctx.SetState(key, h.revs[key])
 	}
 }
 
@@ -129,10 +167,9 @@ func (h *Hub) notify(ctx app.Context, ch uistate.Changed) {
 		h.dismissLater()
 	}
 	h.notice = h.m.Notice
-	for i, s := range stateKeys {
+	for _, s := range stateKeys {
 		if ch&s.part != 0 {
-			h.revs[i]++
-			ctx.SetState(s.key, h.revs[i])
+			h.bump(ctx, s.key)
 		}
 	}
 }
@@ -159,13 +196,18 @@ func (h *Hub) dismissLater() {
 // post runs fn on the UI goroutine and notifies what it changed. Use it
 // from other goroutines: it costs one Dispatch.
 func (h *Hub) post(fn func(m *uistate.Model) uistate.Changed) {
-	if h.disp == nil { // no page (server-side rendering, tests)
-		fn(h.m)
+	h.dispatch(func(ctx app.Context) { h.notify(ctx, fn(h.m)) })
+}
+
+// dispatch runs fn on the UI goroutine with one Dispatch (from any
+// goroutine). Before the page has a dispatcher (server-side rendering,
+// tests) it runs fn at once with a nil context.
+func (h *Hub) dispatch(fn func(ctx app.Context)) {
+	if h.disp == nil {
+		fn(nil)
 		return
 	}
-	h.disp.Dispatch(app.Dispatch{Mode: app.Update, Function: func(ctx app.Context) {
-		h.notify(ctx, fn(h.m))
-	}})
+	h.disp.Dispatch(app.Dispatch{Mode: app.Update, Function: fn})
 }
 
 // say shows a short notice.
@@ -183,28 +225,36 @@ func (h *Hub) Connect(ctx app.Context) {
 	}
 	h.stopService()
 	m.StartConnecting(time.Now())
+	m.WantConnected = true
 	m.Notice = ""
 	var svc *service.Service
-	svc = service.New(service.Options{
-		Profile:  m.Form,
-		ClientID: m.ClientID(),
-		OnUpdate: func(u uistate.Update) { h.post(func(m *uistate.Model) uistate.Changed { return h.apply(svc, u) }) },
-	})
+	o := service.ProfileOptions(m.Form, m.ClientID())
+	o.MaxPending = treeMaxPending
+	o.OnUpdate = func(u uistate.Update) { h.dispatch(func(ctx app.Context) { h.apply(ctx, svc, u) }) }
+	svc = service.New(o)
 	h.svc = svc
+	h.tree.restart(ctx)
 	h.notify(ctx, uistate.ChangedConn|uistate.ChangedSubs|uistate.ChangedSettings)
-	h.saveForm()
-	go func() {
-		cctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
-		defer cancel()
-		svc.Connect(cctx) // the outcome arrives as an update
-	}()
+	if m.Form.Password != "" {
+		// For this tab only: a reload connects again without asking.
+		saveSession(keyPassword, m.Form.Password)
+	}
+	go dial(svc)
 }
 
-// apply applies an update of svc, unless svc was replaced since, and
-// sends the subscriptions once svc is first connected.
-func (h *Hub) apply(svc *service.Service, u uistate.Update) uistate.Changed {
+// dial connects svc; the outcome arrives as an update. It blocks: run it
+// on a goroutine of its own.
+func dial(svc *service.Service) {
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	svc.Connect(ctx)
+}
+
+// apply applies an update of svc to the log and the tree, unless svc was
+// replaced since, and sends the subscriptions once svc is first connected.
+func (h *Hub) apply(ctx app.Context, svc *service.Service, u uistate.Update) {
 	if h.svc != svc {
-		return 0
+		return
 	}
 	ch := h.m.Apply(u)
 	if h.m.Conn.State == uistate.Connected && h.subscribed != svc {
@@ -215,21 +265,40 @@ func (h *Hub) apply(svc *service.Service, u uistate.Update) uistate.Changed {
 			h.sendSubscribe(svc, s)
 		}
 	}
-	return ch
+	h.notify(ctx, ch)
+	h.tree.apply(ctx, svc, u)
+	h.brk.apply(ctx, svc, u)
 }
 
 // Disconnect ends the connection.
 func (h *Hub) Disconnect(ctx app.Context) {
 	h.stopService()
+	h.m.WantConnected = false
 	h.m.SetConn(uistate.ConnEvent{State: uistate.Disconnected, Time: time.Now()})
 	h.m.Subs.SetPending()
 	h.notify(ctx, uistate.ChangedConn|uistate.ChangedSubs)
+	h.tree.follow(ctx)
+	h.brk.follow(ctx)
 }
 
 func (h *Hub) stopService() {
 	if svc := h.svc; svc != nil {
 		h.svc, h.subscribed = nil, nil
-		go svc.Close() // it waits for the DISCONNECT to be written
+		tree, sys := h.tree.subscribed == svc, h.brk.subscribed == svc
+		go func() {
+			// A persistent session would otherwise keep "#" and $SYS/#
+			// and have the broker queue everything for them.
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			if tree {
+				svc.Unsubscribe(ctx, uistate.SinkTree, "#")
+				svc.Unsubscribe(ctx, uistate.SinkTree, "$SYS/#")
+			}
+			if sys {
+				svc.Unsubscribe(ctx, uistate.SinkSys, uistate.SysFilter)
+			}
+			cancel()
+			svc.Close() // it waits for the DISCONNECT to be written
+		}()
 	}
 }
 
@@ -260,7 +329,7 @@ func (h *Hub) sendSubscribe(svc *service.Service, s uistate.Subscription) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		code, err := svc.Subscribe(ctx, s)
+		code, err := svc.Subscribe(ctx, uistate.SinkLog, s)
 		h.post(func(m *uistate.Model) uistate.Changed {
 			if h.svc != svc {
 				return 0
@@ -287,7 +356,7 @@ func (h *Hub) Unsubscribe(ctx app.Context, id int) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		if err := svc.Unsubscribe(ctx, filter); err != nil {
+		if err := svc.Unsubscribe(ctx, uistate.SinkLog, filter); err != nil {
 			h.post(func(m *uistate.Model) uistate.Changed {
 				m.Notice = fmt.Sprintf("Unsubscribe from %q failed: %v", filter, err)
 				return uistate.ChangedSettings
@@ -340,10 +409,16 @@ func (h *Hub) load() {
 	m := h.m
 	loadJSON(keyProfiles, &m.Profiles)
 	loadJSON(keyHistory, &m.History.List)
-	var form uistate.Profile
-	if loadJSON(keyForm, &form) && form.Validate() == nil {
-		m.LoadProfile(form)
+	var ps uistate.PageState
+	if loadJSON(keyPage, &ps) {
+		if ps.Form.Password == "" {
+			loadSession(keyPassword, &ps.Form.Password)
+		}
+		h.reconnect = m.Restore(ps)
+	} else if loadJSON(keyForm, &ps.Form) && ps.Form.Validate() == nil {
+		m.LoadProfile(ps.Form)
 	}
+	h.savedPage = string(m.PageState().Encode())
 	var s settings
 	if loadJSON(keySettings, &s) {
 		m.Theme, m.Format = s.Theme, uistate.ParseFormat(s.Format)
@@ -362,23 +437,35 @@ func (h *Hub) save(ch uistate.Changed) {
 	if ch&uistate.ChangedSettings != 0 {
 		saveJSON(keySettings, settings{Theme: m.Theme, Format: m.Format.String()})
 	}
+	if ch&(uistate.ChangedConn|uistate.ChangedSubs|uistate.ChangedPublish|uistate.ChangedLog) != 0 {
+		h.savePage()
+	}
 }
 
-// saveForm remembers the connection form (without a password it was not
-// asked to keep, and without this tab's random client id).
-func (h *Hub) saveForm() {
-	f := h.m.Form
-	if !f.SavePassword {
-		f.Password = ""
+// savePage keeps the page state for the next visit, when it changed.
+func (h *Hub) savePage() {
+	b := h.m.PageState().Encode()
+	if string(b) == h.savedPage {
+		return
 	}
-	if f.ClientID == h.m.TabClientID {
-		f.ClientID = ""
-	}
-	saveJSON(keyForm, f)
+	h.savedPage = string(b)
+	saveTo("localStorage", keyPage, json.RawMessage(b))
 }
 
 // loadJSON reads key from local storage into v.
-func loadJSON(key string, v any) (ok bool) {
+func loadJSON(key string, v any) bool { return loadFrom("localStorage", key, v) }
+
+// saveJSON writes v to local storage under key.
+func saveJSON(key string, v any) { saveTo("localStorage", key, v) }
+
+// loadSession reads key from session storage into v.
+func loadSession(key string, v any) bool { return loadFrom("sessionStorage", key, v) }
+
+// saveSession writes v to session storage under key.
+func saveSession(key string, v any) { saveTo("sessionStorage", key, v) }
+
+// loadFrom reads key from the browser's storage area into v.
+func loadFrom(area, key string, v any) (ok bool) {
 	if !app.IsClient {
 		return false
 	}
@@ -387,15 +474,15 @@ func loadJSON(key string, v any) (ok bool) {
 			ok = false
 		}
 	}()
-	s := app.Window().Get("localStorage").Call("getItem", key)
+	s := app.Window().Get(area).Call("getItem", key)
 	if s.IsNull() || s.IsUndefined() {
 		return false
 	}
 	return json.Unmarshal([]byte(s.String()), v) == nil
 }
 
-// saveJSON writes v to local storage under key.
-func saveJSON(key string, v any) {
+// saveTo writes v to the browser's storage area under key.
+func saveTo(area, key string, v any) {
 	if !app.IsClient {
 		return
 	}
@@ -404,5 +491,5 @@ func saveJSON(key string, v any) {
 		return
 	}
 	defer func() { recover() }() // storage disabled or full: not fatal
-	app.Window().Get("localStorage").Call("setItem", key, string(b))
+	app.Window().Get(area).Call("setItem", key, string(b))
 }

@@ -27,6 +27,7 @@ type LogView struct {
 	app.Compo
 	Hub *Hub
 
+	typed  typed   // the filter fields
 	top    float64 // the list's scrollTop
 	height float64 // the list's visible height
 	added  uint64  // the log's Added count at the last change
@@ -149,14 +150,7 @@ func (c *LogView) Render() app.UI {
 			pause += " (" + strconv.Itoa(k) + " new)"
 		}
 	}
-	count := strconv.Itoa(n) + " shown"
-	if n != l.Len() {
-		count += " of " + strconv.Itoa(l.Len())
-	}
-	count += " · " + strconv.FormatUint(l.Received(), 10) + " received"
-	if d := l.Evicted() + m.Dropped; d > 0 {
-		count += " · " + strconv.FormatUint(d, 10) + " dropped"
-	}
+	count := m.LogSummary(n)
 	return app.Section().ID("log").Class("card log").Aria("labelledby", "log-title").Body(
 		app.Div().Class("row").Body(
 			app.H2().ID("log-title").Text("Messages"),
@@ -172,6 +166,14 @@ func (c *LogView) Render() app.UI {
 						return uistate.ChangedLog
 					})
 				}),
+			app.Button().ID("log-export-jsonl").Type("button").Class("btn small").Text("Export JSON lines").
+				Title("The messages shown (filter applied), oldest first, one JSON object a line").
+				OnClick(func(ctx app.Context, e app.Event) {
+					download("tern-messages.jsonl", "application/jsonl", h.m.Log.ExportJSONLines())
+				}),
+			app.Button().ID("log-export-csv").Type("button").Class("btn small").Text("CSV").
+				Title("The messages shown (filter applied), oldest first, as CSV").
+				OnClick(func(ctx app.Context, e app.Event) { download("tern-messages.csv", "text/csv", h.m.Log.ExportCSV()) }),
 			app.Button().ID("log-clear").Type("button").Class("btn small").Text("Clear").
 				OnClick(func(ctx app.Context, e app.Event) {
 					c.top = 0
@@ -180,19 +182,19 @@ func (c *LogView) Render() app.UI {
 		),
 		app.Div().Class("row filters").Body(
 			app.Label().For("log-filter-topic").Class("sr-only").Text("Filter by topic"),
-			app.Input().ID("log-filter-topic").Type("search").Class("grow mono").Value(f.Topic).
+			c.typed.input(app.Input().ID("log-filter-topic").Type("search").Class("grow mono"), "log-filter-topic", f.Topic).
 				Placeholder("Filter topic (text or MQTT filter, e.g. sensors/+/temp)").Spellcheck(false).
 				OnInput(func(ctx app.Context, e app.Event) {
 					f := l.Filter()
-					f.Topic = inputValue(ctx)
+					f.Topic = c.typed.read(ctx)
 					c.setFilter(ctx, f)
 				}),
 			app.Label().For("log-filter-text").Class("sr-only").Text("Filter by payload"),
-			app.Input().ID("log-filter-text").Type("search").Class("grow").Value(f.Text).
+			c.typed.input(app.Input().ID("log-filter-text").Type("search").Class("grow"), "log-filter-text", f.Text).
 				Placeholder("Filter payload text").Spellcheck(false).
 				OnInput(func(ctx app.Context, e app.Event) {
 					f := l.Filter()
-					f.Text = inputValue(ctx)
+					f.Text = c.typed.read(ctx)
 					c.setFilter(ctx, f)
 				}),
 		),
@@ -203,6 +205,7 @@ func (c *LogView) Render() app.UI {
 			app.If(n == 0, app.P().Class("empty muted").Text(emptyText(m))),
 			app.Div().Class("log-spacer").Style("height", px(float64(n)*rowHeight)).Body(rows...),
 		),
+		app.P().ID("log-legend").Class("muted small legend").Text("Flags: "+uistate.FlagsLegend),
 	)
 }
 
@@ -239,24 +242,9 @@ func (c *LogView) row(i int, msg *uistate.Message) app.UI {
 		app.Span().Class("log-bar").Style("background", color).Aria("hidden", "true"),
 		app.Span().Class("log-time").Text(clock(msg.Time)),
 		app.Span().Class("log-topic").Text(msg.Topic),
-		app.Span().Class("log-flags").Text(flags(msg)),
-		app.Span().Class("log-payload").Text(uistate.Preview(msg.Payload, previewRunes)),
+		app.Span().Class("log-flags").Title(msg.FlagsTitle()).Text(msg.Flags()),
+		app.Span().Class("log-payload").Text(uistate.PreviewAs(msg.Payload, m.Format, previewRunes)),
 	)
-}
-
-// flags abbreviates a message's QoS, retain and dup flags.
-func flags(m *uistate.Message) string {
-	s := "Q" + strconv.Itoa(int(m.QoS))
-	if m.Retain {
-		s += " R"
-	}
-	if m.Dup {
-		s += " D"
-	}
-	if m.HasProperties() {
-		s += " P"
-	}
-	return s
 }
 
 // onClick selects the clicked row: one handler for the whole list rather
@@ -324,6 +312,8 @@ func (c *LogView) onKey(ctx app.Context, e app.Event) {
 type Detail struct {
 	app.Compo
 	Hub *Hub
+
+	all uint64 // the message whose payload is shown in full
 }
 
 // OnMount observes the log (the selection lives there) and the settings.
@@ -341,7 +331,12 @@ func (d *Detail) Render() app.UI {
 			app.P().Class("muted").Text("Select a message to see it in full (click it, or use ↑ ↓ in the list)."),
 		)
 	}
-	text, used := uistate.FormatPayload(msg.Payload, m.Format)
+	limit := uistate.DetailLimit
+	if d.all == msg.Seq {
+		limit = 0
+	}
+	text, used, cut := uistate.FormatPayloadLimit(msg.Payload, m.Format, limit)
+	seq := msg.Seq
 	var subs []app.UI
 	for _, s := range m.Subs.Matching(msg.Topic) {
 		subs = append(subs, app.Span().Class("chip").Style("--c", s.Color).Text(s.Filter))
@@ -380,20 +375,44 @@ func (d *Detail) Render() app.UI {
 		properties(msg.Props),
 		app.Div().Class("row").Body(
 			app.H3().Class("grow").Text("Payload"),
-			app.Label().For("detail-format").Class("sr-only").Text("Payload format"),
-			app.Select().ID("detail-format").OnChange(func(ctx app.Context, e app.Event) {
-				f := uistate.ParseFormat(inputValue(ctx))
-				h.Change(ctx, func(m *uistate.Model) uistate.Changed { m.Format = f; return uistate.ChangedSettings })
-			}).Body(app.Range(uistate.Formats).Slice(func(i int) app.UI {
-				f := uistate.Formats[i]
-				label := formatLabel(f)
-				if f == uistate.FormatAuto && m.Format == uistate.FormatAuto {
-					label += " (" + formatLabel(used) + ")"
-				}
-				return app.Option().Value(f.String()).Selected(f == m.Format).Text(label)
-			})),
+			formatSelect(h, "detail-format", used),
 		),
 		app.Pre().ID("detail-payload").Class("payload", "fmt-"+used.String()).Text(text),
+		showAll(cut, len(msg.Payload), func() { d.all = seq }),
+	)
+}
+
+// showAll is the "Show all" button under a payload cut for the page.
+func showAll(cut bool, n int, show func()) app.UI {
+	if !cut {
+		return nil
+	}
+	return app.Button().Class("btn small show-all").Type("button").Text("Show all (" + size(n) + ")").
+		OnClick(func(ctx app.Context, e app.Event) { show() })
+}
+
+// formatSelect is the payload format switch, one for the log, the
+// message detail and the topic tree (Model.Format); used is the format
+// auto chose for the payload shown beside it.
+func formatSelect(h *Hub, id string, used uistate.Format) app.UI {
+	m := h.m
+	return app.Span().Body(
+		app.Label().For(id).Class("sr-only").Text("Payload format"),
+		app.Select().ID(id).Class("fmt-select").Title("How payloads are shown, here, in the log and in the topic tree").
+			OnChange(func(ctx app.Context, e app.Event) {
+				f := uistate.ParseFormat(inputValue(ctx))
+				h.Change(ctx, func(m *uistate.Model) uistate.Changed {
+					m.Format = f
+					return uistate.ChangedSettings | uistate.ChangedLog
+				})
+			}).Body(app.Range(uistate.Formats).Slice(func(i int) app.UI {
+			f := uistate.Formats[i]
+			label := formatLabel(f)
+			if f == uistate.FormatAuto && m.Format == uistate.FormatAuto && used != uistate.FormatAuto {
+				label += " (" + formatLabel(used) + ")"
+			}
+			return app.Option().Value(f.String()).Selected(f == m.Format).Text(label)
+		})),
 	)
 }
 

@@ -17,7 +17,6 @@ import (
 // The browser tests check the behaviour.
 func TestPart2PagesRender(t *testing.T) {
 	h := NewHub(Env{PageURL: "http://localhost:8080/", MQTTPath: "/mqtt"})
-	x := h.extras()
 
 	// Before any state: both render.
 	for _, path := range []string{PathTree, PathChat} {
@@ -27,8 +26,8 @@ func TestPart2PagesRender(t *testing.T) {
 		}
 	}
 
-	tr := x.tree
-	tr.state = uistate.Connected
+	tr := h.tree
+	h.m.Conn.State = uistate.Connected
 	now := time.Now()
 	tr.t.Apply(
 		livetree.Message{Topic: "plant/line1/temp", Payload: []byte("21.5"), Retain: true, Time: now},
@@ -42,7 +41,7 @@ func TestPart2PagesRender(t *testing.T) {
 	if _, err := tr.chart.Add(n, ""); err != nil {
 		t.Fatal(err)
 	}
-	tr.clear = &clearJob{node: "plant", topics: tr.t.RetainedUnder(tr.t.Get("plant"))}
+	tr.clear = tr.t.NewClearJob(tr.t.Get("plant"))
 	html := render(t, h, PathTree)
 	for _, want := range []string{`id="tt-scroll"`, `data-topic="plant/line1/temp"`, `id="tt-detail-topic"`,
 		`id="tt-diff"`, "- 21.5", "+ 22", `id="tt-history"`, "<svg", "polyline", `id="tt-legend"`,
@@ -56,12 +55,12 @@ func TestPart2PagesRender(t *testing.T) {
 		t.Error("the search is not applied")
 	}
 
-	c := x.chat
+	c := h.chat
 	c.base = "tctest"
 	st := c.st
 	st.Nick = "alice"
 	st.Join("lobby")
-	c.rooms["lobby"] = &roomConn{state: chat.Connected}
+	c.rooms["lobby"] = &roomConn{state: uistate.Connected}
 	st.Receive("chat/lobby/presence/a", chat.Presence{Nick: "alice"}.Encode(), true, now)
 	st.Receive("chat/lobby/presence/b", chat.Presence{Nick: "bob"}.Encode(), false, now)
 	st.Receive("chat/lobby/messages", chat.NewMessage("bob", "hi <there>", now).Encode(), false, now)

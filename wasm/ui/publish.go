@@ -16,6 +16,8 @@ import (
 type PublishPanel struct {
 	app.Compo
 	Hub *Hub
+
+	typed typed
 }
 
 // OnMount observes the draft, the history and the connection.
@@ -51,13 +53,13 @@ func (p *PublishPanel) Render() app.UI {
 				}
 			}).Body(
 			app.Label().For("pub-topic").Class("sr-only").Text("Topic"),
-			app.Input().ID("pub-topic").Type("text").Class("mono").Placeholder("topic").Value(d.Topic).
+			p.typed.input(app.Input().ID("pub-topic").Type("text").Class("mono").Placeholder("topic"), "pub-topic", d.Topic).
 				Spellcheck(false).AutoComplete(false).
-				OnInput(func(ctx app.Context, e app.Event) { d.Topic = inputValue(ctx) }),
+				OnInput(func(ctx app.Context, e app.Event) { d.Topic = p.typed.read(ctx) }),
 			app.Label().For("pub-payload").Class("sr-only").Text("Payload"),
-			app.Textarea().ID("pub-payload").Class("mono").Rows(4).Placeholder("payload").Attr("value", d.Payload).
+			p.typed.textarea(app.Textarea().ID("pub-payload").Class("mono").Rows(4).Placeholder("payload"), "pub-payload", d.Payload).
 				Spellcheck(false).
-				OnInput(func(ctx app.Context, e app.Event) { d.Payload = inputValue(ctx) }),
+				OnInput(func(ctx app.Context, e app.Event) { d.Payload = p.typed.read(ctx) }),
 			app.Div().Class("row").Body(
 				app.Label().For("pub-qos").Class("sr-only").Text("QoS"),
 				app.Select().ID("pub-qos").OnChange(func(ctx app.Context, e app.Event) { d.QoS = byte(atoi(inputValue(ctx), 2)) }).
@@ -80,8 +82,8 @@ func (p *PublishPanel) Render() app.UI {
 
 func (p *PublishPanel) properties(d *uistate.Publish) app.UI {
 	text := func(id, label, placeholder string, v *string) app.UI {
-		return field(id, label, app.Input().ID(id).Type("text").Class("mono").Placeholder(placeholder).Value(*v).
-			Spellcheck(false).OnInput(func(ctx app.Context, e app.Event) { *v = inputValue(ctx) }))
+		return field(id, label, p.typed.input(app.Input().ID(id).Type("text").Class("mono").Placeholder(placeholder), id, *v).
+			Spellcheck(false).OnInput(func(ctx app.Context, e app.Event) { *v = p.typed.read(ctx) }))
 	}
 	return app.Details().Class("opts").Open(len(d.UserProperties) > 0 || d.ContentType != "" || d.ResponseTopic != "").Body(
 		app.Summary().Text("MQTT 5.0 properties"),

@@ -10,6 +10,8 @@
 package ui
 
 import (
+	"strconv"
+
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
 
 	"github.com/ternmq/tern/wasm/uistate"
@@ -27,14 +29,19 @@ type Page struct {
 const (
 	PathMessages   = "/"
 	PathConnection = "/connection"
+	PathTree       = "/tree"
+	PathChat       = "/chat"
 )
 
-// Pages lists the routes in tab order. The topic tree and chat rooms
-// (part 2) add theirs here, each a component that renders the Hub's model
-// and uses its connection.
+// Pages lists the routes in tab order, each a component that renders the
+// Hub's state: the Messages page and the topic tree read the Hub's one
+// connection, the chat has its own (chathub.go).
 var Pages = []Page{
 	{Path: PathMessages, Title: "Messages", Key: "m", New: func(h *Hub) app.UI { return &MessagesPage{Hub: h} }},
 	{Path: PathConnection, Title: "Connection", Key: "c", New: func(h *Hub) app.UI { return &ConnectionPage{Hub: h} }},
+	{Path: PathTree, Title: "Topic tree", Key: "t", New: func(h *Hub) app.UI { return &TreePage{Hub: h} }},
+	{Path: PathChat, Title: "Chat", Key: "h", New: func(h *Hub) app.UI { return &ChatPage{Hub: h} }},
+	{Path: PathBroker, Title: "Broker", Key: "b", New: func(h *Hub) app.UI { return &BrokerPage{Hub: h} }}, // broker.go
 }
 
 // Register registers every page with app.RouteFunc, so that each gets the
@@ -161,29 +168,45 @@ func (s *Shell) toggleTheme(ctx app.Context, e app.Event) {
 	})
 }
 
-// StatusPill shows the connection state in the header.
+// StatusPill shows in the header the state of each connection the page
+// holds: the one of the Messages page and the topic tree, and, once a
+// room is joined, the chat's.
 type StatusPill struct {
 	app.Compo
 	Hub *Hub
 }
 
-// OnMount observes the connection.
-func (p *StatusPill) OnMount(ctx app.Context) { observe(ctx, uistate.ChangedConn, nil) }
+// OnMount observes the connections.
+func (p *StatusPill) OnMount(ctx app.Context) {
+	observe(ctx, uistate.ChangedConn, nil)
+	observeKey(ctx, keyChat, nil)
+}
 
-// Render draws the pill.
+// Render draws the pills.
 func (p *StatusPill) Render() app.UI {
 	c := &p.Hub.m.Conn
-	title := c.State.String()
+	title := "Messages and topic tree: " + c.State.String()
 	if c.URL != "" {
 		title += ": " + c.URL
 	}
 	if c.Failure != nil {
 		title += " — " + c.Failure.Text
 	}
-	return app.Span().ID("conn-status").Class("pill", "state-"+stateClass(c.State)).
-		Role("status").Aria("live", "polite").Title(title).Body(
-		app.Span().Class("dot").Aria("hidden", "true"),
-		app.Span().ID("conn-status-text").Text(c.State.String()),
+	chatState, chatConns := p.Hub.chat.connState()
+	return app.Span().Class("pills").Body(
+		app.Span().ID("conn-status").Class("pill", "state-"+stateClass(c.State)).
+			Role("status").Aria("live", "polite").Title(title).Body(
+			app.Span().Class("dot").Aria("hidden", "true"),
+			app.Span().ID("conn-status-text").Text(c.State.String()),
+		),
+		app.If(chatConns > 0,
+			app.Span().ID("chat-status").Class("pill", "state-"+stateClass(chatState)).
+				Role("status").Aria("live", "polite").
+				Title("Chat: "+strconv.Itoa(chatConns)+" "+plural(chatConns, "connection", "connections")+", "+chatState.String()).Body(
+				app.Span().Class("dot").Aria("hidden", "true"),
+				app.Span().ID("chat-status-text").Text("Chat "+chatState.String()),
+			),
+		),
 	)
 }
 

@@ -38,6 +38,7 @@ type SubsPanel struct {
 	Hub *Hub
 
 	// the form being filled in
+	typed  typed
 	filter string
 	qos    byte
 	noLoc  bool
@@ -63,9 +64,9 @@ func (p *SubsPanel) Render() app.UI {
 		app.Form().ID("sub-form").OnSubmit(p.add).Body(
 			app.Div().Class("row").Body(
 				app.Label().For("sub-filter").Class("sr-only").Text("Topic filter"),
-				app.Input().ID("sub-filter").Type("text").Class("grow mono").Placeholder("topic/filter/#").
-					Value(p.filter).Spellcheck(false).AutoComplete(false).
-					OnInput(func(ctx app.Context, e app.Event) { p.filter = inputValue(ctx) }),
+				p.typed.input(app.Input().ID("sub-filter").Type("text").Class("grow mono").Placeholder("topic/filter/#"), "sub-filter", p.filter).
+					Spellcheck(false).AutoComplete(false).
+					OnInput(func(ctx app.Context, e app.Event) { p.filter = p.typed.read(ctx) }),
 				app.Label().For("sub-qos").Class("sr-only").Text("Maximum QoS"),
 				app.Select().ID("sub-qos").OnChange(func(ctx app.Context, e app.Event) { p.qos = byte(atoi(inputValue(ctx), 2)) }).
 					Body(qosOpt(0, p.qos), qosOpt(1, p.qos), qosOpt(2, p.qos)),

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
@@ -22,146 +20,113 @@ const (
 	keyChart    = "tern/chart"     // the chart's series and points
 )
 
-// Subscription ids of the tree's service.
+// Subscription ids of the tree (negative: the log's are positive).
 const (
-	treeSubAll = 1 // "#"
-	treeSubSys = 2 // "$SYS/#"
+	treeSubAll = -1 // "#"
+	treeSubSys = -2 // "$SYS/#"
 )
+
+// treeMaxPending bounds the messages of one batch of the page's
+// connection: the tree wants them all (the log keeps the newest 10,000).
+const treeMaxPending = 50_000
 
 // Clearing retained messages publishes this many at a time.
 const clearParallel = 16
 
-// treeHub is the topic tree's state and its MQTT connection.
+// treeHub is the topic tree's state. It reads the Hub's connection: once
+// the tree page has been opened, the connection subscribes to "#" for the
+// tree (uistate.SinkTree) besides the log's subscriptions, and each
+// message arrives once for both.
 type treeHub struct {
 	h     *Hub
 	t     *livetree.Tree
 	chart livetree.Chart
-	revs  revs
 
-	svc        *service.Service
-	state      uistate.ConnState
+	active     bool             // the page was opened: the tree follows the connection
+	subscribed *service.Service // the connection subscribed for the tree
 	err        string
-	subscribed bool
 	sys        bool // subscribe to $SYS/# too
 	dropped    uint64
 	scratch    []livetree.Message
 
-	rateAt   time.Time
-	rateFrom uint64
-	rate     float64 // messages per second over the last second or so
+	rate livetree.Rate // messages a second into the tree
 
-	clear  *clearJob
+	clear  *livetree.ClearJob
 	result string // what the last clearing did
 
 	paths map[string]string // the chart path chosen per topic
 }
 
-// clearJob is a "clear retained under this node": asked, then confirmed
-// and running.
-type clearJob struct {
-	node    string
-	topics  []string
-	running bool
-	done    atomic.Int64
-	failed  atomic.Int64
-	errMu   sync.Mutex
-	err     string
-}
-
 func newTreeHub(h *Hub) *treeHub {
-	return &treeHub{h: h, t: livetree.New(livetree.Options{}), revs: revs{}, paths: map[string]string{}}
+	return &treeHub{h: h, t: livetree.New(livetree.Options{AutoOpen: true}), paths: map[string]string{}}
 }
 
-// follow starts the tree's connection when the page is connected, and
-// stops it when the page disconnects. Components call it on mount and when
-// the page's connection changes.
+// state is the state of the connection the tree reads.
+func (x *treeHub) state() uistate.ConnState { return x.h.m.Conn.State }
+
+// open is called when the tree page mounts: from now on the tree follows
+// the page's connection.
+func (x *treeHub) open(ctx app.Context) {
+	x.active = true
+	x.follow(ctx)
+}
+
+// follow subscribes the connection for the tree when it is connected and
+// the tree has not been subscribed on it yet; it is called on every
+// change of the connection.
 func (x *treeHub) follow(ctx app.Context) {
-	switch x.h.m.Conn.State {
-	case uistate.Connected:
-		if x.svc == nil {
-			x.start(ctx)
-		}
-	case uistate.Disconnected, uistate.Failed:
-		if x.svc != nil {
-			x.stop(ctx)
-		}
+	svc := x.h.svc
+	if !x.active || svc == nil || x.subscribed == svc || x.state() != uistate.Connected {
+		x.changed(ctx, keyTreeConn)
+		return
 	}
-}
-
-// start connects the tree with the page's connection form (its own client
-// id, a clean session) and a fresh tree.
-func (x *treeHub) start(ctx app.Context) {
-	prof := x.h.m.Form
-	prof.CleanStart, prof.SessionExpiry, prof.Will = true, 0, nil
-	x.t = livetree.New(livetree.Options{RetainAsPublished: prof.Version == 5})
-	x.chart.Clear()
-	x.state, x.err, x.subscribed, x.dropped, x.clear, x.result = uistate.Connecting, "", false, 0, nil, ""
-	x.rateAt, x.rateFrom, x.rate = time.Now(), 0, 0
-	var svc *service.Service
-	svc = service.New(service.Options{
-		Profile:    prof,
-		ClientID:   x.h.m.TabClientID + "-tree",
-		MaxPending: 50_000,
-		OnUpdate: func(u uistate.Update) {
-			postTo(x.h, func(ctx app.Context) { x.apply(ctx, svc, u) })
-		},
-	})
-	x.svc = svc
-	go func() {
-		cctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
-		defer cancel()
-		svc.Connect(cctx) // the outcome arrives as an update
-	}()
-	x.changed(ctx, keyTree, keyTreeConn, keyChart)
-}
-
-// stop closes the tree's connection; the tree stays as it was.
-func (x *treeHub) stop(ctx app.Context) {
-	if svc := x.svc; svc != nil {
-		x.svc = nil
-		go svc.Close()
+	x.subscribed = svc
+	x.subscribe(svc, treeSubAll, "#")
+	if x.sys {
+		x.subscribe(svc, treeSubSys, "$SYS/#")
 	}
-	x.state, x.clear = uistate.Disconnected, nil
 	x.changed(ctx, keyTreeConn)
+}
+
+// restart starts a fresh tree for a new connection of the page.
+func (x *treeHub) restart(ctx app.Context) {
+	x.t = livetree.New(livetree.Options{AutoOpen: true, RetainAsPublished: x.h.m.Form.Version == 5})
+	x.chart.Clear()
+	x.err, x.subscribed, x.dropped, x.clear, x.result = "", nil, 0, nil, ""
+	x.rate.Reset(0, time.Now())
+	x.changed(ctx, keyTree, keyTreeConn, keyChart)
 }
 
 func (x *treeHub) changed(ctx app.Context, keys ...string) {
 	for _, k := range keys {
-		x.revs.bump(ctx, k)
+		x.h.bump(ctx, k)
 	}
 }
 
-// apply applies an update of svc on the UI goroutine.
+// apply applies the tree's part of an update of the page's connection
+// svc, on the UI goroutine.
 func (x *treeHub) apply(ctx app.Context, svc *service.Service, u uistate.Update) {
-	if x.svc != svc {
-		return
+	if len(u.Conn) > 0 {
+		x.follow(ctx)
 	}
-	for _, e := range u.Conn {
-		x.state = e.State
-		x.err = ""
-		if e.Failure != nil {
-			x.err = e.Failure.Text
-		}
-		if e.State == uistate.Connected && !x.subscribed {
-			x.subscribed = true
-			x.subscribe(svc, treeSubAll, "#")
-			if x.sys {
-				x.subscribe(svc, treeSubSys, "$SYS/#")
-			}
-		}
+	if x.subscribed != svc {
+		return
 	}
 	x.dropped += u.Dropped
-	if len(u.Conn) > 0 || u.Dropped > 0 {
+	if u.Dropped > 0 {
 		x.changed(ctx, keyTreeConn)
-	}
-	if len(u.Messages) == 0 {
-		return
 	}
 	msgs := x.scratch[:0]
 	for i := range u.Messages {
 		m := &u.Messages[i]
+		if m.Sinks&uistate.SinkTree == 0 {
+			continue
+		}
 		msgs = append(msgs, livetree.Message{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS,
 			Retain: m.Retain, Time: m.Time, Props: m.Props})
+	}
+	if len(msgs) == 0 {
+		return
 	}
 	x.t.Apply(msgs...)
 	if x.chart.Observe(msgs) {
@@ -169,27 +134,25 @@ func (x *treeHub) apply(ctx app.Context, svc *service.Service, u uistate.Update)
 	}
 	clear(msgs)
 	x.scratch = msgs[:0]
-	if now := time.Now(); now.Sub(x.rateAt) >= time.Second {
-		x.rate = float64(x.t.Messages()-x.rateFrom) / now.Sub(x.rateAt).Seconds()
-		x.rateAt, x.rateFrom = now, x.t.Messages()
-	}
+	x.rate.Observe(x.t.Messages(), time.Now())
 	x.changed(ctx, keyTree)
 }
 
-// subscribe subscribes the tree's service to filter, with Retain As
-// Published on 5.0 so that the tree sees which live messages are retained.
+// subscribe subscribes the connection to filter for the tree, with Retain
+// As Published on 5.0 so that the tree sees which live messages are
+// retained.
 func (x *treeHub) subscribe(svc *service.Service, id int, filter string) {
 	sub := uistate.Subscription{ID: id, Filter: filter, RetainAsPublished: x.h.m.Form.Version == 5}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		code, err := svc.Subscribe(ctx, sub)
+		code, err := svc.Subscribe(ctx, uistate.SinkTree, sub)
 		if err == nil && code.IsError() {
 			err = fmt.Errorf("refused: %v", code)
 		}
 		if err != nil {
-			postTo(x.h, func(ctx app.Context) {
-				if x.svc == svc {
+			x.h.dispatch(func(ctx app.Context) {
+				if x.subscribed == svc {
 					x.err = fmt.Sprintf("Subscribing to %s failed: %v", filter, err)
 					x.changed(ctx, keyTreeConn)
 				}
@@ -201,15 +164,15 @@ func (x *treeHub) subscribe(svc *service.Service, id int, filter string) {
 // setSys turns the $SYS/# subscription on or off.
 func (x *treeHub) setSys(ctx app.Context, on bool) {
 	x.sys = on
-	svc := x.svc
-	if svc != nil && x.subscribed {
+	svc := x.subscribed
+	if svc != nil {
 		if on {
 			x.subscribe(svc, treeSubSys, "$SYS/#")
 		} else {
 			go func() {
 				cctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 				defer cancel()
-				svc.Unsubscribe(cctx, "$SYS/#")
+				svc.Unsubscribe(cctx, uistate.SinkTree, "$SYS/#")
 			}()
 		}
 	}
@@ -230,10 +193,10 @@ func (x *treeHub) fillDraft(ctx app.Context, n *livetree.Node) {
 // askClear opens the confirmation for clearing the retained messages at
 // and below n.
 func (x *treeHub) askClear(ctx app.Context, n *livetree.Node) {
-	if x.clear != nil && x.clear.running {
+	if x.clear != nil && x.clear.Running() {
 		return
 	}
-	x.clear = &clearJob{node: n.Topic(), topics: x.t.RetainedUnder(n)}
+	x.clear = x.t.NewClearJob(n)
 	x.result = ""
 	x.changed(ctx, keyTreeConn)
 	// Cancel has the focus, so that Enter does not clear by accident.
@@ -242,7 +205,7 @@ func (x *treeHub) askClear(ctx app.Context, n *livetree.Node) {
 
 // cancelClear closes the confirmation.
 func (x *treeHub) cancelClear(ctx app.Context) {
-	if x.clear != nil && !x.clear.running {
+	if x.clear != nil && !x.clear.Running() {
 		x.clear = nil
 		x.changed(ctx, keyTreeConn)
 	}
@@ -252,65 +215,29 @@ func (x *treeHub) cancelClear(ctx app.Context) {
 // of the job, clearParallel at a time, and reports the progress a few
 // times a second (one Dispatch each, whatever the number of topics).
 func (x *treeHub) confirmClear(ctx app.Context) {
-	job, svc := x.clear, x.svc
-	if job == nil || job.running || svc == nil {
+	job, svc := x.clear, x.h.connected()
+	if job == nil || job.Running() || svc == nil {
 		return
 	}
-	job.running = true
-	x.changed(ctx, keyTreeConn)
+	publish := func(ctx context.Context, topic string) error {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		return svc.Publish(ctx, uistate.Publish{Topic: topic, QoS: 1, Retain: true})
+	}
+	progress := func() { x.h.dispatch(func(ctx app.Context) { x.changed(ctx, keyTreeConn) }) }
+	job.Start()
 	go func() {
-		topics := make(chan string)
-		var wg sync.WaitGroup
-		for range min(clearParallel, len(job.topics)) {
-			wg.Go(func() {
-				for t := range topics {
-					cctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-					err := svc.Publish(cctx, uistate.Publish{Topic: t, QoS: 1, Retain: true})
-					cancel()
-					if err != nil {
-						job.failed.Add(1)
-						job.errMu.Lock()
-						if job.err == "" {
-							job.err = fmt.Sprintf("%s: %v", t, err)
-						}
-						job.errMu.Unlock()
-					}
-					job.done.Add(1)
-				}
-			})
-		}
-		finished := make(chan struct{})
-		go func() {
-			tick := time.NewTicker(150 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-finished:
-					return
-				case <-tick.C:
-					postTo(x.h, func(ctx app.Context) { x.changed(ctx, keyTreeConn) })
-				}
-			}
-		}()
-		for _, t := range job.topics {
-			topics <- t
-		}
-		close(topics)
-		wg.Wait()
-		close(finished)
-		postTo(x.h, func(ctx app.Context) { x.finishClear(ctx, job) })
+		job.Run(context.Background(), clearParallel, 150*time.Millisecond, publish, progress)
+		x.h.dispatch(func(ctx app.Context) { x.finishClear(ctx, job) })
 	}()
+	x.changed(ctx, keyTreeConn)
 }
 
-func (x *treeHub) finishClear(ctx app.Context, job *clearJob) {
+func (x *treeHub) finishClear(ctx app.Context, job *livetree.ClearJob) {
 	if x.clear != job {
 		return
 	}
-	n, failed := len(job.topics), int(job.failed.Load())
-	x.result = fmt.Sprintf("Cleared %d retained %s under %s.", n-failed, plural(n-failed, "message", "messages"), job.node)
-	if failed > 0 {
-		x.result += fmt.Sprintf(" %d failed (%s).", failed, job.err)
-	}
+	x.result = job.Result()
 	x.clear = nil
 	x.changed(ctx, keyTreeConn)
 }
@@ -335,7 +262,7 @@ func (x *treeHub) removeChart(ctx app.Context, topic, path string) {
 func (x *treeHub) stats(topic string) livetree.Stats {
 	v, b := x.t.HistoryLen()
 	st := livetree.Stats{Topics: x.t.Len(), Nodes: x.t.Nodes(), Messages: x.t.Messages(), Dropped: x.t.Dropped() + x.dropped,
-		Rate: x.rate, HistoryValues: v, HistoryBytes: b}
+		Rate: x.rate.PerSecond(time.Now()), HistoryValues: v, HistoryBytes: b}
 	if n := x.t.Get(topic); topic != "" && n != nil {
 		st.Has = n.HasValue()
 	}

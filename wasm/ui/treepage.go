@@ -30,14 +30,14 @@ type TreePage struct {
 	closeStats func()
 }
 
-// OnMount starts the tree's connection when the page is connected, and
-// follows the page's connection from then on.
+// OnMount subscribes the page's connection for the tree when it is
+// connected, and follows the connection from then on.
 func (p *TreePage) OnMount(ctx app.Context) {
 	h := p.Hub
 	h.attach(ctx)
-	x := h.extras().tree
+	x := h.tree
 	observe(ctx, uistate.ChangedConn, func() { x.follow(ctx) })
-	x.follow(ctx)
+	x.open(ctx)
 	p.closeKeys = app.Window().AddEventListener("keydown", p.onKey)
 	p.closeStats = exposeTreeStats(x)
 }
@@ -120,28 +120,26 @@ func (s *TreeStatus) OnMount(ctx app.Context) {
 
 // Render draws the status line.
 func (s *TreeStatus) Render() app.UI {
-	x := s.Hub.extras().tree
+	x := s.Hub.tree
 	t := x.t
 	var state string
 	switch {
-	case x.svc == nil && s.Hub.m.Conn.State != uistate.Connected:
+	case x.subscribed == nil && x.state() != uistate.Connected:
 		state = "Connect to see the topics of the broker (the tree subscribes to #)."
-	case x.state == uistate.Connected:
+	case x.state() == uistate.Connected:
 		state = "Live"
 	default:
-		state = x.state.String()
+		state = x.state().String()
 	}
-	rate := x.rate
-	if time.Since(x.rateAt) > 2*time.Second {
-		rate = 0 // nothing arrived lately
-	}
-	counts := strconv.Itoa(t.Len()) + " topics · " + strconv.FormatUint(t.Messages(), 10) + " messages · " +
+	rate := x.rate.PerSecond(time.Now())
+	counts := strconv.Itoa(t.Len()) + " " + plural(t.Len(), "topic", "topics") + " · " +
+		strconv.FormatUint(t.Messages(), 10) + " " + plural(int(t.Messages()), "message", "messages") + " · " +
 		strconv.FormatFloat(rate, 'f', 0, 64) + " msg/s"
 	if d := t.Dropped() + x.dropped; d > 0 {
 		counts += " · " + strconv.FormatUint(d, 10) + " dropped"
 	}
 	return app.Section().ID("tt-status").Class("card row tt-status").Aria("label", "Topic tree status").Body(
-		app.Span().ID("tt-state").Class("pill", "state-"+stateClass(x.state)).Body(
+		app.Span().ID("tt-state").Class("pill", "state-"+stateClass(x.state())).Body(
 			app.Span().Class("dot").Aria("hidden", "true"),
 			app.Span().Text(state),
 		),
@@ -171,6 +169,7 @@ type TreeList struct {
 func (l *TreeList) OnMount(ctx app.Context) {
 	l.height = defaultHeight
 	observeKey(ctx, keyTree, nil)
+	observe(ctx, uistate.ChangedSettings, nil) // the payload format
 	ctx.Defer(l.measure)
 }
 
@@ -198,7 +197,7 @@ func (l *TreeList) onScroll(ctx app.Context, e app.Event) {
 
 // Render draws the search and the rows in view.
 func (l *TreeList) Render() app.UI {
-	x := l.Hub.extras().tree
+	x := l.Hub.tree
 	t := x.t
 	rows := t.Rows()
 	n := len(rows)
@@ -254,7 +253,7 @@ func (l *TreeList) emptyText(x *treeHub) string {
 	switch {
 	case x.t.Query() != "" && x.t.Nodes() > 0:
 		return "No topic matches the search."
-	case x.state == uistate.Connected:
+	case x.state() == uistate.Connected:
 		return "No topics yet: nothing has been published since the tree subscribed, and no message is retained."
 	}
 	return "Not connected."
@@ -279,11 +278,12 @@ func (l *TreeList) row(t *livetree.Tree, i int, n *livetree.Node, selected bool)
 	}
 	var count, value string
 	if v := n.Last(); v != nil {
-		value = livetree.Preview(v.Payload, treePreview)
+		value = uistate.PreviewAs(v.Payload, l.Hub.m.Format, treePreview)
 		count = strconv.FormatUint(n.Count(), 10)
 	}
 	if n.NumChildren() > 0 {
-		count = strconv.Itoa(n.Topics()) + " topics · " + strconv.FormatUint(n.Total(), 10) + " msgs"
+		count = strconv.Itoa(n.Topics()) + " " + plural(n.Topics(), "topic", "topics") + " · " +
+			strconv.FormatUint(n.Total(), 10) + " " + plural(int(n.Total()), "msg", "msgs")
 	}
 	row := app.Div().ID("tt-row-"+strconv.Itoa(i)).Class("tt-row").Role("treeitem").
 		Aria("level", n.Depth()+1).Aria("selected", strconv.FormatBool(selected)).
@@ -310,7 +310,7 @@ func (l *TreeList) onClick(ctx app.Context, e app.Event) {
 	if row.IsNull() || row.IsUndefined() {
 		return
 	}
-	x := l.Hub.extras().tree
+	x := l.Hub.tree
 	n := x.t.Get(row.Get("dataset").Get("topic").String())
 	if n == nil {
 		return
@@ -324,7 +324,7 @@ func (l *TreeList) onClick(ctx app.Context, e app.Event) {
 }
 
 func (l *TreeList) onKey(ctx app.Context, e app.Event) {
-	x := l.Hub.extras().tree
+	x := l.Hub.tree
 	page := max(1, int(l.height/rowHeight)-1)
 	if !x.t.Key(e.Get("key").String(), page) {
 		return
@@ -361,6 +361,7 @@ type TreeDetail struct {
 
 	// The diff is computed again only when the selection or its value
 	// changes.
+	all      uint64 // the value (by Seq) shown in full
 	diffNode *livetree.Node
 	diffSeq  uint64
 	diff     []livetree.DiffLine
@@ -369,12 +370,13 @@ type TreeDetail struct {
 // OnMount observes the tree.
 func (d *TreeDetail) OnMount(ctx app.Context) {
 	observeKey(ctx, keyTree, nil)
+	observe(ctx, uistate.ChangedSettings, nil) // the payload format
 	observeKey(ctx, keyTreeConn, nil)
 }
 
 // Render draws the selected topic.
 func (d *TreeDetail) Render() app.UI {
-	x := d.Hub.extras().tree
+	x := d.Hub.tree
 	n := x.t.Selected()
 	if n == nil {
 		return app.Section().ID("tt-detail").Class("card detail").Aria("label", "Selected topic").Body(
@@ -394,7 +396,7 @@ func (d *TreeDetail) Render() app.UI {
 		kv = append(kv, [2]string{"Below", strconv.Itoa(n.Topics()) + " topics, " + strconv.FormatUint(n.Total(), 10) + " messages"})
 	}
 	retained := n.RetainedCount()
-	busy := x.clear != nil && x.clear.running
+	busy := x.clear != nil && x.clear.Running()
 	return app.Section().ID("tt-detail").Class("card detail").Aria("labelledby", "tt-detail-title").Body(
 		app.Div().Class("row").Body(
 			app.H2().ID("tt-detail-title").Class("grow").Text("Topic"),
@@ -406,7 +408,7 @@ func (d *TreeDetail) Render() app.UI {
 						focus("pub-payload")
 					}
 				}),
-			app.Button().ID("tt-clear").Type("button").Class("btn small danger").Disabled(retained == 0 || busy || x.svc == nil).
+			app.Button().ID("tt-clear").Type("button").Class("btn small danger").Disabled(retained == 0 || busy || x.h.connected() == nil).
 				Title("Publish an empty retained message to every retained topic at and below this one").
 				Text("Clear retained ("+strconv.Itoa(retained)+")").
 				OnClick(func(ctx app.Context, e app.Event) {
@@ -489,9 +491,20 @@ func (d *TreeDetail) value(x *treeHub, n *livetree.Node, last, prev *livetree.Va
 				}),
 		)
 	}
+	m := d.Hub.m
+	limit := uistate.DetailLimit
+	if d.all == last.Seq {
+		limit = 0
+	}
+	text, used, cut := uistate.FormatPayloadLimit(last.Payload, m.Format, limit)
+	seq := last.Seq
 	return app.Div().Body(
-		app.H3().Text("Value"),
-		app.Pre().ID("tt-detail-value").Class("payload").Text(livetree.Pretty(last.Payload)),
+		app.Div().Class("row").Body(
+			app.H3().Class("grow").Text("Value"),
+			formatSelect(d.Hub, "tt-format", used),
+		),
+		app.Pre().ID("tt-detail-value").Class("payload", "fmt-"+used.String()).Text(text),
+		showAll(cut, len(last.Payload), func() { d.all = seq }),
 		app.If(last.Truncated(), app.P().Class("muted small").Text("Only the first "+size(len(last.Payload))+" are kept.")),
 		chart,
 		diff,
@@ -503,7 +516,7 @@ func (d *TreeDetail) value(x *treeHub, n *livetree.Node, last, prev *livetree.Va
 				return app.Li().Body(
 					app.Span().Class("log-time").Text(clock(v.Time())),
 					app.If(v.Retain, app.Span().Class("badge").Text("R")),
-					app.Span().Class("mono clip grow").Text(livetree.Preview(v.Payload, 120)),
+					app.Span().Class("mono clip grow").Text(uistate.PreviewAs(v.Payload, m.Format, 120)),
 				)
 			}),
 		),
@@ -567,7 +580,7 @@ func (c *TreeChart) measure(ctx app.Context) {
 
 // Render draws the legend and the chart.
 func (c *TreeChart) Render() app.UI {
-	x := c.Hub.extras().tree
+	x := c.Hub.tree
 	series := x.chart.Series()
 	if len(series) == 0 {
 		return app.Section().ID("tt-chart").Class("card tt-chart").Aria("label", "Chart").Body(
@@ -581,12 +594,15 @@ func (c *TreeChart) Render() app.UI {
 			app.Div().ID("tt-legend").Class("chips grow").Body(
 				app.Range(series).Slice(func(i int) app.UI {
 					s := series[i]
-					last := ""
+					last, axis := "", ""
 					if p, ok := s.Last(); ok {
 						last = " = " + strconv.FormatFloat(p.V, 'g', 6, 64)
 					}
+					if lo, hi, ok := x.chart.AxisRange(i); ok {
+						axis = "axis " + strconv.FormatFloat(lo, 'g', 6, 64) + " to " + strconv.FormatFloat(hi, 'g', 6, 64)
+					}
 					topic, path := s.Topic, s.Path
-					return app.Span().Class("chip tt-series").Style("--c", s.Color).DataSet("topic", topic).Body(
+					return app.Span().Class("chip tt-series").Style("--c", s.Color).DataSet("topic", topic).Title(axis).Body(
 						app.Span().Text(s.Label()+last),
 						// The scope makes go-app replace the handler when the
 						// series in this place changes.
@@ -595,6 +611,17 @@ func (c *TreeChart) Render() app.UI {
 					)
 				}),
 			),
+			app.Label().Class("check small").Title("Draw every series against one value axis (otherwise each has its own: the first on the left, the second on the right)").Body(
+				app.Input().ID("tt-chart-shared").Type("checkbox").Checked(x.chart.SharedAxis).
+					OnChange(func(ctx app.Context, e app.Event) { x.chart.SharedAxis = checked(ctx); x.changed(ctx, keyChart) }),
+				app.Text(" One axis"),
+			),
+			app.Button().ID("tt-chart-pause").Type("button").Class("btn small").Aria("pressed", x.chart.Paused).
+				Text(map[bool]string{false: "Pause", true: "Resume"}[x.chart.Paused]).
+				OnClick(func(ctx app.Context, e app.Event) { x.chart.Paused = !x.chart.Paused; x.changed(ctx, keyChart) }),
+			app.Button().ID("tt-chart-csv").Type("button").Class("btn small").Text("Export CSV").
+				Title("The points of the series shown, as time, series, value").
+				OnClick(func(ctx app.Context, e app.Event) { download("tern-chart.csv", "text/csv", x.chart.CSV()) }),
 			app.Button().ID("tt-chart-clear").Type("button").Class("btn small").Text("Clear chart").
 				OnClick(func(ctx app.Context, e app.Event) { x.chart.Clear(); x.changed(ctx, keyChart, keyTree) }),
 		),
@@ -614,17 +641,17 @@ func (c *TreeConfirm) OnMount(ctx app.Context) { observeKey(ctx, keyTreeConn, ni
 
 // Render draws the dialog while a clearing is asked or running.
 func (c *TreeConfirm) Render() app.UI {
-	x := c.Hub.extras().tree
+	x := c.Hub.tree
 	job := x.clear
 	if job == nil {
 		return app.Div().ID("tt-confirm-none").Hidden(true)
 	}
-	n := len(job.topics)
-	shown := job.topics[:min(n, 12)]
+	n := len(job.Topics)
+	shown := job.Topics[:min(n, 12)]
 	var body app.UI
-	if job.running {
+	if job.Running() {
 		body = app.P().ID("tt-clear-progress").Role("status").
-			Text("Clearing… " + strconv.FormatInt(job.done.Load(), 10) + " of " + strconv.Itoa(n))
+			Text("Clearing… " + strconv.Itoa(first(job.Progress())) + " of " + strconv.Itoa(n))
 	} else {
 		body = app.Div().Body(
 			app.Ul().ID("tt-clear-list").Class("list mono small").Body(
@@ -654,7 +681,7 @@ func (c *TreeConfirm) Render() app.UI {
 				app.Text("This publishes an empty retained message to "),
 				app.Strong().ID("tt-clear-count").Text(strconv.Itoa(n)+" "+plural(n, "topic", "topics")),
 				app.Text(" at and below "),
-				app.Code().Text(job.node),
+				app.Code().Text(job.Node),
 				app.Text(", which deletes their retained messages on the broker. Topics the tree has not seen are not touched."),
 			),
 			body,

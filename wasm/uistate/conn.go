@@ -151,7 +151,9 @@ func Hints(dialURL, pageURL string, f *Failure) []string {
 	}
 	h = append(h, `The server must accept the WebSocket subprotocol "mqtt" (Sec-WebSocket-Protocol: mqtt).`)
 	if page != nil && page.Host != "" && !sameOrigin(u, page) {
-		h = append(h, "This page's origin is "+page.Scheme+"://"+page.Host+": the broker must allow it (Tern: --allow-origin "+page.Hostname()+").")
+		// The broker matches the origin's host with its port: the hint
+		// names both, so that it works as written.
+		h = append(h, "This page's origin is "+page.Scheme+"://"+page.Host+": the broker must allow it (Tern: --allow-origin "+page.Host+").")
 	} else {
 		h = append(h, "The broker must accept this page's origin (Tern accepts its own pages; other origins need --allow-origin).")
 	}

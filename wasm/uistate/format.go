@@ -158,28 +158,26 @@ func Preview(p []byte, max int) string {
 		return ""
 	}
 	if head := p[:min(len(p), 4*max)]; !printable(head, len(head) < len(p)) {
-		const digits = "0123456789abcdef"
-		n := min(len(p), max/3)
-		var b strings.Builder
-		for i := range n {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteByte(digits[p[i]>>4])
-			b.WriteByte(digits[p[i]&15])
-		}
-		if n < len(p) {
-			b.WriteString(" …")
-		}
-		return b.String()
+		return PreviewAs(p, FormatHex, max)
 	}
+	return textPreview(p, max, false)
+}
+
+// textPreview folds runs of white space of the text p to one space, drops
+// other control characters, and cuts it to max runes with "…"; more says
+// that p is the start of a longer payload.
+func textPreview(p []byte, max int, more bool) string {
 	var b strings.Builder
 	runes, space := 0, false
-	for i := 0; i < len(p) && runes < max; {
+	i := 0
+	for i < len(p) && runes < max {
 		r, size := utf8.DecodeRune(p[i:])
 		i += size
 		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
 			space = true
+			continue
+		}
+		if r < 0x20 || r == 0x7f {
 			continue
 		}
 		if space && b.Len() > 0 {
@@ -189,9 +187,77 @@ func Preview(p []byte, max int) string {
 		space = false
 		b.WriteRune(r)
 		runes++
-		if runes >= max && i < len(p) {
-			b.WriteString("…")
-		}
+	}
+	if i < len(p) || more {
+		b.WriteString("…")
 	}
 	return b.String()
+}
+
+// PreviewAs returns a one-line preview of p of at most about max runes in
+// format f, for a row of the log or of the topic tree: FormatAuto and
+// FormatJSON as Preview (text, or hex when p is binary), FormatText as
+// text even if binary (bytes that are not UTF-8 shown as U+FFFD), and
+// FormatHex and FormatBase64 as such. It reads only the start of a large
+// payload.
+func PreviewAs(p []byte, f Format, max int) string {
+	switch f {
+	case FormatHex:
+		n := min(len(p), max/3)
+		s := hexBytes(p[:n])
+		if n < len(p) {
+			s += " …"
+		}
+		return s
+	case FormatBase64:
+		n := min(len(p), max/4*3)
+		s := base64.StdEncoding.EncodeToString(p[:n])
+		if n < len(p) {
+			s += "…"
+		}
+		return s
+	case FormatText:
+		head := p[:min(len(p), 4*max)]
+		return textPreview([]byte(strings.ToValidUTF8(string(head), "\uFFFD")), max, len(head) < len(p))
+	}
+	return Preview(p, max)
+}
+
+// hexBytes returns p as hex bytes separated by spaces.
+func hexBytes(p []byte) string {
+	const digits = "0123456789abcdef"
+	var b strings.Builder
+	b.Grow(3 * len(p))
+	for i, c := range p {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteByte(digits[c>>4])
+		b.WriteByte(digits[c&15])
+	}
+	return b.String()
+}
+
+// DetailLimit is how much of a payload the detail views render until the
+// user asks for all of it (FormatPayloadLimit).
+const DetailLimit = 16 << 10
+
+// FormatPayloadLimit is FormatPayload of at most limit bytes of p (and
+// never more than 256 KiB); cut reports that bytes were left out.
+func FormatPayloadLimit(p []byte, f Format, limit int) (text string, used Format, cut bool) {
+	if limit <= 0 || limit > maxShown {
+		limit = maxShown
+	}
+	if len(p) <= limit {
+		text, used = FormatPayload(p, f)
+		return text, used, false
+	}
+	if f == FormatAuto {
+		f = detect(p[:limit])
+		if f == FormatJSON { // a cut JSON document does not parse
+			f = FormatText
+		}
+	}
+	text, used = FormatPayload(p[:limit], f)
+	return text + "\n… " + strconv.Itoa(len(p)-limit) + " more bytes", used, true
 }

@@ -76,3 +76,45 @@ func TestParseFormat(t *testing.T) {
 		t.Error("unknown format must be auto")
 	}
 }
+
+func TestPreviewAs(t *testing.T) {
+	bin := []byte{0x00, 0x01, 0xff, 0xfe}
+	long := []byte(strings.Repeat("ab ", 100))
+	for _, c := range []struct {
+		p    []byte
+		f    Format
+		max  int
+		want string
+	}{
+		{bin, FormatAuto, 60, "00 01 ff fe"},
+		{bin, FormatHex, 60, "00 01 ff fe"},
+		{bin, FormatHex, 6, "00 01 …"},
+		{bin, FormatBase64, 60, "AAH//g=="},
+		{bin, FormatText, 60, "\uFFFD"}, // a run of bad bytes is one U+FFFD; control bytes are dropped
+		{[]byte("héllo\n  wörld"), FormatText, 60, "héllo wörld"},
+		{[]byte("héllo\n  wörld"), FormatHex, 60, "68 c3 a9 6c 6c 6f 0a 20 20 77 c3 b6 72 6c 64"},
+		{[]byte(`{"a": 1}`), FormatJSON, 60, `{"a": 1}`},
+		{long, FormatAuto, 5, "ab ab…"},
+		{long, FormatText, 5, "ab ab…"},
+		{nil, FormatHex, 10, ""},
+	} {
+		if got := PreviewAs(c.p, c.f, c.max); got != c.want {
+			t.Errorf("PreviewAs(%q, %v, %d) = %q, want %q", c.p, c.f, c.max, got, c.want)
+		}
+	}
+}
+
+func TestFormatPayloadLimit(t *testing.T) {
+	big := []byte(`{"k":"` + strings.Repeat("x", 100) + `"}`)
+	text, used, cut := FormatPayloadLimit(big, FormatAuto, 20)
+	if !cut || used != FormatText || !strings.HasPrefix(text, `{"k":"xxxx`) || !strings.HasSuffix(text, "… 88 more bytes") {
+		t.Errorf("cut JSON: %q, %v, %v", text, used, cut)
+	}
+	text, used, cut = FormatPayloadLimit(big, FormatAuto, 0)
+	if cut || used != FormatJSON || !strings.Contains(text, `"k": "xxx`) {
+		t.Errorf("all of it: %q, %v, %v", text, used, cut)
+	}
+	if text, used, _ := FormatPayloadLimit([]byte{1, 2, 3}, FormatAuto, 2); used != FormatHex || !strings.Contains(text, "01 02") {
+		t.Errorf("binary: %q, %v", text, used)
+	}
+}

@@ -1,6 +1,7 @@
 package uistate
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,8 +25,46 @@ type Message struct {
 	// Sub is the id of the subscription that delivered the message (the
 	// first one when several overlapping subscriptions matched), 0 if none.
 	Sub int
+	// Sinks says which consumers of the connection subscribed to the
+	// message (the log, the topic tree, the chat): a connection shared by
+	// several pages receives each message once and hands it to each.
+	Sinks Sink
 	// Props holds the MQTT 5.0 PUBLISH properties, nil when there were none.
 	Props *codec.Properties
+}
+
+// FlagsLegend explains the abbreviations of Flags, for a legend.
+const FlagsLegend = "Q0–Q2 QoS · R retained · D duplicate (sent again) · P has MQTT 5.0 properties"
+
+// Flags abbreviates the message's QoS, retain and dup flags and whether
+// it has properties: "Q1 R P" (FlagsLegend explains them).
+func (m *Message) Flags() string {
+	s := "Q" + strconv.Itoa(int(m.QoS))
+	if m.Retain {
+		s += " R"
+	}
+	if m.Dup {
+		s += " D"
+	}
+	if m.HasProperties() {
+		s += " P"
+	}
+	return s
+}
+
+// FlagsTitle spells out Flags, for a tooltip.
+func (m *Message) FlagsTitle() string {
+	s := "QoS " + strconv.Itoa(int(m.QoS))
+	if m.Retain {
+		s += ", retained"
+	}
+	if m.Dup {
+		s += ", duplicate (sent again)"
+	}
+	if m.HasProperties() {
+		s += ", has MQTT 5.0 properties"
+	}
+	return s
 }
 
 // HasProperties reports whether the message carries MQTT 5.0 properties
@@ -177,6 +216,11 @@ func (l *Log) Len() int { return l.n }
 // Received returns the number of messages appended since the Log was made,
 // including those held while paused.
 func (l *Log) Received() uint64 { return l.next - 1 + uint64(len(l.held)) + l.heldDropped }
+
+// Lost returns the number of messages lost while paused (more arrived
+// than the log holds); unlike the eviction of the oldest rows from a full
+// log, that is worth telling.
+func (l *Log) Lost() uint64 { return l.heldDropped }
 
 // Evicted returns the number of messages dropped because the log was full,
 // and of messages dropped while paused.

@@ -8,7 +8,10 @@
 // wasm/service feeds it batched updates.
 package uistate
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Changed says which parts of the Model an operation changed, so that only
 // the components showing them render again.
@@ -44,6 +47,20 @@ type Update struct {
 func (u *Update) Empty() bool {
 	return len(u.Messages) == 0 && len(u.Counts) == 0 && u.Dropped == 0 && len(u.Conn) == 0
 }
+
+// Sink is a set of consumers of one connection's messages: what each page
+// builds from the stream (the message log, the topic tree, the chat). A
+// subscription belongs to one sink; a message carries the sinks of every
+// subscription that matched it.
+type Sink uint8
+
+// The sinks of the web client.
+const (
+	SinkLog Sink = 1 << iota
+	SinkTree
+	SinkChat
+	SinkSys // the Broker page's $SYS/#
+)
 
 // Theme is the color theme: "" follows the system, or "light" or "dark".
 type Theme string
@@ -103,6 +120,9 @@ type Model struct {
 	Dropped uint64
 	// Notice is a short message for the user (an error or a confirmation).
 	Notice string
+	// WantConnected is set while the user wants the page connected (from
+	// Connect to Disconnect): a reloaded page connects again.
+	WantConnected bool
 }
 
 // NewModel returns the state of a fresh page at pageURL whose broker
@@ -130,21 +150,33 @@ func (m *Model) ClientID() string {
 }
 
 // LoadProfile fills the connection form from a saved profile; a profile
-// without a client id gets this tab's random one.
-func (m *Model) LoadProfile(p Profile) {
+// without a client id gets this tab's random one. The profile's
+// subscriptions replace the page's when it has some and the page is not
+// connected (a live connection keeps its own); it reports whether they
+// did.
+func (m *Model) LoadProfile(p Profile) (subs bool) {
+	saved := p.Subscriptions
+	p.Subscriptions = nil
 	m.Form = p
 	if m.Form.ClientID == "" {
 		m.Form.ClientID = m.TabClientID
 	}
+	if len(saved) == 0 || m.Conn.State.Live() {
+		return false
+	}
+	m.Subs.Load(saved)
+	return true
 }
 
-// SaveForm saves the connection form as a profile. A client id equal to
-// this tab's random one is saved empty, so that each tab keeps its own.
+// SaveForm saves the connection form as a profile, with the page's
+// subscriptions. A client id equal to this tab's random one is saved
+// empty, so that each tab keeps its own.
 func (m *Model) SaveForm() error {
 	p := m.Form
 	if p.ClientID == m.TabClientID {
 		p.ClientID = ""
 	}
+	p.Subscriptions = m.Subs.Saved()
 	return m.Profiles.Save(p)
 }
 
@@ -170,8 +202,8 @@ func (m *Model) Apply(u Update) Changed {
 		m.SetConn(e)
 		ch |= ChangedConn | ChangedSubs
 	}
-	if len(u.Messages) > 0 || u.Dropped > 0 {
-		m.Log.Append(u.Messages...)
+	if msgs := ForSink(u.Messages, SinkLog); len(msgs) > 0 || u.Dropped > 0 {
+		m.Log.Append(msgs...)
 		m.Dropped += u.Dropped
 		ch |= ChangedLog
 	}
@@ -180,6 +212,48 @@ func (m *Model) Apply(u Update) Changed {
 		ch |= ChangedSubs
 	}
 	return ch
+}
+
+// ForSink returns the messages of msgs for sink (and those for no sink in
+// particular). It returns msgs itself when all are, and a new slice
+// otherwise.
+func ForSink(msgs []Message, sink Sink) []Message {
+	for i := range msgs {
+		if !msgs[i].For(sink) {
+			out := append([]Message(nil), msgs[:i]...)
+			for j := i + 1; j < len(msgs); j++ {
+				if msgs[j].For(sink) {
+					out = append(out, msgs[j])
+				}
+			}
+			return out
+		}
+	}
+	return msgs
+}
+
+// For reports whether the message is for sink: one of its subscriptions
+// is, or it carries no sink at all.
+func (m *Message) For(sink Sink) bool { return m.Sinks == 0 || m.Sinks&sink != 0 }
+
+// LogSummary describes the log's counts for its header: how many rows of
+// the log are shown, how many messages were received, and how many were
+// lost (a batch or a pause overflowed). The oldest rows leaving a full log
+// are the log working as meant and are not counted as lost.
+func (m *Model) LogSummary(shown int) string {
+	l := m.Log
+	s := strconv.Itoa(shown) + " shown"
+	if shown != l.Len() {
+		s += " of " + strconv.Itoa(l.Len())
+	}
+	s += " · " + strconv.FormatUint(l.Received(), 10) + " received"
+	if l.Len() == l.Cap() && l.Evicted() > l.Lost() {
+		s += " (the newest " + strconv.Itoa(l.Cap()) + " kept)"
+	}
+	if d := l.Lost() + m.Dropped; d > 0 {
+		s += " · " + strconv.FormatUint(d, 10) + " dropped"
+	}
+	return s
 }
 
 // SelectedMessage returns the message shown in detail, or nil.

@@ -41,6 +41,10 @@ type Profile struct {
 	// KeepAlive in seconds; 0 turns keep-alive off.
 	KeepAlive uint16 `json:"keep_alive"`
 	Will      *Will  `json:"will,omitempty"`
+	// Subscriptions are made when a connection with the profile is made:
+	// a saved profile keeps those of the page it was saved from, and
+	// loading it restores them.
+	Subscriptions []SavedSub `json:"subscriptions,omitempty"`
 }
 
 // The authentication methods of a profile.
@@ -154,6 +158,7 @@ func (p Profile) forStorage() Profile {
 		w := *p.Will
 		p.Will = &w
 	}
+	p.Subscriptions = append([]SavedSub(nil), p.Subscriptions...)
 	return p
 }
 

@@ -248,7 +248,7 @@ func TestHints(t *testing.T) {
 	if h := Hints("ws://localhost:8080", page, dial); !has(h, "no path") {
 		t.Errorf("no-path hint missing: %q", h)
 	}
-	if h := Hints("ws://other.example:8080/mqtt", page, dial); !has(h, "--allow-origin localhost") {
+	if h := Hints("ws://other.example:8080/mqtt", page, dial); !has(h, "--allow-origin localhost:8080)") {
 		t.Errorf("cross-origin hint missing: %q", h)
 	}
 	if h := Hints("ws://secure.example/mqtt", "https://secure.example/", dial); !has(h, "use wss://") {

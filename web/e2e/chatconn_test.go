@@ -11,15 +11,17 @@ import (
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/wasm/chat"
+	"github.com/ternmq/tern/wasm/service"
+	"github.com/ternmq/tern/wasm/uistate"
 )
 
-// chatUpdates applies a chat.Conn's updates to a chat.State and lets a
+// chatUpdates applies a chat connection's updates to a chat.State and lets a
 // test wait for a condition on it.
 type chatUpdates struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	st     *chat.State
-	events []chat.Event
+	events []uistate.ConnEvent
 }
 
 func newChatUpdates() *chatUpdates {
@@ -28,9 +30,9 @@ func newChatUpdates() *chatUpdates {
 	return u
 }
 
-func (u *chatUpdates) apply(up chat.Update) {
+func (u *chatUpdates) apply(up uistate.Update) {
 	u.mu.Lock()
-	u.events = append(u.events, up.Events...)
+	u.events = append(u.events, up.Conn...)
 	for _, m := range up.Messages {
 		u.st.Receive(m.Topic, m.Payload, m.Retain, m.Time)
 	}
@@ -95,7 +97,8 @@ func TestChatConnWithBroker(t *testing.T) {
 	defer cancel()
 
 	lobbyUp := newChatUpdates()
-	lobby := chat.NewConn(chat.ConnOptions{URL: brokerURL, ClientID: "lobby-test", Filters: []string{chat.PresenceFilter}, OnUpdate: lobbyUp.apply})
+	lobby := service.New(service.Options{URL: brokerURL, Client: client.Options{ClientID: "lobby-test", CleanStart: true},
+		Subscribe: []uistate.Subscription{{Filter: chat.PresenceFilter, QoS: 1}}, DefaultSink: uistate.SinkChat, OnUpdate: lobbyUp.apply})
 	defer lobby.Close()
 	if err := lobby.Connect(ctx); err != nil {
 		t.Fatal(err)
@@ -112,16 +115,18 @@ func TestChatConnWithBroker(t *testing.T) {
 		return c, err
 	}
 	id := chat.RoomClientID("tctest", "r")
-	roomOpts := func(up *chatUpdates) chat.ConnOptions {
-		return chat.ConnOptions{URL: brokerURL, ClientID: id, SessionExpiry: 600, Dialer: dial,
-			Filters: []string{chat.MessagesFilter("r")},
-			Will:    &codec.Will{Topic: chat.PresenceTopic("r", id), QoS: 1, Retain: true},
+	roomOpts := func(up *chatUpdates) service.Options {
+		o := service.Options{URL: brokerURL, DefaultSink: uistate.SinkChat,
+			Client:    client.Options{ClientID: id, Dialer: dial, Will: &codec.Will{Topic: chat.PresenceTopic("r", id), QoS: 1, Retain: true}},
+			Subscribe: []uistate.Subscription{{Filter: chat.MessagesFilter("r"), QoS: 1}},
 			Hello: &client.Message{Topic: chat.PresenceTopic("r", id), Retain: true,
 				Payload: chat.Presence{Nick: "alice"}.Encode()},
 			OnUpdate: up.apply}
+		o.Client.ConnectProperties.SessionExpiryInterval = 600
+		return o
 	}
 	aliceUp := newChatUpdates()
-	alice := chat.NewConn(roomOpts(aliceUp))
+	alice := service.New(roomOpts(aliceUp))
 	if err := alice.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +154,7 @@ func TestChatConnWithBroker(t *testing.T) {
 	say("two", "")
 	say("three", "bob") // on chat/r/messages/bob, which the filter matches too
 	backUp := newChatUpdates()
-	back := chat.NewConn(roomOpts(backUp))
+	back := service.New(roomOpts(backUp))
 	defer back.Close()
 	if err := back.Connect(ctx); err != nil {
 		t.Fatal(err)
@@ -160,7 +165,7 @@ func TestChatConnWithBroker(t *testing.T) {
 	})
 	backUp.wait(t, "connected", func(u *chatUpdates) bool { return len(u.events) > 0 })
 	backUp.mu.Lock()
-	if e := backUp.events[0]; e.State != chat.Connected || !e.SessionPresent {
+	if e := backUp.events[0]; e.State != uistate.Connected || e.Server == nil || !e.Server.SessionPresent {
 		t.Errorf("event %+v: the session was not resumed", e)
 	}
 	backUp.mu.Unlock()

@@ -180,6 +180,8 @@ type site struct {
 	ts    *httptest.Server
 	bytes *counter
 	ws    string // ws://host:port/mqtt
+	// mqttConns counts the WebSocket handshakes asked for at /mqtt.
+	mqttConns atomic.Int64
 }
 
 // logWriter sends log lines to t.Log until the test ends.
@@ -228,7 +230,11 @@ func newSiteWith(t *testing.T, clientDir string, so siteOptions) *site {
 	if so.MQTT != nil {
 		mux.Handle("/mqtt", so.MQTT)
 	} else {
-		mux.Handle("/mqtt", srv.WebSocketHandler(broker.WebSocketOptions{}))
+		wsh := srv.WebSocketHandler(broker.WebSocketOptions{})
+		mux.Handle("/mqtt", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.mqttConns.Add(1)
+			wsh.ServeHTTP(w, r)
+		}))
 	}
 	// Under the headers cmd/tern sends, so the UI is tested with its CSP.
 	mux.Handle("/", web.Secure(s.bytes.wrap(web.Handler(web.Options{Dir: clientDir, Logger: log})), web.Policy{}))

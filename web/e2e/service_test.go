@@ -63,7 +63,7 @@ func TestServiceWithBroker(t *testing.T) {
 	if prof.URL != s.ws {
 		t.Fatalf("default URL %q, want %q", prof.URL, s.ws)
 	}
-	svc := service.New(service.Options{Profile: prof, ClientID: "svc-test", OnUpdate: up.apply})
+	svc := service.New(withUpdates(service.ProfileOptions(prof, "svc-test"), up.apply))
 	defer svc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -80,7 +80,7 @@ func TestServiceWithBroker(t *testing.T) {
 	s1, s2 := *up.m.Subs.Get(id1), *up.m.Subs.Get(id2)
 	up.mu.Unlock()
 	for _, sub := range []uistate.Subscription{s1, s2} {
-		code, err := svc.Subscribe(ctx, sub)
+		code, err := svc.Subscribe(ctx, uistate.SinkLog, sub)
 		if err != nil || code.IsError() {
 			t.Fatalf("subscribe %q: %v %v", sub.Filter, code, err)
 		}
@@ -134,7 +134,7 @@ func TestServiceWithBroker(t *testing.T) {
 	up2 := newUpdates(s.ts.URL + "/")
 	up2.m.Form = bad
 	up2.m.StartConnecting(time.Now())
-	svc2 := service.New(service.Options{Profile: bad, ClientID: "svc-test-2", OnUpdate: up2.apply})
+	svc2 := service.New(withUpdates(service.ProfileOptions(bad, "svc-test-2"), up2.apply))
 	defer svc2.Close()
 	if err := svc2.Connect(ctx); err == nil {
 		t.Fatal("connected to a wrong path")
@@ -152,4 +152,10 @@ func TestServiceWithBroker(t *testing.T) {
 			t.Errorf("hints lack %q:\n%s", want, joined)
 		}
 	}
+}
+
+// withUpdates returns o with OnUpdate set.
+func withUpdates(o service.Options, fn func(uistate.Update)) service.Options {
+	o.OnUpdate = fn
+	return o
 }

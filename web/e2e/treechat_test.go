@@ -198,6 +198,23 @@ func TestTopicTree(t *testing.T) {
 			cliPub(t, port, "-q", "1", "-t", "plant/line1/speed", "-m", fmt.Sprintf(`{"rpm":%d,"ok":true,"motor":{"amps":%d.5}}`, 1200+i, 3+i))
 		}
 		p.waitJS("points added", `document.querySelectorAll("#tt-chart-box svg polyline").length === 2`, 10*time.Second)
+		// Two series on two axes: value labels left and right, each in its
+		// series' color; "One axis" puts them back on one.
+		p.waitJS("two axes", `new Set([...document.querySelectorAll("#tt-chart-box svg text[fill]")].map(e => e.getAttribute("fill") + e.getAttribute("text-anchor"))).size === 2`, 5*time.Second)
+		p.click("#tt-chart-shared")
+		p.waitJS("one axis", `document.querySelectorAll("#tt-chart-box svg text[fill]").length === 0`, 5*time.Second)
+		p.click("#tt-chart-shared")
+		// Paused, the chart takes no points.
+		p.click("#tt-chart-pause")
+		p.waitJS("paused", `document.getElementById("tt-chart-pause").textContent === "Resume"`, 5*time.Second)
+		const points = `[...document.querySelectorAll("#tt-chart-box svg polyline")].map(p => p.getAttribute("points").split(" ").length).join(",")`
+		before := p.evalString(points)
+		cliPub(t, port, "-q", "1", "-t", "plant/line1/speed", "-m", `{"rpm":1300,"ok":true,"motor":{"amps":9.5}}`)
+		p.waitJS("value in the tree", rowHas("plant/line1/speed", "1300"), 10*time.Second)
+		if after := p.evalString(points); after != before {
+			t.Errorf("a paused chart took a point: %s points, then %s", before, after)
+		}
+		p.click("#tt-chart-pause")
 	})
 
 	t.Run("search", func(t *testing.T) {
