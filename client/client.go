@@ -204,6 +204,7 @@ func (c *Client) handshake(ctx context.Context, cleanStart bool) (*conn, *codec.
 		Username:    c.opts.Username,
 		HasUsername: c.opts.Username != "",
 		Password:    c.opts.Password,
+		Bridge:      c.opts.Bridge && c.opts.Version == codec.V311,
 	}
 	if c.opts.Version == codec.V5 {
 		p.Properties = c.opts.ConnectProperties
