@@ -1,0 +1,344 @@
+package bridge
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/client"
+	"github.com/ternmq/tern/codec"
+)
+
+// Bridge connects the local broker to a remote one and forwards messages
+// between them by its topic rules. Create it with New and run it with
+// Run.
+//
+// Both ends are clients: on the local broker the bridge is a 5.0 client
+// connected in-process (over a net.Pipe served by broker.Server.ServeConn)
+// with a persistent session, so the broker's own session machinery queues
+// what is bound for the remote broker, durably with a store, and applies
+// its Authenticator and Authorizer to the bridge as to anyone. On the
+// remote broker it is a Tern client (client package) over TCP, TLS,
+// WebSocket or secure WebSocket.
+//
+// A QoS 1 or 2 message is acknowledged to the side it came from only
+// after the other side has acknowledged it (PUBACK, or PUBCOMP for QoS 2),
+// so it stays in that side's session until then, across lost connections
+// and restarts. Messages of one subscription are forwarded one at a time,
+// in order. QoS 0 messages are dropped (and counted) while the other side
+// is unreachable.
+//
+// Loops are prevented with the 5.0 subscription options No Local and
+// Retain As Published on both brokers (and, towards a 3.1.1 remote
+// broker, Mosquitto's bridge marker, which asks it for the same): a
+// message the bridge forwards is not sent back to it.
+//
+// The bridge publishes its state, "1" when the remote broker is connected
+// and its subscriptions are made and "0" otherwise, as a retained message
+// on $SYS/broker/connection/<Name>/state of the local broker.
+type Bridge struct {
+	cfg   Config
+	srv   *broker.Server
+	log   *slog.Logger
+	rules rules
+	tls   *tls.Config
+	urls  []string
+	// The local and remote subscriptions, in the order of their handlers.
+	outSubs, inSubs []codec.Subscription
+
+	stats   Stats
+	running atomic.Bool
+	next    atomic.Int64 // index of the address to dial next
+
+	// opCtx bounds the forwarding publishes; it ends after the transports
+	// are closed, so that no acknowledgement escapes a stopping bridge.
+	opCtx context.Context
+	// ready is closed once remote is set.
+	ready  chan struct{}
+	remote atomic.Pointer[client.Client]
+	local  atomic.Pointer[client.Client]
+
+	mu       sync.Mutex
+	stopping bool
+	conns    map[*trackedConn]struct{} // the open transports of both sides
+	pipes    sync.WaitGroup            // ServeConn goroutines of the local side
+
+	stateMu sync.Mutex
+	losses  int // remote connections lost, under stateMu
+	up      atomic.Bool
+}
+
+// Stats are a bridge's counters.
+type Stats struct {
+	// Out and In count the messages forwarded to the remote broker and
+	// to the local one (a QoS 1 or 2 message once acknowledged there).
+	Out, In atomic.Uint64
+	// Dropped counts the messages not forwarded: QoS 0 while the other
+	// side is unreachable, and messages the other side refused (a 5.0
+	// reason code such as 0x87 Not authorized, a topic the mapping made
+	// invalid); each is logged.
+	Dropped atomic.Uint64
+}
+
+// errStopping is the dial error of a bridge that is stopping.
+var errStopping = errors.New("bridge: stopping")
+
+// New returns a bridge from cfg between srv and the remote broker. It
+// validates cfg and reads its TLS files; it does not connect (see Run).
+func New(srv *broker.Server, cfg Config) (*Bridge, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	tc, err := cfg.TLS.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	b := &Bridge{
+		cfg:   cfg,
+		srv:   srv,
+		log:   cfg.Logger.With("bridge", cfg.Name),
+		rules: rules(cfg.Topics),
+		tls:   tc,
+		ready: make(chan struct{}),
+		conns: make(map[*trackedConn]struct{}),
+	}
+	for _, a := range cfg.Addresses {
+		u, _ := remoteURL(a) // checked by Validate
+		b.urls = append(b.urls, u)
+	}
+	b.outSubs = b.rules.filters(Direction.out, Rule.LocalFilter)
+	b.inSubs = b.rules.filters(Direction.in, Rule.RemoteFilter)
+	return b, nil
+}
+
+// Name returns the bridge's name.
+func (b *Bridge) Name() string { return b.cfg.Name }
+
+// Connected reports whether the remote broker is connected and the
+// bridge's subscriptions are made (its state topic says "1").
+func (b *Bridge) Connected() bool { return b.up.Load() }
+
+// Stats returns the bridge's counters.
+func (b *Bridge) Stats() *Stats { return &b.stats }
+
+// Run connects the bridge and forwards messages until ctx is done, then
+// stops it and returns nil. It connects to the local broker first, so
+// that messages for the remote broker are queued from then on, then to
+// the remote broker, with a jittered exponential backoff between attempts
+// that never gives up; the client package reconnects the same way after a
+// connection is lost. A bridge runs once: a second Run returns an error.
+func (b *Bridge) Run(ctx context.Context) error {
+	if !b.running.CompareAndSwap(false, true) {
+		return errors.New("bridge: Run called twice")
+	}
+	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
+	b.opCtx = opCtx
+	b.setState(false)
+	var local, remote *client.Client
+	if local = b.connectLocal(ctx); local != nil {
+		b.local.Store(local)
+		if remote = b.connectRemote(ctx); remote != nil {
+			b.remote.Store(remote)
+			close(b.ready)
+			b.subscribe(ctx, remote, b.inSubs, b.inHandler, b.cfg.Version == codec.V5)
+			b.firstUp()
+		}
+	}
+	<-ctx.Done()
+	b.stop(cancelOps, local, remote)
+	return nil
+}
+
+// connectLocal connects the bridge's session on the local broker and
+// makes its subscriptions for the Out rules; nil when ctx ends first.
+func (b *Bridge) connectLocal(ctx context.Context) *client.Client {
+	opts := client.Options{
+		ClientID: b.cfg.LocalClientID,
+		Username: b.cfg.LocalUsername,
+		Password: password(b.cfg.LocalPassword),
+		Version:  codec.V5,
+		// A persistent session: what matches the Out rules is queued
+		// in it while the remote broker is away, or the bridge stopped.
+		ConnectProperties: codec.Properties{SessionExpiryInterval: b.cfg.LocalSessionExpiry, ReceiveMaximum: b.cfg.MaxInflight},
+		KeepAlive:         -1, // a pipe in the same process
+		AutoReconnect:     true,
+		MinBackoff:        10 * time.Millisecond,
+		MaxBackoff:        time.Second,
+		Dialer:            b.dialLocal,
+		// Messages queued for the session arrive before the
+		// subscriptions are made again.
+		DefaultHandler: b.outHandler(-1),
+		Logger:         b.log.With("side", "local"),
+	}
+	c := retry(ctx, b, "local broker", func(ctx context.Context) (*client.Client, error) {
+		return client.Connect(ctx, "mqtt://local", opts)
+	})
+	if c != nil {
+		b.subscribe(ctx, c, b.outSubs, b.outHandler, true)
+	}
+	return c
+}
+
+// connectRemote connects to the remote broker; nil when ctx ends first.
+func (b *Bridge) connectRemote(ctx context.Context) *client.Client {
+	opts := client.Options{
+		ClientID:          b.cfg.ClientID,
+		Username:          b.cfg.Username,
+		Password:          password(b.cfg.Password),
+		Version:           b.cfg.Version,
+		Bridge:            !b.cfg.NoTryPrivate,
+		CleanStart:        b.cfg.CleanStart,
+		KeepAlive:         time.Duration(b.cfg.KeepAlive) * time.Second,
+		ConnectProperties: codec.Properties{SessionExpiryInterval: b.cfg.SessionExpiry, ReceiveMaximum: b.cfg.MaxInflight},
+		AutoReconnect:     true,
+		MinBackoff:        b.cfg.MinBackoff,
+		MaxBackoff:        b.cfg.MaxBackoff,
+		ConnectTimeout:    b.cfg.ConnectTimeout,
+		TLSConfig:         b.tls,
+		Dialer:            b.dialRemote,
+		DefaultHandler:    b.inHandler(-1),
+		OnConnectionLost:  b.lost,
+		OnReconnect:       func(*codec.Connack) { b.setState(true) },
+		Logger:            b.log.With("side", "remote"),
+	}
+	return retry(ctx, b, "remote broker", func(ctx context.Context) (*client.Client, error) {
+		ctx, cancel := context.WithTimeout(ctx, b.cfg.ConnectTimeout)
+		defer cancel()
+		c, err := client.Connect(ctx, b.urls[0], opts)
+		var re *client.ReasonError
+		if opts.Bridge && opts.Version == codec.V311 && errors.As(err, &re) &&
+			(re.Code == codec.RefusedProtocolVersion || re.Code == codec.UnsupportedProtocolVersion) {
+			b.log.Info("remote broker refused the bridge marker (try_private): connecting as a plain client")
+			opts.Bridge = false
+			c, err = client.Connect(ctx, b.urls[0], opts)
+		}
+		return c, err
+	})
+}
+
+// retry calls connect until it succeeds or ctx ends, waiting between
+// attempts from MinBackoff doubling up to MaxBackoff, each wait drawn
+// between half and all of it.
+func retry(ctx context.Context, b *Bridge, what string, connect func(context.Context) (*client.Client, error)) *client.Client {
+	for attempt := 0; ; attempt++ {
+		c, err := connect(ctx)
+		if err == nil {
+			b.log.Info("connected", "to", what)
+			return c
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := backoff(attempt, b.cfg.MinBackoff, b.cfg.MaxBackoff)
+		b.log.Warn("cannot connect", "to", what, "attempt", attempt+1, "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// backoff returns the wait before attempt n+1: lo·2ⁿ capped at hi, drawn
+// at random between half and all of it, so that bridges that lost the
+// same broker do not come back in step.
+func backoff(n int, lo, hi time.Duration) time.Duration {
+	d := hi
+	if n < 32 && lo<<n > 0 && lo<<n < hi {
+		d = lo << n
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// subscribe makes subs on c, each with its own handler; with opts, No
+// Local and Retain As Published (5.0). A refused subscription is logged:
+// its rules forward nothing.
+func (b *Bridge) subscribe(ctx context.Context, c *client.Client, subs []codec.Subscription, handler func(int) client.Handler, opts bool) {
+	for i, s := range subs {
+		if opts {
+			s.NoLocal, s.RetainAsPublished = true, true
+		}
+		if _, err := c.Subscribe(ctx, handler(i), s); err != nil && ctx.Err() == nil {
+			b.log.Error("subscription refused: its topic rules forward nothing", "filter", s.Filter, "err", err)
+		}
+	}
+}
+
+// outHandler returns the handler of local subscription i (-1 for the
+// local client's default handler), which forwards a message to the
+// remote broker.
+func (b *Bridge) outHandler(i int) client.Handler {
+	return func(m *client.Message) {
+		if i >= 0 && first(b.outSubs, m.Topic) != i {
+			return // the handler of an earlier matching subscription forwards it
+		}
+		topic, ok := b.rules.toRemote(m.Topic)
+		if !ok {
+			return // a subscription left in the session by an older configuration
+		}
+		select {
+		case <-b.ready:
+		case <-b.opCtx.Done():
+			return
+		}
+		b.forward(b.remote.Load(), m, topic, &b.stats.Out)
+	}
+}
+
+// inHandler is outHandler for remote subscription i.
+func (b *Bridge) inHandler(i int) client.Handler {
+	return func(m *client.Message) {
+		if i >= 0 && first(b.inSubs, m.Topic) != i {
+			return
+		}
+		topic, ok := b.rules.toLocal(m.Topic)
+		if !ok {
+			return
+		}
+		b.forward(b.localClient(), m, topic, &b.stats.In)
+	}
+}
+
+// first returns the index of the first subscription matching topic.
+func first(subs []codec.Subscription, topic string) int {
+	for i, s := range subs {
+		if codec.MatchTopic(s.Filter, topic) {
+			return i
+		}
+	}
+	return -1
+}
+
+// forward publishes m on topic through c and returns when the flow is
+// complete, so that m's acknowledgement to its own side follows the other
+// side's. A stopping bridge returns at once; its transports are closed,
+// so m stays unacknowledged in its session.
+func (b *Bridge) forward(c *client.Client, m *client.Message, topic string, n *atomic.Uint64) {
+	if c == nil {
+		return
+	}
+	fwd := &client.Message{Topic: topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, Properties: m.Properties}
+	err := c.Publish(b.opCtx, fwd)
+	switch {
+	case err == nil:
+		n.Add(1)
+	case b.opCtx.Err() != nil || errors.Is(err, client.ErrClosed):
+	default:
+		d := b.stats.Dropped.Add(1)
+		if d == 1 || d%1000 == 0 {
+			b.log.Warn("message dropped", "topic", m.Topic, "to_topic", topic, "qos", m.QoS, "err", err, "dropped_total", d)
+		}
+	}
+}
+
+// localClient is set by Run before any remote message can arrive.
+func (b *Bridge) localClient() *client.Client { return b.local.Load() }
