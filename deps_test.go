@@ -79,8 +79,8 @@ var rules = []rule{{
 	from:      own("codec"),
 	forbidden: func(g graph, _, dep string) bool { return !g.std(dep) && !own("codec")(dep) },
 }, {
-	name:      "broker never imports client, wasm or go-app (broker/bridge aside)",
-	from:      not(own("broker/bridge")),
+	name: "broker never imports client, wasm or go-app (broker/bridge aside)",
+	from: not(own("broker/bridge")),
 	forbidden: func(g graph, from, dep string) bool {
 		return own("broker")(from) && (own("client", "wasm")(dep) || goApp(dep))
 	},
