@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/ternmq/tern/broker/bridge"
@@ -118,4 +119,39 @@ func TestMosquittoNoLoop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMosquittoSection runs a bridge written as a Mosquitto bridge
+// section, read by FromMosquitto, against a real mosquitto: a message
+// crosses each way with its prefixes.
+func TestMosquittoSection(t *testing.T) {
+	_, port := mosquitto(t)
+	var lines []bridge.ConfLine
+	for i, l := range strings.Split(fmt.Sprintf(`connection site
+address 127.0.0.1:%d
+remote_clientid site-bridge
+topic # both 1 tern/ mosq/
+cleansession false
+try_private true
+restart_timeout 1 5`, port), "\n") {
+		w := strings.Fields(l)
+		lines = append(lines, bridge.ConfLine{Name: w[0], Args: w[1:], File: "mosquitto.conf", Line: i + 1})
+	}
+	cfgs, err := bridge.FromMosquitto(lines)
+	if err != nil || len(cfgs) != 1 {
+		t.Fatalf("FromMosquitto: %v, %v", cfgs, err)
+	}
+	tern := brokerkit.Start(t, nil, brokerOpts())
+	st := watchState(t, tern.TCP, "site")
+	run(t, tern.Server, cfgs[0])
+	st.wait(t, "1")
+	local, remote := newInbox(), newInbox()
+	lc := connect(t, tern.TCP, client.Options{ClientID: "l", CleanStart: true})
+	subscribe(t, lc, "tern/#", 1, local.handle)
+	rc := connect(t, fmt.Sprintf("mqtt://127.0.0.1:%d", port), client.Options{ClientID: "r", CleanStart: true, Version: codec.V311})
+	subscribe(t, rc, "mosq/#", 1, remote.handle)
+	publish(t, lc, "tern/a", "out", false)
+	remote.until(t, "mosq/a out")
+	publish(t, rc, "mosq/b", "in", false)
+	local.until(t, "tern/b in")
 }

@@ -111,7 +111,12 @@ func (b *Bridge) lost(err error) {
 	b.stateMu.Lock()
 	defer b.stateMu.Unlock()
 	b.losses++
-	b.log.Warn("remote broker connection lost", "err", err)
+	b.mu.Lock()
+	stopping := b.stopping
+	b.mu.Unlock()
+	if !stopping {
+		b.log.Warn("remote broker connection lost", "err", err)
+	}
 	b.setStateLocked(false)
 }
 

@@ -1,0 +1,52 @@
+package bridge_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/ternmq/tern/broker/bridge"
+	"github.com/ternmq/tern/client"
+	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
+)
+
+// TestTernOverWebSocket bridges two in-process Tern brokers over ws://,
+// with a dead first address that the bridge passes over: messages go both
+// ways under their prefixes once each, and none comes back. With 3.1.1,
+// Tern refuses Mosquitto's bridge marker and the bridge connects again
+// without it (out and in rules only: a 3.1.1 remote that does not know
+// the marker cannot be asked for No Local).
+func TestTernOverWebSocket(t *testing.T) {
+	for _, ver := range versions {
+		t.Run(ver.name, func(t *testing.T) {
+			a := brokerkit.Start(t, nil, brokerOpts())
+			b := brokerkit.Start(t, nil, brokerOpts())
+			dead := fmt.Sprintf("ws://127.0.0.1:%d/mqtt", testkit.FreePort(t))
+			topics := rules(t, "# both 1 a/ b/")
+			if ver.v == codec.V311 {
+				topics = rules(t, "up/# out 1 a/ b/", "down/# in 1 a/ b/")
+			}
+			st := watchState(t, a.TCP, "ws")
+			br := run(t, a.Server, bridge.Config{Name: "ws", Addresses: []string{dead, b.WS}, Version: ver.v, Topics: topics})
+			st.wait(t, "1")
+
+			local, remote := newInbox(), newInbox()
+			ac := connect(t, a.TCP, client.Options{ClientID: "l", CleanStart: true})
+			subscribe(t, ac, "#", 1, local.handle)
+			bc := connect(t, b.WS, client.Options{ClientID: "r", CleanStart: true, Version: ver.v})
+			subscribe(t, bc, "#", 1, remote.handle)
+
+			publish(t, ac, "a/up/1", "x", false)
+			gotB := remote.until(t, "b/up/1 x")
+			publish(t, bc, "b/down/1", "y", false)
+			gotA := local.until(t, "a/down/1 y")
+			br.stop()
+			sameSet(t, "B's subscriber", gotB, []string{"b/up/1 x"})
+			sameSet(t, "A's subscriber", gotA, []string{"a/up/1 x", "a/down/1 y"})
+			if out, in := br.Stats().Out.Load(), br.Stats().In.Load(); out != 1 || in != 1 {
+				t.Errorf("bridge forwarded %d out and %d in, want 1 and 1", out, in)
+			}
+		})
+	}
+}
