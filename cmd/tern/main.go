@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/broker/bridge"
 )
 
 // config is the broker's configuration, from flags and an optional JSON file.
@@ -69,6 +70,8 @@ type config struct {
 	AllowAnonymous   bool     `json:"allow_anonymous"` // clients without a username may connect
 	Data             string   `json:"data"`            // durable store directory; "" runs in memory
 	InMemory         bool     `json:"in_memory"`       // run in memory whatever Data says
+
+	Bridges []bridge.Config `json:"bridges"` // bridges to other brokers, config file only (see README)
 }
 
 func defaults() config {
@@ -264,6 +267,7 @@ type daemon struct {
 	addrs      map[string]string // bound address by listener: "mqtt", "mqtts", "http"
 	errc       chan error        // a listener that stopped on its own
 	done       chan struct{}     // closed when every listener goroutine has returned
+	bridges    func()            // stops the bridges and waits for them
 }
 
 // start binds every configured listener (all or none) and serves them.
@@ -277,6 +281,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	sec.apply(&opts)
+	if err := checkBridges(cfg.Bridges); err != nil {
+		return nil, err
+	}
 	if err := broker.CheckOriginPatterns(cfg.AllowOrigins); err != nil {
 		return nil, fmt.Errorf("allow-origin: %w", err)
 	}
@@ -331,9 +338,13 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 		gc := debug.SetGCPercent(400)
 		srv, err = broker.Open(ctx, opts)
 		debug.SetGCPercent(gc)
+		var stopBridges func()
+		if err == nil {
+			stopBridges, err = startBridges(cfg.Bridges, srv, log)
+		}
 		if err == nil {
 			d := serveAll(ctx, cfg, log, srv, closeStore, tlsCfg, mqttLn, mqttsLn, httpLn)
-			d.tls, d.sec = files, sec
+			d.tls, d.sec, d.bridges = files, sec, stopBridges
 			return d, nil
 		}
 		closeStore()
@@ -418,6 +429,9 @@ func (d *daemon) reload(ctx context.Context, log *slog.Logger) {
 // waits for the listeners to return.
 func (d *daemon) shutdown(ctx context.Context) error {
 	var errs []error
+	if d.bridges != nil {
+		d.bridges() // each bridge ends its own local session first
+	}
 	if d.http != nil {
 		errs = append(errs, d.http.Shutdown(ctx))
 	}
