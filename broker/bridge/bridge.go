@@ -30,8 +30,9 @@ import (
 // A QoS 1 or 2 message is acknowledged to the side it came from only
 // after the other side has acknowledged it (PUBACK, or PUBCOMP for QoS 2),
 // so it stays in that side's session until then, across lost connections
-// and restarts. Messages of one subscription are forwarded one at a time,
-// in order. QoS 0 messages are dropped (and counted) while the other side
+// and restarts. Messages of one subscription are forwarded in order, up
+// to MaxInflight at a time each way (the bridge's Receive Maximum on both
+// brokers). QoS 0 messages are dropped (and counted) while the other side
 // is unreachable.
 //
 // Loops are prevented with the 5.0 subscription options No Local and
@@ -59,6 +60,10 @@ type Bridge struct {
 	// opCtx bounds the forwarding publishes; it ends after the transports
 	// are closed, so that no acknowledgement escapes a stopping bridge.
 	opCtx context.Context
+	// outq and inq carry the flows in progress to the drain goroutines
+	// (drains counts them).
+	outq, inq chan pending
+	drains    sync.WaitGroup
 	// ready is closed once remote is set.
 	ready  chan struct{}
 	remote atomic.Pointer[client.Client]
@@ -108,6 +113,8 @@ func New(srv *broker.Server, cfg Config) (*Bridge, error) {
 		tls:   tc,
 		ready: make(chan struct{}),
 		conns: make(map[*trackedConn]struct{}),
+		outq:  make(chan pending, cfg.MaxInflight),
+		inq:   make(chan pending, cfg.MaxInflight),
 	}
 	for _, a := range cfg.Addresses {
 		u, _ := remoteURL(a) // checked by Validate
@@ -140,6 +147,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
 	b.opCtx = opCtx
+	b.drains.Go(func() { b.drain(b.outq) })
+	b.drains.Go(func() { b.drain(b.inq) })
 	b.setState(false)
 	var local, remote *client.Client
 	if local = b.connectLocal(ctx); local != nil {
@@ -290,7 +299,7 @@ func (b *Bridge) outHandler(i int) client.Handler {
 		case <-b.opCtx.Done():
 			return
 		}
-		b.forward(b.remote.Load(), m, topic, &b.stats.Out)
+		b.forward(b.remote.Load(), m, topic, b.outq, &b.stats.Out)
 	}
 }
 
@@ -304,7 +313,7 @@ func (b *Bridge) inHandler(i int) client.Handler {
 		if !ok {
 			return
 		}
-		b.forward(b.localClient(), m, topic, &b.stats.In)
+		b.forward(b.local.Load(), m, topic, b.inq, &b.stats.In)
 	}
 }
 
@@ -318,27 +327,73 @@ func first(subs []codec.Subscription, topic string) int {
 	return -1
 }
 
-// forward publishes m on topic through c and returns when the flow is
-// complete, so that m's acknowledgement to its own side follows the other
-// side's. A stopping bridge returns at once; its transports are closed,
-// so m stays unacknowledged in its session.
-func (b *Bridge) forward(c *client.Client, m *client.Message, topic string, n *atomic.Uint64) {
+// pending is a forwarded QoS 1 or 2 message whose flow on the other side
+// is not complete: its acknowledgement to its own side waits for it.
+type pending struct {
+	wait    func(context.Context) error
+	release func() // lets the client acknowledge the message to its side
+	m       *client.Message
+	topic   string
+	n       *atomic.Uint64
+}
+
+// forward queues m for the other side (client c) on topic, in the order
+// the handler is called, and hands the rest of its flow to the
+// direction's drain goroutine through q: the handler returns at once, but
+// m is acknowledged to its own side only when the other side has
+// acknowledged it (Message.Defer), so up to MaxInflight messages are in
+// flight each way.
+func (b *Bridge) forward(c *client.Client, m *client.Message, topic string, q chan<- pending, n *atomic.Uint64) {
 	if c == nil {
 		return
 	}
+	release := m.Defer()
 	fwd := &client.Message{Topic: topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, Properties: m.Properties}
-	err := c.Publish(b.opCtx, fwd)
+	wait, err := c.PublishAsync(b.opCtx, fwd)
+	if err != nil {
+		if b.settle(err, m, topic, n) {
+			release()
+		}
+		return
+	}
+	select {
+	case q <- pending{wait: wait, release: release, m: m, topic: topic, n: n}:
+	case <-b.opCtx.Done():
+	}
+}
+
+// drain completes the flows of one direction, in order, until the bridge
+// stops.
+func (b *Bridge) drain(q <-chan pending) {
+	for {
+		select {
+		case p := <-q:
+			if b.settle(p.wait(b.opCtx), p.m, p.topic, p.n) {
+				p.release()
+			}
+		case <-b.opCtx.Done():
+			return
+		}
+	}
+}
+
+// settle counts the outcome of a forward and reports whether the message
+// is done with on its own side: forwarded, or dropped (QoS 0 while the
+// other side is unreachable, a refusal by the other side, a topic the
+// mapping made invalid), which is counted and logged. A stopping bridge
+// leaves it unacknowledged: its transports are closed, so the message
+// stays in its session and comes again.
+func (b *Bridge) settle(err error, m *client.Message, topic string, n *atomic.Uint64) bool {
 	switch {
 	case err == nil:
 		n.Add(1)
 	case b.opCtx.Err() != nil || errors.Is(err, client.ErrClosed):
+		return false
 	default:
 		d := b.stats.Dropped.Add(1)
 		if d == 1 || d%1000 == 0 {
 			b.log.Warn("message dropped", "topic", m.Topic, "to_topic", topic, "qos", m.QoS, "err", err, "dropped_total", d)
 		}
 	}
+	return true
 }
-
-// localClient is set by Run before any remote message can arrive.
-func (b *Bridge) localClient() *client.Client { return b.local.Load() }

@@ -181,3 +181,20 @@ func rules(t testing.TB, lines ...string) []bridge.Rule {
 }
 
 func brokerOpts() broker.WebSocketOptions { return broker.WebSocketOptions{} }
+
+// checkStats checks a stopped bridge's counters: nothing dropped, and no
+// more forwarded than the messages its rules take (an echo would count
+// twice). A flow may still be waiting for the other side's
+// acknowledgement when the test saw the message arrive and stopped the
+// bridge, so fewer is allowed: that message stays unacknowledged in its
+// session, to be sent again.
+func checkStats(t testing.TB, b *bridge.Bridge, out, in uint64) {
+	t.Helper()
+	s := b.Stats()
+	if d := s.Dropped.Load(); d != 0 {
+		t.Errorf("bridge dropped %d messages", d)
+	}
+	if o, i := s.Out.Load(), s.In.Load(); o > out || i > in {
+		t.Errorf("bridge forwarded %d out and %d in, want at most %d and %d", o, i, out, in)
+	}
+}

@@ -68,9 +68,7 @@ func TestMosquittoDirections(t *testing.T) {
 				"tern/out/x 1", "tern/out/kept r1", "tern/skip not bridged", "l/both/a 2", "tern/one 3",
 				"local/in/x 4", "l/both/b 5", "l/both/end L", "l/both/end2 R",
 			})
-			if out, in := b.Stats().Out.Load(), b.Stats().In.Load(); out != 5 || in != 3 {
-				t.Errorf("bridge forwarded %d out and %d in, want 5 and 3", out, in)
-			}
+			checkStats(t, b.Bridge, 5, 3)
 
 			// A retained message forwarded keeps its flag on mosquitto.
 			late := newInbox()
@@ -114,9 +112,7 @@ func TestMosquittoNoLoop(t *testing.T) {
 			b.stop()
 			sameSet(t, "mosquitto's subscriber", gotR, append(want, "end/tern L"))
 			sameSet(t, "Tern's subscriber", gotL, append(want, "end/tern L", "end/mosquitto R"))
-			if out, in := b.Stats().Out.Load(), b.Stats().In.Load(); out != n+1 || in != n+1 {
-				t.Errorf("bridge forwarded %d out and %d in, want %d each", out, in, n+1)
-			}
+			checkStats(t, b.Bridge, n+1, n+1)
 		})
 	}
 }

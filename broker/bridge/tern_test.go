@@ -44,9 +44,7 @@ func TestTernOverWebSocket(t *testing.T) {
 			br.stop()
 			sameSet(t, "B's subscriber", gotB, []string{"b/up/1 x"})
 			sameSet(t, "A's subscriber", gotA, []string{"a/up/1 x", "a/down/1 y"})
-			if out, in := br.Stats().Out.Load(), br.Stats().In.Load(); out != 1 || in != 1 {
-				t.Errorf("bridge forwarded %d out and %d in, want 1 and 1", out, in)
-			}
+			checkStats(t, br.Bridge, 1, 1)
 		})
 	}
 }

@@ -164,6 +164,7 @@ func (b *Bridge) stop(cancelOps context.CancelFunc, local, remote *client.Client
 			c.Disconnect(ctx, codec.NormalDisconnection)
 		}
 	}
+	b.drains.Wait()
 	b.pipes.Wait()
 	b.setState(false)
 	b.log.Info("stopped")
