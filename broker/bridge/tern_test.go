@@ -48,3 +48,39 @@ func TestTernOverWebSocket(t *testing.T) {
 		})
 	}
 }
+
+// QoS 2 goes end to end both ways: a QoS 2 message crosses at QoS 2 and
+// arrives once (the bridge sends its PUBREC to the side it came from only
+// once the other side has sent PUBCOMP).
+func TestTernQoS2(t *testing.T) {
+	a := brokerkit.Start(t, nil, brokerOpts())
+	b := brokerkit.Start(t, nil, brokerOpts())
+	st := watchState(t, a.TCP, "q2")
+	br := run(t, a.Server, bridge.Config{Name: "q2", Addresses: []string{b.TCP}, Topics: rules(t, "q/# both 2")})
+	st.wait(t, "1")
+	got := map[string]chan *client.Message{"a": make(chan *client.Message, 4), "b": make(chan *client.Message, 4)}
+	clients := map[string]*client.Client{}
+	for side, url := range map[string]string{"a": a.TCP, "b": b.TCP} {
+		c := connect(t, url, client.Options{ClientID: side, CleanStart: true})
+		subscribe(t, c, "q/#", 2, func(m *client.Message) { got[side] <- m })
+		clients[side] = c
+	}
+	for _, from := range []string{"a", "b"} {
+		to := map[string]string{"a": "b", "b": "a"}[from]
+		if err := clients[from].Publish(testkit.Context(t), &client.Message{Topic: "q/" + from, Payload: []byte("x"), QoS: 2}); err != nil {
+			t.Fatal(err)
+		}
+		testkit.WaitFor(t, (<-chan *client.Message)(got[from]), "the publisher's own copy")
+		m := testkit.WaitFor(t, (<-chan *client.Message)(got[to]), "the bridged message")
+		if m.Topic != "q/"+from || m.QoS != 2 {
+			t.Errorf("%s got %s at QoS %d, want q/%s at QoS 2", to, m.Topic, m.QoS, from)
+		}
+	}
+	br.stop()
+	checkStats(t, br.Bridge, 1, 1)
+	for side, ch := range got {
+		if len(ch) > 0 {
+			t.Errorf("%s got a message more: %s", side, (<-ch).Topic)
+		}
+	}
+}
