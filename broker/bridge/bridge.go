@@ -51,7 +51,7 @@ type Bridge struct {
 	tls   *tls.Config
 	urls  []string
 	// The local and remote subscriptions, in the order of their handlers.
-	outSubs, inSubs []codec.Subscription
+	outSubs, inSubs *subscriptions
 
 	stats   Stats
 	running atomic.Bool
@@ -120,8 +120,8 @@ func New(srv *broker.Server, cfg Config) (*Bridge, error) {
 		u, _ := remoteURL(a) // checked by Validate
 		b.urls = append(b.urls, u)
 	}
-	b.outSubs = b.rules.filters(Direction.out, Rule.LocalFilter)
-	b.inSubs = b.rules.filters(Direction.in, Rule.RemoteFilter)
+	b.outSubs = newSubscriptions(b.rules.filters(Direction.out, Rule.LocalFilter))
+	b.inSubs = newSubscriptions(b.rules.filters(Direction.in, Rule.RemoteFilter))
 	return b, nil
 }
 
@@ -268,15 +268,40 @@ func backoff(n int, lo, hi time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// subscriptions are one side's subscriptions, in the order of their
+// handlers, and which of them the broker refused.
+type subscriptions struct {
+	list    []codec.Subscription
+	refused []atomic.Bool
+}
+
+func newSubscriptions(list []codec.Subscription) *subscriptions {
+	return &subscriptions{list: list, refused: make([]atomic.Bool, len(list))}
+}
+
+// first returns the index of the first subscription, not refused, that
+// matches topic, or -1. Its handler is the one that forwards a message
+// that matches several: the broker sends one copy, which the client hands
+// to the handler of every matching subscription.
+func (s *subscriptions) first(topic string) int {
+	for i, sub := range s.list {
+		if !s.refused[i].Load() && codec.MatchTopic(sub.Filter, topic) {
+			return i
+		}
+	}
+	return -1
+}
+
 // subscribe makes subs on c, each with its own handler; with opts, No
 // Local and Retain As Published (5.0). A refused subscription is logged:
 // its rules forward nothing.
-func (b *Bridge) subscribe(ctx context.Context, c *client.Client, subs []codec.Subscription, handler func(int) client.Handler, opts bool) {
-	for i, s := range subs {
+func (b *Bridge) subscribe(ctx context.Context, c *client.Client, subs *subscriptions, handler func(int) client.Handler, opts bool) {
+	for i, s := range subs.list {
 		if opts {
 			s.NoLocal, s.RetainAsPublished = true, true
 		}
 		if _, err := c.Subscribe(ctx, handler(i), s); err != nil && ctx.Err() == nil {
+			subs.refused[i].Store(true)
 			b.log.Error("subscription refused: its topic rules forward nothing", "filter", s.Filter, "err", err)
 		}
 	}
@@ -287,7 +312,7 @@ func (b *Bridge) subscribe(ctx context.Context, c *client.Client, subs []codec.S
 // remote broker.
 func (b *Bridge) outHandler(i int) client.Handler {
 	return func(m *client.Message) {
-		if i >= 0 && first(b.outSubs, m.Topic) != i {
+		if i >= 0 && b.outSubs.first(m.Topic) != i {
 			return // the handler of an earlier matching subscription forwards it
 		}
 		topic, ok := b.rules.toRemote(m.Topic)
@@ -306,7 +331,7 @@ func (b *Bridge) outHandler(i int) client.Handler {
 // inHandler is outHandler for remote subscription i.
 func (b *Bridge) inHandler(i int) client.Handler {
 	return func(m *client.Message) {
-		if i >= 0 && first(b.inSubs, m.Topic) != i {
+		if i >= 0 && b.inSubs.first(m.Topic) != i {
 			return
 		}
 		topic, ok := b.rules.toLocal(m.Topic)
@@ -315,16 +340,6 @@ func (b *Bridge) inHandler(i int) client.Handler {
 		}
 		b.forward(b.local.Load(), m, topic, b.inq, &b.stats.In)
 	}
-}
-
-// first returns the index of the first subscription matching topic.
-func first(subs []codec.Subscription, topic string) int {
-	for i, s := range subs {
-		if codec.MatchTopic(s.Filter, topic) {
-			return i
-		}
-	}
-	return -1
 }
 
 // pending is a forwarded QoS 1 or 2 message whose flow on the other side

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/broker/bridge"
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
@@ -83,4 +84,26 @@ func TestTernQoS2(t *testing.T) {
 			t.Errorf("%s got a message more: %s", side, (<-ch).Topic)
 		}
 	}
+}
+
+// The local broker's Authorizer applies to the bridge like to any client.
+// A refused subscription forwards nothing of its own, and does not stop
+// the next matching rule from forwarding a message it also matches.
+func TestTernRefusedSubscription(t *testing.T) {
+	auth := broker.AuthorizerFunc(func(c broker.Client, a broker.Access, topic string) bool {
+		return !(a == broker.Subscribe && topic == "x/a/#")
+	})
+	a := brokerkit.Start(t, &broker.Options{Authorizer: auth}, brokerOpts())
+	b := brokerkit.Start(t, nil, brokerOpts())
+	st := watchState(t, a.TCP, "acl")
+	br := run(t, a.Server, bridge.Config{Name: "acl", Addresses: []string{b.TCP}, Topics: rules(t, "a/# out 1 x/ y/", "# out 1")})
+	st.wait(t, "1")
+	remote := newInbox()
+	bc := connect(t, b.TCP, client.Options{ClientID: "r", CleanStart: true})
+	subscribe(t, bc, "#", 1, remote.handle)
+	ac := connect(t, a.TCP, client.Options{ClientID: "l", CleanStart: true})
+	publish(t, ac, "x/a/1", "x", false)
+	remote.until(t, "y/a/1 x") // mapped by the first rule all the same: Mosquitto's mapping
+	br.stop()
+	checkStats(t, br.Bridge, 1, 0)
 }
