@@ -39,8 +39,11 @@ func IsMosquittoOption(name string) bool {
 // differences: addresses may also be URLs (ws://host:port/mqtt,
 // wss://...), which Mosquitto does not know; a 5.0 bridge with
 // cleansession false asks the remote broker to keep its session
-// (Session Expiry Interval 0xFFFFFFFF), where Mosquitto sends none; and
-// the bridge's local session is always persistent. An option Tern does
+// (Session Expiry Interval 0xFFFFFFFF), where Mosquitto sends none; the
+// bridge's local session is always persistent; and the state topic is
+// $SYS/broker/connection/<connection name>/state on the local broker only,
+// where Mosquitto names it by the remote client id and also publishes it
+// (with a will) on the remote broker. An option Tern does
 // not implement, or an option value that asks for behaviour Tern does not
 // have, is an error naming its line, never silently ignored; options
 // that change nothing in Tern (bridge_attempt_unsubscribe, idle_timeout,
