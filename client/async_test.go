@@ -86,3 +86,42 @@ func TestPublishAsync(t *testing.T) {
 		}
 	})
 }
+
+// With SerialHandlers, the handlers of all subscriptions (and the
+// DefaultHandler) run one at a time in the order the messages arrived: a
+// handler that blocks holds up the others.
+func TestSerialHandlers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		got := make(chan string, 10)
+		release := make(chan struct{})
+		opts := client.Options{SerialHandlers: true, DefaultHandler: func(m *client.Message) { got <- "default " + m.Topic }}
+		c, s, _ := fakeConnect(t, opts, nil)
+		for _, f := range []string{"a/#", "b/#"} {
+			h := func(m *client.Message) { got <- m.Topic }
+			if f == "a/#" {
+				h = func(m *client.Message) { got <- m.Topic; <-release }
+			}
+			done := async(func() error {
+				_, err := c.Subscribe(context.Background(), h, codec.Subscription{Filter: f, QoS: 1})
+				return err
+			})
+			sp := s.next().(*codec.Subscribe)
+			s.send(&codec.Suback{PacketID: sp.PacketID, ReasonCodes: []codec.ReasonCode{1}})
+			if err := testkit.WaitFor(t, done, "Subscribe"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.send(&codec.Publish{Topic: "a/1", QoS: 1, PacketID: 1}, &codec.Publish{Topic: "b/2", QoS: 1, PacketID: 2},
+			&codec.Publish{Topic: "c/3", QoS: 0})
+		synctest.Wait()
+		if len(got) != 1 || <-got != "a/1" {
+			t.Fatal("b/2 was handled while a/1's handler was blocked")
+		}
+		close(release)
+		for _, want := range []string{"b/2", "default c/3"} {
+			if g := testkit.WaitFor(t, (<-chan string)(got), want); g != want {
+				t.Fatalf("handled %q, want %q", g, want)
+			}
+		}
+	})
+}

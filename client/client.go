@@ -44,8 +44,9 @@ type Client struct {
 
 	// routesMu is never held while taking mu.
 	routesMu sync.RWMutex
-	routes   []*route // one per subscribed filter
-	fallback *route   // Options.DefaultHandler's, nil without one
+	routes   []*route          // one per subscribed filter
+	fallback *route            // Options.DefaultHandler's, nil without one
+	oneQueue *serial[delivery] // the queue of every route with Options.SerialHandlers
 
 	reauthMu sync.Mutex // one Reauthenticate at a time
 
@@ -86,6 +87,9 @@ func Connect(ctx context.Context, url string, opts Options) (*Client, error) {
 	c.out.init()
 	c.in.init(opts.receiveMaximum())
 	c.events = newSerial(&c.userWG, func(f func()) { f() })
+	if opts.SerialHandlers {
+		c.oneQueue = newSerial(&c.userWG, c.deliver)
+	}
 	if h := opts.DefaultHandler; h != nil {
 		c.fallback = c.newRoute("", "", h)
 	}

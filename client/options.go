@@ -101,6 +101,16 @@ type Options struct {
 	// acknowledged and dropped.
 	DefaultHandler Handler
 
+	// SerialHandlers runs every handler, DefaultHandler included, on one
+	// queue, one message at a time in the order the messages arrived,
+	// instead of one queue per subscription: a slow handler then holds up
+	// all the others. It is for programs that must see the messages of
+	// several subscriptions in the order the server sent them, such as a
+	// bridge, whose handler hands each message on (see Message.Defer) and
+	// returns at once. QoS 0 messages beyond 4096 waiting in the queue are
+	// dropped and logged.
+	SerialHandlers bool
+
 	// OnConnectionLost is called with the cause each time an established
 	// connection is lost (not after Disconnect). OnReconnect is called
 	// with the server's CONNACK after each automatic reconnect. They run

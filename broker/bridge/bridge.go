@@ -30,9 +30,10 @@ import (
 // A QoS 1 or 2 message is acknowledged to the side it came from only
 // after the other side has acknowledged it (PUBACK, or PUBCOMP for QoS 2),
 // so it stays in that side's session until then, across lost connections
-// and restarts. Messages of one subscription are forwarded in order, up
-// to MaxInflight at a time each way (the bridge's Receive Maximum on both
-// brokers). QoS 0 messages are dropped (and counted) while the other side
+// and restarts. Messages are forwarded in the order they arrived, those
+// of all rules and those queued in the session before the bridge
+// subscribed again alike, up to MaxInflight at a time each way (the
+// bridge's Receive Maximum on both brokers). QoS 0 messages are dropped (and counted) while the other side
 // is unreachable.
 //
 // Loops are prevented with the 5.0 subscription options No Local and
@@ -178,6 +179,7 @@ func (b *Bridge) connectLocal(ctx context.Context) *client.Client {
 		ConnectProperties: codec.Properties{SessionExpiryInterval: b.cfg.LocalSessionExpiry, ReceiveMaximum: b.cfg.MaxInflight},
 		KeepAlive:         -1, // a pipe in the same process
 		AutoReconnect:     true,
+		SerialHandlers:    true, // one order for all subscriptions and the default handler
 		MinBackoff:        10 * time.Millisecond,
 		MaxBackoff:        time.Second,
 		Dialer:            b.dialLocal,
@@ -207,6 +209,7 @@ func (b *Bridge) connectRemote(ctx context.Context) *client.Client {
 		KeepAlive:         time.Duration(b.cfg.KeepAlive) * time.Second,
 		ConnectProperties: codec.Properties{SessionExpiryInterval: b.cfg.SessionExpiry, ReceiveMaximum: b.cfg.MaxInflight},
 		AutoReconnect:     true,
+		SerialHandlers:    true,
 		MinBackoff:        b.cfg.MinBackoff,
 		MaxBackoff:        b.cfg.MaxBackoff,
 		ConnectTimeout:    b.cfg.ConnectTimeout,

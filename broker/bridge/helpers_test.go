@@ -145,9 +145,9 @@ func (in *inbox) until(t testing.TB, want string) []string {
 	}
 }
 
-// sameSet fails unless got and want hold the same messages, ignoring the
-// order (messages of different rules are forwarded independently) but
-// not duplicates.
+// sameSet fails unless got and want hold the same messages, ignoring
+// their order (the test clients publish on both sides at once) but not
+// duplicates.
 func sameSet(t testing.TB, side string, got, want []string) {
 	t.Helper()
 	g, w := slices.Clone(got), slices.Clone(want)
