@@ -113,7 +113,7 @@ func (c *Client) Publish(ctx context.Context, m *Message) error {
 // would have reported before queueing (an invalid message, a closed
 // client, a QoS 0 message while reconnecting). PublishAsync keeps a
 // reference to m, which must not be modified until wait has returned
-// nil, or the client is closed.
+// (or, if wait is never called, until the client is closed).
 func (c *Client) PublishAsync(ctx context.Context, m *Message) (wait func(context.Context) error, err error) {
 	o, err := c.enqueue(ctx, m)
 	if err != nil {
