@@ -44,8 +44,9 @@ type Client struct {
 
 	// routesMu is never held while taking mu.
 	routesMu sync.RWMutex
-	routes   []*route // one per subscribed filter
-	fallback *route   // Options.DefaultHandler's, nil without one
+	routes   []*route          // one per subscribed filter
+	fallback *route            // Options.DefaultHandler's, nil without one
+	oneQueue *serial[delivery] // the queue of every route with Options.SerialHandlers
 
 	reauthMu sync.Mutex // one Reauthenticate at a time
 
@@ -86,6 +87,9 @@ func Connect(ctx context.Context, url string, opts Options) (*Client, error) {
 	c.out.init()
 	c.in.init(opts.receiveMaximum())
 	c.events = newSerial(&c.userWG, func(f func()) { f() })
+	if opts.SerialHandlers {
+		c.oneQueue = newSerial(&c.userWG, c.deliver)
+	}
 	if h := opts.DefaultHandler; h != nil {
 		c.fallback = c.newRoute("", "", h)
 	}
@@ -204,6 +208,7 @@ func (c *Client) handshake(ctx context.Context, cleanStart bool) (*conn, *codec.
 		Username:    c.opts.Username,
 		HasUsername: c.opts.Username != "",
 		Password:    c.opts.Password,
+		Bridge:      c.opts.Bridge && c.opts.Version == codec.V311,
 	}
 	if c.opts.Version == codec.V5 {
 		p.Properties = c.opts.ConnectProperties

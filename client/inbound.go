@@ -134,6 +134,7 @@ func (c *Client) handlePublish(cn *conn, p *codec.Publish) error {
 	}
 	e := &inMsg{id: p.PacketID, qos: p.QoS}
 	e.pending.Store(1)
+	m.in, m.c = e, c
 	c.in.msgs[e.id] = e
 	c.in.order = append(c.in.order, e)
 	c.mu.Unlock()

@@ -33,6 +33,16 @@ type Options struct {
 	// Version is the protocol version: codec.V5 (the default) or codec.V311.
 	Version codec.Version
 
+	// Bridge announces the client as a bridge to a 3.1.1 server with
+	// Mosquitto's non-standard marker in the CONNECT (Protocol Level 0x84,
+	// its try_private option; see codec.Connect.Bridge): a Mosquitto
+	// server then sends the client none of its own messages back and
+	// keeps the RETAIN flag of what it forwards, as the 5.0 subscription
+	// options No Local and Retain As Published do. Servers that do not
+	// know the marker refuse the connection with return code 0x01
+	// (unacceptable protocol version). Ignored for 5.0.
+	Bridge bool
+
 	// CleanStart discards any session the server holds for ClientID on the
 	// first connection. Reconnects never set it when the session outlives
 	// the connection (a 5.0 Session Expiry Interval above 0, or a 3.1.1
@@ -90,6 +100,16 @@ type Options struct {
 	// on a queue of its own (see Handler). Without it such messages are
 	// acknowledged and dropped.
 	DefaultHandler Handler
+
+	// SerialHandlers runs every handler, DefaultHandler included, on one
+	// queue, one message at a time in the order the messages arrived,
+	// instead of one queue per subscription: a slow handler then holds up
+	// all the others. It is for programs that must see the messages of
+	// several subscriptions in the order the server sent them, such as a
+	// bridge, whose handler hands each message on (see Message.Defer) and
+	// returns at once. QoS 0 messages beyond 4096 waiting in the queue are
+	// dropped and logged.
+	SerialHandlers bool
 
 	// OnConnectionLost is called with the cause each time an established
 	// connection is lost (not after Disconnect). OnReconnect is called

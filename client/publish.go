@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/ternmq/tern/codec"
 )
@@ -29,6 +30,31 @@ type Message struct {
 	// Topic Aliases itself: a Topic Alias given here is ignored, and one
 	// received is resolved into Topic and removed.
 	Properties codec.Properties
+
+	// in is the flow of a received QoS 1 or 2 message, for Defer; c is
+	// the client that received it.
+	in *inMsg
+	c  *Client
+}
+
+// Defer, called by a Handler, holds back the acknowledgement of m, a
+// received QoS 1 or 2 message, after the handler returns: m is
+// acknowledged once every handler it was given to has returned and the
+// release function has been called (acknowledgements still go out in the
+// order the messages arrived, so a held message holds back the ones after
+// it, and the Receive Maximum bounds how many are held). Call release
+// exactly once; later calls do nothing. It lets a handler hand its work
+// on and take the next message, and have m acknowledged only when that
+// work is done: a bridge acknowledges a message to one server only once
+// the other server has acknowledged it. For a QoS 0 message, or one
+// published rather than received, Defer does nothing.
+func (m *Message) Defer() (release func()) {
+	e, c := m.in, m.c
+	if e == nil || c == nil {
+		return func() {}
+	}
+	e.pending.Add(1) // a handler is running: pending is at least 1
+	return sync.OnceFunc(func() { c.handled(e) })
 }
 
 // Handler handles a received message. Handlers run on goroutines of the
@@ -69,30 +95,67 @@ const maxQueuedQoS0 = 4096
 // Publish keeps a reference to m, which must not be modified until
 // Publish returns.
 func (c *Client) Publish(ctx context.Context, m *Message) error {
-	if err := c.checkMessage(m); err != nil {
+	o, err := c.enqueue(ctx, m)
+	if o == nil {
 		return err
 	}
+	return c.wait(ctx, o)
+}
+
+// PublishAsync queues m as Publish does, but returns once m is queued
+// (QoS 1 and 2) or written (QoS 0), without waiting for its flow:
+// wait, called later, returns when the flow completes with what Publish
+// would have returned, and follows the same rules when its own context
+// ends first. QoS 1 and 2 messages go out in the order of the Publish and
+// PublishAsync calls that queued them, so a caller that needs order and
+// throughput (a bridge, say) queues in order and waits elsewhere. ctx
+// bounds the wait for room in the write queue; err reports what Publish
+// would have reported before queueing (an invalid message, a closed
+// client, a QoS 0 message while reconnecting). PublishAsync keeps a
+// reference to m, which must not be modified until wait has returned
+// (or, if wait is never called, until the client is closed).
+func (c *Client) PublishAsync(ctx context.Context, m *Message) (wait func(context.Context) error, err error) {
+	o, err := c.enqueue(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	if o == nil {
+		return func(context.Context) error { return nil }, nil
+	}
+	return func(ctx context.Context) error { return c.wait(ctx, o) }, nil
+}
+
+// enqueue checks m and queues it: a QoS 1 or 2 message as an op to wait
+// for, a QoS 0 message written at once (nil op).
+func (c *Client) enqueue(ctx context.Context, m *Message) (*op, error) {
+	if err := c.checkMessage(m); err != nil {
+		return nil, err
+	}
 	if c.closed.Load() {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	if cn := c.cur.Load(); cn != nil {
 		if err := cn.waitRoom(ctx); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if m.QoS == 0 {
-		return c.publish0(m)
+		return nil, c.publish0(m)
 	}
 	o := &op{kind: codec.PUBLISH, msg: m, done: make(chan struct{})}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed.Load() {
-		c.mu.Unlock()
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	c.out.pubs = append(c.out.pubs, o)
 	c.out.pump(c.cur.Load())
-	c.mu.Unlock()
+	return o, nil
+}
 
+// wait waits for the flow of o to complete, or for ctx: then a message
+// not yet sent is dropped, and one sent stays in the session.
+func (c *Client) wait(ctx context.Context, o *op) error {
 	select {
 	case <-o.done:
 		return o.err

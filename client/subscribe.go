@@ -23,6 +23,7 @@ type route struct {
 type delivery struct {
 	m *Message
 	e *inMsg // nil for QoS 0
+	r *route // whose handler takes it
 }
 
 // subscription is a granted subscription, remembered to make it again on
@@ -319,16 +320,23 @@ func (c *Client) addRoutes(h Handler, xs []*op) []*route {
 }
 
 // newRoute returns a route to h with its queue.
+// With Options.SerialHandlers every route shares the client's one queue.
 func (c *Client) newRoute(filter, match string, h Handler) *route {
 	r := &route{filter: filter, match: match}
 	r.h.Store(&h)
-	r.q = newSerial(&c.userWG, func(d delivery) {
-		(*r.h.Load())(d.m)
-		if d.e != nil {
-			c.handled(d.e)
-		}
-	})
+	r.q = c.oneQueue
+	if r.q == nil {
+		r.q = newSerial(&c.userWG, c.deliver)
+	}
 	return r
+}
+
+// deliver runs the handler of d's route, and counts it done.
+func (c *Client) deliver(d delivery) {
+	(*d.r.h.Load())(d.m)
+	if d.e != nil {
+		c.handled(d.e)
+	}
 }
 
 func (c *Client) removeRoutes(rs []*route) {
@@ -393,7 +401,7 @@ func (c *Client) dispatch(m *Message, e *inMsg) {
 		if e != nil {
 			e.pending.Add(1)
 		}
-		if !r.q.push(delivery{m, e}, limit) {
+		if !r.q.push(delivery{m, e, r}, limit) {
 			refused++
 			if e == nil {
 				c.log.Warn("QoS 0 message dropped: its handler is too far behind", "filter", r.filter, "topic", m.Topic)

@@ -1,11 +1,27 @@
 package client
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
 	"strings"
 )
+
+// Dial opens the transport to the server at url as Connect does, without
+// speaking MQTT: the scheme picks TCP, TLS (with opts.TLSConfig), WebSocket
+// or secure WebSocket (with opts.HTTPHeader and the subprotocol "mqtt"),
+// and the result is the byte stream MQTT runs on. It is the building block
+// of an Options.Dialer that chooses among several servers, such as a
+// bridge that tries a list of addresses in turn.
+func Dial(ctx context.Context, url string, opts Options) (net.Conn, error) {
+	u, err := parseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	opts.setDefaults()
+	return dial(ctx, u, &opts)
+}
 
 // parseURL checks a broker URL and fills in the default port.
 func parseURL(raw string) (*url.URL, error) {

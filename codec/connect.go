@@ -14,7 +14,20 @@ type Connect struct {
 	HasUsername bool
 	// Password is sent when it is not nil.
 	Password []byte
+	// Bridge sets the top bit of the Protocol Level (0x84 for 3.1.1), the
+	// non-standard marker with which Mosquitto's bridges announce
+	// themselves (its try_private option). A Mosquitto server then treats
+	// every subscription of the connection as No Local and Retain As
+	// Published, which 3.1.1 cannot ask for, so that a bridge does not get
+	// its own messages back. A server that does not know the marker
+	// refuses the CONNECT (3.1.1 return code 0x01). Encoding only, and
+	// 3.1.1 only: 5.0 has the subscription options, and a CONNECT with
+	// the bit set does not decode.
+	Bridge bool
 }
+
+// bridgeBit is the Protocol Level bit that Connect.Bridge sets.
+const bridgeBit = 0x80
 
 // Will is the Will Message of a CONNECT.
 type Will struct {
@@ -47,6 +60,13 @@ func (c *Connect) Append(dst []byte, v Version) ([]byte, error) {
 	}
 	if err := checkVersion(v, CONNECT); err != nil {
 		return dst, err
+	}
+	level := byte(v)
+	if c.Bridge {
+		if v != V311 {
+			return dst, &Error{Code: UnsupportedProtocolVersion, Msg: "the bridge bit of the Protocol Level is for 3.1.1 only"}
+		}
+		level |= bridgeBit
 	}
 	hasUser := c.HasUsername || c.Username != ""
 	if v == V311 && c.Password != nil && !hasUser {
@@ -89,7 +109,7 @@ func (c *Connect) Append(dst []byte, v Version) ([]byte, error) {
 		return dst, err
 	}
 	dst = appendString(dst, "MQTT")
-	dst = append(dst, byte(v), c.flags(hasUser))
+	dst = append(dst, level, c.flags(hasUser))
 	dst = appendUint16(dst, c.KeepAlive)
 	if v == V5 {
 		dst = c.Properties.appendWithLength(dst, pn)

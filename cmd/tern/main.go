@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/broker/bridge"
 	"github.com/ternmq/tern/codec"
 )
 
@@ -82,6 +83,8 @@ type config struct {
 	SysPresence   bool     `json:"sys_presence"` // $SYS/broker/clients/<id>/{connected,disconnected} events
 	Admins        []string `json:"admins"`       // users of the password file allowed to use the admin API
 	MetricsAuth   bool     `json:"metrics_auth"` // /metrics needs basic credentials of the password file
+
+	Bridges []bridge.Config `json:"bridges"` // bridges to other brokers, config file only (see README)
 }
 
 func defaults() config {
@@ -333,6 +336,7 @@ type daemon struct {
 	addrs      map[string]string // bound address by listener: "mqtt", "mqtts", "http"
 	errc       chan error        // a listener that stopped on its own
 	done       chan struct{}     // closed when every listener goroutine has returned
+	bridges    func()            // stops the bridges and waits for them
 
 	// reparse reads the configuration again on SIGHUP (limits.go).
 	reparse func() (config, error)
@@ -349,6 +353,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	sec.apply(&opts)
+	if err := checkBridges(cfg.Bridges); err != nil {
+		return nil, err
+	}
 	if err := broker.CheckOriginPatterns(cfg.AllowOrigins); err != nil {
 		return nil, fmt.Errorf("allow-origin: %w", err)
 	}
@@ -406,8 +413,13 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 		gc := debug.SetGCPercent(400)
 		srv, err = broker.Open(ctx, opts)
 		debug.SetGCPercent(gc)
+		var stopBridges func()
+		if err == nil {
+			stopBridges, err = startBridges(cfg.Bridges, srv, log)
+		}
 		if err == nil {
 			d := serveAll(ctx, cfg, log, srv, closeStore, tlsCfg, files, sec, mqttLn, mqttsLn, httpLn)
+			d.bridges = stopBridges
 			return d, nil
 		}
 		closeStore()
@@ -498,6 +510,9 @@ func (d *daemon) reload(ctx context.Context, log *slog.Logger) {
 // waits for the listeners to return.
 func (d *daemon) shutdown(ctx context.Context) error {
 	var errs []error
+	if d.bridges != nil {
+		d.bridges() // each bridge ends its own local session first
+	}
 	if d.http != nil {
 		errs = append(errs, d.http.Shutdown(ctx))
 	}

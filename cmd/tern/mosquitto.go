@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ternmq/tern/broker/bridge"
 	"github.com/ternmq/tern/cmd/tern/internal/mosqconf"
 	"github.com/ternmq/tern/codec"
 )
@@ -45,7 +46,22 @@ func (c *config) applyMosquitto(path string) error {
 		return fmt.Errorf("mosquitto-conf %s sets options that change security, which Tern cannot honour, so it does not start: %s",
 			path, joinNotes(mc.Refused))
 	}
-	notes := mc.Unsupported
+	// Bridge sections go to broker/bridge, which reads Mosquitto's bridge
+	// options; the reader itself leaves them unsupported.
+	var notes []mosqconf.Note
+	var bridgeLines []bridge.ConfLine
+	for _, n := range mc.Unsupported {
+		if bridge.IsMosquittoOption(n.Name) {
+			bridgeLines = append(bridgeLines, bridge.ConfLine{Name: n.Name, Args: n.Args(), File: n.File, Line: n.Line})
+			continue
+		}
+		notes = append(notes, n)
+	}
+	bridges, err := bridge.FromMosquitto(bridgeLines)
+	if err != nil {
+		return fmt.Errorf("mosquitto-conf: %w", err)
+	}
+	c.Bridges = append(c.Bridges, bridges...)
 	c.mosquittoFile = path
 	c.MQTT, c.MQTTS, c.HTTP = "", "", ""
 	sec, local, n, err := c.mosquittoListeners(mc)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -24,39 +25,70 @@ func FreePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// Mosquitto is a mosquitto process started by StartMosquitto.
+type Mosquitto struct {
+	bin, conf string
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	logDone chan struct{}
+	log     strings.Builder // every run's log
+}
+
 // StartMosquitto runs Debian's mosquitto with the configuration conf
-// (its listener lines and whatever the test needs), adding persistence
-// off, logging to stderr and, so that a broker started as root can read
-// the test's private files, the current user. It returns once mosquitto
-// logs that it is running, and stops it by its PID when the test ends,
-// showing its log if the test failed. Without mosquitto the test skips,
-// or fails under CI=true (Missing).
-func StartMosquitto(t testing.TB, conf string) {
+// (its listener lines and whatever the test needs), adding logging to
+// stderr, persistence off unless conf has a persistence line, and, so
+// that a broker started as root can read the test's private files, the
+// current user. It returns once mosquitto logs that it is running, and
+// stops it by its PID when the test ends, showing its log if the test
+// failed. Without mosquitto the test skips, or fails under CI=true
+// (Missing).
+func StartMosquitto(t testing.TB, conf string) *Mosquitto {
 	t.Helper()
 	bin := mosquittoBinary(t)
 	if me, err := user.Current(); err == nil {
 		conf += "\nuser " + me.Username
 	}
-	conf += "\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
+	if !strings.Contains(conf, "persistence ") {
+		conf += "\npersistence false"
+	}
+	conf += "\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
 	path := filepath.Join(t.TempDir(), "mosquitto.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	startMosquitto(t, bin, path)
+	return startMosquitto(t, bin, path)
 }
 
 // StartMosquittoFile runs Debian's mosquitto with the configuration file
 // at path as it is (which must log notices to stderr, and name a user
 // that can read its files when the test runs as root), like
 // StartMosquitto otherwise.
-func StartMosquittoFile(t testing.TB, path string) {
+func StartMosquittoFile(t testing.TB, path string) *Mosquitto {
 	t.Helper()
-	startMosquitto(t, mosquittoBinary(t), path)
+	return startMosquitto(t, mosquittoBinary(t), path)
 }
 
-func startMosquitto(t testing.TB, bin, path string) {
+func startMosquitto(t testing.TB, bin, conf string) *Mosquitto {
 	t.Helper()
-	cmd := exec.Command(bin, "-c", path)
+	m := &Mosquitto{bin: bin, conf: conf}
+	t.Cleanup(func() {
+		m.Kill(t)
+		if t.Failed() {
+			m.mu.Lock()
+			t.Logf("mosquitto log:\n%s", m.log.String())
+			m.mu.Unlock()
+		}
+	})
+	m.Start(t)
+	return m
+}
+
+// Start starts mosquitto again, with the same configuration, after Stop
+// or Kill; it returns once mosquitto logs that it is running.
+func (m *Mosquitto) Start(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(m.bin, "-c", m.conf)
 	out, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -66,18 +98,17 @@ func startMosquitto(t testing.TB, bin, path string) {
 	}
 	ready := make(chan bool, 1)
 	logDone := make(chan struct{})
-	var (
-		mu  sync.Mutex
-		log strings.Builder
-	)
+	m.mu.Lock()
+	m.cmd, m.logDone = cmd, logDone
+	m.mu.Unlock()
 	go func() {
 		defer close(logDone)
 		sc := bufio.NewScanner(out)
 		sent := false
 		for sc.Scan() {
-			mu.Lock()
-			log.WriteString(sc.Text() + "\n")
-			mu.Unlock()
+			m.mu.Lock()
+			m.log.WriteString(sc.Text() + "\n")
+			m.mu.Unlock()
 			if !sent && strings.Contains(sc.Text(), " running") {
 				ready <- true
 				sent = true
@@ -87,20 +118,33 @@ func startMosquitto(t testing.TB, bin, path string) {
 			ready <- false
 		}
 	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-logDone
-		cmd.Wait()
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("mosquitto log:\n%s", log.String())
-			mu.Unlock()
-		}
-	})
 	if !WaitFor(t, (<-chan bool)(ready), "mosquitto to start") {
 		<-logDone
-		t.Fatalf("mosquitto exited at start:\n%s", log.String())
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		t.Fatalf("mosquitto exited at start:\n%s", m.log.String())
 	}
+}
+
+// Stop ends mosquitto with SIGTERM, sent to its PID, and waits for it to
+// exit: it closes its connections and, with persistence on, writes its
+// database.
+func (m *Mosquitto) Stop(t testing.TB) { t.Helper(); m.end(syscall.SIGTERM) }
+
+// Kill ends mosquitto with SIGKILL, sent to its PID, and waits for it.
+func (m *Mosquitto) Kill(t testing.TB) { t.Helper(); m.end(syscall.SIGKILL) }
+
+func (m *Mosquitto) end(sig os.Signal) {
+	m.mu.Lock()
+	cmd, logDone := m.cmd, m.logDone
+	m.cmd = nil
+	m.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(sig)
+	<-logDone
+	cmd.Wait()
 }
 
 // mosquittoBinary finds the broker, which Debian installs in /usr/sbin.
