@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coder/websocket"
+
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/wasm/uistate"
 )
@@ -30,23 +32,28 @@ func TestOriginHintWorks(t *testing.T) {
 	if pattern == "" {
 		t.Fatalf("no --allow-origin in the hints %q", hints)
 	}
+	// handshake opens a real WebSocket connection to a broker with the
+	// origin patterns, as the page would (its Origin header), and returns
+	// the HTTP status of the answer: 101 when the connection was made.
 	handshake := func(patterns ...string) int {
 		srv := broker.New(broker.Options{})
 		defer srv.Shutdown(t.Context())
-		h := srv.WebSocketHandler(broker.WebSocketOptions{OriginPatterns: patterns})
-		r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:1883/mqtt", nil)
-		r.Header.Set("Connection", "Upgrade")
-		r.Header.Set("Upgrade", "websocket")
-		r.Header.Set("Sec-WebSocket-Version", "13")
-		r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-		r.Header.Set("Sec-WebSocket-Protocol", "mqtt")
-		r.Header.Set("Origin", strings.TrimSuffix(page, "/"))
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		return w.Code
+		ts := httptest.NewServer(srv.WebSocketHandler(broker.WebSocketOptions{OriginPatterns: patterns}))
+		defer ts.Close()
+		c, resp, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(ts.URL, "http")+"/mqtt", &websocket.DialOptions{
+			Subprotocols: []string{"mqtt"},
+			HTTPHeader:   http.Header{"Origin": {strings.TrimSuffix(page, "/")}},
+		})
+		if err == nil {
+			c.Close(websocket.StatusNormalClosure, "")
+		}
+		if resp == nil {
+			t.Fatalf("no answer to the handshake: %v", err)
+		}
+		return resp.StatusCode
 	}
-	if code := handshake(pattern); code == http.StatusForbidden {
-		t.Errorf("--allow-origin %s, as the hint says: the handshake got %d", pattern, code)
+	if code := handshake(pattern); code != http.StatusSwitchingProtocols {
+		t.Errorf("--allow-origin %s, as the hint says: the handshake got %d, want 101", pattern, code)
 	}
 	if code := handshake("127.0.0.1"); code != http.StatusForbidden {
 		t.Errorf("--allow-origin without the port: %d, want 403 (the test would prove nothing)", code)
