@@ -122,6 +122,7 @@ func (c *conn) writeNow(it *outItem) bool {
 	buf := c.encode((*bp)[:0], it)
 	*it = outItem{}
 	n := c.inline.write(buf)
+	c.flushOut() // the counts of this packet, as the writer does per batch (metrics.go)
 	if n < len(buf) {
 		*bp = buf[:copy(buf, buf[n:])]
 		c.rest = bp

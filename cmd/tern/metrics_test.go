@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit"
 )
@@ -153,7 +155,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
-	scriptedLoad(t, addr)
+	scriptedLoad(t, addr, d.srv)
 
 	after := scrape(t, client, url, "alice")
 	grew := func(name string, min float64, labels ...string) {
@@ -196,7 +198,7 @@ func TestMetrics(t *testing.T) {
 }
 
 // scriptedLoad runs the load of TestMetrics against the broker at addr.
-func scriptedLoad(t *testing.T, addr string) {
+func scriptedLoad(t *testing.T, addr string, srv *broker.Server) {
 	login := func(id, user string) *codec.Connect {
 		return &codec.Connect{Version: codec.V5, ClientID: id, CleanStart: true, Username: user, Password: []byte(user)}
 	}
@@ -220,6 +222,9 @@ func scriptedLoad(t *testing.T, addr string) {
 			off.Connect(t, c)
 			off.Subscribe(t, 1, filter)
 			off.Disconnect(t)
+			// Messages published from here on must find the session
+			// offline, not in flight on a connection that is closing.
+			testkit.WaitFor(t, sessionOffline(t, srv, id), id+" offline")
 		}
 		return c
 	}
@@ -330,4 +335,29 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// sessionOffline returns a channel closed once the broker lists the
+// session id as offline. The broker has no event for it, so its list is
+// read every millisecond until then or the end of the test.
+func sessionOffline(t *testing.T, srv *broker.Server, id string) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			for _, s := range srv.Sessions() {
+				if s.ID == id && !s.Online {
+					close(ch)
+					return
+				}
+			}
+			select {
+			case <-tick.C:
+			case <-t.Context().Done():
+				return
+			}
+		}
+	}()
+	return ch
 }
