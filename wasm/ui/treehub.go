@@ -54,6 +54,13 @@ type treeHub struct {
 	clear  *livetree.ClearJob
 	result string // what the last clearing did
 
+	// admin is the broker's admin API with the connection's credentials,
+	// nil when the page cannot use it (another origin, no password);
+	// adminRefused says why the API refused it on this connection, after
+	// which the page clears by MQTT without asking again.
+	admin        livetree.Admin
+	adminRefused string
+
 	paths map[string]string // the chart path chosen per topic
 }
 
@@ -93,6 +100,11 @@ func (x *treeHub) restart(ctx app.Context) {
 	x.t = livetree.New(livetree.Options{AutoOpen: true, RetainAsPublished: x.h.m.Form.Version == 5})
 	x.chart.Clear()
 	x.err, x.subscribed, x.dropped, x.clear, x.result = "", nil, 0, nil, ""
+	m := x.h.m
+	x.admin, x.adminRefused = nil, ""
+	if origin := uistate.AdminOrigin(m.Conn.URL, m.PageURL, m.Form.Username, m.Form.Password); origin != "" {
+		x.admin = fetchAdmin{origin: origin, user: m.Form.Username, password: m.Form.Password}
+	}
 	x.rate.Reset(0, time.Now())
 	x.changed(ctx, keyTree, keyTreeConn, keyChart)
 }
@@ -197,10 +209,26 @@ func (x *treeHub) askClear(ctx app.Context, n *livetree.Node) {
 		return
 	}
 	x.clear = x.t.NewClearJob(n)
+	if x.adminRefused != "" {
+		x.clear.NoAdmin = x.adminRefused
+	} else {
+		x.clear.Admin = x.admin
+	}
 	x.result = ""
 	x.changed(ctx, keyTreeConn)
 	// Cancel has the focus, so that Enter does not clear by accident.
 	ctx.Defer(func(app.Context) { focus("tt-clear-cancel") })
+}
+
+// adminUsable reports whether a clearing will ask the broker's admin API.
+func (x *treeHub) adminUsable() bool { return x.admin != nil && x.adminRefused == "" }
+
+// clearTitle is the tooltip of the clear button.
+func (x *treeHub) clearTitle() string {
+	if x.adminUsable() {
+		return "Delete every retained message at and below this topic on the broker (admin API), or, if the broker refuses, the ones this page has seen"
+	}
+	return "Publish an empty retained message to every retained topic at and below this one"
 }
 
 // cancelClear closes the confirmation.
@@ -211,7 +239,9 @@ func (x *treeHub) cancelClear(ctx app.Context) {
 	}
 }
 
-// confirmClear publishes an empty retained message (QoS 1) to each topic
+// confirmClear asks the broker's admin API, when the page may, to delete
+// the retained messages at and below the node; otherwise, or when it
+// refuses, it publishes an empty retained message (QoS 1) to each topic
 // of the job, clearParallel at a time, and reports the progress a few
 // times a second (one Dispatch each, whatever the number of topics).
 func (x *treeHub) confirmClear(ctx app.Context) {
@@ -239,6 +269,13 @@ func (x *treeHub) finishClear(ctx app.Context, job *livetree.ClearJob) {
 	}
 	x.result = job.Result()
 	x.clear = nil
+	if o, asked := job.Outcome(); o.OK {
+		// The broker sends nothing when its admin API deletes.
+		x.t.DropRetained(job.Topics)
+		x.changed(ctx, keyTree)
+	} else if asked && o.Refused {
+		x.adminRefused = o.Why
+	}
 	x.changed(ctx, keyTreeConn)
 }
 

@@ -408,8 +408,8 @@ func (d *TreeDetail) Render() app.UI {
 						focus("pub-payload")
 					}
 				}),
-			app.Button().ID("tt-clear").Type("button").Class("btn small danger").Disabled(retained == 0 || busy || x.h.connected() == nil).
-				Title("Publish an empty retained message to every retained topic at and below this one").
+			app.Button().ID("tt-clear").Type("button").Class("btn small danger").Disabled((retained == 0 && !x.adminUsable()) || busy || x.h.connected() == nil).
+				Title(x.clearTitle()).
 				Text("Clear retained ("+strconv.Itoa(retained)+")").
 				OnClick(func(ctx app.Context, e app.Event) {
 					if n := x.t.Selected(); n != nil {
@@ -663,7 +663,7 @@ func (c *TreeConfirm) Render() app.UI {
 				app.Button().ID("tt-clear-cancel").Type("button").Class("btn").Text("Cancel").
 					OnClick(func(ctx app.Context, e app.Event) { x.cancelClear(ctx) }),
 				app.Button().ID("tt-clear-confirm").Type("button").Class("btn primary danger").
-					Text("Clear "+strconv.Itoa(n)).
+					Text(confirmLabel(job)).
 					OnClick(func(ctx app.Context, e app.Event) { x.confirmClear(ctx) }),
 			),
 		)
@@ -677,14 +677,20 @@ func (c *TreeConfirm) Render() app.UI {
 				}
 			}).Body(
 			app.H2().ID("tt-confirm-title").Text("Clear retained messages?"),
-			app.P().ID("tt-confirm-text").Body(
-				app.Text("This publishes an empty retained message to "),
+			app.P().ID("tt-confirm-text").Text(job.Plan()),
+			app.P().Class("small").Body(
+				app.Text("Retained topics this page has seen: "),
 				app.Strong().ID("tt-clear-count").Text(strconv.Itoa(n)+" "+plural(n, "topic", "topics")),
-				app.Text(" at and below "),
-				app.Code().Text(job.Node),
-				app.Text(", which deletes their retained messages on the broker. Topics the tree has not seen are not touched."),
 			),
 			body,
 		),
 	)
+}
+
+// confirmLabel is the text of the clearing's confirm button.
+func confirmLabel(job *livetree.ClearJob) string {
+	if job.Admin != nil {
+		return "Delete on the broker"
+	}
+	return "Clear " + strconv.Itoa(len(job.Topics))
 }
