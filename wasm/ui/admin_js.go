@@ -44,18 +44,25 @@ func fetch(ctx context.Context, u string, opts map[string]any) (int, []byte, err
 	var onResp, onBody, onErr js.Func
 	release := func() { onResp.Release(); onBody.Release(); onErr.Release() }
 	status := 0
+	// Never block a callback: a second settlement would find done full.
+	send := func(r fetchResult) {
+		select {
+		case done <- r:
+		default:
+		}
+	}
 	onErr = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		msg := "fetch failed"
 		if len(args) > 0 && args[0].Truthy() {
 			msg = args[0].Call("toString").String()
 		}
-		done <- fetchResult{err: errors.New(msg)}
+		send(fetchResult{err: errors.New(msg)})
 		return nil
 	})
 	onBody = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		b := make([]byte, args[0].Get("byteLength").Int())
 		js.CopyBytesToGo(b, js.Global().Get("Uint8Array").New(args[0]))
-		done <- fetchResult{status: status, body: b}
+		send(fetchResult{status: status, body: b})
 		return nil
 	})
 	onResp = js.FuncOf(func(_ js.Value, args []js.Value) any {
