@@ -14,6 +14,8 @@ import (
 // HTTP status and body, or an error when no answer arrived.
 type Admin interface {
 	DeleteRetained(ctx context.Context, filter string) (status int, body []byte, err error)
+	// ListRetained is GET /api/v1/retained?filter=F&limit=N.
+	ListRetained(ctx context.Context, filter string, limit int) (status int, body []byte, err error)
 }
 
 // AdminFilter returns the topic filter of everything at and below the
@@ -64,6 +66,47 @@ func DecideAdmin(status int, body []byte, err error) AdminOutcome {
 		why += " (" + reply.Error + ")"
 	}
 	return AdminOutcome{Why: why}
+}
+
+// BrokerRetained is a retained message the broker's admin API lists.
+type BrokerRetained struct {
+	Topic string `json:"topic"`
+	Bytes int    `json:"bytes"`
+}
+
+// DecideList reads the admin API's answer to a listing of retained
+// messages: the list and whether the broker cut it at the limit when the
+// outcome is OK (its Deleted unused), otherwise why not.
+func DecideList(status int, body []byte, err error) ([]BrokerRetained, bool, AdminOutcome) {
+	if err != nil || status != 200 {
+		return nil, false, DecideAdmin(status, body, err)
+	}
+	var reply struct {
+		Retained  *[]BrokerRetained `json:"retained"`
+		Truncated bool              `json:"truncated"`
+	}
+	if json.Unmarshal(body, &reply) != nil || reply.Retained == nil {
+		return nil, false, AdminOutcome{Why: "the broker's admin API answered something the page does not understand"}
+	}
+	return *reply.Retained, reply.Truncated, AdminOutcome{OK: true}
+}
+
+// AddUnreceived adds to the tree the retained messages the broker listed
+// that it has not received (an Authorizer hides them, or they arrived
+// before the tree subscribed and were dropped): a node per topic whose
+// value is marked Unreceived and has only its size. Topics with a value
+// are left alone. The nodes count as retained (so clearing them works),
+// not as messages. It returns how many it added.
+func (t *Tree) AddUnreceived(list []BrokerRetained) int {
+	added := 0
+	for _, r := range list {
+		if n := t.nodes[r.Topic]; n != nil && n.hasValue {
+			continue
+		}
+		t.apply(&Message{Topic: r.Topic, Retain: true, unreceived: true, size: r.Bytes})
+		added++
+	}
+	return added
 }
 
 // runAdmin asks the broker to delete everything at and below the job's

@@ -112,6 +112,73 @@ func TestClearJobAdmin(t *testing.T) {
 	}
 }
 
+func (f *fakeAdmin) ListRetained(_ context.Context, filter string, _ int) (int, []byte, error) {
+	return f.DeleteRetained(context.Background(), filter)
+}
+
+func TestDecideList(t *testing.T) {
+	tests := []struct {
+		name      string
+		status    int
+		body      string
+		err       error
+		want      []BrokerRetained
+		truncated bool
+		outcome   AdminOutcome
+	}{
+		{"list", 200, `{"filter": "#", "retained": [{"topic": "a", "bytes": 3, "qos": 1}, {"topic": "b/c", "bytes": 0}], "truncated": true}`, nil,
+			[]BrokerRetained{{"a", 3}, {"b/c", 0}}, true, AdminOutcome{OK: true}},
+		{"empty", 200, `{"retained": [], "truncated": false}`, nil, []BrokerRetained{}, false, AdminOutcome{OK: true}},
+		{"no list", 200, `{"deleted": 3}`, nil, nil, false, AdminOutcome{Why: "the broker's admin API answered something the page does not understand"}},
+		{"not admin", 403, `{"error": "not an admin"}`, nil, nil, false, AdminOutcome{Why: "not an admin", Refused: true}},
+		{"network", 0, ``, errors.New("Failed to fetch"), nil, false, AdminOutcome{Why: "the broker's admin API could not be reached (Failed to fetch)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list, truncated, o := DecideList(tt.status, []byte(tt.body), tt.err)
+			if !slices.Equal(list, tt.want) || truncated != tt.truncated || o != tt.outcome {
+				t.Errorf("DecideList = %v, %v, %+v; want %v, %v, %+v", list, truncated, o, tt.want, tt.truncated, tt.outcome)
+			}
+		})
+	}
+}
+
+// TestAddUnreceived adds the broker's retained topics the tree lacks as
+// retained values with a size and no payload, leaves received ones
+// alone, counts no messages for them, and a real message replaces one.
+func TestAddUnreceived(t *testing.T) {
+	tr := New(Options{})
+	tr.Apply(msg("p/seen", "12", true))
+	added := tr.AddUnreceived([]BrokerRetained{{"p/seen", 2}, {"p/hidden/x", 40}, {"q", 0}})
+	if added != 2 {
+		t.Errorf("added %d, want 2", added)
+	}
+	if got := tr.RetainedUnder(nil); !slices.Equal(got, []string{"p/hidden/x", "p/seen", "q"}) {
+		t.Errorf("retained %q", got)
+	}
+	n := tr.Get("p/hidden/x")
+	if v := n.Last(); v == nil || !v.Unreceived || v.Size != 40 || len(v.Payload) != 0 || n.Count() != 0 {
+		t.Fatalf("p/hidden/x: %+v, count %d", v, n.Count())
+	}
+	if v := tr.Get("p/seen").Last(); v.Unreceived || string(v.Payload) != "12" {
+		t.Errorf("p/seen was replaced: %+v", v)
+	}
+	if tr.Root().Total() != 1 {
+		t.Errorf("messages in the tree: %d, want 1", tr.Root().Total())
+	}
+	tr.Apply(msg("p/hidden/x", "now", true))
+	if v := n.Last(); v.Unreceived || string(v.Payload) != "now" || n.Count() != 1 {
+		t.Errorf("after a real message: %+v, count %d", v, n.Count())
+	}
+	if h := n.History(nil); len(h) != 1 {
+		t.Errorf("the placeholder went into the history: %d values, want only the current one", len(h))
+	}
+	tr.DropRetained([]string{"q"})
+	if tr.Get("q") != nil {
+		t.Error("q is still in the tree after DropRetained")
+	}
+}
+
 func TestClearJobPlan(t *testing.T) {
 	tr := New(Options{})
 	tr.Apply(msg("p/a", "1", true))

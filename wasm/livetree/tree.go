@@ -16,6 +16,9 @@ type Message struct {
 	Retain  bool
 	Time    time.Time
 	Props   *codec.Properties // the 5.0 PUBLISH properties, nil if none; kept by the tree
+
+	unreceived bool // AddUnreceived: the broker has it retained, the page has not received it
+	size       int  // its size, when unreceived
 }
 
 // Value is one message as a node keeps it.
@@ -27,6 +30,9 @@ type Value struct {
 	QoS     byte
 	Retain  bool
 	Props   *codec.Properties
+	// Unreceived marks a retained message the broker's admin API listed
+	// but the page has not received: Payload is empty, Size its size.
+	Unreceived bool
 }
 
 // Time returns the receive time.
@@ -273,7 +279,7 @@ func (t *Tree) Apply(msgs ...Message) bool {
 
 func (t *Tree) apply(m *Message) {
 	n := t.nodes[m.Topic]
-	if len(m.Payload) == 0 && (m.Retain || (!t.o.RetainAsPublished && n != nil && n.retained)) {
+	if len(m.Payload) == 0 && !m.unreceived && (m.Retain || (!t.o.RetainAsPublished && n != nil && n.retained)) {
 		t.seq++
 		if n != nil {
 			t.clear(n)
@@ -292,21 +298,28 @@ func (t *Tree) apply(m *Message) {
 	if m.Time.IsZero() {
 		v.At = time.Now().UnixNano()
 	}
+	if m.unreceived {
+		v.Size, v.Unreceived = m.size, true
+	}
 	if len(v.Payload) > t.o.MaxValueBytes {
 		v.Payload = slices.Clone(v.Payload[:t.o.MaxValueBytes])
 	}
 	newTopic := !n.hasValue
 	becameRetained := m.Retain && !n.retained
-	if n.hasValue {
+	if n.hasValue && !n.last.Unreceived {
 		t.hist.push(n, n.last)
 	}
 	n.last, n.hasValue = v, true
-	n.count++
+	msgs := uint64(1)
+	if m.unreceived {
+		msgs = 0 // a value, not a message
+	}
+	n.count += msgs
 	if m.Retain {
 		n.retained = true
 	}
 	for a := n; a != nil; a = a.parent {
-		a.total++
+		a.total += msgs
 		if newTopic {
 			a.topics++
 		}

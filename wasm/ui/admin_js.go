@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/url"
+	"strconv"
 	"syscall/js"
 )
 
@@ -21,14 +22,24 @@ type fetchAdmin struct {
 // DeleteRetained sends DELETE /api/v1/retained?filter=filter with the
 // connection's credentials and returns the status and body.
 func (a fetchAdmin) DeleteRetained(ctx context.Context, filter string) (int, []byte, error) {
+	return fetch(ctx, a.origin+"/api/v1/retained?filter="+url.QueryEscape(filter), a.options("DELETE"))
+}
+
+// options are fetch's options for method with the credentials.
+func (a fetchAdmin) options(method string) map[string]any {
 	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(a.user+":"+a.password))
-	opts := map[string]any{
-		"method":      "DELETE",
+	return map[string]any{
+		"method":      method,
 		"credentials": "omit", // only the header's credentials, never the browser's
 		"cache":       "no-store",
 		"headers":     map[string]any{"Authorization": auth},
 	}
-	return fetch(ctx, a.origin+"/api/v1/retained?filter="+url.QueryEscape(filter), opts)
+}
+
+// ListRetained sends GET /api/v1/retained?filter=filter&limit=limit.
+func (a fetchAdmin) ListRetained(ctx context.Context, filter string, limit int) (int, []byte, error) {
+	u := a.origin + "/api/v1/retained?filter=" + url.QueryEscape(filter) + "&limit=" + strconv.Itoa(limit)
+	return fetch(ctx, u, a.options("GET"))
 }
 
 type fetchResult struct {

@@ -18,3 +18,8 @@ type fetchAdmin struct {
 func (fetchAdmin) DeleteRetained(context.Context, string) (int, []byte, error) {
 	return 0, nil, errors.New("no fetch outside the browser")
 }
+
+// ListRetained fails: there is no fetch outside the browser.
+func (fetchAdmin) ListRetained(context.Context, string, int) (int, []byte, error) {
+	return 0, nil, errors.New("no fetch outside the browser")
+}

@@ -60,6 +60,7 @@ type treeHub struct {
 	// which the page clears by MQTT without asking again.
 	admin        livetree.Admin
 	adminRefused string
+	loading      bool // loadRetained is under way
 
 	paths map[string]string // the chart path chosen per topic
 }
@@ -229,6 +230,48 @@ func (x *treeHub) clearTitle() string {
 		return "Delete every retained message at and below this topic on the broker (admin API), or, if the broker refuses, the ones this page has seen"
 	}
 	return "Publish an empty retained message to every retained topic at and below this one"
+}
+
+// loadLimit bounds "load all retained topics": the tree's own limit on
+// topics is higher, but a page is no place for more.
+const loadLimit = 10_000
+
+// loadRetained asks the broker's admin API for every retained topic and
+// adds those the tree has not received, marked so.
+func (x *treeHub) loadRetained(ctx app.Context) {
+	admin := x.admin
+	if admin == nil || x.adminRefused != "" || x.loading {
+		return
+	}
+	x.loading, x.result = true, "Loading the retained topics from the broker…"
+	x.changed(ctx, keyTreeConn)
+	go func() {
+		cctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		status, body, err := admin.ListRetained(cctx, "#", loadLimit)
+		list, truncated, o := livetree.DecideList(status, body, err)
+		x.h.dispatch(func(ctx app.Context) {
+			x.loading = false
+			if x.admin != admin { // another connection since
+				return
+			}
+			if !o.OK {
+				if o.Refused {
+					x.adminRefused = o.Why
+				}
+				x.result = "Cannot load the retained topics: " + o.Why + "."
+				x.changed(ctx, keyTreeConn)
+				return
+			}
+			added := x.t.AddUnreceived(list)
+			x.result = fmt.Sprintf("The broker holds %d retained %s; %d not received by this page %s added, marked \"not received\".",
+				len(list), plural(len(list), "topic", "topics"), added, plural(added, "was", "were"))
+			if truncated {
+				x.result += fmt.Sprintf(" (Only the first %d were listed.)", loadLimit)
+			}
+			x.changed(ctx, keyTree, keyTreeConn)
+		})
+	}()
 }
 
 // cancelClear closes the confirmation.

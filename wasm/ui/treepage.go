@@ -149,6 +149,11 @@ func (s *TreeStatus) Render() app.UI {
 				OnChange(func(ctx app.Context, e app.Event) { x.setSys(ctx, checked(ctx)) }),
 			app.Span().Text("$SYS"),
 		),
+		app.If(x.adminUsable(), app.Button().ID("tt-load-retained").Type("button").Class("btn small").
+			Disabled(x.loading || x.state() != uistate.Connected).
+			Title("List every retained topic on the broker (admin API) and add those this page has not received").
+			Text("Load all retained topics").
+			OnClick(func(ctx app.Context, e app.Event) { x.loadRetained(ctx) })),
 		app.If(x.err != "", app.Span().ID("tt-error").Class("st-failed small").Text(x.err)),
 		app.If(x.result != "", app.Span().ID("tt-result").Class("small").Role("status").Text(x.result)),
 	)
@@ -277,7 +282,9 @@ func (l *TreeList) row(t *livetree.Tree, i int, n *livetree.Node, selected bool)
 		nameClass += " tt-match"
 	}
 	var count, value string
-	if v := n.Last(); v != nil {
+	if v := n.Last(); v != nil && v.Unreceived {
+		value = "retained on broker (not received), " + size(v.Size)
+	} else if v != nil {
 		value = uistate.PreviewAs(v.Payload, l.Hub.m.Format, treePreview)
 		count = strconv.FormatUint(n.Count(), 10)
 	}
@@ -385,7 +392,10 @@ func (d *TreeDetail) Render() app.UI {
 	}
 	last, prev := n.Last(), n.Prev()
 	kv := [][2]string{{"Messages", strconv.FormatUint(n.Count(), 10)}}
-	if last != nil {
+	if last != nil && last.Unreceived {
+		kv = append(kv, [2]string{"Received", "no: retained on the broker, listed by its admin API"},
+			[2]string{"Size", size(last.Size)})
+	} else if last != nil {
 		kv = append(kv,
 			[2]string{"Received", last.Time().Format("2006-01-02 15:04:05.000")},
 			[2]string{"QoS", strconv.Itoa(int(last.QoS))},

@@ -67,9 +67,6 @@ func TestBrowserClearRetainedAdmin(t *testing.T) {
 	clearPlant := func(p *page) (plan, result string) {
 		p.t.Helper()
 		p.waitJS("plant/visible/a in the tree", `!!document.querySelector(`+strconv.Quote(rowSel("plant/visible/a"))+`)`, 10*time.Second)
-		if p.evalString(`String(!!document.querySelector(`+strconv.Quote(rowSel("plant/hidden/x"))+`))`) != "false" {
-			p.t.Fatal("the tree shows plant/hidden/x, which the Authorizer hides")
-		}
 		p.click(rowSel("plant"))
 		p.waitJS("clear button", `document.getElementById("tt-detail-topic")?.textContent === "plant" && document.getElementById("tt-clear")?.disabled === false`, 5*time.Second)
 		p.click("#tt-clear")
@@ -84,6 +81,18 @@ func TestBrowserClearRetainedAdmin(t *testing.T) {
 		p := p.in(t)
 		retain(t, "plant", "plant/visible/a", "plant/visible/b", "plant/hidden/x", "office/door")
 		login(p, "admin")
+		p.waitJS("plant/visible/a in the tree", `!!document.querySelector(`+strconv.Quote(rowSel("plant/visible/a"))+`)`, 10*time.Second)
+		hidden := `document.querySelector(` + strconv.Quote(rowSel("plant/hidden/x")) + `)`
+		if p.evalString(`String(!!`+hidden+`)`) != "false" {
+			t.Fatal("the tree shows plant/hidden/x, which the Authorizer hides")
+		}
+		// "Load all retained topics" adds it, marked as not received.
+		p.click("#tt-load-retained")
+		p.waitJS("loaded", `(document.getElementById("tt-result")?.textContent || "").startsWith("The broker holds")`, 10*time.Second)
+		if got, want := p.text("tt-result"), `The broker holds 5 retained topics; 1 not received by this page was added, marked "not received".`; got != want {
+			t.Errorf("load result %q, want %q", got, want)
+		}
+		p.waitJS("plant/hidden/x marked", `(`+hidden+`?.textContent || "").includes("retained on broker (not received), 16 B")`, 10*time.Second)
 		plan, result := clearPlant(p)
 		if !strings.Contains(plan, "admin API") {
 			t.Errorf("the dialog does not say it asks the admin API: %q", plan)
@@ -94,13 +103,16 @@ func TestBrowserClearRetainedAdmin(t *testing.T) {
 		if got := onBroker(); !slices.Equal(got, []string{"office/door"}) {
 			t.Errorf("retained on the broker after clearing: %q, want [office/door]", got)
 		}
-		p.waitJS("plant gone from the tree", `!document.querySelector(`+strconv.Quote(rowSel("plant/visible/a"))+`) && !!document.querySelector(`+strconv.Quote(rowSel("office/door"))+`)`, 10*time.Second)
+		p.waitJS("plant gone from the tree", `!document.querySelector(`+strconv.Quote(rowSel("plant/visible/a"))+`) && !`+hidden+` && !!document.querySelector(`+strconv.Quote(rowSel("office/door"))+`)`, 10*time.Second)
 	})
 
 	t.Run("not an admin falls back and says so", func(t *testing.T) {
 		p := newPage(t, s) // a fresh profile: no saved admin session
 		retain(t, "plant/visible/a", "plant/hidden/x")
 		login(p, "user")
+		if p.evalString(`String(!!document.getElementById("tt-load-retained"))`) != "true" {
+			t.Error("no load button for a user the page does not yet know is no admin")
+		}
 		_, result := clearPlant(p)
 		if want := "Not an admin: cleared the 1 topic this page has seen under plant."; result != want {
 			t.Errorf("result %q, want %q", result, want)
@@ -118,5 +130,8 @@ func TestBrowserClearRetainedAdmin(t *testing.T) {
 			t.Errorf("the second dialog says %q", plan)
 		}
 		p.click("#tt-clear-cancel")
+		if p.evalString(`String(!!document.getElementById("tt-load-retained"))`) != "false" {
+			t.Error("the load button stays after the broker said: not an admin")
+		}
 	})
 }
