@@ -104,6 +104,7 @@ func (t *Tree) AddUnreceived(list []BrokerRetained) int {
 			continue
 		}
 		t.apply(&Message{Topic: r.Topic, Retain: true, unreceived: true, size: r.Bytes})
+		t.made++
 		added++
 	}
 	return added
@@ -153,6 +154,7 @@ func (j *ClearJob) Plan() string {
 func (t *Tree) DropRetained(topics []string) {
 	for _, topic := range topics {
 		t.apply(&Message{Topic: topic, Retain: true})
+		t.made++
 	}
 }
 

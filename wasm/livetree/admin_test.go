@@ -163,8 +163,8 @@ func TestAddUnreceived(t *testing.T) {
 	if v := tr.Get("p/seen").Last(); v.Unreceived || string(v.Payload) != "12" {
 		t.Errorf("p/seen was replaced: %+v", v)
 	}
-	if tr.Root().Total() != 1 {
-		t.Errorf("messages in the tree: %d, want 1", tr.Root().Total())
+	if tr.Root().Total() != 1 || tr.Messages() != 1 {
+		t.Errorf("messages in the tree: %d, received %d, want 1", tr.Root().Total(), tr.Messages())
 	}
 	tr.Apply(msg("p/hidden/x", "now", true))
 	if v := n.Last(); v.Unreceived || string(v.Payload) != "now" || n.Count() != 1 {
@@ -176,6 +176,9 @@ func TestAddUnreceived(t *testing.T) {
 	tr.DropRetained([]string{"q"})
 	if tr.Get("q") != nil {
 		t.Error("q is still in the tree after DropRetained")
+	}
+	if tr.Messages() != 2 {
+		t.Errorf("received %d messages, want 2", tr.Messages())
 	}
 }
 

@@ -219,6 +219,7 @@ type Tree struct {
 	root    Node
 	nodes   map[string]*Node // every node but the root, by topic
 	seq     uint64           // messages applied
+	made    uint64           // of those, made by the page (DropRetained, AddUnreceived): not received
 	version uint64           // changes with the rows: nodes added or removed, expanded, collapsed
 	shape   uint64           // changes when nodes are removed or the search changes (added ones are searched as they come)
 	newer   []*Node          // scratch for insert
@@ -251,8 +252,9 @@ func (t *Tree) Len() int { return int(t.root.topics) }
 // Nodes returns the number of nodes (topic levels) in the tree.
 func (t *Tree) Nodes() int { return len(t.nodes) }
 
-// Messages returns the number of messages applied.
-func (t *Tree) Messages() uint64 { return t.seq }
+// Messages returns the number of messages received (applied, less the
+// ones DropRetained and AddUnreceived made).
+func (t *Tree) Messages() uint64 { return t.seq - t.made }
 
 // Dropped returns the number of messages ignored because the tree was full
 // (Options.MaxTopics).
