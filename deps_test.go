@@ -132,6 +132,11 @@ var rules = []rule{{
 	from:      own("cmd/tern"),
 	forbidden: func(g graph, _, dep string) bool { return own("wasm/ui")(dep) },
 }, {
+	name:      "broker/adminhttp imports only broker, codec and the standard library",
+	from:      own("broker/adminhttp"),
+	forbidden: func(g graph, _, dep string) bool { return !g.std(dep) && !own("broker", "codec")(dep) },
+	direct:    true,
+}, {
 	name:      "internal/testkit is for tests only",
 	from:      not(own("internal/testkit")),
 	forbidden: func(g graph, _, dep string) bool { return own("internal/testkit")(dep) },

@@ -17,12 +17,22 @@ type ClearJob struct {
 	Node   string   // the node's topic
 	Topics []string // the retained topics at and below it
 
+	// Admin, when set, is asked first to delete every retained message
+	// at and below Node on the broker, the topics the page has not seen
+	// included; only if it refuses does Run publish to Topics.
+	Admin Admin
+	// NoAdmin, when Admin is nil, says why the admin API is not used, if
+	// the page knows ("" otherwise), for the confirmation.
+	NoAdmin string
+
 	running atomic.Bool
 	ran     atomic.Bool
 	done    atomic.Int64
 	failed  atomic.Int64
 	mu      sync.Mutex
 	err     string // the first failure
+	outcome AdminOutcome
+	asked   bool // Admin was asked: outcome is its answer
 }
 
 // NewClearJob returns the job of clearing the retained messages at and
@@ -41,16 +51,26 @@ func (j *ClearJob) Running() bool { return j.running.Load() }
 // Progress returns how many topics are done (cleared or failed) of all.
 func (j *ClearJob) Progress() (done, total int) { return int(j.done.Load()), len(j.Topics) }
 
-// Run publishes an empty retained message to each topic with publish,
-// parallel at a time, calls progress every interval while it runs (from a
-// goroutine of its own), and returns when every topic is done. It runs
-// once: a second call returns at once.
+// Run asks the admin API, if the job has one, to delete the retained
+// messages; if there is none or it refuses, Run publishes an empty
+// retained message to each topic with publish, parallel at a time, calls
+// progress every interval while it runs (from a goroutine of its own),
+// and returns when every topic is done. It runs once: a second call
+// returns at once.
 func (j *ClearJob) Run(ctx context.Context, parallel int, interval time.Duration,
 	publish func(ctx context.Context, topic string) error, progress func()) {
 	j.Start()
 	if !j.ran.CompareAndSwap(false, true) {
 		return
 	}
+	if j.Admin != nil && j.runAdmin(ctx) {
+		return
+	}
+	j.publishAll(ctx, parallel, interval, publish, progress)
+}
+
+func (j *ClearJob) publishAll(ctx context.Context, parallel int, interval time.Duration,
+	publish func(ctx context.Context, topic string) error, progress func()) {
 	topics := make(chan string)
 	var wg sync.WaitGroup
 	for range min(max(parallel, 1), len(j.Topics)) {
@@ -97,9 +117,16 @@ func (j *ClearJob) fail(topic string, err error) {
 
 // Result says what the job did, once Run has returned.
 func (j *ClearJob) Result() string {
+	o, asked := j.Outcome()
+	if o.OK {
+		return fmt.Sprintf("Deleted %d retained %s on the broker at and below %s.", o.Deleted, plural(o.Deleted, "message", "messages"), j.Node)
+	}
 	n, failed := len(j.Topics), int(j.failed.Load())
 	ok := n - failed
-	s := fmt.Sprintf("Cleared %d retained %s under %s.", ok, map[bool]string{true: "message", false: "messages"}[ok == 1], j.Node)
+	s := fmt.Sprintf("Cleared %d retained %s under %s.", ok, plural(ok, "message", "messages"), j.Node)
+	if asked {
+		s = fmt.Sprintf("%s: cleared the %d %s this page has seen under %s.", capitalize(o.Why), ok, plural(ok, "topic", "topics"), j.Node)
+	}
 	if failed > 0 {
 		j.mu.Lock()
 		s += fmt.Sprintf(" %d failed (%s).", failed, j.err)

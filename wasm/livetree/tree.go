@@ -16,6 +16,9 @@ type Message struct {
 	Retain  bool
 	Time    time.Time
 	Props   *codec.Properties // the 5.0 PUBLISH properties, nil if none; kept by the tree
+
+	unreceived bool // AddUnreceived: the broker has it retained, the page has not received it
+	size       int  // its size, when unreceived
 }
 
 // Value is one message as a node keeps it.
@@ -27,6 +30,9 @@ type Value struct {
 	QoS     byte
 	Retain  bool
 	Props   *codec.Properties
+	// Unreceived marks a retained message the broker's admin API listed
+	// but the page has not received: Payload is empty, Size its size.
+	Unreceived bool
 }
 
 // Time returns the receive time.
@@ -213,6 +219,7 @@ type Tree struct {
 	root    Node
 	nodes   map[string]*Node // every node but the root, by topic
 	seq     uint64           // messages applied
+	made    uint64           // of those, made by the page (DropRetained, AddUnreceived): not received
 	version uint64           // changes with the rows: nodes added or removed, expanded, collapsed
 	shape   uint64           // changes when nodes are removed or the search changes (added ones are searched as they come)
 	newer   []*Node          // scratch for insert
@@ -245,8 +252,9 @@ func (t *Tree) Len() int { return int(t.root.topics) }
 // Nodes returns the number of nodes (topic levels) in the tree.
 func (t *Tree) Nodes() int { return len(t.nodes) }
 
-// Messages returns the number of messages applied.
-func (t *Tree) Messages() uint64 { return t.seq }
+// Messages returns the number of messages received (applied, less the
+// ones DropRetained and AddUnreceived made).
+func (t *Tree) Messages() uint64 { return t.seq - t.made }
 
 // Dropped returns the number of messages ignored because the tree was full
 // (Options.MaxTopics).
@@ -273,7 +281,7 @@ func (t *Tree) Apply(msgs ...Message) bool {
 
 func (t *Tree) apply(m *Message) {
 	n := t.nodes[m.Topic]
-	if len(m.Payload) == 0 && (m.Retain || (!t.o.RetainAsPublished && n != nil && n.retained)) {
+	if len(m.Payload) == 0 && !m.unreceived && (m.Retain || (!t.o.RetainAsPublished && n != nil && n.retained)) {
 		t.seq++
 		if n != nil {
 			t.clear(n)
@@ -292,21 +300,28 @@ func (t *Tree) apply(m *Message) {
 	if m.Time.IsZero() {
 		v.At = time.Now().UnixNano()
 	}
+	if m.unreceived {
+		v.Size, v.Unreceived = m.size, true
+	}
 	if len(v.Payload) > t.o.MaxValueBytes {
 		v.Payload = slices.Clone(v.Payload[:t.o.MaxValueBytes])
 	}
 	newTopic := !n.hasValue
 	becameRetained := m.Retain && !n.retained
-	if n.hasValue {
+	if n.hasValue && !n.last.Unreceived {
 		t.hist.push(n, n.last)
 	}
 	n.last, n.hasValue = v, true
-	n.count++
+	msgs := uint64(1)
+	if m.unreceived {
+		msgs = 0 // a value, not a message
+	}
+	n.count += msgs
 	if m.Retain {
 		n.retained = true
 	}
 	for a := n; a != nil; a = a.parent {
-		a.total++
+		a.total += msgs
 		if newTopic {
 			a.topics++
 		}

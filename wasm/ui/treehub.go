@@ -54,6 +54,14 @@ type treeHub struct {
 	clear  *livetree.ClearJob
 	result string // what the last clearing did
 
+	// admin is the broker's admin API with the connection's credentials,
+	// nil when the page cannot use it (another origin, no password);
+	// adminRefused says why the API refused it on this connection, after
+	// which the page clears by MQTT without asking again.
+	admin        livetree.Admin
+	adminRefused string
+	loading      bool // loadRetained is under way
+
 	paths map[string]string // the chart path chosen per topic
 }
 
@@ -93,6 +101,11 @@ func (x *treeHub) restart(ctx app.Context) {
 	x.t = livetree.New(livetree.Options{AutoOpen: true, RetainAsPublished: x.h.m.Form.Version == 5})
 	x.chart.Clear()
 	x.err, x.subscribed, x.dropped, x.clear, x.result = "", nil, 0, nil, ""
+	m := x.h.m
+	x.admin, x.adminRefused = nil, ""
+	if origin := uistate.AdminOrigin(m.Conn.URL, m.PageURL, m.Form.Username, m.Form.Password); origin != "" {
+		x.admin = fetchAdmin{origin: origin, user: m.Form.Username, password: m.Form.Password}
+	}
 	x.rate.Reset(0, time.Now())
 	x.changed(ctx, keyTree, keyTreeConn, keyChart)
 }
@@ -197,10 +210,68 @@ func (x *treeHub) askClear(ctx app.Context, n *livetree.Node) {
 		return
 	}
 	x.clear = x.t.NewClearJob(n)
+	if x.adminRefused != "" {
+		x.clear.NoAdmin = x.adminRefused
+	} else {
+		x.clear.Admin = x.admin
+	}
 	x.result = ""
 	x.changed(ctx, keyTreeConn)
 	// Cancel has the focus, so that Enter does not clear by accident.
 	ctx.Defer(func(app.Context) { focus("tt-clear-cancel") })
+}
+
+// adminUsable reports whether a clearing will ask the broker's admin API.
+func (x *treeHub) adminUsable() bool { return x.admin != nil && x.adminRefused == "" }
+
+// clearTitle is the tooltip of the clear button.
+func (x *treeHub) clearTitle() string {
+	if x.adminUsable() {
+		return "Delete every retained message at and below this topic on the broker (admin API), or, if the broker refuses, the ones this page has seen"
+	}
+	return "Publish an empty retained message to every retained topic at and below this one"
+}
+
+// loadLimit bounds "load all retained topics": the tree's own limit on
+// topics is higher, but a page is no place for more.
+const loadLimit = 10_000
+
+// loadRetained asks the broker's admin API for every retained topic and
+// adds those the tree has not received, marked so.
+func (x *treeHub) loadRetained(ctx app.Context) {
+	admin := x.admin
+	if admin == nil || x.adminRefused != "" || x.loading {
+		return
+	}
+	x.loading, x.result = true, "Loading the retained topics from the broker…"
+	x.changed(ctx, keyTreeConn)
+	go func() {
+		cctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		status, body, err := admin.ListRetained(cctx, "#", loadLimit)
+		list, truncated, o := livetree.DecideList(status, body, err)
+		x.h.dispatch(func(ctx app.Context) {
+			x.loading = false
+			if x.admin != admin { // another connection since
+				return
+			}
+			if !o.OK {
+				if o.Refused {
+					x.adminRefused = o.Why
+				}
+				x.result = "Cannot load the retained topics: " + o.Why + "."
+				x.changed(ctx, keyTreeConn)
+				return
+			}
+			added := x.t.AddUnreceived(list)
+			x.result = fmt.Sprintf("The broker holds %d retained %s; %d not received by this page %s added, marked \"not received\".",
+				len(list), plural(len(list), "topic", "topics"), added, plural(added, "was", "were"))
+			if truncated {
+				x.result += fmt.Sprintf(" (Only the first %d were listed.)", loadLimit)
+			}
+			x.changed(ctx, keyTree, keyTreeConn)
+		})
+	}()
 }
 
 // cancelClear closes the confirmation.
@@ -211,7 +282,9 @@ func (x *treeHub) cancelClear(ctx app.Context) {
 	}
 }
 
-// confirmClear publishes an empty retained message (QoS 1) to each topic
+// confirmClear asks the broker's admin API, when the page may, to delete
+// the retained messages at and below the node; otherwise, or when it
+// refuses, it publishes an empty retained message (QoS 1) to each topic
 // of the job, clearParallel at a time, and reports the progress a few
 // times a second (one Dispatch each, whatever the number of topics).
 func (x *treeHub) confirmClear(ctx app.Context) {
@@ -239,6 +312,13 @@ func (x *treeHub) finishClear(ctx app.Context, job *livetree.ClearJob) {
 	}
 	x.result = job.Result()
 	x.clear = nil
+	if o, asked := job.Outcome(); o.OK {
+		// The broker sends nothing when its admin API deletes.
+		x.t.DropRetained(job.Topics)
+		x.changed(ctx, keyTree)
+	} else if asked && o.Refused {
+		x.adminRefused = o.Why
+	}
 	x.changed(ctx, keyTreeConn)
 }
 

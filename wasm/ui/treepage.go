@@ -149,6 +149,11 @@ func (s *TreeStatus) Render() app.UI {
 				OnChange(func(ctx app.Context, e app.Event) { x.setSys(ctx, checked(ctx)) }),
 			app.Span().Text("$SYS"),
 		),
+		app.If(x.adminUsable(), app.Button().ID("tt-load-retained").Type("button").Class("btn small").
+			Disabled(x.loading || x.state() != uistate.Connected).
+			Title("List every retained topic on the broker (admin API) and add those this page has not received").
+			Text("Load all retained topics").
+			OnClick(func(ctx app.Context, e app.Event) { x.loadRetained(ctx) })),
 		app.If(x.err != "", app.Span().ID("tt-error").Class("st-failed small").Text(x.err)),
 		app.If(x.result != "", app.Span().ID("tt-result").Class("small").Role("status").Text(x.result)),
 	)
@@ -277,7 +282,9 @@ func (l *TreeList) row(t *livetree.Tree, i int, n *livetree.Node, selected bool)
 		nameClass += " tt-match"
 	}
 	var count, value string
-	if v := n.Last(); v != nil {
+	if v := n.Last(); v != nil && v.Unreceived {
+		value = "retained on broker (not received), " + size(v.Size)
+	} else if v != nil {
 		value = uistate.PreviewAs(v.Payload, l.Hub.m.Format, treePreview)
 		count = strconv.FormatUint(n.Count(), 10)
 	}
@@ -385,7 +392,10 @@ func (d *TreeDetail) Render() app.UI {
 	}
 	last, prev := n.Last(), n.Prev()
 	kv := [][2]string{{"Messages", strconv.FormatUint(n.Count(), 10)}}
-	if last != nil {
+	if last != nil && last.Unreceived {
+		kv = append(kv, [2]string{"Received", "no: retained on the broker, listed by its admin API"},
+			[2]string{"Size", size(last.Size)})
+	} else if last != nil {
 		kv = append(kv,
 			[2]string{"Received", last.Time().Format("2006-01-02 15:04:05.000")},
 			[2]string{"QoS", strconv.Itoa(int(last.QoS))},
@@ -408,8 +418,8 @@ func (d *TreeDetail) Render() app.UI {
 						focus("pub-payload")
 					}
 				}),
-			app.Button().ID("tt-clear").Type("button").Class("btn small danger").Disabled(retained == 0 || busy || x.h.connected() == nil).
-				Title("Publish an empty retained message to every retained topic at and below this one").
+			app.Button().ID("tt-clear").Type("button").Class("btn small danger").Disabled((retained == 0 && !x.adminUsable()) || busy || x.h.connected() == nil).
+				Title(x.clearTitle()).
 				Text("Clear retained ("+strconv.Itoa(retained)+")").
 				OnClick(func(ctx app.Context, e app.Event) {
 					if n := x.t.Selected(); n != nil {
@@ -663,7 +673,7 @@ func (c *TreeConfirm) Render() app.UI {
 				app.Button().ID("tt-clear-cancel").Type("button").Class("btn").Text("Cancel").
 					OnClick(func(ctx app.Context, e app.Event) { x.cancelClear(ctx) }),
 				app.Button().ID("tt-clear-confirm").Type("button").Class("btn primary danger").
-					Text("Clear "+strconv.Itoa(n)).
+					Text(confirmLabel(job)).
 					OnClick(func(ctx app.Context, e app.Event) { x.confirmClear(ctx) }),
 			),
 		)
@@ -677,14 +687,20 @@ func (c *TreeConfirm) Render() app.UI {
 				}
 			}).Body(
 			app.H2().ID("tt-confirm-title").Text("Clear retained messages?"),
-			app.P().ID("tt-confirm-text").Body(
-				app.Text("This publishes an empty retained message to "),
+			app.P().ID("tt-confirm-text").Text(job.Plan()),
+			app.P().Class("small").Body(
+				app.Text("Retained topics this page has seen: "),
 				app.Strong().ID("tt-clear-count").Text(strconv.Itoa(n)+" "+plural(n, "topic", "topics")),
-				app.Text(" at and below "),
-				app.Code().Text(job.Node),
-				app.Text(", which deletes their retained messages on the broker. Topics the tree has not seen are not touched."),
 			),
 			body,
 		),
 	)
+}
+
+// confirmLabel is the text of the clearing's confirm button.
+func confirmLabel(job *livetree.ClearJob) string {
+	if job.Admin != nil {
+		return "Delete on the broker"
+	}
+	return "Clear " + strconv.Itoa(len(job.Topics))
 }

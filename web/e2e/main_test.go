@@ -22,6 +22,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 	"time"
 
 	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/broker/adminhttp"
 	"github.com/ternmq/tern/web"
 	"github.com/ternmq/tern/web/wasmbuild"
 )
@@ -213,6 +215,11 @@ type siteOptions struct {
 	MQTT http.Handler
 	// SysInterval is the broker's $SYS interval (0: no $SYS).
 	SysInterval time.Duration
+	// Authorizer is the broker's (nil: everything allowed).
+	Authorizer broker.Authorizer
+	// Admins, with an Authenticator, serves the admin API
+	// (broker/adminhttp) at /api/v1/ for these users, as cmd/tern does.
+	Admins []string
 }
 
 func newSiteWith(t *testing.T, clientDir string, so siteOptions) *site {
@@ -224,9 +231,13 @@ func newSiteWith(t *testing.T, clientDir string, so siteOptions) *site {
 		out = lw
 	}
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := broker.New(broker.Options{Logger: log, Authenticator: so.Authenticator, SysInterval: so.SysInterval})
+	srv := broker.New(broker.Options{Logger: log, Authenticator: so.Authenticator, Authorizer: so.Authorizer, SysInterval: so.SysInterval})
 	s := &site{srv: srv, bytes: &counter{}}
 	mux := http.NewServeMux()
+	if so.Admins != nil && so.Authenticator != nil {
+		adminhttp.Register(mux, adminhttp.Options{Server: srv, Users: so.Authenticator, Logger: log,
+			IsAdmin: func(u string) bool { return slices.Contains(so.Admins, u) }})
+	}
 	if so.MQTT != nil {
 		mux.Handle("/mqtt", so.MQTT)
 	} else {
