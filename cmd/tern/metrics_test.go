@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
 // wantFamilies are the families /metrics must have, with their types
@@ -224,7 +224,7 @@ func scriptedLoad(t *testing.T, addr string, srv *broker.Server) {
 			off.Disconnect(t)
 			// Messages published from here on must find the session
 			// offline, not in flight on a connection that is closing.
-			testkit.WaitFor(t, sessionOffline(t, srv, id), id+" offline")
+			testkit.WaitFor(t, brokerkit.Offline(t, srv, id), id+" offline")
 		}
 		return c
 	}
@@ -335,29 +335,4 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
-}
-
-// sessionOffline returns a channel closed once the broker lists the
-// session id as offline. The broker has no event for it, so its list is
-// read every millisecond until then or the end of the test.
-func sessionOffline(t *testing.T, srv *broker.Server, id string) <-chan struct{} {
-	ch := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			for _, s := range srv.Sessions() {
-				if s.ID == id && !s.Online {
-					close(ch)
-					return
-				}
-			}
-			select {
-			case <-tick.C:
-			case <-t.Context().Done():
-				return
-			}
-		}
-	}()
-	return ch
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/ternmq/tern/client"
 	"github.com/ternmq/tern/codec"
+	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 	"github.com/ternmq/tern/wasm/chat"
 	"github.com/ternmq/tern/wasm/service"
 	"github.com/ternmq/tern/wasm/uistate"
@@ -151,6 +153,7 @@ func TestChatConnWithBroker(t *testing.T) {
 
 	// Alice goes away normally (the session stays); bob talks meanwhile.
 	alice.Close()
+	testkit.WaitFor(t, brokerkit.Offline(t, s.srv, id), "alice's session offline")
 	say("two", "")
 	say("three", "bob") // on chat/r/messages/bob, which the filter matches too
 	backUp := newChatUpdates()
