@@ -135,7 +135,7 @@ func TestThreeNodesQoS0(t *testing.T) {
 	if got := n3.node.Conn().NumSubscriptions(); got != base+3 {
 		t.Fatalf("node 3's NATS connection has %d subscriptions, want %d", got, base+3)
 	}
-	n1.interest(t, "a/b", true) // node 3's interest reached node 1
+	n1.interest(t, "a/b", true)             // node 3's interest reached node 1
 	local := dial(t, n1, codec.V5, "local") // a subscriber on the ingress node
 	local.Subscribe(t, 0, "a/#", "a/+")
 
