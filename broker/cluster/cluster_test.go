@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/codec"
@@ -48,7 +48,6 @@ func startCluster(t testing.TB, n int) []member {
 			JetStreamMaxMemory: 16 << 20,
 			JetStreamMaxStore:  64 << 20,
 			Logger:             logger(),
-			NATSOptions:        []nats.Option{nats.NoEcho()},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -165,36 +164,66 @@ func TestThreeNodesQoS0(t *testing.T) {
 	sub5.ExpectPublish(t, `q0 dup=0 retain=0 a/c "two"`)
 	local.ExpectPublish(t, `q0 dup=0 retain=0 a/b "one"`)
 	local.ExpectPublish(t, `q0 dup=0 retain=0 a/c "two"`)
+	s1, s2, s3 := n1.node.Stats(), n2.node.Stats(), n3.node.Stats()
+	// The second copy of each (a/# and a/+ overlap) is dropped: once both
+	// are, nothing more can come.
+	eventually(t, "node 3 to drop 2 second copies", func() bool { return s3.Duplicates.Load() == 2 })
 	for _, p := range []*testkit.Peer{sub4, sub5, local} {
 		p.ExpectIdle(t)
 	}
-	s1, s2, s3 := n1.node.Stats(), n2.node.Stats(), n3.node.Stats()
 	if s1.Published.Load() != 2 || s3.Received.Load() != 2 {
 		t.Errorf("node 1 published %d, node 3 received %d; want 2 and 2", s1.Published.Load(), s3.Received.Load())
 	}
 	if s1.Received.Load() != 0 || s1.Echoes.Load() != 0 || s2.Received.Load() != 0 {
 		t.Errorf("node 1 received %d (echoes %d), node 2 %d; want none", s1.Received.Load(), s1.Echoes.Load(), s2.Received.Load())
 	}
-	if d := s3.Duplicates.Load(); d != 2 {
-		t.Errorf("node 3 dropped %d second copies, want 2 (one per message: a/# and a/+ overlap)", d)
-	}
 
 	// The last local subscription to a subject ends its NATS subscription.
-	sub4.Disconnect(t)
-	if got := n3.node.Subjects(); got != 3 {
-		t.Fatalf("node 3 holds %d NATS subscriptions with sub5 still there, want 3", got)
-	}
 	sub5.Send(t, &codec.Unsubscribe{PacketID: 7, Filters: []string{"a/#", "a/+"}})
 	testkit.Expect[*codec.Unsuback](t, sub5)
-	if got := n3.node.Subjects(); got != 0 {
-		t.Fatalf("node 3 holds %d NATS subscriptions after the last unsubscribe, want 0", got)
+	if got := n3.node.Subjects(); got != 3 {
+		t.Fatalf("node 3 holds %d NATS subscriptions with sub4 still there, want 3", got)
 	}
+	sub4.Disconnect(t) // its session ends (clean start) just after the connection closes
+	eventually(t, "node 3 to hold no NATS subscription", func() bool { return n3.node.Subjects() == 0 })
 	if got := n3.node.Conn().NumSubscriptions(); got != base {
 		t.Fatalf("node 3's NATS connection has %d subscriptions, want %d", got, base)
 	}
 	local.Disconnect(t)
-	if got := n1.node.Subjects(); got != 0 {
-		t.Fatalf("node 1 holds %d NATS subscriptions after its subscriber left, want 0", got)
-	}
+	eventually(t, "node 1 to hold no NATS subscription", func() bool { return n1.node.Subjects() == 0 })
 	n2.interest(t, "a/b", false) // neither node 1 nor node 3 is interested any more
+}
+
+// TestExternalNATS joins two brokers through a NATS server they connect to
+// by URL, as with an existing NATS cluster.
+func TestExternalNATS(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(testkit.Timeout) {
+		t.Fatal("nats-server not ready")
+	}
+	var ms [2]member
+	for i := range ms {
+		node, err := Start(testkit.Context(t), Config{Name: fmt.Sprintf("x%d", i+1), URL: ns.ClientURL(), Logger: logger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(node.Close)
+		if node.NATSServer() != nil {
+			t.Fatal("a node with a URL embeds a nats-server")
+		}
+		ms[i] = member{node: node, b: brokerkit.Start(t, &broker.Options{Cluster: node}, broker.WebSocketOptions{})}
+		node.Attach(ms[i].b.Server)
+	}
+	sub := dial(t, ms[1], codec.V5, "sub")
+	sub.Subscribe(t, 0, "x/+")
+	acc := ns.GlobalAccount()
+	eventually(t, "interest in x/y", func() bool { return acc.SubscriptionInterest(Subject("x/y")) })
+	pub := dial(t, ms[0], codec.V311, "pub")
+	pub.Publish(t, 0, "x/y", "over NATS")
+	sub.ExpectPublish(t, `q0 dup=0 retain=0 x/y "over NATS"`)
 }

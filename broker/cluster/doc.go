@@ -10,7 +10,7 @@
 // per client); publishes every message published on the node to its
 // topic's subject (Subject) with the MQTT 5 properties, the QoS, the RETAIN
 // flag, the origin node and a sequence number as headers; and hands what
-// it receives to broker.Server.InjectRemote, dropping its own echo and
+// it receives to broker.Server.InjectRemote, dropping its own echo (the connection asks NATS for none) and
 // the second copy that overlapping subscriptions bring.
 //
 // Not yet here: QoS 1/2 acknowledged after a replicated stream (a QoS 1/2

@@ -128,6 +128,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	opts := []nats.Option{
 		nats.Name("tern " + n.id),
 		nats.MaxReconnects(-1),
+		nats.NoEcho(), // the node delivered its own messages itself
 		nats.ErrorHandler(n.natsError),
 	}
 	addr := cfg.URL
