@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit"
 )
@@ -43,4 +44,16 @@ func BenchmarkCrossNodeQoS0(b *testing.B) {
 		sub.Recv(b)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+}
+
+// BenchmarkHeaders measures turning a message with no properties into a
+// NATS message and back, as the ingress and the receiving node do.
+func BenchmarkHeaders(b *testing.B) {
+	m := &broker.Message{Topic: "sensors/room 1/temp", Payload: make([]byte, 200)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, _, err := decode(encode(m, "n1-0011aabb", 12345, now), now); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
