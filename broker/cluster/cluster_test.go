@@ -59,11 +59,13 @@ func startCluster(t testing.TB, n int) []member {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 	defer cancel()
+	start := time.Now()
 	for _, m := range ms {
 		if err := m.node.WaitJetStream(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
+	t.Logf("JetStream answered on all %d nodes %v after they started", n, time.Since(start))
 	return ms
 }
 

@@ -214,16 +214,21 @@ func (n *Node) WaitJetStream(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
+	pause := time.NewTimer(0)
+	defer pause.Stop()
 	for {
 		call, cancel := context.WithTimeout(ctx, time.Second)
 		_, err := js.AccountInfo(call)
+		cancel()
 		if err == nil {
-			cancel()
 			return nil
 		}
-		<-call.Done() // a fast failure (no responders) waits out the call's second
-		cancel()
-		if ctx.Err() != nil {
+		// A fast failure (no responders before the meta leader) is retried
+		// after a pause, not in a spin.
+		pause.Reset(50 * time.Millisecond)
+		select {
+		case <-pause.C:
+		case <-ctx.Done():
 			return fmt.Errorf("cluster: JetStream not ready: %w (last: %v)", ctx.Err(), err)
 		}
 	}
