@@ -137,6 +137,14 @@ var rules = []rule{{
 	forbidden: func(g graph, _, dep string) bool { return !g.std(dep) && !own("broker", "codec")(dep) },
 	direct:    true,
 }, {
+	name: "broker/cluster imports only broker, codec, NATS and the standard library",
+	from: own("broker/cluster"),
+	forbidden: func(g graph, _, dep string) bool {
+		return !g.std(dep) && !own("broker", "codec")(dep) &&
+			!under("github.com/nats-io/nats-server/v2", "github.com/nats-io/nats.go")(dep)
+	},
+	direct: true,
+}, {
 	name:      "internal/testkit is for tests only",
 	from:      not(own("internal/testkit")),
 	forbidden: func(g graph, _, dep string) bool { return own("internal/testkit")(dep) },

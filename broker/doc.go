@@ -84,6 +84,11 @@
 // no other lock held, and nothing is locked under it: a kick or a writer
 // resumes a parked connection only after releasing conn.outMu.
 //
+// Options.Cluster (cluster.go) is called with no lock of this package
+// held: Subscribed and Unsubscribed after the topic tree changed,
+// Published before local delivery. Its own locks are its business; it
+// calls InjectRemote from its own goroutine, never from within a hook.
+//
 // The topic trees (topictree) have their own locks, innermost: they are
 // called with at most Server.mu held, and their callbacks here take no
 // lock. The committer calls the Store and runs callbacks

@@ -114,6 +114,12 @@ type Options struct {
 	// with a Message Expiry Interval (default 10s).
 	SweepInterval time.Duration
 
+	// Cluster, when set, links the Server to the other nodes of a cluster
+	// (broker/cluster): it is told about subscriptions and published
+	// messages, and routes what other nodes receive with InjectRemote.
+	// Nil (the default) is a single node.
+	Cluster Cluster
+
 	// writeNowIdle overrides writeNowIdle (writenow.go) for benchmarks
 	// and tests: 0 keeps it, negative never writes inline.
 	writeNowIdle time.Duration

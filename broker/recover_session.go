@@ -137,7 +137,7 @@ func (r *recovery) subscribe(ss *session, sub store.SubRecord) {
 	if codec.IsShared(sub.Filter) {
 		r.srv.subscribeShared(ss, sub.Filter, o)
 	} else {
-		r.srv.subs.Add(sub.Filter, ss, o)
+		r.srv.addSub(sub.Filter, ss, o)
 	}
 }
 

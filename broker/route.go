@@ -63,14 +63,24 @@ func (s *Server) publish(m *Message) (stored bool) {
 // route is publish that also reports whether the message was refused
 // (routed nowhere) because retaining it would exceed a cap.
 func (s *Server) route(m *Message) (stored, refused bool) {
+	return s.routeFrom(m, false)
+}
+
+// routeFrom is route; remote says m comes from another node of the
+// cluster (InjectRemote): it is neither retained here nor handed to
+// Options.Cluster.
+func (s *Server) routeFrom(m *Message, remote bool) (stored, refused bool) {
 	if m.hasWillLife {
 		m = m.atPublication(time.Now()) // a will's expiry starts now
 	}
-	if m.Retain {
+	if m.Retain && !remote {
 		var ok bool
 		if stored, ok = s.retain(m); !ok {
 			return false, true
 		}
+	}
+	if c := s.opts.Cluster; c != nil && !remote && !isSysTopic(m.Topic) {
+		c.Published(m)
 	}
 	if !m.Expires.IsZero() {
 		s.sweepSoon()

@@ -31,7 +31,7 @@ func (s *session) subscribe(filter string, o subOpts) bool {
 		return s.srv.subscribeShared(s, filter, o)
 	}
 	// An identical filter replaces the subscription [MQTT-3.8.4-3].
-	s.srv.subs.Add(filter, s, o)
+	s.srv.addSub(filter, s, o)
 	return !existed
 }
 
@@ -59,7 +59,7 @@ func (s *session) unsubscribe(filter string) bool {
 	case ok && codec.IsShared(filter):
 		s.srv.unsubscribeShared(s, filter)
 	case ok:
-		s.srv.subs.Remove(filter, s)
+		s.srv.removeSub(filter, s)
 	}
 	return ok
 }

@@ -115,7 +115,7 @@ func (s *Server) endSession(ss *session) {
 		if codec.IsShared(f) {
 			s.unsubscribeShared(ss, f)
 		} else {
-			s.subs.Remove(f, ss)
+			s.removeSub(f, ss)
 		}
 	}
 	if will != nil {

@@ -1,0 +1,29 @@
+// Package cluster links Tern brokers into a cluster over NATS (see
+// cluster.md in the project's shared notes): each node embeds a
+// nats-server with JetStream, routed to the other nodes, or connects to an
+// external NATS cluster by URL.
+//
+// This first slice carries messages between nodes on core NATS, at most
+// once: a Node is a broker.Cluster (Options.Cluster). It subscribes, on one
+// NATS connection, to the subjects of the union of the node's local
+// subscription filters, counted per subject (never one NATS subscription
+// per client); publishes every message published on the node to its
+// topic's subject (Subject) with the MQTT 5 properties, the QoS, the RETAIN
+// flag, the origin node and a sequence number as headers; and hands what
+// it receives to broker.Server.InjectRemote, dropping its own echo (the connection asks NATS for none) and
+// the second copy that overlapping subscriptions bring.
+//
+// Not yet here: QoS 1/2 acknowledged after a replicated stream (a QoS 1/2
+// message crosses nodes at most once today), the session registry and
+// take-over across nodes, retained messages shared by the nodes (a node
+// keeps the retained messages published on it), shared subscriptions
+// across nodes (a $share subscriber receives only what its own node
+// publishes) and the wills of a dead node's clients.
+//
+// # Lock order
+//
+// Node.mu guards the subject counts; it is taken with no broker lock held
+// (the broker calls its hooks outside its locks) and the NATS connection's
+// own locks are taken under it (Subscribe, Unsubscribe). The dispatcher
+// goroutine holds no lock of this package while it calls InjectRemote.
+package cluster
