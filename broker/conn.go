@@ -283,6 +283,7 @@ func (c *conn) connectFailed(err error) error {
 // readLoop reads and handles packets until the connection ends (an error)
 // or parks (errParked).
 func (c *conn) readLoop() error {
+	handled := false // a packet since the loop started (since the wake, if resumed)
 	for {
 		if k := c.kicked.Load(); k != nil {
 			return k
@@ -292,7 +293,20 @@ func (c *conn) readLoop() error {
 		}
 		deadline, linger := c.readBy, false
 		if c.pk != nil && !c.pk.off && c.r.Buffered() == 0 {
-			if l := time.Now().Add(parkLinger); deadline.IsZero() || l.Before(deadline) {
+			lg := parkLinger
+			if c.pk.quiet && handled {
+				c.pk.quiet = false // once per wake: a park that fails reads on
+				if c.pk.plain {
+					// Nothing is buffered above the socket; if bytes came
+					// meanwhile, the poller resumes the connection at once.
+					if err := c.park(); err != nil {
+						return err
+					}
+					continue
+				}
+				lg = 0
+			}
+			if l := time.Now().Add(lg); deadline.IsZero() || l.Before(deadline) {
 				deadline, linger = l, true
 			}
 		}
@@ -333,7 +347,7 @@ func (c *conn) readLoop() error {
 		if err := c.handle(p); err != nil {
 			return err
 		}
-		c.grown = true
+		c.grown, handled = true, true
 		if c.r.Buffered() == 0 {
 			c.nextReadBy()
 		}
@@ -379,8 +393,11 @@ func (c *conn) nextReadBy() {
 var errKeepAlive = violation(codec.KeepAliveTimeout, "MQTT-5:3.1.2-22", "keep-alive timeout")
 
 func timedOut(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true // a deadline's error, without the allocation of errors.As
+	}
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // readError turns a failed read into the error that ends the connection.

@@ -61,6 +61,9 @@ type Server struct {
 	metrics Metrics
 	sys     sysPublisher
 	lim     atomic.Pointer[Limits]
+
+	// quietPark, when not zero, replaces the constant of park.go (tests).
+	quietPark time.Duration
 }
 
 // Stats are counters the broker keeps while it runs.

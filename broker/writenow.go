@@ -65,13 +65,13 @@ type inlineWriter struct {
 var noInline = &inlineWriter{}
 
 // mayWriteNow reports whether the caller, which has just claimed the
-// writer for the packet it queued, may write it inline: it is the only
-// one queued, it does not close the connection, nothing waits for the
+// writer for the packet it is queuing, may write it inline: nothing else
+// is queued, it does not close the connection, nothing waits for the
 // writer to refill the queue, the writer has been idle long enough, and
 // the transport can do a non-blocking write. The caller holds outMu.
 func (c *conn) mayWriteNow() bool {
 	idle := c.srv.opts.writeNowIdle
-	if len(c.out) != 1 || c.outClosed || c.wantFeed || idle < 0 || monotime()-c.idleSince < int64(idle) {
+	if len(c.out) != 0 || c.outClosed || c.wantFeed || idle < 0 || monotime()-c.idleSince < int64(idle) {
 		return false
 	}
 	if c.inline == nil {

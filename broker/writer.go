@@ -40,8 +40,6 @@ func (c *conn) enqueue(it outItem, droppable bool, size int) bool {
 		c.outMu.Unlock()
 		return false
 	}
-	c.out = append(c.out, it)
-	c.outBytes += size
 	if it.accept {
 		c.hasSession = true
 	}
@@ -49,12 +47,12 @@ func (c *conn) enqueue(it outItem, droppable bool, size int) bool {
 		c.outClosed = true
 	}
 	start := c.claimWriter()
+	// now: the caller writes the item itself (writenow.go), without
+	// queuing it (the queue of an idle connection has no slice to take it).
 	now := start && c.mayWriteNow()
-	if now {
-		// The caller writes the item itself (writenow.go).
-		c.out[0] = outItem{}
-		c.out = c.out[:0]
-		c.outBytes = 0
+	if !now {
+		c.out = append(c.out, it)
+		c.outBytes += size
 	}
 	c.outMu.Unlock()
 	if start && !(now && c.writeNow(&it)) {
