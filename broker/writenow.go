@@ -53,11 +53,11 @@ func monotime() int64 { return int64(time.Since(epoch)) }
 // inlineWriter makes non-blocking writes to a connection's socket. It is
 // writer state: used only by the holder of the writer claim.
 type inlineWriter struct {
-	rc  syscall.RawConn // nil: the transport has no non-blocking writes
-	fn  func(fd uintptr) bool
-	b   []byte
-	n   int
-	err error
+	rc     syscall.RawConn // nil: the transport has no non-blocking writes
+	fn     func(fd uintptr) bool
+	b      []byte
+	n      int
+	failed bool // the last write failed (a bool, not the error: 64 bytes, not 80)
 }
 
 // noInline marks a connection whose transport cannot be written inline.
@@ -85,9 +85,14 @@ func newInlineWriter(c *conn) *inlineWriter {
 	if !ok || !inlineWrites {
 		return noInline
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return noInline
+	var rc syscall.RawConn
+	if c.pk != nil {
+		rc = c.pk.rc // the same socket (c.nc is not TLS): share the parker's
+	} else {
+		var err error
+		if rc, err = sc.SyscallConn(); err != nil {
+			return noInline
+		}
 	}
 	w := &inlineWriter{rc: rc}
 	w.fn = w.writeFD // made once: a method value allocates
@@ -95,7 +100,9 @@ func newInlineWriter(c *conn) *inlineWriter {
 }
 
 func (w *inlineWriter) writeFD(fd uintptr) bool {
-	w.n, w.err = rawWrite(fd, w.b)
+	var err error
+	w.n, err = rawWrite(fd, w.b)
+	w.failed = err != nil
 	return true // done, whatever happened: never wait for the socket
 }
 
@@ -106,7 +113,7 @@ func (w *inlineWriter) write(b []byte) int {
 	w.b = b
 	err := w.rc.Write(w.fn)
 	w.b = nil
-	if err != nil || w.err != nil || w.n < 0 {
+	if err != nil || w.failed || w.n < 0 {
 		return 0
 	}
 	return w.n
