@@ -32,9 +32,14 @@ type poller struct {
 	done         chan struct{} // closed when run returns
 	log          *slog.Logger
 
-	mu    sync.Mutex      // innermost: taken with no other lock held
-	conns map[int32]*conn // parked connections by socket number
-	gen   uint32          // generation of the last registration
+	mu sync.Mutex // innermost: taken with no other lock held
+	// conns holds the parked connections by socket number, and n counts
+	// them. Socket numbers are small and dense (the kernel gives the
+	// lowest free one): a slice costs 8 bytes per socket, less than a map
+	// (BenchmarkIdleConn/parked: 12 B of live heap per idle connection).
+	conns []*conn
+	n     int
+	gen   uint32 // generation of the last registration
 	evs   []syscall.EpollEvent
 	// adding is the connection add registers, and added its result (under
 	// mu); register, made once, is the function add hands to Control: a
@@ -65,7 +70,7 @@ func newPoller(log *slog.Logger) (*poller, error) {
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
 	p := &poller{epfd: epfd, stopR: pipe[0], stopW: pipe[1], done: make(chan struct{}), log: log,
-		conns: make(map[int32]*conn), evs: make([]syscall.EpollEvent, 128)}
+		evs: make([]syscall.EpollEvent, 128)}
 	p.register = p.registerFD
 	p.resumes = make(chan *conn, 256)
 	p.resumeOne = p.runOne
@@ -117,7 +122,7 @@ func (p *poller) runOne() { (<-p.resumes).resume() }
 func (p *poller) take(fd int32, gen uint32) *conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c := p.conns[fd]
+	c := p.get(fd)
 	if c == nil || c.pk.gen != gen {
 		return nil
 	}
@@ -151,6 +156,12 @@ func (p *poller) registerFD(s uintptr) {
 		return
 	}
 	c.pk.fd, c.pk.gen = fd, p.gen
+	if int(fd) >= len(p.conns) {
+		p.conns = append(p.conns, make([]*conn, int(fd)+1-len(p.conns))...)
+	}
+	if p.conns[fd] == nil {
+		p.n++
+	}
 	p.conns[fd] = c
 	p.added = true
 }
@@ -159,7 +170,7 @@ func (p *poller) registerFD(s uintptr) {
 func (p *poller) remove(c *conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.conns[c.pk.fd] == c {
+	if p.get(c.pk.fd) == c {
 		p.del(c.pk.fd)
 	}
 }
@@ -169,15 +180,27 @@ func (p *poller) remove(c *conn) {
 // fails harmlessly (a number reused by another registered socket is
 // never removed, since conns maps it to that socket's connection).
 func (p *poller) del(fd int32) {
-	delete(p.conns, fd)
+	if p.conns[fd] != nil {
+		p.conns[fd] = nil
+		p.n--
+	}
 	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+}
+
+// get returns the connection registered on socket fd, or nil; the caller
+// holds mu.
+func (p *poller) get(fd int32) *conn {
+	if fd < 0 || int(fd) >= len(p.conns) {
+		return nil
+	}
+	return p.conns[fd]
 }
 
 // len returns the number of registered connections.
 func (p *poller) len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.conns)
+	return p.n
 }
 
 // stop ends run and releases the epoll set. Every connection has
