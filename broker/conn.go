@@ -50,7 +50,7 @@ type conn struct {
 	// Writer state: used by whoever holds the writer claim (writing), the
 	// writer goroutine or an inline write (writenow.go).
 	outAliases outAliases
-	inline     *inlineWriter // non-blocking writes; nil until the first
+	inline     *inlineWriter // non-blocking writes; nil until the first (a parkable connection's are pooled)
 	rest       *[]byte       // what an inline write left, for the writer goroutine
 
 	// Reader goroutine state.
@@ -77,6 +77,7 @@ type conn struct {
 	writerGone bool      // the writer has closed the connection: start no other
 	hasSession bool      // CONNECT accepted: kick (other goroutines) may read version and sess
 	halfClosed bool      // the writer half-closed the connection (close.go); read after waitWriter
+	inlined    bool      // a packet has been written inline (writenow.go; tests read it)
 	idleSince  int64     // monotime when the writer last went idle (writenow.go)
 	// writerClosed: the writer has closed the connection; writerWait,
 	// made only when finish must wait for that, is closed then.

@@ -64,6 +64,9 @@ type Server struct {
 
 	// quietPark, when not zero, replaces the constant of park.go (tests).
 	quietPark time.Duration
+	// inlines holds the inline writers of parkable connections
+	// (writenow.go), taken only for one write.
+	inlines sync.Pool
 }
 
 // Stats are counters the broker keeps while it runs.
@@ -127,6 +130,7 @@ func newServer(opts Options) *Server {
 	s.metrics.started, s.metrics.off = time.Now(), opts.DisableMetrics
 	s.aggs.New = func() any { return &aggregator{index: make(map[*session]int)} }
 	s.writeBufs.New = func() any { return new([]byte) }
+	s.inlines.New = func() any { return newWriterFD() }
 	return s
 }
 

@@ -74,6 +74,11 @@ func (c *conn) mayWriteNow() bool {
 	if len(c.out) != 0 || c.outClosed || c.wantFeed || idle < 0 || monotime()-c.idleSince < int64(idle) {
 		return false
 	}
+	if c.pk != nil {
+		// A parked connection's socket: plain TCP is written with a pooled
+		// writer (writeNow), so that an idle connection holds none.
+		return c.pk.plain && inlineWrites
+	}
 	if c.inline == nil {
 		c.inline = newInlineWriter(c)
 	}
@@ -85,16 +90,18 @@ func newInlineWriter(c *conn) *inlineWriter {
 	if !ok || !inlineWrites {
 		return noInline
 	}
-	var rc syscall.RawConn
-	if c.pk != nil {
-		rc = c.pk.rc // the same socket (c.nc is not TLS): share the parker's
-	} else {
-		var err error
-		if rc, err = sc.SyscallConn(); err != nil {
-			return noInline
-		}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return noInline
 	}
-	w := &inlineWriter{rc: rc}
+	w := newWriterFD()
+	w.rc = rc
+	return w
+}
+
+// newWriterFD returns an inlineWriter without its socket.
+func newWriterFD() *inlineWriter {
+	w := &inlineWriter{}
 	w.fn = w.writeFD // made once: a method value allocates
 	return w
 }
@@ -128,7 +135,17 @@ func (c *conn) writeNow(it *outItem) bool {
 	bp := c.srv.writeBufs.Get().(*[]byte)
 	buf := c.encode((*bp)[:0], it)
 	*it = outItem{}
-	n := c.inline.write(buf)
+	w := c.inline
+	if c.pk != nil {
+		w = c.srv.inlines.Get().(*inlineWriter)
+		w.rc = c.pk.rc
+	}
+	n := w.write(buf)
+	if c.pk != nil {
+		w.rc = nil
+		c.srv.inlines.Put(w)
+	}
+	c.inlined = true
 	c.flushOut() // the counts of this packet, as the writer does per batch (metrics.go)
 	if n < len(buf) {
 		*bp = buf[:copy(buf, buf[n:])]
