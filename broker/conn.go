@@ -83,7 +83,6 @@ type conn struct {
 	// made only when finish must wait for that, is closed then.
 	writerClosed bool
 	writerWait   chan struct{}
-	drainFn      func() // c.drain, made once: `go c.drain()` would allocate a closure each time
 
 	// waiting counts acknowledgements waiting for the store (see
 	// ackWhenStored); later ones queue behind them.
@@ -109,7 +108,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 		m:   s.newConnMetrics(),
 	}
 	c.log = slog.New(connLog{c})
-	c.drainFn = c.drain
 	return c
 }
 

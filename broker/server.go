@@ -67,6 +67,9 @@ type Server struct {
 	// inlines holds the inline writers of parkable connections
 	// (writenow.go), taken only for one write.
 	inlines sync.Pool
+	// drains and drainOne start writer goroutines (writer.go).
+	drains   chan *conn
+	drainOne func()
 }
 
 // Stats are counters the broker keeps while it runs.
@@ -131,6 +134,8 @@ func newServer(opts Options) *Server {
 	s.aggs.New = func() any { return &aggregator{index: make(map[*session]int)} }
 	s.writeBufs.New = func() any { return new([]byte) }
 	s.inlines.New = func() any { return newWriterFD() }
+	s.drains = make(chan *conn, 256)
+	s.drainOne = s.runDrain
 	return s
 }
 
