@@ -29,8 +29,7 @@ import (
 // (a publisher at 100 msg/s or more, the packets of one exchange on
 // loopback). Over a slower link the packets of one exchange may park and
 // resume in between, which costs one wake. Shorter lingers were not tried
-// below 10 ms: the readers that linger after a burst of wakes hold their
-// goroutine stacks, which ternbench's RSS after PINGREQ shows.
+// below 10 ms. A wake after a long park does not linger (quietPark).
 const parkLinger = 10 * time.Millisecond
 
 // quietPark is how long a connection must have been parked for its next
