@@ -50,7 +50,7 @@ type conn struct {
 	// Writer state: used by whoever holds the writer claim (writing), the
 	// writer goroutine or an inline write (writenow.go).
 	outAliases outAliases
-	inline     *inlineWriter // non-blocking writes; nil until the first
+	inline     *inlineWriter // non-blocking writes; nil until the first (a parkable connection's are pooled)
 	rest       *[]byte       // what an inline write left, for the writer goroutine
 
 	// Reader goroutine state.
@@ -77,12 +77,12 @@ type conn struct {
 	writerGone bool      // the writer has closed the connection: start no other
 	hasSession bool      // CONNECT accepted: kick (other goroutines) may read version and sess
 	halfClosed bool      // the writer half-closed the connection (close.go); read after waitWriter
+	inlined    bool      // a packet has been written inline (writenow.go; tests read it)
 	idleSince  int64     // monotime when the writer last went idle (writenow.go)
 	// writerClosed: the writer has closed the connection; writerWait,
 	// made only when finish must wait for that, is closed then.
 	writerClosed bool
 	writerWait   chan struct{}
-	drainFn      func() // c.drain, made once: `go c.drain()` would allocate a closure each time
 
 	// waiting counts acknowledgements waiting for the store (see
 	// ackWhenStored); later ones queue behind them.
@@ -108,7 +108,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 		m:   s.newConnMetrics(),
 	}
 	c.log = slog.New(connLog{c})
-	c.drainFn = c.drain
 	return c
 }
 
@@ -283,6 +282,7 @@ func (c *conn) connectFailed(err error) error {
 // readLoop reads and handles packets until the connection ends (an error)
 // or parks (errParked).
 func (c *conn) readLoop() error {
+	handled := false // a packet since the loop started (since the wake, if resumed)
 	for {
 		if k := c.kicked.Load(); k != nil {
 			return k
@@ -292,7 +292,20 @@ func (c *conn) readLoop() error {
 		}
 		deadline, linger := c.readBy, false
 		if c.pk != nil && !c.pk.off && c.r.Buffered() == 0 {
-			if l := time.Now().Add(parkLinger); deadline.IsZero() || l.Before(deadline) {
+			lg := parkLinger
+			if c.pk.quiet && handled {
+				c.pk.quiet = false // once per wake: a park that fails reads on
+				if c.pk.plain {
+					// Nothing is buffered above the socket; if bytes came
+					// meanwhile, the poller resumes the connection at once.
+					if err := c.park(); err != nil {
+						return err
+					}
+					continue
+				}
+				lg = 0
+			}
+			if l := time.Now().Add(lg); deadline.IsZero() || l.Before(deadline) {
 				deadline, linger = l, true
 			}
 		}
@@ -333,7 +346,7 @@ func (c *conn) readLoop() error {
 		if err := c.handle(p); err != nil {
 			return err
 		}
-		c.grown = true
+		c.grown, handled = true, true
 		if c.r.Buffered() == 0 {
 			c.nextReadBy()
 		}
@@ -379,8 +392,11 @@ func (c *conn) nextReadBy() {
 var errKeepAlive = violation(codec.KeepAliveTimeout, "MQTT-5:3.1.2-22", "keep-alive timeout")
 
 func timedOut(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true // a deadline's error, without the allocation of errors.As
+	}
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // readError turns a failed read into the error that ends the connection.

@@ -29,9 +29,22 @@ import (
 // (a publisher at 100 msg/s or more, the packets of one exchange on
 // loopback). Over a slower link the packets of one exchange may park and
 // resume in between, which costs one wake. Shorter lingers were not tried
-// below 10 ms: the readers that linger after a burst of wakes hold their
-// goroutine stacks, which ternbench's RSS after PINGREQ shows.
+// below 10 ms. A wake after a long park does not linger (quietPark).
 const parkLinger = 10 * time.Millisecond
+
+// quietPark is how long a connection must have been parked for its next
+// wake to be quiet: a reader resumed by a quiet wake parks again as soon
+// as it has handled what woke it (on TCP without another read; over TLS
+// after one read that waits for nothing), without lingering. A device that
+// pings or publishes once in a while rarely sends its next packet within
+// the linger, and lingering readers cost their goroutine stacks and read
+// buffers all at once when many devices wake together (ternbench's RSS
+// after PINGREQ: 10,000 pings from 16 workers kept hundreds of readers
+// lingering at a time). A connection woken again less than quietPark
+// after it parked lingers as before, so a steady publisher pays one extra
+// wake, for its first packet; a QoS 2 exchange started after a quiet
+// period pays one for its PUBREL.
+const quietPark = time.Second
 
 // errParked ends a reader goroutine that has parked its connection.
 var errParked = errors.New("parked")
@@ -52,11 +65,15 @@ type parker struct {
 	timer  *time.Timer // wakes the connection at its keep-alive deadline
 	p      *poller     // the Server's, set at the first park
 	// off: the server has no poller; the reader keeps its goroutine.
-	// Read and written by the reader only.
-	off bool
+	// quiet: this wake is quiet (see quietPark). plain: the socket is the
+	// connection (no TLS, which may hold read bytes above it). Read and
+	// written by the reader only.
+	off, quiet, plain bool
 	// fd and gen identify the registration in the poller (under its mu).
 	fd  int32
 	gen uint32
+	// parkedAt is when the connection last parked (monotime).
+	parkedAt int64
 }
 
 // getPoller returns the Server's poller, made at the first call, or nil
@@ -81,6 +98,15 @@ func (s *Server) getPoller() *poller {
 	}
 	s.poller.Store(p)
 	return p
+}
+
+// quietAfter returns how long a connection must have been parked for its
+// next wake to be quiet: quietPark, unless a test changed it.
+func (s *Server) quietAfter() time.Duration {
+	if s.quietPark != 0 {
+		return s.quietPark
+	}
+	return quietPark
 }
 
 // parkedCount returns the number of parked connections.
@@ -114,6 +140,7 @@ func (c *conn) park() error {
 	pk.p = p
 	c.r.Release()
 	c.trimQueue()
+	pk.parkedAt = monotime()
 	pk.state.Store(parked)
 	if !c.readBy.IsZero() {
 		if pk.timer == nil {
@@ -152,13 +179,13 @@ func (c *conn) wake() {
 		return
 	}
 	pk.p.remove(c)
-	go c.resume()
+	pk.p.start(c)
 }
 
 // wakeBy resumes a connection whose registration p has just removed.
 func (c *conn) wakeBy() {
 	if c.pk.state.CompareAndSwap(parked, running) {
-		go c.resume()
+		c.pk.p.start(c)
 	}
 }
 
@@ -190,6 +217,7 @@ func (c *conn) resumeRead() (err error) {
 	if c.pk.timer != nil {
 		c.pk.timer.Stop()
 	}
+	c.pk.quiet = monotime()-c.pk.parkedAt >= int64(c.srv.quietAfter())
 	if !c.readBy.IsZero() && !time.Now().Before(c.readBy) && c.kicked.Load() == nil {
 		if !c.pk.readable() {
 			return errKeepAlive

@@ -281,3 +281,56 @@ func TestParkedWakeReasons(t *testing.T) {
 	}
 	nu.ExpectClosed(t)
 }
+
+// TestParkedQuietWake drives quiet wakes (quietPark): a connection woken
+// after a long park answers and parks again at once, over TCP and TLS.
+// Two PINGREQs in one segment get two PINGRESPs, and one split across
+// two writes is still answered.
+func TestParkedQuietWake(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.mu.Lock()
+	ts.quietPark = time.Nanosecond // every wake is quiet
+	ts.mu.Unlock()
+	parked := func(n int, what string) {
+		t.Helper()
+		testkit.WaitFor(t, became(t, func() bool { return ts.parkedCount() == n }), what)
+	}
+	c := idleDial(t, ts.Addr, "quiet-tcp")
+	defer c.Close()
+	parked(1, "TCP connection parked")
+	for i := range 3 {
+		pingPong(t, c)
+		parked(1, fmt.Sprintf("TCP connection parked after wake %d", i))
+	}
+	c.SetDeadline(time.Now().Add(testkit.Timeout))
+	if _, err := c.Write([]byte{0xC0, 0, 0xC0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	var two [4]byte
+	if _, err := io.ReadFull(c, two[:]); err != nil || two != [4]byte{0xD0, 0, 0xD0, 0} {
+		t.Fatalf("two PINGRESPs: %x %v", two, err)
+	}
+	parked(1, "TCP connection parked after two pings")
+	if _, err := c.Write([]byte{0xC0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte{0}); err != nil {
+		t.Fatal(err)
+	}
+	var one [2]byte
+	if _, err := io.ReadFull(c, one[:]); err != nil || one != [2]byte{0xD0, 0} {
+		t.Fatalf("PINGRESP to a split PINGREQ: %x %v", one, err)
+	}
+	parked(1, "TCP connection parked after a split ping")
+
+	pki := newTLSPKI(t)
+	addr := startTLSListener(t, ts, pki.serverConfig(false))
+	tc := dialTLSRaw(t, addr, pki.clientConfig(nil), codec.V5)
+	tc.Connect(t, &codec.Connect{ClientID: "quiet-tls", CleanStart: true})
+	parked(2, "TLS connection parked")
+	for i := range 3 {
+		tc.ExpectIdle(t) // PINGREQ → PINGRESP
+		parked(2, fmt.Sprintf("TLS connection parked after wake %d", i))
+	}
+	tc.Disconnect(t)
+}

@@ -61,6 +61,15 @@ type Server struct {
 	metrics Metrics
 	sys     sysPublisher
 	lim     atomic.Pointer[Limits]
+
+	// quietPark, when not zero, replaces the constant of park.go (tests).
+	quietPark time.Duration
+	// inlines holds the inline writers of parkable connections
+	// (writenow.go), taken only for one write.
+	inlines sync.Pool
+	// drains and drainOne start writer goroutines (writer.go).
+	drains   chan *conn
+	drainOne func()
 }
 
 // Stats are counters the broker keeps while it runs.
@@ -124,6 +133,9 @@ func newServer(opts Options) *Server {
 	s.metrics.started, s.metrics.off = time.Now(), opts.DisableMetrics
 	s.aggs.New = func() any { return &aggregator{index: make(map[*session]int)} }
 	s.writeBufs.New = func() any { return new([]byte) }
+	s.inlines.New = func() any { return newWriterFD() }
+	s.drains = make(chan *conn, 256)
+	s.drainOne = s.runDrain
 	return s
 }
 

@@ -53,11 +53,11 @@ func monotime() int64 { return int64(time.Since(epoch)) }
 // inlineWriter makes non-blocking writes to a connection's socket. It is
 // writer state: used only by the holder of the writer claim.
 type inlineWriter struct {
-	rc  syscall.RawConn // nil: the transport has no non-blocking writes
-	fn  func(fd uintptr) bool
-	b   []byte
-	n   int
-	err error
+	rc     syscall.RawConn // nil: the transport has no non-blocking writes
+	fn     func(fd uintptr) bool
+	b      []byte
+	n      int
+	failed bool // the last write failed (a bool, not the error: 64 bytes, not 80)
 }
 
 // noInline marks a connection whose transport cannot be written inline.
@@ -65,14 +65,19 @@ type inlineWriter struct {
 var noInline = &inlineWriter{}
 
 // mayWriteNow reports whether the caller, which has just claimed the
-// writer for the packet it queued, may write it inline: it is the only
-// one queued, it does not close the connection, nothing waits for the
+// writer for the packet it is queuing, may write it inline: nothing else
+// is queued, it does not close the connection, nothing waits for the
 // writer to refill the queue, the writer has been idle long enough, and
 // the transport can do a non-blocking write. The caller holds outMu.
 func (c *conn) mayWriteNow() bool {
 	idle := c.srv.opts.writeNowIdle
-	if len(c.out) != 1 || c.outClosed || c.wantFeed || idle < 0 || monotime()-c.idleSince < int64(idle) {
+	if len(c.out) != 0 || c.outClosed || c.wantFeed || idle < 0 || monotime()-c.idleSince < int64(idle) {
 		return false
+	}
+	if c.pk != nil {
+		// A parked connection's socket: plain TCP is written with a pooled
+		// writer (writeNow), so that an idle connection holds none.
+		return c.pk.plain && inlineWrites
 	}
 	if c.inline == nil {
 		c.inline = newInlineWriter(c)
@@ -89,13 +94,22 @@ func newInlineWriter(c *conn) *inlineWriter {
 	if err != nil {
 		return noInline
 	}
-	w := &inlineWriter{rc: rc}
+	w := newWriterFD()
+	w.rc = rc
+	return w
+}
+
+// newWriterFD returns an inlineWriter without its socket.
+func newWriterFD() *inlineWriter {
+	w := &inlineWriter{}
 	w.fn = w.writeFD // made once: a method value allocates
 	return w
 }
 
 func (w *inlineWriter) writeFD(fd uintptr) bool {
-	w.n, w.err = rawWrite(fd, w.b)
+	var err error
+	w.n, err = rawWrite(fd, w.b)
+	w.failed = err != nil
 	return true // done, whatever happened: never wait for the socket
 }
 
@@ -106,7 +120,7 @@ func (w *inlineWriter) write(b []byte) int {
 	w.b = b
 	err := w.rc.Write(w.fn)
 	w.b = nil
-	if err != nil || w.err != nil || w.n < 0 {
+	if err != nil || w.failed || w.n < 0 {
 		return 0
 	}
 	return w.n
@@ -121,7 +135,17 @@ func (c *conn) writeNow(it *outItem) bool {
 	bp := c.srv.writeBufs.Get().(*[]byte)
 	buf := c.encode((*bp)[:0], it)
 	*it = outItem{}
-	n := c.inline.write(buf)
+	w := c.inline
+	if c.pk != nil {
+		w = c.srv.inlines.Get().(*inlineWriter)
+		w.rc = c.pk.rc
+	}
+	n := w.write(buf)
+	if c.pk != nil {
+		w.rc = nil
+		c.srv.inlines.Put(w)
+	}
+	c.inlined = true
 	c.flushOut() // the counts of this packet, as the writer does per batch (metrics.go)
 	if n < len(buf) {
 		*bp = buf[:copy(buf, buf[n:])]

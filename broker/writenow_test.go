@@ -78,12 +78,12 @@ func testWriteNowOrder(t *testing.T, transport string, srv *testServer, sub *tes
 	c := ss.conn
 	ss.mu.Unlock()
 	c.outMu.Lock()
-	inline := c.inline
+	inline := c.inlined
 	c.outMu.Unlock()
 	switch {
-	case transport == "tcp" && inlineWrites && (inline == nil || inline.rc == nil):
+	case transport == "tcp" && inlineWrites && !inline:
 		t.Error("no packet was written inline")
-	case transport != "tcp" && inline != nil && inline.rc != nil:
+	case transport != "tcp" && inline:
 		t.Errorf("a packet was written inline over %s", transport)
 	}
 }
@@ -125,7 +125,7 @@ func TestWriteNowRest(t *testing.T) {
 		}
 	}
 	c.outMu.Lock()
-	if inlineWrites && (c.inline == nil || c.inline.rc == nil) {
+	if inlineWrites && !c.inlined {
 		t.Error("the first packet was not written inline")
 	}
 	c.outMu.Unlock()

@@ -40,8 +40,6 @@ func (c *conn) enqueue(it outItem, droppable bool, size int) bool {
 		c.outMu.Unlock()
 		return false
 	}
-	c.out = append(c.out, it)
-	c.outBytes += size
 	if it.accept {
 		c.hasSession = true
 	}
@@ -49,19 +47,32 @@ func (c *conn) enqueue(it outItem, droppable bool, size int) bool {
 		c.outClosed = true
 	}
 	start := c.claimWriter()
+	// now: the caller writes the item itself (writenow.go), without
+	// queuing it (the queue of an idle connection has no slice to take it).
 	now := start && c.mayWriteNow()
-	if now {
-		// The caller writes the item itself (writenow.go).
-		c.out[0] = outItem{}
-		c.out = c.out[:0]
-		c.outBytes = 0
+	if !now {
+		c.out = append(c.out, it)
+		c.outBytes += size
 	}
 	c.outMu.Unlock()
 	if start && !(now && c.writeNow(&it)) {
-		go c.drainFn() // a func value without arguments: no allocation
+		c.startWriter()
 	}
 	return true
 }
+
+// startWriter runs c.drain on a new goroutine. The go statement takes
+// a func value the Server made once and the connection goes through a
+// channel: `go c.drain()` would allocate a closure each time, and a
+// func value kept in every connection costs an idle one 16 bytes. Each
+// goroutine started takes one connection, so a send waits only for
+// goroutines already started, which receive before doing anything else.
+func (c *conn) startWriter() {
+	c.srv.drains <- c
+	go c.srv.drainOne()
+}
+
+func (s *Server) runDrain() { (<-s.drains).drain() }
 
 // claimWriter reports whether the caller must start a writer goroutine:
 // there is none and the connection can still be written. The caller holds
@@ -122,7 +133,7 @@ func (c *conn) closeQueue() {
 		c.nc.Close() // nothing more to say: no half-close (close.go)
 		c.writerFinished()
 	case start:
-		go c.drainFn() // a func value without arguments: no allocation
+		c.startWriter()
 	}
 }
 
