@@ -81,8 +81,13 @@
 //	sysPublisher.mu → any of the above (one $SYS tick at a time; sys.go)
 //
 // poller.mu (the set of parked connections, poll_linux.go) is taken with
-// no other lock held, and nothing is locked under it: a kick or a writer
-// resumes a parked connection only after releasing conn.outMu.
+// no other lock held, and no lock of this package is taken under it (it is
+// held across the socket's RawConn.Control, whose locks are the runtime's):
+// a kick or a writer resumes a parked connection only after releasing
+// conn.outMu. Two channel sends may happen while session.mu is held: the
+// poller's resume channel and the writer-start channel. Each is received
+// by a goroutine that is already running and takes the connection off the
+// channel before it does anything else, so neither send waits on a lock.
 //
 // Options.Cluster (cluster.go) is called with no lock of this package
 // held: Subscribed and Unsubscribed after the topic tree changed,
