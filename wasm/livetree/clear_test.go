@@ -34,7 +34,7 @@ func TestClearJob(t *testing.T) {
 			defer inFlight.Add(-1)
 			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 			}
-			time.Sleep(100 * time.Millisecond) // fake time: the broker's round trip
+			advance(100 * time.Millisecond) // the broker's round trip
 			mu.Lock()
 			got = append(got, topic)
 			mu.Unlock()
@@ -93,3 +93,9 @@ func TestRate(t *testing.T) {
 		t.Errorf("rate %v after 3 s of nothing, want 0", got)
 	}
 }
+
+// advance moves a synctest bubble's fake clock on by d: the goroutine
+// waits until every other goroutine of the bubble is blocked and the
+// clock has reached its deadline. Outside a bubble it would wait for
+// real, so call it only inside synctest.Test.
+func advance(d time.Duration) { <-time.After(d) }
