@@ -20,26 +20,6 @@ import (
 	"github.com/ternmq/tern/internal/testkit"
 )
 
-// became returns a channel closed once cond holds, for testkit.WaitFor:
-// the broker has no event for "parked", so cond is checked every
-// millisecond until it holds or the test ends.
-func became(t testing.TB, cond func() bool) <-chan struct{} {
-	ch := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for !cond() {
-			select {
-			case <-tick.C:
-			case <-t.Context().Done():
-				return
-			}
-		}
-		close(ch)
-	}()
-	return ch
-}
-
 // TestParkedIdleConnHoldsNoGoroutine holds "0 goroutines per idle TCP
 // connection": after n clients have connected and gone quiet, the broker
 // runs no more goroutines than before them, except the poller's one.
@@ -56,7 +36,7 @@ func TestParkedIdleConnHoldsNoGoroutine(t *testing.T) {
 			c.Close()
 		}
 	})
-	testkit.WaitFor(t, became(t, func() bool { return ts.parkedCount() == n }), fmt.Sprintf("%d connections parked", n))
+	testkit.WaitFor(t, testkit.Became(t, func() bool { return ts.parkedCount() == n }), fmt.Sprintf("%d connections parked", n))
 	// The goroutines that parked them end right after.
 	if !pollUntil(testkit.Timeout, func() bool { return runtime.NumGoroutine() <= g0+1 }) {
 		buf := make([]byte, 1<<20)
@@ -146,7 +126,7 @@ func TestParkedWakeTenThousand(t *testing.T) {
 	if s := wait("10,000 connections"); s != "connected" {
 		t.Fatalf("client process: %s", s)
 	}
-	testkit.WaitFor(t, became(t, func() bool { return ts.parkedCount() == n }), "10,000 connections parked")
+	testkit.WaitFor(t, testkit.Became(t, func() bool { return ts.parkedCount() == n }), "10,000 connections parked")
 	io.WriteString(stdin, "go\n")
 	if s, want := wait("10,000 PINGRESPs"), fmt.Sprintf("pongs %d", n); s != want {
 		t.Fatalf("client process: %q, want %q", s, want)
@@ -219,7 +199,7 @@ func TestParkedTLS(t *testing.T) {
 	testkit.Expect[*codec.Suback](t, sub)
 	parkedOne := func(what string) {
 		t.Helper()
-		testkit.WaitFor(t, became(t, func() bool { return ts.parkedCount() == 1 }), what)
+		testkit.WaitFor(t, testkit.Became(t, func() bool { return ts.parkedCount() == 1 }), what)
 	}
 	parkedOne("the TLS connection parked")
 	sub.ExpectIdle(t) // PINGREQ → PINGRESP
@@ -236,7 +216,7 @@ func TestParkedTLS(t *testing.T) {
 	// The PUBACK comes from the parked reader's side: it wakes on it.
 	sub.Send(t, &codec.Puback{Ack: codec.Ack{PacketID: got.PacketID}})
 	sub.ExpectIdle(t)
-	testkit.WaitFor(t, became(t, func() bool { return ts.parkedCount() == 2 }), "both TLS connections parked")
+	testkit.WaitFor(t, testkit.Became(t, func() bool { return ts.parkedCount() == 2 }), "both TLS connections parked")
 	sub.Disconnect(t)
 }
 
@@ -248,7 +228,7 @@ func TestParkedWakeReasons(t *testing.T) {
 	ts := startServer(t, nil)
 	parked := func(n int, what string) {
 		t.Helper()
-		testkit.WaitFor(t, became(t, func() bool { return ts.parkedCount() == n }), what)
+		testkit.WaitFor(t, testkit.Became(t, func() bool { return ts.parkedCount() == n }), what)
 	}
 
 	ka := testkit.Dial(t, ts.Addr, codec.V311)
@@ -271,7 +251,7 @@ func TestParkedWakeReasons(t *testing.T) {
 	gone.Connect(t, &codec.Connect{ClientID: "gone", CleanStart: true})
 	parked(2, "two clients parked")
 	gone.Close()
-	testkit.WaitFor(t, became(t, func() bool { return ts.connCount() == 1 }), "the closed connection finished")
+	testkit.WaitFor(t, testkit.Became(t, func() bool { return ts.connCount() == 1 }), "the closed connection finished")
 
 	if err := ts.Shutdown(testkit.Context(t)); err != nil {
 		t.Fatal(err)
@@ -293,7 +273,7 @@ func TestParkedQuietWake(t *testing.T) {
 	ts.mu.Unlock()
 	parked := func(n int, what string) {
 		t.Helper()
-		testkit.WaitFor(t, became(t, func() bool { return ts.parkedCount() == n }), what)
+		testkit.WaitFor(t, testkit.Became(t, func() bool { return ts.parkedCount() == n }), what)
 	}
 	c := idleDial(t, ts.Addr, "quiet-tcp")
 	defer c.Close()

@@ -77,24 +77,10 @@ func logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// eventually waits, checking every few milliseconds, until cond holds.
+// eventually waits until cond holds (checked every millisecond).
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	done, stop := make(chan struct{}), make(chan struct{})
-	defer close(stop)
-	go func() {
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-		for !cond() {
-			select {
-			case <-tick.C:
-			case <-stop:
-				return
-			}
-		}
-		close(done)
-	}()
-	testkit.WaitFor(t, done, what)
+	testkit.WaitFor(t, testkit.Became(t, cond), what)
 }
 
 // interest waits until m's nats-server has (want true) or has not interest

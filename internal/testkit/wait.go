@@ -35,3 +35,23 @@ func Context(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// Became returns a channel closed once cond holds, for WaitFor, when the
+// code under test has no event to wait on: cond is checked every
+// millisecond until it holds or the test ends.
+func Became(t testing.TB, cond func() bool) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for !cond() {
+			select {
+			case <-tick.C:
+			case <-t.Context().Done():
+				return
+			}
+		}
+		close(ch)
+	}()
+	return ch
+}

@@ -14,7 +14,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/internal/testkit"
@@ -73,26 +72,15 @@ func Start(t testing.TB, opts *broker.Options, wsOpts broker.WebSocketOptions) *
 // offline: its connection has ended and the session is kept. A test that
 // publishes to a session it has just disconnected waits for this first,
 // or the message may still go out on the closing connection. The broker
-// has no event for it, so its list is read every millisecond until then
-// or the end of the test.
+// has no event for it, so its list is read every millisecond
+// (testkit.Became).
 func Offline(t testing.TB, srv *broker.Server, id string) <-chan struct{} {
-	ch := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			for _, s := range srv.Sessions() {
-				if s.ID == id && !s.Online {
-					close(ch)
-					return
-				}
-			}
-			select {
-			case <-tick.C:
-			case <-t.Context().Done():
-				return
+	return testkit.Became(t, func() bool {
+		for _, s := range srv.Sessions() {
+			if s.ID == id && !s.Online {
+				return true
 			}
 		}
-	}()
-	return ch
+		return false
+	})
 }
