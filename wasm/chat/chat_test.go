@@ -200,6 +200,20 @@ func TestOrderingAndDedupe(t *testing.T) {
 	}
 }
 
+// TestSameMillisecondKeepsArrivalOrder: two messages stamped with the
+// millisecond the first arrives in stay in arrival order, whatever the
+// sub-millisecond part of the arrival times (CI, TestChatConnWithBroker
+// showed "three" above "two").
+func TestSameMillisecondKeepsArrivalOrder(t *testing.T) {
+	s := NewState()
+	ms := now.Truncate(time.Millisecond)
+	s.Receive("chat/r/messages", chatMsg("2", "bob", "two", ms), false, ms.Add(900*time.Microsecond))
+	s.Receive("chat/r/messages", chatMsg("3", "bob", "three", ms), false, ms.Add(1100*time.Microsecond))
+	if got, want := texts(s.Room("r")), []string{"bob: two", "bob: three"}; !slices.Equal(got, want) {
+		t.Errorf("entries %q, want %q", got, want)
+	}
+}
+
 func TestEntriesBounded(t *testing.T) {
 	s := NewState()
 	for i := range MaxEntries * 3 {

@@ -305,8 +305,14 @@ func (s *State) receiveMessage(name, user string, m Message, now time.Time) bool
 		}
 		return false
 	}
+	// The sender's time orders the room, clamped to the arrival: a clock
+	// ahead of ours does not put a line below the ones still to come. The
+	// clamp compares whole milliseconds, as TS counts them; a message sent
+	// in the millisecond it arrives in keeps its TS, so that it does not
+	// sort below the next message of that millisecond (which it did when
+	// it took the finer arrival time).
 	at := now
-	if m.TS > 0 && m.TS < now.UnixMilli() {
+	if m.TS > 0 && m.TS <= now.UnixMilli() {
 		at = time.UnixMilli(m.TS)
 	}
 	from := m.From

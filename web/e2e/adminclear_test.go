@@ -66,12 +66,7 @@ func TestBrowserClearRetainedAdmin(t *testing.T) {
 	// tree and returns the dialog's text and the result.
 	clearPlant := func(p *page) (plan, result string) {
 		p.t.Helper()
-		p.waitJS("plant/visible/a in the tree", `!!document.querySelector(`+strconv.Quote(rowSel("plant/visible/a"))+`)`, 10*time.Second)
-		p.click(rowSel("plant"))
-		p.waitJS("clear button", `document.getElementById("tt-detail-topic")?.textContent === "plant" && document.getElementById("tt-clear")?.disabled === false`, 5*time.Second)
-		p.click("#tt-clear")
-		p.do("confirmation", 5*time.Second, chromedp.WaitVisible(chromedp.ID("tt-clear-confirm")))
-		plan = p.text("tt-confirm-text")
+		plan = askClearPlant(p)
 		p.click("#tt-clear-confirm")
 		p.waitJS("result", `!!document.getElementById("tt-result")`, 15*time.Second)
 		return plan, p.text("tt-result")
@@ -122,11 +117,7 @@ func TestBrowserClearRetainedAdmin(t *testing.T) {
 		}
 		// The page does not ask again on this connection, and says why.
 		retain(t, "plant/visible/a")
-		p.waitJS("plant/visible/a back", `!!document.querySelector(`+strconv.Quote(rowSel("plant/visible/a"))+`)`, 10*time.Second)
-		p.click(rowSel("plant"))
-		p.click("#tt-clear")
-		p.do("confirmation", 5*time.Second, chromedp.WaitVisible(chromedp.ID("tt-clear-confirm")))
-		if plan := p.text("tt-confirm-text"); !strings.Contains(plan, "admin API is not used: not an admin") {
+		if plan := askClearPlant(p); !strings.Contains(plan, "admin API is not used: not an admin") {
 			t.Errorf("the second dialog says %q", plan)
 		}
 		p.click("#tt-clear-cancel")
@@ -134,4 +125,17 @@ func TestBrowserClearRetainedAdmin(t *testing.T) {
 			t.Error("the load button stays after the broker said: not an admin")
 		}
 	})
+}
+
+// askClearPlant selects "plant" in the tree once plant/visible/a is in it,
+// presses "clear retained" once the detail shows plant, and returns the
+// confirmation's text.
+func askClearPlant(p *page) string {
+	p.t.Helper()
+	p.waitJS("plant/visible/a in the tree", `!!document.querySelector(`+strconv.Quote(rowSel("plant/visible/a"))+`)`, 10*time.Second)
+	p.click(rowSel("plant"))
+	p.waitJS("clear button", `document.getElementById("tt-detail-topic")?.textContent === "plant" && document.getElementById("tt-clear")?.disabled === false`, 10*time.Second)
+	p.click("#tt-clear")
+	p.do("confirmation", 10*time.Second, chromedp.WaitVisible(chromedp.ID("tt-clear-confirm")))
+	return p.text("tt-confirm-text")
 }

@@ -113,12 +113,17 @@ func (p *page) setValue(id, value string) {
 }
 
 // click clicks the first element matching a CSS selector once it is
-// visible and enabled: a real mouse press and release at its centre.
+// visible, enabled, on top and still: a real mouse press and release at
+// its centre.
 //
 // The element is found by a predicate polled in the page, not through
 // chromedp's mirror of the DOM: go-app patches nodes in place, and on a
 // loaded machine the mirror lagged behind a re-render and the query never
-// became ready (CI, TestBrowserSCRAM/wrong_password).
+// became ready (CI, TestBrowserSCRAM/wrong_password). The predicate also
+// waits until the element's box is the same in two polls and the element
+// is what the page hit-tests at its centre: a click computed just before a
+// re-render moved the button landed beside it (CI,
+// TestBrowserClearRetainedAdmin).
 func (p *page) click(sel string) {
 	p.t.Helper()
 	find := fmt.Sprintf(`(() => {
@@ -127,7 +132,13 @@ func (p *page) click(sel string) {
 		e.scrollIntoView({block: "center", inline: "center"});
 		const r = e.getBoundingClientRect();
 		if (r.width === 0 || r.height === 0 || getComputedStyle(e).visibility === "hidden") return null;
-		return {x: r.left + r.width / 2, y: r.top + r.height / 2};
+		const x = r.left + r.width / 2, y = r.top + r.height / 2;
+		const key = [x, y, r.width, r.height].join();
+		const still = e.__ternClickAt === key;
+		e.__ternClickAt = key;
+		const hit = document.elementFromPoint(x, y);
+		if (!still || !hit || !(hit === e || e.contains(hit))) return null;
+		return {x, y};
 	})()`, sel)
 	type point struct{ X, Y float64 }
 	p.do("click "+sel, 20*time.Second, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {

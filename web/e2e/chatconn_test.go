@@ -52,7 +52,7 @@ func (u *chatUpdates) wait(t *testing.T, what string, ok func(u *chatUpdates) bo
 	defer u.mu.Unlock()
 	for !ok(u) {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out waiting for %s; the room holds %q, events %+v", what, texts(u.st.Room("r")), u.events)
 		}
 		u.cond.Wait()
 	}
