@@ -78,6 +78,7 @@ type Node struct {
 	seen    map[string]*window // by origin; the dispatcher's only
 
 	stats Stats
+	q     *durable // the streams (qos.go)
 }
 
 // subject is one NATS subscription and the number of local subscriptions
@@ -148,6 +149,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.nc = nc
 	go n.dispatch()
+	n.startDurable(cfg)
 	return n, nil
 }
 
@@ -388,6 +390,7 @@ func (n *Node) Close() {
 	}
 	n.done = true
 	n.mu.Unlock()
+	n.q.close()
 	n.nc.Close()
 	close(n.stop)
 	<-n.stopped
