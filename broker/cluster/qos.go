@@ -111,7 +111,7 @@ type durable struct {
 	pending chan pubWait // PubAcks awaited, in publish order
 	purges  chan purge   // subjects to purge after an empty retained message
 
-	mu     sync.Mutex // guards closed and wg.Add
+	mu     sync.Mutex // guards closed, wg.Add and sends on pending
 	closed bool
 	wg     sync.WaitGroup
 
@@ -273,7 +273,6 @@ func (d *durable) setup() error {
 		Duplicates:        qosDuplicates,
 		Storage:           jetstream.FileStorage,
 		Replicas:          d.replicas,
-		AllowDirect:       true,
 	})
 	if err != nil {
 		return err
@@ -363,15 +362,20 @@ func (d *durable) receive(msg jetstream.Msg) {
 // decode returns the message of a stream message under prefix and its
 // origin; its expiry counts from the time the stream stored it.
 func (d *durable) decode(msg jetstream.Msg, prefix string) (*broker.Message, string, error) {
-	subj, ok := strings.CutPrefix(msg.Subject(), prefix)
-	if !ok {
-		return nil, "", fmt.Errorf("%w: %q is not under %s", ErrSubject, msg.Subject(), prefix)
-	}
 	at := time.Now()
 	if meta, err := msg.Metadata(); err == nil {
 		at = meta.Timestamp
 	}
-	m, origin, _, err := decode(&nats.Msg{Subject: "tern." + subj, Header: msg.Headers(), Data: msg.Data()}, at)
+	return decodeStored(msg.Subject(), msg.Headers(), msg.Data(), at, prefix)
+}
+
+// decodeStored decodes a message stored at time at under prefix.
+func decodeStored(subject string, h nats.Header, data []byte, at time.Time, prefix string) (*broker.Message, string, error) {
+	subj, ok := strings.CutPrefix(subject, prefix)
+	if !ok {
+		return nil, "", fmt.Errorf("%w: %q is not under %s", ErrSubject, subject, prefix)
+	}
+	m, origin, _, err := decode(&nats.Msg{Subject: "tern." + subj, Header: h, Data: data}, at)
 	return m, origin, err
 }
 
@@ -442,17 +446,24 @@ func (n *Node) PublishedDurable(m *broker.Message, done func(error)) {
 
 // publish sends msg to its stream with a message id and calls done with
 // the stream sequence number or an error, in publish order.
+// d.mu is held from the check of closed to the hand-over to waitAcks, so
+// that close fails every publish it does not wait for.
+// done is called with no lock held.
 func (d *durable) publish(msg *nats.Msg, id string, done func(uint64, error)) {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		done(0, fmt.Errorf("%w: node closed", broker.ErrClusterRefused))
+		return
+	}
 	f, err := d.js.PublishMsgAsync(msg, jetstream.WithMsgID(id), jetstream.WithStallWait(stallWait))
+	if err == nil {
+		d.pending <- pubWait{f: f, done: done} // waitAcks runs until close took d.mu
+	}
+	d.mu.Unlock()
 	if err != nil {
 		d.stats.Refused.Add(1)
 		done(0, refusal(err))
-		return
-	}
-	select {
-	case d.pending <- pubWait{f: f, done: done}:
-	case <-d.ctx.Done():
-		done(0, fmt.Errorf("%w: node closed", broker.ErrClusterRefused))
 	}
 }
 

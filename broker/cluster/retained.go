@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -18,8 +19,13 @@ import (
 // which replaces the topic's message at once, and then the subject is
 // purged below the mark. A new subscription on any node reads the last
 // message of each subject its filter matches with a short-lived ordered
-// consumer (DeliverLastPerSubject), so a node holds no copy of the
-// retained messages of other nodes.
+// ephemeral consumer (DeliverLastPerSubject), or for a filter without
+// wildcards with a get from the stream leader, so a node holds no copy of
+// the retained messages of other nodes. The stream does not allow direct
+// gets: a follower may answer those a little behind the leader, and the
+// message a publisher was just acknowledged for would be missing. The
+// consumer of a wildcard read reads the replica of the node it is placed
+// on, which can be a few milliseconds behind the leader.
 
 // retainedBatch is how many retained messages one fetch asks for.
 const retainedBatch = 256
@@ -32,39 +38,49 @@ func (n *Node) RetainedFor(filter string, deliver func([]*broker.Message, error)
 		deliver(nil, errNotReady)
 		return
 	}
-	if !d.goTracked(func() { deliver(d.readRetained(filter)) }) {
+	// A message stored after the subscription began reaches it live; read
+	// later, it would come twice.
+	since := time.Now()
+	if !d.goTracked(func() { deliver(d.readRetained(filter, since)) }) {
 		deliver(nil, fmt.Errorf("%w: node closed", broker.ErrClusterRefused))
 	}
 }
 
 // readRetained returns the retained messages of the topics that match
-// filter, skipping empty marks.
-func (d *durable) readRetained(filter string) ([]*broker.Message, error) {
+// filter stored before since (by the stream leader's clock), skipping
+// empty marks.
+func (d *durable) readRetained(filter string, since time.Time) ([]*broker.Message, error) {
 	ctx, cancel := context.WithTimeout(d.ctx, callTimeout)
 	defer cancel()
+	if !strings.ContainsAny(filter, "+#") {
+		return d.readRetainedTopic(ctx, filter, since)
+	}
 	fs := FilterSubjects(filter)
 	for i, s := range fs {
 		fs[i] = RetainedPrefix + strings.TrimPrefix(s, "tern.")
 	}
-	oc, err := d.ret.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	// An ephemeral consumer of the last message of each matching subject,
+	// deleted when read (an ordered consumer would make a new consumer,
+	// with another start, for each fetch).
+	cons, err := d.ret.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		FilterSubjects:    fs,
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
 		InactiveThreshold: 10 * time.Second,
+		Replicas:          1,
+		MemoryStorage:     true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: retained messages of %q: %w", filter, err)
 	}
-	info := oc.CachedInfo()
+	info := cons.CachedInfo()
 	defer func() {
-		if info != nil {
-			del, cancel := context.WithTimeout(d.ctx, callTimeout)
-			d.ret.DeleteConsumer(del, info.Name)
-			cancel()
+		del, cancel := context.WithTimeout(d.ctx, callTimeout)
+		if err := d.ret.DeleteConsumer(del, info.Name); err != nil && d.ctx.Err() == nil {
+			d.n.log.Debug("cluster: delete the consumer of a retained read", "err", err)
 		}
+		cancel()
 	}()
-	if info == nil {
-		return nil, fmt.Errorf("cluster: retained messages of %q: no consumer info", filter)
-	}
 	left := info.NumPending
 	var msgs []*broker.Message
 	for left > 0 {
@@ -72,7 +88,7 @@ func (d *durable) readRetained(filter string) ([]*broker.Message, error) {
 		if wait <= 0 {
 			return nil, fmt.Errorf("cluster: retained messages of %q: %w", filter, context.DeadlineExceeded)
 		}
-		batch, err := oc.Fetch(int(min(left, retainedBatch)), jetstream.FetchMaxWait(wait))
+		batch, err := cons.Fetch(int(min(left, retainedBatch)), jetstream.FetchMaxWait(wait))
 		if err != nil {
 			return nil, fmt.Errorf("cluster: retained messages of %q: %w", filter, err)
 		}
@@ -84,6 +100,9 @@ func (d *durable) readRetained(filter string) ([]*broker.Message, error) {
 				return nil, fmt.Errorf("cluster: retained messages of %q: %w", filter, err)
 			}
 			left = meta.NumPending
+			if meta.Timestamp.After(since) {
+				continue
+			}
 			m, _, err := d.decode(msg, RetainedPrefix)
 			if err != nil {
 				d.stats.Bad.Add(1)
@@ -103,6 +122,30 @@ func (d *durable) readRetained(filter string) ([]*broker.Message, error) {
 		}
 	}
 	return msgs, nil
+}
+
+// readRetainedTopic returns the retained message of topic, if any, with a
+// direct get (any replica may answer; no consumer).
+func (d *durable) readRetainedTopic(ctx context.Context, topic string, since time.Time) ([]*broker.Message, error) {
+	raw, err := d.ret.GetLastMsgForSubject(ctx, streamSubject(RetainedPrefix, topic))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("cluster: retained message of %q: %w", topic, err)
+	case raw.Time.After(since):
+		return nil, nil
+	}
+	m, _, err := decodeStored(raw.Subject, raw.Header, raw.Data, raw.Time, RetainedPrefix)
+	if err != nil {
+		d.stats.Bad.Add(1)
+		return nil, fmt.Errorf("cluster: retained message of %q: %w", topic, err)
+	}
+	if len(m.Payload) == 0 {
+		return nil, nil // an empty mark not purged yet
+	}
+	m.Retain = true
+	return []*broker.Message{m}, nil
 }
 
 // deadline is ctx's deadline (it has one).

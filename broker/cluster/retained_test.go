@@ -3,9 +3,11 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ternmq/tern/codec"
@@ -32,6 +34,54 @@ func (m member) retainedSubject(t testing.TB, topic string, want bool) {
 	})
 }
 
+// synced waits until every node's replica of stream has what its leader
+// has: a read served by any replica then sees it (see retained.go).
+func synced(t testing.TB, ms []member, stream string) {
+	t.Helper()
+	ctx := testkit.Context(t)
+	s, err := ms[0].node.JetStream().Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := info.State.LastSeq
+	for _, m := range ms {
+		eventually(t, fmt.Sprintf("%s's replica of %s at sequence %d", m.node.ID(), stream, last), func() bool {
+			jsz, err := m.node.NATSServer().Jsz(&server.JSzOptions{Accounts: true, Streams: true})
+			if err != nil {
+				return false
+			}
+			for _, acc := range jsz.AccountDetails {
+				for _, sd := range acc.Streams {
+					if sd.Name == stream {
+						return sd.State.LastSeq >= last
+					}
+				}
+			}
+			return false
+		})
+	}
+}
+
+// retainedConsumers returns the number of consumers of TERN_RETAINED.
+func (m member) retainedConsumers(t testing.TB) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(testkit.Context(t), callTimeout)
+	defer cancel()
+	s, err := m.node.JetStream().Stream(ctx, StreamRetained)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Consumers
+}
+
 // TestRetainedAcrossNodes sets retained messages on nodes 2 and 1 and
 // reads them from new subscriptions on every node, following the retained
 // rules; an empty retained message on node 1 clears the topic everywhere.
@@ -56,6 +106,7 @@ func TestRetainedAcrossNodes(t *testing.T) {
 	pub1.PublishWith(t, &codec.Publish{Retain: true, Topic: "r/b", Payload: []byte("kept on 1")}) // QoS 0: no PUBACK to wait for
 	pub1.PublishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "$x/y", Payload: []byte("dollar")})
 	n1.retainedSubject(t, "r/b", true)
+	synced(t, ms, StreamRetained)
 	rap.ExpectPublish(t, `q0 dup=0 retain=1 r/b "kept on 1"`)
 	plain.ExpectPublish(t, `q0 dup=0 retain=0 r/b "kept on 1"`)
 
@@ -95,6 +146,7 @@ func TestRetainedAcrossNodes(t *testing.T) {
 	pub1.PublishWith(t, &codec.Publish{QoS: 1, Retain: true, Topic: "r/a"})
 	rap.Ack(t, rap.ExpectPublish(t, `q1 dup=0 retain=1 r/a ""`))
 	plain.Ack(t, plain.ExpectPublish(t, `q1 dup=0 retain=0 r/a ""`))
+	synced(t, ms, StreamRetained)
 	for _, m := range ms {
 		p := dial(t, m, codec.V5, "after")
 		p.Subscribe(t, 1, "r/#")
@@ -106,4 +158,8 @@ func TestRetainedAcrossNodes(t *testing.T) {
 	for _, p := range []*testkit.Peer{rap, plain} {
 		p.ExpectIdle(t)
 	}
+	// The reads' ordered consumers are gone: one consumer per node is left.
+	eventually(t, "3 consumers on "+StreamQoS+" and none on "+StreamRetained, func() bool {
+		return n1.consumers(t) == 3 && n1.retainedConsumers(t) == 0
+	})
 }
