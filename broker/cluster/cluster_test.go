@@ -105,7 +105,7 @@ func dial(t testing.TB, m member, v codec.Version, id string) *testkit.Peer {
 // once, with its 5.0 properties; nothing comes back to node 1; the last
 // unsubscription on node 3 removes its NATS subscriptions.
 func TestThreeNodesQoS0(t *testing.T) {
-	ms := startCluster(t, 3)
+	ms := startDurableCluster(t, 3) // its consumer's subscriptions made before base is read
 	n1, n2, n3 := ms[0], ms[1], ms[2]
 	base := n3.node.Conn().NumSubscriptions()
 

@@ -70,6 +70,9 @@ const (
 	// finds them all taken waits up to stallWait, then is refused.
 	maxPending = 4096
 	stallWait  = 200 * time.Millisecond
+	// pullExpiry is how long one pull request of the node's consumer
+	// lasts.
+	pullExpiry = 2 * time.Second
 	// consumerAckWait is how long the stream waits for the node to ack a
 	// message before it sends it again.
 	consumerAckWait = 30 * time.Second
@@ -293,6 +296,10 @@ func (d *durable) setup() error {
 	}
 	cc, err := cons.Consume(d.receive,
 		jetstream.PullMaxMessages(512),
+		// A pull request lost to a change of the consumer's leader is
+		// noticed by missing heartbeats (half the expiry): keep it short,
+		// or the node's QoS 1/2 stall for half a minute.
+		jetstream.PullExpiry(pullExpiry),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			d.n.log.Debug("cluster: consumer", "err", err)
 		}))

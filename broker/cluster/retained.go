@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ternmq/tern/broker"
@@ -89,6 +90,9 @@ func (d *durable) readRetained(filter string, since time.Time) ([]*broker.Messag
 			return nil, fmt.Errorf("cluster: retained messages of %q: %w", filter, context.DeadlineExceeded)
 		}
 		batch, err := cons.Fetch(int(min(left, retainedBatch)), jetstream.FetchMaxWait(wait))
+		if errors.Is(err, nats.ErrNoResponders) && sleep(ctx, 20*time.Millisecond) {
+			continue // as below
+		}
 		if err != nil {
 			return nil, fmt.Errorf("cluster: retained messages of %q: %w", filter, err)
 		}
@@ -115,6 +119,14 @@ func (d *durable) readRetained(filter string, since time.Time) ([]*broker.Messag
 			}
 		}
 		if err := batch.Error(); err != nil {
+			if got == 0 && errors.Is(err, nats.ErrNoResponders) {
+				// The new consumer's interest has not reached this
+				// node's server yet: ask again shortly.
+				if !sleep(ctx, 20*time.Millisecond) {
+					return nil, fmt.Errorf("cluster: retained messages of %q: %w", filter, err)
+				}
+				continue
+			}
 			return nil, fmt.Errorf("cluster: retained messages of %q: %w", filter, err)
 		}
 		if got == 0 {
@@ -125,7 +137,7 @@ func (d *durable) readRetained(filter string, since time.Time) ([]*broker.Messag
 }
 
 // readRetainedTopic returns the retained message of topic, if any, with a
-// direct get (any replica may answer; no consumer).
+// get from the stream leader (no consumer).
 func (d *durable) readRetainedTopic(ctx context.Context, topic string, since time.Time) ([]*broker.Message, error) {
 	raw, err := d.ret.GetLastMsgForSubject(ctx, streamSubject(RetainedPrefix, topic))
 	switch {
@@ -146,6 +158,19 @@ func (d *durable) readRetainedTopic(ctx context.Context, topic string, since tim
 	}
 	m.Retain = true
 	return []*broker.Message{m}, nil
+}
+
+// sleep waits for d or until ctx ends, and reports whether ctx is still
+// alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // deadline is ctx's deadline (it has one).
