@@ -9,6 +9,7 @@ import (
 
 	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit"
+	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
 // startDurableCluster is startCluster that also waits until every node's
@@ -170,6 +171,22 @@ func TestOneConsumerPerNode(t *testing.T) {
 	if c := ms[2].consumers(t); c != 3 {
 		t.Errorf("%s has %d consumers after delivery, want 3", StreamQoS, c)
 	}
+
+	// A persistent session of node 3 that is offline gets node 1's QoS 1
+	// message in its queue, and on resuming [MQTT-3.1.2-4] (3.1.1).
+	last := peers[len(peers)-1] // s2-19, 5.0, QoS 2 on load/#
+	last.Disconnect(t)
+	testkit.WaitFor(t, brokerkit.Offline(t, ms[2].b.Server, fmt.Sprintf("s2-%d", perNode-1)), "the session offline")
+	received := ms[2].node.DurableStats().Received.Load()
+	pub.Publish(t, 1, "load/9/y", "queued")
+	// Taken by node 3 while the session is offline: into its queue.
+	eventually(t, "node 3 to take the message", func() bool { return ms[2].node.DurableStats().Received.Load() > received })
+	back := testkit.Dial(t, ms[2].b.Addr, codec.V5)
+	if ack := back.Connect(t, &codec.Connect{ClientID: fmt.Sprintf("s2-%d", perNode-1), KeepAlive: 60,
+		Properties: codec.Properties{SessionExpiryInterval: 300}}); !ack.SessionPresent {
+		t.Fatal("Session Present 0 on resuming a persistent session")
+	}
+	back.ExpectMessage(t, "load/9/y", "queued")
 }
 
 // TestQoSNoQuorum stops two of the three nodes: the survivor refuses QoS
