@@ -190,10 +190,11 @@ func (s *Server) dropRetained(m *Message) bool {
 	return true
 }
 
-// sendRetained schedules the retained messages matching filter for ss,
-// sent with the RETAIN flag set [MQTT-3.3.1-8 of 3.1.1] as its flow
+// matchRetained returns the unexpired retained messages matching filter,
+// for a new subscription; session.addRetained schedules them, to be sent
+// with the RETAIN flag set [MQTT-3.3.1-8 of 3.1.1] as the session's flow
 // control allows (session.feedRetained).
-func (s *Server) sendRetained(ss *session, filter string, o subOpts) {
+func (s *Server) matchRetained(filter string) []*Message {
 	now := time.Now()
 	var msgs []*Message
 	s.retained.Match(filter, func(_ string, m *Message) bool {
@@ -202,7 +203,7 @@ func (s *Server) sendRetained(ss *session, filter string, o subOpts) {
 		}
 		return true
 	})
-	ss.addRetained(msgs, o)
+	return msgs
 }
 
 // isSysTopic reports whether topic belongs to the broker.
