@@ -130,10 +130,11 @@ func (n *Node) SharedSubscribed(group, filter string) {
 		delete(n.sh.groups, q)
 	}
 	n.sh.mu.Unlock()
-	if subscribed {
+	if subscribed && n.sh.nc.IsConnected() {
 		// One round trip: the server has read the subscriptions, and the
 		// node's own publications, on the other connection, come after.
-		if err := n.sh.nc.FlushTimeout(5 * time.Second); err != nil {
+		// (While NATS reconnects, nothing is confirmed: don't wait.)
+		if err := n.sh.nc.FlushTimeout(2 * time.Second); err != nil {
 			n.log.Warn("cluster: queue subscribe not confirmed", "group", group, "filter", filter, "err", err)
 		}
 	}
