@@ -120,7 +120,7 @@ func (s *Server) routeFrom(m *Message, remote bool) (stored, refused bool) {
 	clear(a.index)
 	a.targets = a.targets[:0]
 	a.plain = [3][2]*delivery{}
-	shared, n := s.publishShared(m, a)
+	shared, n := s.publishShared(m, a, remote)
 	stored = shared || stored
 	s.aggs.Put(a)
 	if matched+n == 0 && !isSysTopic(m.Topic) {

@@ -78,6 +78,7 @@ type Node struct {
 	seen    map[string]*window // by origin; the dispatcher's only
 
 	stats Stats
+	sh    shared // shared subscriptions (shared.go)
 }
 
 // subject is one NATS subscription and the number of local subscriptions
@@ -147,6 +148,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cluster: connect to NATS: %w", err)
 	}
 	n.nc = nc
+	if err := n.startShared(addr, opts); err != nil {
+		nc.Close()
+		n.shutdownServer()
+		return nil, err
+	}
 	go n.dispatch()
 	return n, nil
 }
@@ -391,6 +397,7 @@ func (n *Node) Close() {
 	n.nc.Close()
 	close(n.stop)
 	<-n.stopped
+	n.closeShared()
 	n.shutdownServer()
 }
 
