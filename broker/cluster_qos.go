@@ -45,10 +45,12 @@ type ClusterDurable interface {
 type ClusterRetained interface {
 	// RetainedFor calls deliver once, from any goroutine, with the
 	// retained messages of the topics that match filter (a valid,
-	// non-shared topic filter), or with an error, in which case the
-	// Server sends its own node's retained messages instead. It must not
-	// block on the network for long.
-	RetainedFor(filter string, deliver func([]*Message, error))
+	// non-shared topic filter) that the cluster held before the time
+	// before (taken before the SUBACK: a message stored later reaches the
+	// new subscription live and must not come twice), or with an error,
+	// in which case the Server sends its own node's retained messages
+	// instead. It must not block on the network for long.
+	RetainedFor(filter string, before time.Time, deliver func([]*Message, error))
 }
 
 // clusterSeam holds the optional cluster interfaces and the
@@ -160,18 +162,27 @@ func (s *Server) InjectRemoteDurable(m *Message, done func(error)) {
 	done(nil)
 }
 
+// clusterRetained is a new subscription's read of the cluster's retained
+// messages, made once its SUBACK is queued (conn.handleSubscribe).
+type clusterRetained struct {
+	filter string
+	opts   subOpts
+}
+
+// retainedByCluster reports whether a ClusterRetained keeps the retained
+// messages that new subscriptions get (sendRetainedFromCluster).
+func (s *Server) retainedByCluster() bool {
+	return s.cq != nil && s.cq.retained != nil
+}
+
 // sendRetainedFromCluster asks the ClusterRetained for the retained
-// messages matching filter and schedules them for ss; it reports false
-// when there is no such cluster.
-func (s *Server) sendRetainedFromCluster(ss *session, filter string, o subOpts) bool {
-	cs := s.cq
-	if cs == nil || cs.retained == nil {
-		return false
-	}
-	cs.retained.RetainedFor(filter, func(msgs []*Message, err error) {
+// messages matching filter held before the time before and schedules them
+// for ss.
+func (s *Server) sendRetainedFromCluster(ss *session, filter string, o subOpts, before time.Time) {
+	s.cq.retained.RetainedFor(filter, before, func(msgs []*Message, err error) {
 		if err != nil {
 			s.log.Warn("cluster: retained messages not read from the cluster; sending this node's", "filter", filter, "err", err)
-			s.sendRetainedLocal(ss, filter, o)
+			ss.addRetained(s.matchRetained(filter), o)
 			return
 		}
 		now := time.Now()
@@ -183,7 +194,6 @@ func (s *Server) sendRetainedFromCluster(ss *session, filter string, o subOpts) 
 		}
 		ss.addRetained(kept, o)
 	})
-	return true
 }
 
 // ackSeq is the acknowledgements of one connection, in the order of its

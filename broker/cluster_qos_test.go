@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit"
@@ -34,7 +35,7 @@ func (f *fakeDurable) PublishedDurable(m *Message, done func(error)) {
 	f.calls <- m.Topic
 }
 
-func (f *fakeDurable) RetainedFor(_ string, deliver func([]*Message, error)) {
+func (f *fakeDurable) RetainedFor(_ string, _ time.Time, deliver func([]*Message, error)) {
 	go deliver(f.retained, nil)
 }
 

@@ -141,10 +141,11 @@ func (c *conn) handleSubscribe(p *codec.Subscribe) {
 	v5 := c.version == codec.V5
 	ack := &codec.Suback{PacketID: p.PacketID, ReasonCodes: make([]codec.ReasonCode, 0, len(p.Subscriptions))}
 	type retained struct {
-		filter string
-		opts   subOpts
+		msgs []*Message
+		opts subOpts
 	}
 	var toSend []retained
+	var fromCluster []clusterRetained
 	subID := 0
 	if len(p.Properties.SubscriptionIdentifiers) > 0 {
 		subID = p.Properties.SubscriptionIdentifiers[0]
@@ -163,12 +164,26 @@ func (c *conn) handleSubscribe(p *codec.Subscribe) {
 		case o.retainHandling == 1 && !isNew: // [MQTT-5:3.3.1-10]
 		case codec.IsShared(sub.Filter): // no retained messages for shared subscriptions
 		default:
-			toSend = append(toSend, retained{sub.Filter, o})
+			// The retained messages are those held before the SUBACK goes
+			// out: one that a client publishes after reading the SUBACK
+			// reaches the new subscription live, and must not come a
+			// second time as a retained message [MQTT-3.3.1-6 of 3.1.1]
+			// (the SUBACK may be written inline, before this goroutine
+			// goes on).
+			if c.srv.retainedByCluster() {
+				fromCluster = append(fromCluster, clusterRetained{sub.Filter, o}) // read after the SUBACK, held before it
+				continue
+			}
+			toSend = append(toSend, retained{c.srv.matchRetained(sub.Filter), o})
 		}
 	}
+	before := time.Now()
 	c.enqueuePacket(ack) // [MQTT-3.8.4-1]
 	for _, r := range toSend {
-		c.srv.sendRetained(c.sess, r.filter, r.opts)
+		c.sess.addRetained(r.msgs, r.opts)
+	}
+	for _, r := range fromCluster {
+		c.srv.sendRetainedFromCluster(c.sess, r.filter, r.opts, before)
 	}
 }
 

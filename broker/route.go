@@ -126,7 +126,7 @@ func (s *Server) routeWith(m *Message, remote bool, w *clusterWait) (stored, ref
 	clear(a.index)
 	a.targets = a.targets[:0]
 	a.plain = [3][2]*delivery{}
-	shared, n := s.publishShared(m, a)
+	shared, n := s.publishShared(m, a, remote)
 	stored = shared || stored
 	s.aggs.Put(a)
 	if matched+n == 0 && !isSysTopic(m.Topic) {
@@ -196,18 +196,11 @@ func (s *Server) dropRetained(m *Message) bool {
 	return true
 }
 
-// sendRetained schedules the retained messages matching filter for ss,
-// sent with the RETAIN flag set [MQTT-3.3.1-8 of 3.1.1] as its flow
+// matchRetained returns the unexpired retained messages matching filter,
+// for a new subscription; session.addRetained schedules them, to be sent
+// with the RETAIN flag set [MQTT-3.3.1-8 of 3.1.1] as the session's flow
 // control allows (session.feedRetained).
-func (s *Server) sendRetained(ss *session, filter string, o subOpts) {
-	if s.cq != nil && s.sendRetainedFromCluster(ss, filter, o) {
-		return
-	}
-	s.sendRetainedLocal(ss, filter, o)
-}
-
-// sendRetainedLocal is sendRetained from this node's retained messages.
-func (s *Server) sendRetainedLocal(ss *session, filter string, o subOpts) {
+func (s *Server) matchRetained(filter string) []*Message {
 	now := time.Now()
 	var msgs []*Message
 	s.retained.Match(filter, func(_ string, m *Message) bool {
@@ -216,7 +209,7 @@ func (s *Server) sendRetainedLocal(ss *session, filter string, o subOpts) {
 		}
 		return true
 	})
-	ss.addRetained(msgs, o)
+	return msgs
 }
 
 // isSysTopic reports whether topic belongs to the broker.

@@ -13,6 +13,13 @@
 // it receives to broker.Server.InjectRemote, dropping its own echo (the connection asks NATS for none) and
 // the second copy that overlapping subscriptions bring.
 //
+// Shared subscriptions (shared.go, broker.ClusterShared): a node with a
+// member of $share/{group}/{filter} is in one NATS queue group per
+// (group, filter), on a second connection that also sees the node's own
+// messages, so a QoS 0 message published on any node reaches exactly one
+// member over all the nodes; the broker leaves QoS 0 messages to the
+// cluster's groups.
+//
 // QoS 1/2 and retained messages go through replicated JetStream streams
 // (qos.go, retained.go): a Node is also a broker.ClusterDurable and a
 // broker.ClusterRetained. A QoS 1/2 message published on a node goes to
@@ -24,14 +31,17 @@
 // store). Retained messages live in TERN_RETAINED, one per topic, written
 // before the PUBACK; a new subscription on any node reads them there.
 //
-// Not yet here: the session registry and take-over across nodes, shared
-// subscriptions across nodes (a $share subscriber receives only what its
-// own node publishes) and the wills of a dead node's clients.
+// Not yet here: the session registry and take-over across nodes, QoS 1/2
+// shared subscriptions across nodes (a $share subscriber receives only the
+// QoS 1/2 messages its own node publishes, until a pull consumer per group
+// on the replicated stream) and the wills of a dead node's clients.
 //
 // # Lock order
 //
 // Node.mu guards the subject counts; it is taken with no broker lock held
 // (the broker calls its hooks outside its locks) and the NATS connection's
-// own locks are taken under it (Subscribe, Unsubscribe). The dispatcher
-// goroutine holds no lock of this package while it calls InjectRemote.
+// own locks are taken under it (Subscribe, Unsubscribe). shared.mu (the
+// queue groups) is the same for the shared-subscription hooks, and is
+// never held with Node.mu. The dispatcher goroutines hold no lock of this
+// package while they call InjectRemote and InjectShared.
 package cluster

@@ -78,6 +78,7 @@ type Node struct {
 	seen    map[string]*window // by origin; the dispatcher's only
 
 	stats Stats
+	sh    shared   // shared subscriptions (shared.go)
 	q     *durable // the streams (qos.go)
 }
 
@@ -148,6 +149,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cluster: connect to NATS: %w", err)
 	}
 	n.nc = nc
+	if err := n.startShared(addr, opts); err != nil {
+		nc.Close()
+		n.shutdownServer()
+		return nil, err
+	}
 	go n.dispatch()
 	n.startDurable(cfg)
 	return n, nil
@@ -394,6 +400,7 @@ func (n *Node) Close() {
 	n.nc.Close()
 	close(n.stop)
 	<-n.stopped
+	n.closeShared()
 	n.shutdownServer()
 }
 

@@ -33,16 +33,13 @@ const retainedBatch = 256
 
 // RetainedFor implements broker.ClusterRetained: it reads the retained
 // messages matching filter on a goroutine of its own and calls deliver.
-func (n *Node) RetainedFor(filter string, deliver func([]*broker.Message, error)) {
+func (n *Node) RetainedFor(filter string, before time.Time, deliver func([]*broker.Message, error)) {
 	d := n.q
 	if !d.ready.Load() {
 		deliver(nil, errNotReady)
 		return
 	}
-	// A message stored after the subscription began reaches it live; read
-	// later, it would come twice.
-	since := time.Now()
-	if !d.goTracked(func() { deliver(d.readRetained(filter, since)) }) {
+	if !d.goTracked(func() { deliver(d.readRetained(filter, before)) }) {
 		deliver(nil, fmt.Errorf("%w: node closed", broker.ErrClusterRefused))
 	}
 }
