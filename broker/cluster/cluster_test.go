@@ -66,6 +66,10 @@ func startCluster(t testing.TB, n int) []member {
 		}
 	}
 	t.Logf("JetStream answered on all %d nodes %v after they started", n, time.Since(start))
+	// The nodes make their streams now (qos.go); a test that ended while
+	// they do would stop nats-server in the middle, which leaks its
+	// goroutines.
+	waitStreams(t, ms)
 	return ms
 }
 
@@ -105,7 +109,7 @@ func dial(t testing.TB, m member, v codec.Version, id string) *testkit.Peer {
 // once, with its 5.0 properties; nothing comes back to node 1; the last
 // unsubscription on node 3 removes its NATS subscriptions.
 func TestThreeNodesQoS0(t *testing.T) {
-	ms := startDurableCluster(t, 3) // its consumer's subscriptions made before base is read
+	ms := startCluster(t, 3)
 	n1, n2, n3 := ms[0], ms[1], ms[2]
 	base := n3.node.Conn().NumSubscriptions()
 

@@ -12,11 +12,15 @@ import (
 	"github.com/ternmq/tern/internal/testkit/brokerkit"
 )
 
-// startDurableCluster is startCluster that also waits until every node's
-// streams and consumer are set up.
+// startDurableCluster is startCluster, which waits for the streams too.
 func startDurableCluster(t testing.TB, n int) []member {
 	t.Helper()
-	ms := startCluster(t, n)
+	return startCluster(t, n)
+}
+
+// waitStreams waits until every node's streams and consumer are set up.
+func waitStreams(t testing.TB, ms []member) {
+	t.Helper()
 	timer := time.NewTimer(joinTimeout)
 	defer timer.Stop()
 	start := time.Now()
@@ -27,8 +31,7 @@ func startDurableCluster(t testing.TB, n int) []member {
 			t.Fatalf("the streams of %s not ready within %v", m.node.ID(), joinTimeout)
 		}
 	}
-	t.Logf("streams ready on all %d nodes %v later", n, time.Since(start))
-	return ms
+	t.Logf("streams ready on all %d nodes %v later", len(ms), time.Since(start))
 }
 
 // consumers returns the number of consumers of TERN_QOS.
