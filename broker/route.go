@@ -70,6 +70,12 @@ func (s *Server) route(m *Message) (stored, refused bool) {
 // cluster (InjectRemote): it is neither retained here nor handed to
 // Options.Cluster.
 func (s *Server) routeFrom(m *Message, remote bool) (stored, refused bool) {
+	return s.routeWith(m, remote, nil)
+}
+
+// routeWith is routeFrom; w, when not nil, waits for a ClusterDurable to
+// keep m (cluster_qos.go).
+func (s *Server) routeWith(m *Message, remote bool, w *clusterWait) (stored, refused bool) {
 	if m.hasWillLife {
 		m = m.atPublication(time.Now()) // a will's expiry starts now
 	}
@@ -79,7 +85,7 @@ func (s *Server) routeFrom(m *Message, remote bool) (stored, refused bool) {
 			return false, true
 		}
 	}
-	if c := s.opts.Cluster; c != nil && !remote && !isSysTopic(m.Topic) {
+	if c := s.opts.Cluster; c != nil && !remote && !isSysTopic(m.Topic) && !s.toCluster(m, w) {
 		c.Published(m)
 	}
 	if !m.Expires.IsZero() {

@@ -29,7 +29,10 @@ type Server struct {
 	retainOwners  map[string]*retainQuota
 	// commit writes to the store; nil without one.
 	commit *committer
-	sweep  sweeper
+	// cq is the seam to a cluster that keeps messages (cluster_qos.go);
+	// nil without one.
+	cq    *clusterSeam
+	sweep sweeper
 	// shared holds the shared subscription groups by topic filter; groups
 	// (under mu) finds them by their full $share filter.
 	shared *topictree.Tree[*shareGroup, struct{}]
@@ -129,6 +132,7 @@ func newServer(opts Options) *Server {
 		sessions:     make(map[string]*session),
 		conns:        make(map[*conn]struct{}),
 		listeners:    make(map[net.Listener]struct{}),
+		cq:           newClusterSeam(opts.Cluster),
 	}
 	s.metrics.started, s.metrics.off = time.Now(), opts.DisableMetrics
 	s.aggs.New = func() any { return &aggregator{index: make(map[*session]int)} }

@@ -20,12 +20,20 @@
 // member over all the nodes; the broker leaves QoS 0 messages to the
 // cluster's groups.
 //
-// Not yet here: QoS 1/2 acknowledged after a replicated stream (a QoS 1/2
-// message crosses nodes at most once today), the session registry and
-// take-over across nodes, retained messages shared by the nodes (a node
-// keeps the retained messages published on it), QoS 1/2 shared
-// subscriptions across nodes (a $share subscriber receives only the QoS
-// 1/2 messages its own node publishes, until a pull consumer per group
+// QoS 1/2 and retained messages go through replicated JetStream streams
+// (qos.go, retained.go): a Node is also a broker.ClusterDurable and a
+// broker.ClusterRetained. A QoS 1/2 message published on a node goes to
+// the R3 stream TERN_QOS, and its publisher's PUBACK or PUBREC waits for
+// the stream's PubAck (a refusal, e.g. without quorum, gives a 5.0
+// publisher 0x97 and closes a 3.1.1 publisher's connection); each node has
+// exactly one durable consumer on it, which hands the messages to the
+// broker's sessions and acks them once they are queued (durably with a
+// store). Retained messages live in TERN_RETAINED, one per topic, written
+// before the PUBACK; a new subscription on any node reads them there.
+//
+// Not yet here: the session registry and take-over across nodes, QoS 1/2
+// shared subscriptions across nodes (a $share subscriber receives only the
+// QoS 1/2 messages its own node publishes, until a pull consumer per group
 // on the replicated stream) and the wills of a dead node's clients.
 //
 // # Lock order

@@ -78,7 +78,8 @@ type Node struct {
 	seen    map[string]*window // by origin; the dispatcher's only
 
 	stats Stats
-	sh    shared // shared subscriptions (shared.go)
+	sh    shared   // shared subscriptions (shared.go)
+	q     *durable // the streams (qos.go)
 }
 
 // subject is one NATS subscription and the number of local subscriptions
@@ -154,6 +155,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	go n.dispatch()
+	n.startDurable(cfg)
 	return n, nil
 }
 
@@ -394,6 +396,7 @@ func (n *Node) Close() {
 	}
 	n.done = true
 	n.mu.Unlock()
+	n.q.close()
 	n.nc.Close()
 	close(n.stop)
 	<-n.stopped
