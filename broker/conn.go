@@ -25,7 +25,11 @@ type conn struct {
 	id  uint64
 	log *slog.Logger // adds the connection's attributes when it logs (connLog)
 	r   *codec.Reader
-	m   *connMetrics // traffic counts, see metrics.go
+	// m is the counter block of the connection's traffic, nil while it
+	// has none (see metrics.go); inFolded is how much of r's BytesRead
+	// has been folded into the totals (the reader's).
+	m        atomic.Pointer[connMetrics]
+	inFolded uint64
 	// pk is the parking state of a connection that parks while idle
 	// (park.go), nil for one that keeps its reader goroutine.
 	pk *parker
@@ -105,7 +109,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 		nc:  nc,
 		id:  s.connSeq.Add(1),
 		r:   codec.NewReader(nc, s.opts.MaxPacketSize),
-		m:   s.newConnMetrics(),
 	}
 	c.log = slog.New(connLog{c})
 	return c

@@ -5,7 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +62,11 @@ func benchIdleConn(b *testing.B, park bool) {
 		runtime.GC()
 		runtime.GC() // a second cycle shrinks stacks that the first one marked
 		runtime.ReadMemStats(&m1)
+		if f := os.Getenv("IDLEPROF"); f != "" {
+			w, _ := os.Create(f)
+			pprof.WriteHeapProfile(w)
+			w.Close()
+		}
 		stack += float64(int64(m1.StackInuse)-int64(m0.StackInuse)) / n
 		heap += float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / n
 		gor += float64(runtime.NumGoroutine()-g0) / n

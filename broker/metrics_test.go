@@ -18,7 +18,7 @@ func TestConnMetricsLayout(t *testing.T) {
 	}
 	for range 100 {
 		c := newConn(New(Options{}), newSinkConn()) // on the heap, as served
-		if p := uintptr(unsafe.Pointer(c.m)); p%64 != 0 {
+		if p := uintptr(unsafe.Pointer(c.counters())); p%64 != 0 {
 			t.Fatalf("connMetrics allocated at %#x, not on a cache line", p)
 		}
 	}

@@ -140,6 +140,7 @@ func (c *conn) park() error {
 	pk.p = p
 	c.r.Release()
 	c.trimQueue()
+	c.foldCounters()
 	pk.parkedAt = monotime()
 	pk.state.Store(parked)
 	if !c.readBy.IsZero() {

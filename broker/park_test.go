@@ -314,3 +314,93 @@ func TestParkedQuietWake(t *testing.T) {
 	}
 	tc.Disconnect(t)
 }
+
+// TestParkedCountersExact: a parked connection whose writer is idle holds
+// no counter block (its counts are folded into the totals), and the
+// traffic counters stay exact across parks and wakes: every CONNECT,
+// PINGREQ, CONNACK and PINGRESP is counted once, with its bytes, and no
+// scrape taken meanwhile sees a count go down or run ahead.
+func TestParkedCountersExact(t *testing.T) {
+	const n, pings = 20, 3
+	ts := startServer(t, nil)
+	ts.mu.Lock()
+	ts.quietPark = time.Nanosecond // every wake is quiet: park at once
+	ts.mu.Unlock()
+	connect, _ := (&codec.Connect{Version: codec.V311, ClientID: "count-00", CleanStart: true}).Append(nil, codec.V311)
+	wantIn := MetricsSnapshot{PacketsReceived: n * (1 + pings), BytesReceived: uint64(n * (len(connect) + 2*pings))}
+	wantOut := MetricsSnapshot{PacketsSent: n * (1 + pings), BytesSent: n * (4 + 2*pings)}
+
+	blockless := func() bool {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		for c := range ts.conns {
+			if c.m.Load() != nil {
+				return false
+			}
+		}
+		return len(ts.conns) == n
+	}
+	settled := func(what string) {
+		t.Helper()
+		testkit.WaitFor(t, testkit.Became(t, func() bool { return ts.parkedCount() == n && blockless() }),
+			what+": all parked, without counter blocks")
+	}
+
+	stop := make(chan struct{})
+	var scrapes sync.WaitGroup
+	scrapes.Add(1)
+	go func() { // scrapes while connections park and wake
+		defer scrapes.Done()
+		var last MetricsSnapshot
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			m := ts.Metrics()
+			if m.PacketsReceived < last.PacketsReceived || m.BytesReceived < last.BytesReceived ||
+				m.PacketsSent < last.PacketsSent || m.BytesSent < last.BytesSent {
+				t.Errorf("counters went down: %+v after %+v", m, last)
+				return
+			}
+			if m.PacketsReceived > wantIn.PacketsReceived || m.BytesReceived > wantIn.BytesReceived ||
+				m.PacketsSent > wantOut.PacketsSent || m.BytesSent > wantOut.BytesSent {
+				t.Errorf("counted twice: %+v", m)
+				return
+			}
+			last = m
+		}
+	}()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = idleDial(t, ts.Addr, fmt.Sprintf("count-%02d", i))
+		defer conns[i].Close()
+	}
+	settled("connected")
+	for i := range pings {
+		for _, c := range conns {
+			pingPong(t, c)
+		}
+		settled(fmt.Sprintf("ping %d", i))
+	}
+	close(stop)
+	scrapes.Wait()
+	m := ts.Metrics()
+	if m.PacketsReceived != wantIn.PacketsReceived || m.BytesReceived != wantIn.BytesReceived {
+		t.Errorf("received %d packets, %d bytes; want %d, %d", m.PacketsReceived, m.BytesReceived, wantIn.PacketsReceived, wantIn.BytesReceived)
+	}
+	if m.PacketsSent != wantOut.PacketsSent || m.BytesSent != wantOut.BytesSent {
+		t.Errorf("sent %d packets, %d bytes; want %d, %d", m.PacketsSent, m.BytesSent, wantOut.PacketsSent, wantOut.BytesSent)
+	}
+	// Closed, every count is retired once.
+	for _, c := range conns {
+		c.Close()
+	}
+	testkit.WaitFor(t, testkit.Became(t, func() bool { return ts.connCount() == 0 }), "connections closed")
+	if m := ts.Metrics(); m.PacketsReceived != wantIn.PacketsReceived || m.BytesReceived != wantIn.BytesReceived ||
+		m.PacketsSent != wantOut.PacketsSent || m.BytesSent != wantOut.BytesSent {
+		t.Errorf("after close: in %d/%d out %d/%d; want %d/%d %d/%d", m.PacketsReceived, m.BytesReceived, m.PacketsSent, m.BytesSent,
+			wantIn.PacketsReceived, wantIn.BytesReceived, wantOut.PacketsSent, wantOut.BytesSent)
+	}
+}
