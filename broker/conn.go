@@ -40,8 +40,8 @@ type conn struct {
 	// logUsername is the CONNECT's user name, for the log.
 	logClient, logAssigned, logUsername string
 
-	// Set during CONNECT, read-only afterwards.
-	version   codec.Version
+	// Set during CONNECT, read-only afterwards (version and aliasMax
+	// too, below).
 	clientID  string
 	who       Client // for the Authorizer
 	password  []byte // kept only with an Authenticator, for Reauthorize
@@ -49,7 +49,6 @@ type conn struct {
 	sess      *session
 	keepAlive time.Duration // 1.5 × Keep Alive, 0 for none
 	maxSize   int           // client's Maximum Packet Size, 0 for none
-	aliasMax  uint16        // client's Topic Alias Maximum, when server aliases are on
 
 	// Writer state: used by whoever holds the writer claim (writing), the
 	// writer goroutine or an inline write (writenow.go).
@@ -58,14 +57,22 @@ type conn struct {
 	rest       *[]byte       // what an inline write left, for the writer goroutine
 
 	// Reader goroutine state.
-	aliases     map[uint16]string // client→server topic aliases
-	willOnClose bool              // publish the will when the connection ends
-	zeroExpiry  bool              // CONNECT had Session Expiry Interval 0
+	aliases map[uint16]string // client→server topic aliases
+	reauth  AuthExchange      // a re-authentication in progress
+
+	// The small fields side by side, eight bytes in all: an idle
+	// connection fits the 480-byte size class (TestConnSizeClass).
+	willOnClose bool // publish the will when the connection ends (reader)
+	zeroExpiry  bool // CONNECT had Session Expiry Interval 0 (reader)
 	// background: served by Serve or the WebSocket handler, not by a
 	// caller of ServeConn waiting for the end; grown: this reader goroutine
 	// has handled a packet since it started (see freshReader).
 	background, grown bool
-	reauth            AuthExchange // a re-authentication in progress
+	version           codec.Version // set during CONNECT, read-only afterwards
+	// ended: the connection has fully finished (under outMu); done, made
+	// only when someone waits for that (finished), is closed then.
+	ended    bool
+	aliasMax uint16 // client's Topic Alias Maximum, when server aliases are on; set during CONNECT
 
 	// auth is the last enhanced authentication (nil without one); the
 	// reader replaces it on re-authentication, Reauthorize reads it.
@@ -82,23 +89,19 @@ type conn struct {
 	hasSession bool      // CONNECT accepted: kick (other goroutines) may read version and sess
 	halfClosed bool      // the writer half-closed the connection (close.go); read after waitWriter
 	inlined    bool      // a packet has been written inline (writenow.go; tests read it)
-	idleSince  int64     // monotime when the writer last went idle (writenow.go)
 	// writerClosed: the writer has closed the connection; writerWait,
 	// made only when finish must wait for that, is closed then.
 	writerClosed bool
-	writerWait   chan struct{}
+	// wantFeed: a retained message waits for room in the write queue; the
+	// writer calls the session's refill once it has written (under outMu).
+	wantFeed   bool
+	idleSince  int64 // monotime when the writer last went idle (writenow.go)
+	writerWait chan struct{}
+	done       chan struct{}
 
 	// waiting counts acknowledgements waiting for the store (see
 	// ackWhenStored); later ones queue behind them.
-	waiting atomic.Int32
-	// wantFeed: a retained message waits for room in the write queue; the
-	// writer calls the session's refill once it has written (under outMu).
-	wantFeed bool
-	// ended: the connection has fully finished (under outMu); done, made
-	// only when someone waits for that (finished), is closed then.
-	ended bool
-	done  chan struct{}
-
+	waiting  atomic.Int32
 	kickOnce sync.Once
 	kicked   atomic.Pointer[closeError] // why kick closed the connection
 }
