@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -218,7 +219,39 @@ func (c *conn) serve(ctx context.Context) (err error) {
 		return err
 	}
 	c.nextReadBy()
-	return c.readLoop()
+	if c.keepAlive == 0 {
+		c.tcpKeepAlive()
+	}
+	if c.pk != nil {
+		// A parkable connection parks as soon as its CONNACK is queued
+		// and nothing more has come, as after a quiet wake: most clients
+		// that connect (a fleet of devices) then say nothing for a while,
+		// and a linger would cost each a read, a timer and its goroutine
+		// for parkLinger. One that goes on at once pays a wake.
+		c.pk.quiet = true
+		return c.readLoop(true)
+	}
+	return c.readLoop(false)
+}
+
+// tcpKeepAlive turns TCP keep-alive probes on for a TCP or TLS-over-TCP
+// connection whose client asked for no MQTT keep-alive, so that a dead
+// peer is found anyway, with the kernel's timers (on Linux
+// net.ipv4.tcp_keepalive_time and its siblings: 2 hours idle, then 9
+// probes 75 s apart, unless the system is set otherwise): one socket
+// option. It is done here, once the CONNECT is read, rather than on
+// accept: cmd/tern's listeners accept without keep-alive
+// (ListenConfig.KeepAlive -1; Go's default sets four options, 15 s timers,
+// on every accepted connection), which spares the clients with an MQTT
+// keep-alive, most of them, any.
+func (c *conn) tcpKeepAlive() {
+	nc := c.nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	if tcp, ok := nc.(*net.TCPConn); ok {
+		tcp.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1})
+	}
 }
 
 // readConnect reads the first packet, which must be a CONNECT, within
@@ -286,9 +319,9 @@ func (c *conn) connectFailed(err error) error {
 }
 
 // readLoop reads and handles packets until the connection ends (an error)
-// or parks (errParked).
-func (c *conn) readLoop() error {
-	handled := false // a packet since the loop started (since the wake, if resumed)
+// or parks (errParked). handled: a packet has been handled since the
+// connection started or resumed (the CONNECT); the loop sets it.
+func (c *conn) readLoop(handled bool) error {
 	for {
 		if k := c.kicked.Load(); k != nil {
 			return k
@@ -373,7 +406,7 @@ func (c *conn) freshReader() {
 				err = c.panicked(p)
 			}
 		}()
-		return c.readLoop()
+		return c.readLoop(false)
 	}()
 	if err == errParked {
 		return

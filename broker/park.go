@@ -226,5 +226,5 @@ func (c *conn) resumeRead() (err error) {
 		// Bytes came at the deadline: read them.
 		c.readBy = time.Now().Add(c.keepAlive)
 	}
-	return c.readLoop()
+	return c.readLoop(false)
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -402,5 +403,52 @@ func TestParkedCountersExact(t *testing.T) {
 		m.PacketsSent != wantOut.PacketsSent || m.BytesSent != wantOut.BytesSent {
 		t.Errorf("after close: in %d/%d out %d/%d; want %d/%d %d/%d", m.PacketsReceived, m.BytesReceived, m.PacketsSent, m.BytesSent,
 			wantIn.PacketsReceived, wantIn.BytesReceived, wantOut.PacketsSent, wantOut.BytesSent)
+	}
+}
+
+// TestTCPKeepAliveWithoutMQTTKeepAlive: on a listener that accepts without
+// TCP keep-alive (as cmd/tern's do), a client that asks for no MQTT
+// keep-alive gets TCP keep-alive probes, and one with an MQTT keep-alive
+// gets none.
+func TestTCPKeepAliveWithoutMQTTKeepAlive(t *testing.T) {
+	srv := New(Options{})
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.ServeListener(t, srv, ln)
+	soKeepAlive := func(id string) int {
+		t.Helper()
+		srv.mu.Lock()
+		ss := srv.sessions[id]
+		srv.mu.Unlock()
+		if ss == nil {
+			t.Fatalf("no session %s", id)
+		}
+		ss.mu.Lock()
+		c := ss.conn
+		ss.mu.Unlock()
+		rc, err := c.nc.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := -1
+		rc.Control(func(fd uintptr) { v, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) })
+		return v
+	}
+	for _, tc := range []struct {
+		keepAlive uint16
+		want      int
+	}{{0, 1}, {60, 0}} {
+		id := fmt.Sprintf("ka-%d", tc.keepAlive)
+		p := testkit.Dial(t, ln.Addr().String(), codec.V311)
+		p.Connect(t, &codec.Connect{Version: codec.V311, ClientID: id, CleanStart: true, KeepAlive: tc.keepAlive})
+		// Set right after the CONNACK is queued: wait for it.
+		testkit.WaitFor(t, testkit.Became(t, func() bool { return soKeepAlive(id) == 1 || tc.want == 0 }), id+": SO_KEEPALIVE set")
+		if got := soKeepAlive(id); got != tc.want {
+			t.Errorf("Keep Alive %d: SO_KEEPALIVE %d, want %d", tc.keepAlive, got, tc.want)
+		}
+		p.Disconnect(t)
 	}
 }
