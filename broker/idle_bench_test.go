@@ -24,6 +24,11 @@ import (
 // "parked" is the path of Serve over TCP on Linux (park.go): it waits
 // until every connection has parked. "goroutine" is the path of ServeConn
 // and other systems: a reader goroutine per connection.
+//
+// With IDLEPROF=file set, each run writes a heap profile to file while
+// the connections are idle: `go test -bench IdleConn/parked -benchtime 1x
+// -memprofilerate 1` then `go tool pprof -sample_index=inuse_space`
+// shows what each of them holds.
 func BenchmarkIdleConn(b *testing.B) {
 	b.Run("parked", func(b *testing.B) { benchIdleConn(b, true) })
 	b.Run("goroutine", func(b *testing.B) { benchIdleConn(b, false) })
