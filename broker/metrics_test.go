@@ -34,7 +34,7 @@ func TestConnSizeClass(t *testing.T) {
 	}{
 		{"conn", unsafe.Sizeof(conn{}), 480},
 		{"session", unsafe.Sizeof(session{}), 320},
-		{"parker", unsafe.Sizeof(parker{}), 64},
+		{"parker", unsafe.Sizeof(parker{}), 48},
 	} {
 		if c.size > c.max {
 			t.Errorf("%s is %d bytes, want at most %d (its size class)", c.name, c.size, c.max)
