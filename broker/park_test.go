@@ -418,20 +418,24 @@ func TestTCPKeepAliveWithoutMQTTKeepAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.ServeListener(t, srv, ln)
+	// soKeepAlive returns SO_KEEPALIVE of id's connection, -1 until the
+	// session holds it. It runs on Became's goroutine: no t.Fatal.
 	soKeepAlive := func(id string) int {
-		t.Helper()
 		srv.mu.Lock()
 		ss := srv.sessions[id]
 		srv.mu.Unlock()
 		if ss == nil {
-			t.Fatalf("no session %s", id)
+			return -1
 		}
 		ss.mu.Lock()
 		c := ss.conn
 		ss.mu.Unlock()
+		if c == nil {
+			return -1
+		}
 		rc, err := c.nc.(*net.TCPConn).SyscallConn()
 		if err != nil {
-			t.Fatal(err)
+			return -1
 		}
 		v := -1
 		rc.Control(func(fd uintptr) { v, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) })
@@ -444,8 +448,10 @@ func TestTCPKeepAliveWithoutMQTTKeepAlive(t *testing.T) {
 		id := fmt.Sprintf("ka-%d", tc.keepAlive)
 		p := testkit.Dial(t, ln.Addr().String(), codec.V311)
 		p.Connect(t, &codec.Connect{Version: codec.V311, ClientID: id, CleanStart: true, KeepAlive: tc.keepAlive})
-		// Set right after the CONNACK is queued: wait for it.
-		testkit.WaitFor(t, testkit.Became(t, func() bool { return soKeepAlive(id) == 1 || tc.want == 0 }), id+": SO_KEEPALIVE set")
+		// Set right after the CONNACK is queued: wait for it (and for the
+		// session to hold the connection).
+		testkit.WaitFor(t, testkit.Became(t, func() bool { v := soKeepAlive(id); return v == 1 || v == 0 && tc.want == 0 }),
+			id+": connection attached, SO_KEEPALIVE set if wanted")
 		if got := soKeepAlive(id); got != tc.want {
 			t.Errorf("Keep Alive %d: SO_KEEPALIVE %d, want %d", tc.keepAlive, got, tc.want)
 		}
