@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +26,11 @@ type conn struct {
 	id  uint64
 	log *slog.Logger // adds the connection's attributes when it logs (connLog)
 	r   *codec.Reader
-	m   *connMetrics // traffic counts, see metrics.go
+	// m is the counter block of the connection's traffic, nil while it
+	// has none (see metrics.go); inFolded is how much of r's BytesRead
+	// has been folded into the totals (the reader's).
+	m        atomic.Pointer[connMetrics]
+	inFolded uint64
 	// pk is the parking state of a connection that parks while idle
 	// (park.go), nil for one that keeps its reader goroutine.
 	pk *parker
@@ -36,8 +41,8 @@ type conn struct {
 	// logUsername is the CONNECT's user name, for the log.
 	logClient, logAssigned, logUsername string
 
-	// Set during CONNECT, read-only afterwards.
-	version   codec.Version
+	// Set during CONNECT, read-only afterwards (version and aliasMax
+	// too, below).
 	clientID  string
 	who       Client // for the Authorizer
 	password  []byte // kept only with an Authenticator, for Reauthorize
@@ -45,7 +50,6 @@ type conn struct {
 	sess      *session
 	keepAlive time.Duration // 1.5 × Keep Alive, 0 for none
 	maxSize   int           // client's Maximum Packet Size, 0 for none
-	aliasMax  uint16        // client's Topic Alias Maximum, when server aliases are on
 
 	// Writer state: used by whoever holds the writer claim (writing), the
 	// writer goroutine or an inline write (writenow.go).
@@ -54,14 +58,22 @@ type conn struct {
 	rest       *[]byte       // what an inline write left, for the writer goroutine
 
 	// Reader goroutine state.
-	aliases     map[uint16]string // client→server topic aliases
-	willOnClose bool              // publish the will when the connection ends
-	zeroExpiry  bool              // CONNECT had Session Expiry Interval 0
+	aliases map[uint16]string // client→server topic aliases
+	reauth  AuthExchange      // a re-authentication in progress
+
+	// The small fields side by side, eight bytes in all: an idle
+	// connection fits the 480-byte size class (TestConnSizeClass).
+	willOnClose bool // publish the will when the connection ends (reader)
+	zeroExpiry  bool // CONNECT had Session Expiry Interval 0 (reader)
 	// background: served by Serve or the WebSocket handler, not by a
 	// caller of ServeConn waiting for the end; grown: this reader goroutine
 	// has handled a packet since it started (see freshReader).
 	background, grown bool
-	reauth            AuthExchange // a re-authentication in progress
+	version           codec.Version // set during CONNECT, read-only afterwards
+	// ended: the connection has fully finished (under outMu); done, made
+	// only when someone waits for that (finished), is closed then.
+	ended    bool
+	aliasMax uint16 // client's Topic Alias Maximum, when server aliases are on; set during CONNECT
 
 	// auth is the last enhanced authentication (nil without one); the
 	// reader replaces it on re-authentication, Reauthorize reads it.
@@ -78,23 +90,19 @@ type conn struct {
 	hasSession bool      // CONNECT accepted: kick (other goroutines) may read version and sess
 	halfClosed bool      // the writer half-closed the connection (close.go); read after waitWriter
 	inlined    bool      // a packet has been written inline (writenow.go; tests read it)
-	idleSince  int64     // monotime when the writer last went idle (writenow.go)
 	// writerClosed: the writer has closed the connection; writerWait,
 	// made only when finish must wait for that, is closed then.
 	writerClosed bool
-	writerWait   chan struct{}
+	// wantFeed: a retained message waits for room in the write queue; the
+	// writer calls the session's refill once it has written (under outMu).
+	wantFeed   bool
+	idleSince  int64 // monotime when the writer last went idle (writenow.go)
+	writerWait chan struct{}
+	done       chan struct{}
 
 	// waiting counts acknowledgements waiting for the store (see
 	// ackWhenStored); later ones queue behind them.
-	waiting atomic.Int32
-	// wantFeed: a retained message waits for room in the write queue; the
-	// writer calls the session's refill once it has written (under outMu).
-	wantFeed bool
-	// ended: the connection has fully finished (under outMu); done, made
-	// only when someone waits for that (finished), is closed then.
-	ended bool
-	done  chan struct{}
-
+	waiting  atomic.Int32
 	kickOnce sync.Once
 	kicked   atomic.Pointer[closeError] // why kick closed the connection
 }
@@ -105,7 +113,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 		nc:  nc,
 		id:  s.connSeq.Add(1),
 		r:   codec.NewReader(nc, s.opts.MaxPacketSize),
-		m:   s.newConnMetrics(),
 	}
 	c.log = slog.New(connLog{c})
 	return c
@@ -212,7 +219,39 @@ func (c *conn) serve(ctx context.Context) (err error) {
 		return err
 	}
 	c.nextReadBy()
-	return c.readLoop()
+	if c.keepAlive == 0 {
+		c.tcpKeepAlive()
+	}
+	if c.pk != nil {
+		// A parkable connection parks as soon as its CONNACK is queued
+		// and nothing more has come, as after a quiet wake: most clients
+		// that connect (a fleet of devices) then say nothing for a while,
+		// and a linger would cost each a read, a timer and its goroutine
+		// for parkLinger. One that goes on at once pays a wake.
+		c.pk.quiet = true
+		return c.readLoop(true)
+	}
+	return c.readLoop(false)
+}
+
+// tcpKeepAlive turns TCP keep-alive probes on for a TCP or TLS-over-TCP
+// connection whose client asked for no MQTT keep-alive, so that a dead
+// peer is found anyway, with the kernel's timers (on Linux
+// net.ipv4.tcp_keepalive_time and its siblings: 2 hours idle, then 9
+// probes 75 s apart, unless the system is set otherwise): one socket
+// option. It is done here, once the CONNECT is read, rather than on
+// accept: cmd/tern's listeners accept without keep-alive
+// (ListenConfig.KeepAlive -1; Go's default sets four options, 15 s timers,
+// on every accepted connection), which spares the clients with an MQTT
+// keep-alive, most of them, any.
+func (c *conn) tcpKeepAlive() {
+	nc := c.nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	if tcp, ok := nc.(*net.TCPConn); ok {
+		tcp.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1})
+	}
 }
 
 // readConnect reads the first packet, which must be a CONNECT, within
@@ -280,9 +319,9 @@ func (c *conn) connectFailed(err error) error {
 }
 
 // readLoop reads and handles packets until the connection ends (an error)
-// or parks (errParked).
-func (c *conn) readLoop() error {
-	handled := false // a packet since the loop started (since the wake, if resumed)
+// or parks (errParked). handled: a packet has been handled since the
+// connection started or resumed (the CONNECT); the loop sets it.
+func (c *conn) readLoop(handled bool) error {
 	for {
 		if k := c.kicked.Load(); k != nil {
 			return k
@@ -367,7 +406,7 @@ func (c *conn) freshReader() {
 				err = c.panicked(p)
 			}
 		}()
-		return c.readLoop()
+		return c.readLoop(false)
 	}()
 	if err == errParked {
 		return

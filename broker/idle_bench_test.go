@@ -5,7 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,11 @@ import (
 // "parked" is the path of Serve over TCP on Linux (park.go): it waits
 // until every connection has parked. "goroutine" is the path of ServeConn
 // and other systems: a reader goroutine per connection.
+//
+// With IDLEPROF=file set, each run writes a heap profile to file while
+// the connections are idle: `go test -bench IdleConn/parked -benchtime 1x
+// -memprofilerate 1` then `go tool pprof -sample_index=inuse_space`
+// shows what each of them holds.
 func BenchmarkIdleConn(b *testing.B) {
 	b.Run("parked", func(b *testing.B) { benchIdleConn(b, true) })
 	b.Run("goroutine", func(b *testing.B) { benchIdleConn(b, false) })
@@ -60,6 +67,11 @@ func benchIdleConn(b *testing.B, park bool) {
 		runtime.GC()
 		runtime.GC() // a second cycle shrinks stacks that the first one marked
 		runtime.ReadMemStats(&m1)
+		if f := os.Getenv("IDLEPROF"); f != "" {
+			w, _ := os.Create(f)
+			pprof.WriteHeapProfile(w)
+			w.Close()
+		}
 		stack += float64(int64(m1.StackInuse)-int64(m0.StackInuse)) / n
 		heap += float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / n
 		gor += float64(runtime.NumGoroutine()-g0) / n

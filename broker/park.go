@@ -55,7 +55,10 @@ const (
 	parked
 )
 
-// parker is a parkable connection's parking state.
+// parker is a parkable connection's parking state. It fits the 48-byte
+// size class (TestConnSizeClass): the Server's poller is not kept here
+// (Server.poller, which outlives every parked connection), and parkedAt
+// is 32 bits.
 type parker struct {
 	rc    syscall.RawConn // the TCP socket
 	state atomic.Int32    // running or parked; one waker wins the swap
@@ -63,18 +66,22 @@ type parker struct {
 	// parks again.
 	ending atomic.Bool
 	timer  *time.Timer // wakes the connection at its keep-alive deadline
-	p      *poller     // the Server's, set at the first park
+	// fd and gen identify the registration in the poller (under its mu).
+	fd  int32
+	gen uint32
+	// parkedAt is when the connection last parked, in milliseconds of
+	// monotime, wrapping: only differences of less than 24 days are read
+	// (a longer park may make one wake lingering instead of quiet).
+	parkedAt int32
 	// off: the server has no poller; the reader keeps its goroutine.
 	// quiet: this wake is quiet (see quietPark). plain: the socket is the
 	// connection (no TLS, which may hold read bytes above it). Read and
 	// written by the reader only.
 	off, quiet, plain bool
-	// fd and gen identify the registration in the poller (under its mu).
-	fd  int32
-	gen uint32
-	// parkedAt is when the connection last parked (monotime).
-	parkedAt int64
 }
+
+// monoMillis is monotime in milliseconds, wrapping at 32 bits (parker).
+func monoMillis() int32 { return int32(monotime() / int64(time.Millisecond)) }
 
 // getPoller returns the Server's poller, made at the first call, or nil
 // when the server is closing or no poller can be made.
@@ -137,10 +144,10 @@ func (c *conn) park() error {
 		pk.off = true // never try again
 		return nil
 	}
-	pk.p = p
 	c.r.Release()
 	c.trimQueue()
-	pk.parkedAt = monotime()
+	c.foldCounters()
+	pk.parkedAt = monoMillis()
 	pk.state.Store(parked)
 	if !c.readBy.IsZero() {
 		if pk.timer == nil {
@@ -178,14 +185,15 @@ func (c *conn) wake() {
 	if pk == nil || !pk.state.CompareAndSwap(parked, running) {
 		return
 	}
-	pk.p.remove(c)
-	pk.p.start(c)
+	p := c.srv.poller.Load() // stopped only once every connection has finished
+	p.remove(c)
+	p.start(c)
 }
 
 // wakeBy resumes a connection whose registration p has just removed.
 func (c *conn) wakeBy() {
 	if c.pk.state.CompareAndSwap(parked, running) {
-		c.pk.p.start(c)
+		c.srv.poller.Load().start(c)
 	}
 }
 
@@ -217,7 +225,7 @@ func (c *conn) resumeRead() (err error) {
 	if c.pk.timer != nil {
 		c.pk.timer.Stop()
 	}
-	c.pk.quiet = monotime()-c.pk.parkedAt >= int64(c.srv.quietAfter())
+	c.pk.quiet = int64(monoMillis()-c.pk.parkedAt) >= c.srv.quietAfter().Milliseconds()
 	if !c.readBy.IsZero() && !time.Now().Before(c.readBy) && c.kicked.Load() == nil {
 		if !c.pk.readable() {
 			return errKeepAlive
@@ -225,5 +233,5 @@ func (c *conn) resumeRead() (err error) {
 		// Bytes came at the deadline: read them.
 		c.readBy = time.Now().Add(c.keepAlive)
 	}
-	return c.readLoop()
+	return c.readLoop(false)
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -313,4 +314,147 @@ func TestParkedQuietWake(t *testing.T) {
 		parked(2, fmt.Sprintf("TLS connection parked after wake %d", i))
 	}
 	tc.Disconnect(t)
+}
+
+// TestParkedCountersExact: a parked connection whose writer is idle holds
+// no counter block (its counts are folded into the totals), and the
+// traffic counters stay exact across parks and wakes: every CONNECT,
+// PINGREQ, CONNACK and PINGRESP is counted once, with its bytes, and no
+// scrape taken meanwhile sees a count go down or run ahead.
+func TestParkedCountersExact(t *testing.T) {
+	const n, pings = 20, 3
+	ts := startServer(t, nil)
+	ts.mu.Lock()
+	ts.quietPark = time.Nanosecond // every wake is quiet: park at once
+	ts.mu.Unlock()
+	connect, _ := (&codec.Connect{Version: codec.V311, ClientID: "count-00", CleanStart: true}).Append(nil, codec.V311)
+	wantIn := MetricsSnapshot{PacketsReceived: n * (1 + pings), BytesReceived: uint64(n * (len(connect) + 2*pings))}
+	wantOut := MetricsSnapshot{PacketsSent: n * (1 + pings), BytesSent: n * (4 + 2*pings)}
+
+	blockless := func() bool {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		for c := range ts.conns {
+			if c.m.Load() != nil {
+				return false
+			}
+		}
+		return len(ts.conns) == n
+	}
+	settled := func(what string) {
+		t.Helper()
+		testkit.WaitFor(t, testkit.Became(t, func() bool { return ts.parkedCount() == n && blockless() }),
+			what+": all parked, without counter blocks")
+	}
+
+	stop := make(chan struct{})
+	var scrapes sync.WaitGroup
+	scrapes.Add(1)
+	go func() { // scrapes while connections park and wake
+		defer scrapes.Done()
+		var last MetricsSnapshot
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			m := ts.Metrics()
+			if m.PacketsReceived < last.PacketsReceived || m.BytesReceived < last.BytesReceived ||
+				m.PacketsSent < last.PacketsSent || m.BytesSent < last.BytesSent {
+				t.Errorf("counters went down: %+v after %+v", m, last)
+				return
+			}
+			if m.PacketsReceived > wantIn.PacketsReceived || m.BytesReceived > wantIn.BytesReceived ||
+				m.PacketsSent > wantOut.PacketsSent || m.BytesSent > wantOut.BytesSent {
+				t.Errorf("counted twice: %+v", m)
+				return
+			}
+			last = m
+		}
+	}()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = idleDial(t, ts.Addr, fmt.Sprintf("count-%02d", i))
+		defer conns[i].Close()
+	}
+	settled("connected")
+	for i := range pings {
+		for _, c := range conns {
+			pingPong(t, c)
+		}
+		settled(fmt.Sprintf("ping %d", i))
+	}
+	close(stop)
+	scrapes.Wait()
+	m := ts.Metrics()
+	if m.PacketsReceived != wantIn.PacketsReceived || m.BytesReceived != wantIn.BytesReceived {
+		t.Errorf("received %d packets, %d bytes; want %d, %d", m.PacketsReceived, m.BytesReceived, wantIn.PacketsReceived, wantIn.BytesReceived)
+	}
+	if m.PacketsSent != wantOut.PacketsSent || m.BytesSent != wantOut.BytesSent {
+		t.Errorf("sent %d packets, %d bytes; want %d, %d", m.PacketsSent, m.BytesSent, wantOut.PacketsSent, wantOut.BytesSent)
+	}
+	// Closed, every count is retired once.
+	for _, c := range conns {
+		c.Close()
+	}
+	testkit.WaitFor(t, testkit.Became(t, func() bool { return ts.connCount() == 0 }), "connections closed")
+	if m := ts.Metrics(); m.PacketsReceived != wantIn.PacketsReceived || m.BytesReceived != wantIn.BytesReceived ||
+		m.PacketsSent != wantOut.PacketsSent || m.BytesSent != wantOut.BytesSent {
+		t.Errorf("after close: in %d/%d out %d/%d; want %d/%d %d/%d", m.PacketsReceived, m.BytesReceived, m.PacketsSent, m.BytesSent,
+			wantIn.PacketsReceived, wantIn.BytesReceived, wantOut.PacketsSent, wantOut.BytesSent)
+	}
+}
+
+// TestTCPKeepAliveWithoutMQTTKeepAlive: on a listener that accepts without
+// TCP keep-alive (as cmd/tern's do), a client that asks for no MQTT
+// keep-alive gets TCP keep-alive probes, and one with an MQTT keep-alive
+// gets none.
+func TestTCPKeepAliveWithoutMQTTKeepAlive(t *testing.T) {
+	srv := New(Options{})
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.ServeListener(t, srv, ln)
+	// soKeepAlive returns SO_KEEPALIVE of id's connection, -1 until the
+	// session holds it. It runs on Became's goroutine: no t.Fatal.
+	soKeepAlive := func(id string) int {
+		srv.mu.Lock()
+		ss := srv.sessions[id]
+		srv.mu.Unlock()
+		if ss == nil {
+			return -1
+		}
+		ss.mu.Lock()
+		c := ss.conn
+		ss.mu.Unlock()
+		if c == nil {
+			return -1
+		}
+		rc, err := c.nc.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			return -1
+		}
+		v := -1
+		rc.Control(func(fd uintptr) { v, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) })
+		return v
+	}
+	for _, tc := range []struct {
+		keepAlive uint16
+		want      int
+	}{{0, 1}, {60, 0}} {
+		id := fmt.Sprintf("ka-%d", tc.keepAlive)
+		p := testkit.Dial(t, ln.Addr().String(), codec.V311)
+		p.Connect(t, &codec.Connect{Version: codec.V311, ClientID: id, CleanStart: true, KeepAlive: tc.keepAlive})
+		// Set right after the CONNACK is queued: wait for it (and for the
+		// session to hold the connection).
+		testkit.WaitFor(t, testkit.Became(t, func() bool { v := soKeepAlive(id); return v == 1 || v == 0 && tc.want == 0 }),
+			id+": connection attached, SO_KEEPALIVE set if wanted")
+		if got := soKeepAlive(id); got != tc.want {
+			t.Errorf("Keep Alive %d: SO_KEEPALIVE %d, want %d", tc.keepAlive, got, tc.want)
+		}
+		p.Disconnect(t)
+	}
 }

@@ -397,8 +397,12 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 	}
 
 	var lns []net.Listener
-	listen := func(addr string) (net.Listener, error) {
-		ln, err := net.Listen("tcp", addr)
+	// The MQTT listeners accept without TCP keep-alive, which would cost
+	// every new connection four socket options: the broker turns it on
+	// for a client that asks for no MQTT keep-alive (broker/conn.go).
+	mqttListen, httpListen := net.ListenConfig{KeepAlive: -1}, net.ListenConfig{}
+	listen := func(addr string, lc net.ListenConfig) (net.Listener, error) {
+		ln, err := lc.Listen(ctx, "tcp", addr)
 		if err != nil {
 			for _, l := range lns {
 				l.Close()
@@ -410,17 +414,17 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 	}
 	var mqttLn, mqttsLn, httpLn net.Listener
 	if cfg.MQTT != "" {
-		if mqttLn, err = listen(cfg.MQTT); err != nil {
+		if mqttLn, err = listen(cfg.MQTT, mqttListen); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.MQTTS != "" && tlsCfg != nil {
-		if mqttsLn, err = listen(cfg.MQTTS); err != nil {
+		if mqttsLn, err = listen(cfg.MQTTS, mqttListen); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.HTTP != "" {
-		if httpLn, err = listen(cfg.HTTP); err != nil {
+		if httpLn, err = listen(cfg.HTTP, httpListen); err != nil {
 			return nil, err
 		}
 	}
