@@ -27,6 +27,8 @@ type Server struct {
 	// Under retainMu: retained bytes in all and by publisher (limits.go).
 	retainedBytes int
 	retainOwners  map[string]*retainQuota
+	// sessc is Options.Cluster as a SessionCluster, nil if it is none.
+	sessc SessionCluster
 	// commit writes to the store; nil without one.
 	commit *committer
 	sweep  sweeper
@@ -130,6 +132,7 @@ func newServer(opts Options) *Server {
 		conns:        make(map[*conn]struct{}),
 		listeners:    make(map[net.Listener]struct{}),
 	}
+	s.sessc, _ = opts.Cluster.(SessionCluster)
 	s.metrics.started, s.metrics.off = time.Now(), opts.DisableMetrics
 	s.aggs.New = func() any { return &aggregator{index: make(map[*session]int)} }
 	s.writeBufs.New = func() any { return new([]byte) }

@@ -78,6 +78,7 @@ type Node struct {
 	seen    map[string]*window // by origin; the dispatcher's only
 
 	stats Stats
+	reg   *registry // the session registry (registry.go)
 }
 
 // subject is one NATS subscription and the number of local subscriptions
@@ -147,6 +148,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cluster: connect to NATS: %w", err)
 	}
 	n.nc = nc
+	n.reg = startRegistry(n, cfg)
 	go n.dispatch()
 	return n, nil
 }
@@ -388,6 +390,7 @@ func (n *Node) Close() {
 	}
 	n.done = true
 	n.mu.Unlock()
+	n.reg.close()
 	n.nc.Close()
 	close(n.stop)
 	<-n.stopped
