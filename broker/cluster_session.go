@@ -136,6 +136,14 @@ func (s *Server) unclaim(ss *session, present bool) {
 // their sequence numbers, all queued, those sent before marked for DUP.
 func (s *Server) adopt(ss *session, h *SessionHandoff) {
 	rec := &h.Session
+	groups := make(map[string]*shareGroup)
+	s.mu.Lock() // before ss.mu (lock order, doc.go)
+	for _, hd := range h.Deliveries {
+		if g := hd.Delivery.Group; g != "" {
+			groups[g] = s.groups[g]
+		}
+	}
+	s.mu.Unlock()
 	ss.mu.Lock()
 	ss.version, ss.expiry = rec.Version, rec.Expiry
 	ss.who = Client{ID: ss.id, Username: rec.Username}
@@ -149,9 +157,7 @@ func (s *Server) adopt(ss *session, h *SessionHandoff) {
 			continue
 		}
 		if q.Group != "" {
-			s.mu.Lock()
-			d.group = s.groups[q.Group]
-			s.mu.Unlock()
+			d.group = groups[q.Group]
 		}
 		if hd.Seq < ss.q.tail {
 			continue // out of order: a copy

@@ -152,8 +152,10 @@ func (r *registry) setup() {
 
 func (r *registry) init() error {
 	// A new R3 asset waits for its Raft group's leader, seconds on a busy
-	// machine: the three are made at once, each given time.
-	ctx, cancel := context.WithTimeout(r.ctx, 20*time.Second)
+	// machine, and a request for an asset without a leader yet gets no
+	// answer: the three are made at once, and each request is given a few
+	// seconds before setup asks again.
+	ctx, cancel := context.WithTimeout(r.ctx, 4*time.Second)
 	defer cancel()
 	js, err := jetstream.New(r.n.nc)
 	if err != nil {
@@ -164,15 +166,15 @@ func (r *registry) init() error {
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	wg.Go(func() {
-		kv, errs[0] = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: sessionsBucket, History: 1,
+		kv, errs[0] = ensureKV(ctx, js, jetstream.KeyValueConfig{Bucket: sessionsBucket, History: 1,
 			Replicas: r.replicas, Description: "Tern: client id hash → owner node, epoch, session"})
 	})
 	wg.Go(func() {
-		nodes, errs[1] = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: nodesBucket, History: 1,
+		nodes, errs[1] = ensureKV(ctx, js, jetstream.KeyValueConfig{Bucket: nodesBucket, History: 1,
 			TTL: leaseTTL, Replicas: r.replicas, Description: "Tern: node leases"})
 	})
 	wg.Go(func() {
-		sq, errs[2] = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: sessQStream, Subjects: []string{sessQPrefix + ">"},
+		sq, errs[2] = ensureStream(ctx, js, jetstream.StreamConfig{Name: sessQStream, Subjects: []string{sessQPrefix + ">"},
 			Description: "Tern: deliveries of sessions handed between nodes", MaxMsgsPerSubject: sessQCap,
 			Discard: jetstream.DiscardOld, MaxAge: sessQAge, Replicas: r.replicas, Storage: jetstream.FileStorage})
 	})
@@ -191,6 +193,34 @@ func (r *registry) init() error {
 	}
 	r.js, r.kv, r.nodes, r.sq, r.ctl = js, kv, nodes, sq, ctl
 	return nil
+}
+
+// ensureKV finds the bucket of cfg or creates it. The nodes start at
+// once: one creates it, the others find it (no update: three nodes
+// updating one stream at once wait on each other).
+func ensureKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return kv, err
+	}
+	kv, err = js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		return js.KeyValue(ctx, cfg.Bucket)
+	}
+	return kv, err
+}
+
+// ensureStream finds the stream of cfg or creates it.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	s, err := js.Stream(ctx, cfg.Name)
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return s, err
+	}
+	s, err = js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return js.Stream(ctx, cfg.Name)
+	}
+	return s, err
 }
 
 func lease() []byte { return strconv.AppendInt(nil, time.Now().UnixMilli(), 10) }
@@ -282,7 +312,16 @@ func (r *registry) own(clientID string, rev uint64) {
 }
 
 // claim implements broker.SessionCluster.ClaimSession.
-func (r *registry) claim(ctx context.Context, clientID string, clean bool) (*broker.SessionHandoff, error) {
+func (r *registry) claim(ctx context.Context, clientID string, clean, persistent bool) (*broker.SessionHandoff, error) {
+	if !persistent {
+		select {
+		case <-r.ready:
+		default:
+			// Not set up yet (the node is starting): a session that ends
+			// with its connection is served here without waiting.
+			return nil, nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	defer cancel()
 	if err := r.wait(ctx); err != nil || r.off {
@@ -466,8 +505,8 @@ func (r *registry) ended(clientID string) {
 }
 
 // ClaimSession implements broker.SessionCluster.
-func (n *Node) ClaimSession(ctx context.Context, clientID string, clean, _ bool) (*broker.SessionHandoff, error) {
-	return n.reg.claim(ctx, clientID, clean)
+func (n *Node) ClaimSession(ctx context.Context, clientID string, clean, persistent bool) (*broker.SessionHandoff, error) {
+	return n.reg.claim(ctx, clientID, clean, persistent)
 }
 
 // SessionEnded implements broker.SessionCluster.

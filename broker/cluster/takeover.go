@@ -115,10 +115,10 @@ func (r *registry) handOff(req *takeoverReq) *takeoverResp {
 	if err != nil {
 		return &takeoverResp{Err: err.Error()}
 	}
-	r.stats.HandOffs.Add(1)
 	if h == nil {
-		return &takeoverResp{}
+		return r.forget(ctx, req.ClientID)
 	}
+	r.stats.HandOffs.Add(1)
 	rev, rec, err := r.flush(ctx, req.ClientID, h)
 	if err != nil {
 		r.log.Error("cluster: a session handed over lost its state", "client", req.ClientID, "to", req.From, "err", err)
@@ -126,6 +126,24 @@ func (r *registry) handOff(req *takeoverReq) *takeoverResp {
 	}
 	r.log.Debug("cluster: session handed over", "client", req.ClientID, "to", req.From, "deliveries", len(h.Deliveries))
 	return &takeoverResp{Rev: rev, Record: rec}
+}
+
+// forget answers a take-over of a client id that has no session here:
+// a session the record still holds (from a hand-over to this node) has
+// ended since, and must not be resumed elsewhere.
+func (r *registry) forget(ctx context.Context, clientID string) *takeoverResp {
+	key := sessionKey(clientID)
+	rec, rev, err := r.get(ctx, key)
+	if err != nil || rev == 0 || rec.Owner != r.n.id || rec.Session == nil {
+		return &takeoverResp{}
+	}
+	rec.Session, rec.Inbound = nil, nil
+	b, _ := json.Marshal(rec)
+	nrev, err := r.kv.Update(ctx, key, b, rev)
+	if err != nil {
+		return &takeoverResp{}
+	}
+	return &takeoverResp{Rev: nrev, Record: rec}
 }
 
 // flush writes a session handed over: its deliveries to TERN_SESSQ with
