@@ -298,3 +298,68 @@ func connectOnce(addr string, c *codec.Connect) error {
 	_, err = nc.Write(testkit.Encode(codec.V5, &codec.Disconnect{}))
 	return err
 }
+
+// TestTakeOverCleanStart connects with Clean Start 1 on node 2 a client id
+// whose persistent session, with a queued message, is on node 1: the old
+// session is discarded everywhere and the new one starts empty, Session
+// Present 0 [MQTT-3.2.2-2 of 5.0, MQTT-3.1.2-4 of 5.0].
+func TestTakeOverCleanStart(t *testing.T) {
+	ms := startSessions(t, 3)
+	n1, n2, n3 := ms[0], ms[1], ms[2]
+	p, _ := connectV5(t, n1, "fresh", true, 3600)
+	p.Subscribe(t, 1, "cs/#")
+	n3.interest(t, "cs/x", true)
+	p.Disconnect(t)
+	pub := dial(t, n3, codec.V5, "pub")
+	pub.Publish(t, 1, "cs/x", "old")
+	eventually(t, "node 1 to queue the message", func() bool {
+		s, ok := n1.session("fresh")
+		return ok && s.Queued == 1
+	})
+
+	p2, ack := connectV5(t, n2, "fresh", true, 3600)
+	if ack.SessionPresent {
+		t.Fatal("Session Present 1 after Clean Start [MQTT-3.2.2-2 of 5.0]")
+	}
+	if _, ok := n1.session("fresh"); ok {
+		t.Error("node 1 still holds the discarded session")
+	}
+	if s, ok := n2.session("fresh"); !ok || len(s.Subscriptions) != 0 || s.Queued != 0 {
+		t.Errorf("node 2 holds %+v (%v), want a new empty session", s, ok)
+	}
+	p2.ExpectIdle(t)
+	eventually(t, "node 1 to drop its interest", func() bool { return n1.node.Subjects() == 0 })
+	// Resumed later on node 3, the session is the new one.
+	p2.Disconnect(t)
+	_, ack = connectV5(t, n3, "fresh", false, 3600)
+	if !ack.SessionPresent {
+		t.Fatal("Session Present 0 for the session left on node 2 [MQTT-3.2.2-3 of 5.0]")
+	}
+	if s, ok := n3.session("fresh"); !ok || len(s.Subscriptions) != 0 {
+		t.Errorf("node 3 holds %+v (%v), want the empty session", s, ok)
+	}
+}
+
+// TestTakeOverHeldBack moves a client id back to the node it just left:
+// the move waits until a second has passed since the last one, so two
+// clients fighting over one id change places at most once a second.
+func TestTakeOverHeldBack(t *testing.T) {
+	ms := startSessions(t, 2)
+	n1, n2 := ms[0], ms[1]
+	a, _ := connectV5(t, n1, "flap", true, 0)
+	start := time.Now() // before node 2 moves the client id
+	b, _ := connectV5(t, n2, "flap", true, 0)
+	a.ExpectDescribed(t, "DISCONNECT rc=0x8e")
+	a.ExpectClosed(t)
+	held := n1.node.RegistryStats().Held.Load()
+	c, _ := connectV5(t, n1, "flap", true, 0)
+	if d := time.Since(start); d < flapHold {
+		t.Errorf("the client id moved twice in %v, want at least %v between moves", d, flapHold)
+	}
+	if n1.node.RegistryStats().Held.Load() == held {
+		t.Error("node 1 did not hold the client id back")
+	}
+	b.ExpectDescribed(t, "DISCONNECT rc=0x8e")
+	b.ExpectClosed(t)
+	c.ExpectIdle(t)
+}
