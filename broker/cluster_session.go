@@ -35,6 +35,13 @@ type SessionCluster interface {
 	// persistent session is then refused with CONNACK 0x88 Server
 	// unavailable, a non-persistent one is served on this node alone.
 	ClaimSession(ctx context.Context, clientID string, clean, persistent bool) (*SessionHandoff, error)
+	// SessionChanged is called with the session record of clientID each
+	// time it changes on this node (subscriptions, expiry, will, going
+	// online or offline) while the session has an expiry interval or a
+	// will, so that the cluster can keep it for a node that takes the
+	// session over, or publishes its will, after this node died. It is
+	// called with the session's lock held: it must only take note.
+	SessionChanged(clientID string, rec store.SessionRecord)
 	// SessionEnded is called when clientID's session ends on this node
 	// (expiry, Clean Start, a connection with expiry 0 closing, the admin
 	// API), not when it was handed to another node (HandOff).
@@ -290,4 +297,16 @@ func (s *Server) dropSession(ss *session) {
 	ss.will = nil
 	ss.mu.Unlock()
 	s.endLocal(ss)
+}
+
+// changed tells the cluster that the session's record changed, when the
+// session outlives its connection or has a will. The caller holds mu.
+func (s *session) changed() {
+	if s.ended || s.conn == nil && s.claim != nil || s.expiry == 0 && s.will == nil {
+		return
+	}
+	r, err := store.DecodeSession(sessionRecord(s))
+	if err == nil {
+		s.srv.sessc.SessionChanged(s.id, r)
+	}
 }

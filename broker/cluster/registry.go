@@ -104,13 +104,18 @@ type registry struct {
 	closed  bool
 	owned   map[string]uint64 // client id → revision of the record this node wrote
 	handing map[string]int    // client ids being handed to another node
+	// dirty holds the session records changed since the writer last ran
+	// (SessionChanged), and wake tells the writer.
+	dirty map[string]store.SessionRecord
+	wake  chan struct{}
 }
 
 // startRegistry sets the registry up in the background: JetStream may
 // have no meta leader yet when the node starts.
 func startRegistry(n *Node, cfg Config) *registry {
 	r := &registry{n: n, log: n.log, ready: make(chan struct{}),
-		owned: make(map[string]uint64), handing: make(map[string]int)}
+		owned: make(map[string]uint64), handing: make(map[string]int),
+		dirty: make(map[string]store.SessionRecord), wake: make(chan struct{}, 1)}
 	r.replicas = 3
 	if cfg.URL == "" && len(cfg.Routes) < 2 {
 		r.replicas = 1
@@ -137,6 +142,8 @@ func (r *registry) setup() {
 		err := r.init()
 		if err == nil {
 			close(r.ready)
+			r.wg.Add(1)
+			go r.writer()
 			r.renew()
 			return
 		}
@@ -451,6 +458,11 @@ func (r *registry) resume(ctx context.Context, clientID string, rec *record, epo
 		r.log.Error("cluster: a session record that does not decode; starting anew", "client", clientID, "err", err)
 		return nil
 	}
+	if s := &h.Session; s.Expiry == 0 || s.Disconnected != 0 && s.Expiry != 0xFFFFFFFF &&
+		time.Since(time.Unix(0, s.Disconnected)) > time.Duration(s.Expiry)*time.Second {
+		return nil // expired while its node was gone
+	}
+	h.Session.Will, h.Session.WillDelay, h.Session.Disconnected = nil, 0, 0
 	subj := queueSubject(clientID)
 	var last uint64
 	for seq := uint64(1); ; {
@@ -504,10 +516,90 @@ func (r *registry) ended(clientID string) {
 	}()
 }
 
+// changed implements broker.SessionCluster.SessionChanged: the record is
+// written by the writer goroutine, the latest of each client id once.
+func (r *registry) changed(clientID string, rec store.SessionRecord) {
+	r.mu.Lock()
+	r.dirty[clientID] = rec
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writerConcurrency is how many records the writer writes at once.
+const writerConcurrency = 8
+
+// writer writes the changed session records into the records this node
+// owns, until close.
+func (r *registry) writer() {
+	defer r.wg.Done()
+	sem := make(chan struct{}, writerConcurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-r.wake:
+		case <-r.ctx.Done():
+			return
+		}
+		r.mu.Lock()
+		dirty := r.dirty
+		r.dirty = make(map[string]store.SessionRecord)
+		r.mu.Unlock()
+		for cid, rec := range dirty {
+			select {
+			case sem <- struct{}{}:
+			case <-r.ctx.Done():
+				return
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				r.write(cid, &rec)
+			})
+		}
+	}
+}
+
+// write puts s into clientID's record if this node owns it.
+func (r *registry) write(clientID string, s *store.SessionRecord) {
+	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+	defer cancel()
+	key := sessionKey(clientID)
+	for range 3 { // a compare-and-swap lost to a take-over: read again
+		rec, rev, err := r.get(ctx, key)
+		if err != nil || rev == 0 || rec.Owner != r.n.id {
+			return
+		}
+		r.mu.Lock()
+		handing := r.handing[clientID] > 0
+		r.mu.Unlock()
+		if handing {
+			return // the hand-over writes the session
+		}
+		rec.Session = s.Append(nil)
+		b, _ := json.Marshal(rec)
+		nrev, err := r.kv.Update(ctx, key, b, rev)
+		if err == nil {
+			r.mu.Lock()
+			if _, ok := r.owned[clientID]; ok {
+				r.owned[clientID] = nrev
+			}
+			r.mu.Unlock()
+			return
+		}
+		r.conflict(err)
+	}
+}
+
 // ClaimSession implements broker.SessionCluster.
 func (n *Node) ClaimSession(ctx context.Context, clientID string, clean, persistent bool) (*broker.SessionHandoff, error) {
 	return n.reg.claim(ctx, clientID, clean, persistent)
 }
+
+// SessionChanged implements broker.SessionCluster.
+func (n *Node) SessionChanged(clientID string, rec store.SessionRecord) { n.reg.changed(clientID, rec) }
 
 // SessionEnded implements broker.SessionCluster.
 func (n *Node) SessionEnded(clientID string) { n.reg.ended(clientID) }

@@ -160,10 +160,10 @@ func (r *registry) flush(ctx context.Context, clientID string, h *broker.Session
 		return 0, record{}, fmt.Errorf("the record of %q is not this node's (owner %q)", clientID, rec.Owner)
 	}
 	subj := queueSubject(clientID)
-	epoch := strconv.FormatUint(rec.Epoch, 10)
+	epoch := rec.Epoch
 	acks := make([]jetstream.PubAckFuture, 0, len(h.Deliveries))
 	for i := range h.Deliveries {
-		m := encodeDelivery(subj, epoch, &h.Deliveries[i])
+		m := encodeDelivery(subj, strconv.FormatUint(epoch, 10), &h.Deliveries[i])
 		f, err := r.js.PublishMsgAsync(m)
 		if err != nil {
 			return 0, record{}, fmt.Errorf("TERN_SESSQ: %w", err)
@@ -179,14 +179,25 @@ func (r *registry) flush(ctx context.Context, clientID string, h *broker.Session
 			return 0, record{}, fmt.Errorf("TERN_SESSQ: %w", ctx.Err())
 		}
 	}
-	rec.Session = h.Session.Append(nil)
-	rec.Inbound = h.Inbound
-	b, _ := json.Marshal(rec)
-	nrev, err := r.kv.Update(ctx, key, b, rev)
-	if err != nil {
-		return 0, record{}, err
+	session := h.Session.Append(nil)
+	for try := 0; ; try++ {
+		rec.Session, rec.Inbound = session, h.Inbound
+		b, _ := json.Marshal(rec)
+		nrev, err := r.kv.Update(ctx, key, b, rev)
+		if err == nil {
+			return nrev, rec, nil
+		}
+		if r.conflict(err); try == 2 {
+			return 0, record{}, err
+		}
+		// A record write of this node's (SessionChanged) came between.
+		if rec, rev, err = r.get(ctx, key); err != nil {
+			return 0, record{}, err
+		}
+		if rev == 0 || rec.Owner != r.n.id || rec.Epoch != epoch {
+			return 0, record{}, fmt.Errorf("the record of %q changed owner during the hand-over", clientID)
+		}
 	}
-	return nrev, rec, nil
 }
 
 // encodeDelivery is the TERN_SESSQ message of d: the headers, then the
