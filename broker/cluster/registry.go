@@ -142,8 +142,9 @@ func (r *registry) setup() {
 		err := r.init()
 		if err == nil {
 			close(r.ready)
-			r.wg.Add(1)
+			r.wg.Add(2)
 			go r.writer()
+			go r.watchLeases()
 			r.renew()
 			return
 		}
@@ -437,7 +438,9 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 
 // conflict counts a failed compare-and-swap.
 func (r *registry) conflict(err error) {
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	var api *jetstream.APIError
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.As(err, &api) &&
+		(api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 		r.stats.Conflicts.Add(1)
 	}
 }
@@ -538,6 +541,7 @@ func (r *registry) writer() {
 	sem := make(chan struct{}, writerConcurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	busy := make(map[string]bool) // client ids being written, under r.mu
 	for {
 		select {
 		case <-r.wake:
@@ -545,18 +549,37 @@ func (r *registry) writer() {
 			return
 		}
 		r.mu.Lock()
-		dirty := r.dirty
-		r.dirty = make(map[string]store.SessionRecord)
+		var todo []string
+		for cid := range r.dirty {
+			if !busy[cid] { // one write per client id at a time, in order
+				todo = append(todo, cid)
+			}
+		}
 		r.mu.Unlock()
-		for cid, rec := range dirty {
+		for _, cid := range todo {
 			select {
 			case sem <- struct{}{}:
 			case <-r.ctx.Done():
 				return
 			}
+			r.mu.Lock()
+			rec := r.dirty[cid]
+			delete(r.dirty, cid)
+			busy[cid] = true
+			r.mu.Unlock()
 			wg.Go(func() {
 				defer func() { <-sem }()
 				r.write(cid, &rec)
+				r.mu.Lock()
+				delete(busy, cid)
+				_, again := r.dirty[cid]
+				r.mu.Unlock()
+				if again {
+					select {
+					case r.wake <- struct{}{}:
+					default:
+					}
+				}
 			})
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/broker/store"
 	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit"
 )
@@ -362,4 +363,71 @@ func TestTakeOverHeldBack(t *testing.T) {
 	b.ExpectDescribed(t, "DISCONNECT rc=0x8e")
 	b.ExpectClosed(t)
 	c.ExpectIdle(t)
+}
+
+// TestDeadNode stops node 1's NATS server under a connected client with a
+// will and a persistent session: once node 1's lease has lapsed, a
+// survivor publishes the will [MQTT-3.1.2-8 of 3.1.1: the network
+// connection ended without a DISCONNECT], and the client, connecting to
+// node 2, resumes its session from the registry with its subscription
+// (Session Present 1 [MQTT-3.2.2-3 of 5.0]).
+func TestDeadNode(t *testing.T) {
+	ms := startSessions(t, 3)
+	n1, n2, n3 := ms[0], ms[1], ms[2]
+	watcher := dial(t, n3, codec.V5, "watcher")
+	watcher.Subscribe(t, 1, "will/#")
+	n1.interest(t, "will/x", true)
+
+	p := testkit.Dial(t, n1.b.Addr, codec.V5)
+	c := &codec.Connect{ClientID: "doomed", CleanStart: true,
+		Will: &codec.Will{Topic: "will/doomed", Payload: []byte("gone"), QoS: 1}}
+	c.Properties.SessionExpiryInterval = 600
+	p.Connect(t, c)
+	p.Subscribe(t, 1, "dd/#")
+	eventually(t, "the record to hold the will and the subscription", func() bool {
+		e, err := n3.node.reg.kv.Get(testkit.Context(t), sessionKey("doomed"))
+		if err != nil {
+			return false
+		}
+		var rec record
+		json.Unmarshal(e.Value(), &rec)
+		s, err := store.DecodeSession(rec.Session)
+		return err == nil && s.Will != nil && len(s.Subs) == 1
+	})
+
+	start := time.Now()
+	n1.node.NATSServer().Shutdown() // node 1 is cut off: its lease lapses
+	// The lease lapses after leaseTTL, is noticed within two renewals, and
+	// JetStream may need an election on top.
+	deadline := time.NewTimer(leaseTTL + 30*time.Second)
+	defer deadline.Stop()
+	var pkt codec.Packet
+	arrived := testkit.Became(t, func() bool {
+		var ok bool
+		pkt, ok = watcher.Poll()
+		return ok
+	})
+	select {
+	case <-arrived:
+		got, ok := pkt.(*codec.Publish)
+		if !ok || got.Topic != "will/doomed" || string(got.Payload) != "gone" {
+			t.Fatalf("watcher got %s, want the will", testkit.Describe(pkt))
+		}
+		watcher.Ack(t, got)
+	case <-deadline.C:
+		t.Fatal("no will from node 1's client")
+	}
+	t.Logf("will published %v after node 1 was cut off", time.Since(start))
+
+	p2, ack := connectV5(t, n2, "doomed", false, 600)
+	if !ack.SessionPresent {
+		t.Fatal("Session Present 0 for the session of a dead node [MQTT-3.2.2-3 of 5.0]")
+	}
+	if s, ok := n2.session("doomed"); !ok || !slices.Equal(s.Subscriptions, []string{"dd/#"}) {
+		t.Fatalf("node 2 holds %+v (%v), want the session with dd/#", s, ok)
+	}
+	n3.interest(t, "dd/x", true)
+	pub := dial(t, n3, codec.V5, "pub")
+	pub.Publish(t, 1, "dd/x", "still here")
+	p2.Ack(t, p2.ExpectPublish(t, `q1 dup=0 retain=0 dd/x "still here"`))
 }
