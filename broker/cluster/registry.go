@@ -102,7 +102,7 @@ type registry struct {
 
 	mu      sync.Mutex
 	closed  bool
-	owned   map[string]uint64 // client id → revision of the record this node wrote
+	owned   map[string]owned // client id → the record this node wrote
 	handing map[string]int    // client ids being handed to another node
 	// dirty holds the session records changed since the writer last ran
 	// (SessionChanged), and wake tells the writer.
@@ -114,7 +114,7 @@ type registry struct {
 // have no meta leader yet when the node starts.
 func startRegistry(n *Node, cfg Config) *registry {
 	r := &registry{n: n, log: n.log, ready: make(chan struct{}),
-		owned: make(map[string]uint64), handing: make(map[string]int),
+		owned: make(map[string]owned), handing: make(map[string]int),
 		dirty: make(map[string]store.SessionRecord), wake: make(chan struct{}, 1)}
 	r.replicas = 3
 	if cfg.URL == "" && len(cfg.Routes) < 2 {
@@ -312,10 +312,18 @@ func (r *registry) get(ctx context.Context, key string) (rec record, rev uint64,
 	return rec, e.Revision(), nil
 }
 
-// own notes that this node wrote clientID's record at rev.
-func (r *registry) own(clientID string, rev uint64) {
+// owned is a record this node wrote, without its session, and its
+// revision: the record writer's next compare-and-swap needs no read.
+type owned struct {
+	rev uint64
+	rec record
+}
+
+// own notes that this node wrote clientID's record rec at rev.
+func (r *registry) own(clientID string, rev uint64, rec record) {
+	rec.Session, rec.Inbound = nil, nil
 	r.mu.Lock()
-	r.owned[clientID] = rev
+	r.owned[clientID] = owned{rev, rec}
 	r.mu.Unlock()
 }
 
@@ -372,12 +380,13 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 	now := time.Now()
 	me := r.n.id
 	if rev == 0 {
-		b, _ := json.Marshal(record{ClientID: clientID, Owner: me, Epoch: 1, Since: now.UnixMilli()})
+		rec = record{ClientID: clientID, Owner: me, Epoch: 1, Since: now.UnixMilli()}
+		b, _ := json.Marshal(rec)
 		if rev, err = r.kv.Create(ctx, key, b); err != nil {
 			r.conflict(err)
 			return nil, false, err
 		}
-		r.own(clientID, rev)
+		r.own(clientID, rev, rec)
 		return nil, true, nil
 	}
 	if rec.Owner == me {
@@ -389,7 +398,7 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 				return nil, false, err
 			}
 		}
-		r.own(clientID, rev)
+		r.own(clientID, rev, rec)
 		return nil, true, nil
 	}
 	live := rec.Owner != "" && r.alive(ctx, rec.Owner)
@@ -429,7 +438,7 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 		r.conflict(err)
 		return nil, false, err
 	}
-	r.own(clientID, nrev)
+	r.own(clientID, nrev, next)
 	if clean || rec.Session == nil {
 		return nil, true, nil
 	}
@@ -500,7 +509,8 @@ func (r *registry) resume(ctx context.Context, clientID string, rec *record, epo
 // unless another node has written it since (then it is theirs).
 func (r *registry) ended(clientID string) {
 	r.mu.Lock()
-	rev, ok := r.owned[clientID]
+	o, ok := r.owned[clientID]
+	rev := o.rev
 	if !ok || r.closed || r.handing[clientID] > 0 {
 		r.mu.Unlock()
 		return
@@ -590,29 +600,38 @@ func (r *registry) write(clientID string, s *store.SessionRecord) {
 	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
 	defer cancel()
 	key := sessionKey(clientID)
+	session := s.Append(nil)
 	for range 3 { // a compare-and-swap lost to a take-over: read again
-		rec, rev, err := r.get(ctx, key)
-		if err != nil || rev == 0 || rec.Owner != r.n.id {
-			return
-		}
 		r.mu.Lock()
+		o, ok := r.owned[clientID]
 		handing := r.handing[clientID] > 0
 		r.mu.Unlock()
-		if handing {
-			return // the hand-over writes the session
+		if !ok || handing {
+			return // not this node's, or the hand-over writes the session
 		}
-		rec.Session = s.Append(nil)
+		rec := o.rec
+		rec.Session = session
 		b, _ := json.Marshal(rec)
-		nrev, err := r.kv.Update(ctx, key, b, rev)
+		nrev, err := r.kv.Update(ctx, key, b, o.rev)
 		if err == nil {
 			r.mu.Lock()
-			if _, ok := r.owned[clientID]; ok {
-				r.owned[clientID] = nrev
+			if cur, ok := r.owned[clientID]; ok && cur.rev == o.rev {
+				r.owned[clientID] = owned{nrev, o.rec}
 			}
 			r.mu.Unlock()
 			return
 		}
 		r.conflict(err)
+		cur, rev, err := r.get(ctx, key)
+		if err != nil || rev == 0 || cur.Owner != r.n.id {
+			return
+		}
+		r.mu.Lock()
+		if o2, ok := r.owned[clientID]; ok && o2.rev == o.rev {
+			cur.Session, cur.Inbound = nil, nil
+			r.owned[clientID] = owned{rev, cur}
+		}
+		r.mu.Unlock()
 	}
 }
 

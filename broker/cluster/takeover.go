@@ -81,7 +81,7 @@ func (r *registry) onTakeover(msg *nats.Msg) {
 		return // no answer: the asking node times out, or finds the lease gone
 	}
 	r.handing[req.ClientID]++
-	rev0 := r.owned[req.ClientID]
+	rev0 := r.owned[req.ClientID].rev
 	r.wg.Add(1)
 	r.mu.Unlock()
 	go func() {
@@ -91,7 +91,7 @@ func (r *registry) onTakeover(msg *nats.Msg) {
 		if r.handing[req.ClientID]--; r.handing[req.ClientID] == 0 {
 			delete(r.handing, req.ClientID)
 		}
-		if r.owned[req.ClientID] == rev0 {
+		if r.owned[req.ClientID].rev == rev0 {
 			delete(r.owned, req.ClientID) // not if a CONNECT here claimed it again since
 		}
 		r.mu.Unlock()

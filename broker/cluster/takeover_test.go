@@ -210,15 +210,18 @@ func TestTakeOverRace(t *testing.T) {
 }
 
 // TestSessionsAtScale connects many persistent sessions spread over three
-// nodes: JetStream holds the same streams as with none (the two buckets
-// and TERN_SESSQ) and no consumer at all, never one per session.
+// nodes: JetStream holds the same streams and consumers as with none (the
+// two buckets and TERN_SESSQ; one lease watcher per node), never one per
+// session.
 func TestSessionsAtScale(t *testing.T) {
+	// 10,000 take 8 s here; under -race on two busy cores 40 s, so 1,000.
 	sessions := 10000
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		sessions = 1000
 	}
 	ms := startSessions(t, 3)
 	js := ms[0].node.reg.js
+	eventually(t, "each node to watch the leases", func() bool { return assets(t, js).consumers >= len(ms) })
 	before := assets(t, js)
 
 	start := time.Now()
