@@ -103,7 +103,7 @@ type registry struct {
 	mu      sync.Mutex
 	closed  bool
 	owned   map[string]owned // client id → the record this node wrote
-	handing map[string]int    // client ids being handed to another node
+	handing map[string]int   // client ids being handed to another node
 	// dirty holds the session records changed since the writer last ran
 	// (SessionChanged), and wake tells the writer.
 	dirty map[string]store.SessionRecord
