@@ -42,6 +42,12 @@ type SessionCluster interface {
 	// session over, or publishes its will, after this node died. It is
 	// called with the session's lock held: it must only take note.
 	SessionChanged(clientID string, rec store.SessionRecord)
+	// SessionQueued is called with each QoS 1 or 2 delivery queued for
+	// clientID's session while it is offline with an expiry interval, so
+	// that the cluster keeps it for a node that resumes the session after
+	// this node died. It is called with the session's lock held: it must
+	// not wait.
+	SessionQueued(clientID string, d HandoffDelivery)
 	// SessionEnded is called when clientID's session ends on this node
 	// (expiry, Clean Start, a connection with expiry 0 closing, the admin
 	// API), not when it was handed to another node (HandOff).
@@ -309,4 +315,24 @@ func (s *session) changed() {
 	if err == nil {
 		s.srv.sessc.SessionChanged(s.id, r)
 	}
+}
+
+// spill hands the delivery just queued for an offline session to the
+// cluster (SessionCluster.SessionQueued). The caller holds mu.
+func (s *session) spill() {
+	if s.ended || s.expiry == 0 || s.claim != nil || s.q.tail == s.q.head {
+		return
+	}
+	seq := s.q.tail - 1
+	d := s.q.at(seq)
+	if d == nil || d.msg == nil || d.qos == 0 {
+		return
+	}
+	hd := HandoffDelivery{Seq: seq, Delivery: store.QueueRecord{QoS: d.qos, Retain: d.retain, SubIDs: d.subIDs}}
+	if d.group != nil {
+		hd.Delivery.Group = d.group.full
+	}
+	r := toRecord(d.msg)
+	hd.Message = &r
+	s.srv.sessc.SessionQueued(s.id, hd)
 }

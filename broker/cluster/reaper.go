@@ -129,7 +129,9 @@ func (r *registry) unown(ctx context.Context, key string, rec record, rev uint64
 	if rec.Session == nil || s.Expiry == 0 {
 		err = r.kv.Delete(ctx, key, jetstream.LastRevision(rev))
 	} else {
-		rec.Owner, rec.Epoch, rec.Since = "", rec.Epoch+1, now.UnixMilli()
+		// The epoch stays: the deliveries the dead node put in TERN_SESSQ
+		// carry it, and the next owner reads those of this epoch.
+		rec.Owner, rec.Since = "", now.UnixMilli()
 		will := s.Will
 		s.Will, s.WillDelay = nil, 0
 		if s.Disconnected == 0 {

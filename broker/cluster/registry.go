@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -108,6 +109,10 @@ type registry struct {
 	// (SessionChanged), and wake tells the writer.
 	dirty map[string]store.SessionRecord
 	wake  chan struct{}
+	// spilled holds, by client id, the highest sequence number of the
+	// deliveries this node put in TERN_SESSQ for an offline session
+	// (SessionQueued) in its current epoch.
+	spilled map[string]uint64
 }
 
 // startRegistry sets the registry up in the background: JetStream may
@@ -115,7 +120,8 @@ type registry struct {
 func startRegistry(n *Node, cfg Config) *registry {
 	r := &registry{n: n, log: n.log, ready: make(chan struct{}),
 		owned: make(map[string]owned), handing: make(map[string]int),
-		dirty: make(map[string]store.SessionRecord), wake: make(chan struct{}, 1)}
+		dirty: make(map[string]store.SessionRecord), wake: make(chan struct{}, 1),
+		spilled: make(map[string]uint64)}
 	r.replicas = 3
 	if cfg.URL == "" && len(cfg.Routes) < 2 {
 		r.replicas = 1
@@ -229,6 +235,16 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 		return js.Stream(ctx, cfg.Name)
 	}
 	return s, err
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func lease() []byte { return strconv.AppendInt(nil, time.Now().UnixMilli(), 10) }
@@ -399,6 +415,7 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 			}
 		}
 		r.own(clientID, rev, rec)
+		r.unspill(ctx, clientID) // the local queue has them
 		return nil, true, nil
 	}
 	live := rec.Owner != "" && r.alive(ctx, rec.Owner)
@@ -497,6 +514,9 @@ func (r *registry) resume(ctx context.Context, clientID string, rec *record, epo
 		}
 		h.Deliveries = append(h.Deliveries, d)
 	}
+	// Those put there while the session was offline come before the
+	// in-flight ones of the hand-over, which have lower numbers.
+	slices.SortStableFunc(h.Deliveries, func(a, b broker.HandoffDelivery) int { return cmpUint(a.Seq, b.Seq) })
 	if last > 0 {
 		if err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(last+1)); err != nil {
 			r.log.Warn("cluster: purging a session's handed-over deliveries", "client", clientID, "err", err)
@@ -522,6 +542,7 @@ func (r *registry) ended(clientID string) {
 		defer r.wg.Done()
 		ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
 		defer cancel()
+		r.unspill(ctx, clientID)
 		err := r.kv.Delete(ctx, sessionKey(clientID), jetstream.LastRevision(rev))
 		if err != nil && r.ctx.Err() == nil {
 			r.log.Debug("cluster: session record not deleted", "client", clientID, "err", err)
@@ -635,6 +656,54 @@ func (r *registry) write(clientID string, s *store.SessionRecord) {
 	}
 }
 
+// queued implements broker.SessionCluster.SessionQueued: the delivery
+// goes to TERN_SESSQ with the epoch of this node's record, so that a
+// node that resumes the session after this one died has it.
+func (r *registry) queued(clientID string, d broker.HandoffDelivery) {
+	select {
+	case <-r.ready:
+	default:
+		return
+	}
+	if r.off {
+		return
+	}
+	r.mu.Lock()
+	o, ok := r.owned[clientID]
+	handing := r.handing[clientID] > 0
+	r.mu.Unlock()
+	if !ok || handing {
+		return
+	}
+	msg := encodeDelivery(queueSubject(clientID), strconv.FormatUint(o.rec.Epoch, 10), &d)
+	if _, err := r.js.PublishMsgAsync(msg); err != nil {
+		r.log.Warn("cluster: an offline session's delivery not kept in TERN_SESSQ", "client", clientID, "err", err)
+		return
+	}
+	r.mu.Lock()
+	r.spilled[clientID] = max(r.spilled[clientID], d.Seq)
+	r.mu.Unlock()
+}
+
+// unspill purges what this node put in TERN_SESSQ for clientID's offline
+// session, once the session is back on this node or ended.
+func (r *registry) unspill(ctx context.Context, clientID string) {
+	r.mu.Lock()
+	_, ok := r.spilled[clientID]
+	delete(r.spilled, clientID)
+	r.mu.Unlock()
+	if !ok {
+		return
+	}
+	select {
+	case <-r.js.PublishAsyncComplete():
+	case <-ctx.Done():
+	}
+	if err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(queueSubject(clientID))); err != nil {
+		r.log.Warn("cluster: purging an offline session's deliveries", "client", clientID, "err", err)
+	}
+}
+
 // ClaimSession implements broker.SessionCluster.
 func (n *Node) ClaimSession(ctx context.Context, clientID string, clean, persistent bool) (*broker.SessionHandoff, error) {
 	return n.reg.claim(ctx, clientID, clean, persistent)
@@ -642,6 +711,9 @@ func (n *Node) ClaimSession(ctx context.Context, clientID string, clean, persist
 
 // SessionChanged implements broker.SessionCluster.
 func (n *Node) SessionChanged(clientID string, rec store.SessionRecord) { n.reg.changed(clientID, rec) }
+
+// SessionQueued implements broker.SessionCluster.
+func (n *Node) SessionQueued(clientID string, d broker.HandoffDelivery) { n.reg.queued(clientID, d) }
 
 // SessionEnded implements broker.SessionCluster.
 func (n *Node) SessionEnded(clientID string) { n.reg.ended(clientID) }

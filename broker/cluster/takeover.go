@@ -161,8 +161,22 @@ func (r *registry) flush(ctx context.Context, clientID string, h *broker.Session
 	}
 	subj := queueSubject(clientID)
 	epoch := rec.Epoch
+	// What SessionQueued put in TERN_SESSQ while the session was offline
+	// is there already, once its acknowledgements are in.
+	select {
+	case <-r.js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return 0, record{}, ctx.Err()
+	}
+	r.mu.Lock()
+	spilled, hasSpilled := r.spilled[clientID]
+	delete(r.spilled, clientID)
+	r.mu.Unlock()
 	acks := make([]jetstream.PubAckFuture, 0, len(h.Deliveries))
 	for i := range h.Deliveries {
+		if hasSpilled && h.Deliveries[i].Seq <= spilled && !h.Deliveries[i].Sent {
+			continue
+		}
 		m := encodeDelivery(subj, strconv.FormatUint(epoch, 10), &h.Deliveries[i])
 		f, err := r.js.PublishMsgAsync(m)
 		if err != nil {

@@ -369,17 +369,32 @@ func TestTakeOverHeldBack(t *testing.T) {
 }
 
 // TestDeadNode stops node 1's NATS server under a connected client with a
-// will and a persistent session: once node 1's lease has lapsed, a
-// survivor publishes the will [MQTT-3.1.2-8 of 3.1.1: the network
-// connection ended without a DISCONNECT], and the client, connecting to
-// node 2, resumes its session from the registry with its subscription
-// (Session Present 1 [MQTT-3.2.2-3 of 5.0]).
+// will and a persistent session, and an offline persistent session with
+// queued QoS 1 messages: once node 1's lease has lapsed, a survivor
+// publishes the will [MQTT-3.1.2-8 of 3.1.1: the network connection ended
+// without a DISCONNECT]; the client, connecting to node 2, resumes its
+// session from the registry with its subscription (Session Present 1
+// [MQTT-3.2.2-3 of 5.0]); and the offline session, resumed on node 2,
+// receives the messages queued on node 1 while it was offline.
 func TestDeadNode(t *testing.T) {
 	ms := startSessions(t, 3)
 	n1, n2, n3 := ms[0], ms[1], ms[2]
 	watcher := dial(t, n3, codec.V5, "watcher")
 	watcher.Subscribe(t, 1, "will/#")
 	n1.interest(t, "will/x", true)
+
+	sleeper, _ := connectV5(t, n1, "sleeper", true, 600)
+	sleeper.Subscribe(t, 1, "zz/#")
+	n3.interest(t, "zz/x", true)
+	sleeper.Disconnect(t)
+	pub := dial(t, n3, codec.V5, "pub")
+	for i := range 3 {
+		pub.Publish(t, 1, "zz/x", fmt.Sprint("z", i))
+	}
+	eventually(t, "TERN_SESSQ to hold the sleeper's messages", func() bool {
+		info, err := n3.node.reg.sq.Info(testkit.Context(t), jetstream.WithSubjectFilter(queueSubject("sleeper")))
+		return err == nil && info.State.Subjects[queueSubject("sleeper")] == 3
+	})
 
 	p := testkit.Dial(t, n1.b.Addr, codec.V5)
 	c := &codec.Connect{ClientID: "doomed", CleanStart: true,
@@ -430,7 +445,15 @@ func TestDeadNode(t *testing.T) {
 		t.Fatalf("node 2 holds %+v (%v), want the session with dd/#", s, ok)
 	}
 	n3.interest(t, "dd/x", true)
-	pub := dial(t, n3, codec.V5, "pub")
 	pub.Publish(t, 1, "dd/x", "still here")
 	p2.Ack(t, p2.ExpectPublish(t, `q1 dup=0 retain=0 dd/x "still here"`))
+
+	s2, ack := connectV5(t, n2, "sleeper", false, 600)
+	if !ack.SessionPresent {
+		t.Fatal("Session Present 0 for the offline session of a dead node [MQTT-3.2.2-3 of 5.0]")
+	}
+	for i := range 3 {
+		s2.Ack(t, s2.ExpectPublish(t, fmt.Sprintf(`q1 dup=0 retain=0 zz/x "z%d"`, i)))
+	}
+	s2.ExpectIdle(t)
 }
