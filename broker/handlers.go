@@ -46,21 +46,22 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 	}
 	switch p.QoS {
 	case 0:
-		if _, err := c.route(p); err != nil {
+		if _, _, err := c.route(p); err != nil {
 			return err
 		}
 	case 1:
 		stored := false
+		var w *clusterWait
 		if rc == codec.Success {
 			var err error
-			if stored, err = c.route(p); err != nil {
+			if stored, w, err = c.route(p); err != nil {
 				if !v5 {
 					return err
 				}
 				ackRC = codec.QuotaExceeded
 			}
 		}
-		c.ackWhenStored(codec.PUBACK, p.PacketID, ackRC, stored) // [MQTT-4.3.2-2 of 3.1.1]
+		c.ackPublish(codec.PUBACK, p.PacketID, ackRC, stored, w) // [MQTT-4.3.2-2 of 3.1.1]
 	case 2:
 		seen, full := false, false
 		if rc == codec.Success {
@@ -77,8 +78,11 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 		// A durable publisher's packet id is in the store too, also when
 		// this PUBLISH is a re-sent copy whose first write may be pending.
 		stored := rc == codec.Success && c.sess.isDurable()
+		var w *clusterWait
 		if !seen && rc == codec.Success {
-			routed, err := c.route(p)
+			var routed bool
+			var err error
+			routed, w, err = c.route(p)
 			if err != nil {
 				c.sess.release(p.PacketID) // refused: not held for a PUBREL
 				if !v5 {
@@ -88,21 +92,22 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 			}
 			stored = routed || stored
 		}
-		c.ackWhenStored(codec.PUBREC, p.PacketID, ackRC, stored) // [MQTT-4.3.3-2 of 3.1.1]
+		c.ackPublish(codec.PUBREC, p.PacketID, ackRC, stored, w) // [MQTT-4.3.3-2 of 3.1.1]
 	}
 	return nil
 }
 
 // route routes a PUBLISH from the client; it reports whether it wrote to
-// the store, and an error that closes the connection (5.0: DISCONNECT
+// the store, what the acknowledgement waits for in the cluster (nil:
+// nothing), and an error that closes the connection (5.0: DISCONNECT
 // 0x97) when a cap on retained messages refused it.
-func (c *conn) route(p *codec.Publish) (bool, error) {
-	stored, refused := c.srv.route(newMessage(p, c.clientID, time.Now()))
+func (c *conn) route(p *codec.Publish) (bool, *clusterWait, error) {
+	stored, refused, w := c.srv.routeClient(newMessage(p, c.clientID, time.Now()))
 	if refused {
 		c.srv.limitRefused(c, "retained messages", "topic", p.Topic, "bytes", len(p.Payload))
-		return false, violation(codec.QuotaExceeded, "", "retained message quota exceeded")
+		return false, nil, violation(codec.QuotaExceeded, "", "retained message quota exceeded")
 	}
-	return stored, nil
+	return stored, w, nil
 }
 
 // resolveAlias applies a client→server Topic Alias (5.0 section 3.3.2.3.4).
@@ -136,10 +141,11 @@ func (c *conn) handleSubscribe(p *codec.Subscribe) {
 	v5 := c.version == codec.V5
 	ack := &codec.Suback{PacketID: p.PacketID, ReasonCodes: make([]codec.ReasonCode, 0, len(p.Subscriptions))}
 	type retained struct {
-		filter string
-		opts   subOpts
+		msgs []*Message
+		opts subOpts
 	}
 	var toSend []retained
+	var fromCluster []clusterRetained
 	subID := 0
 	if len(p.Properties.SubscriptionIdentifiers) > 0 {
 		subID = p.Properties.SubscriptionIdentifiers[0]
@@ -158,12 +164,26 @@ func (c *conn) handleSubscribe(p *codec.Subscribe) {
 		case o.retainHandling == 1 && !isNew: // [MQTT-5:3.3.1-10]
 		case codec.IsShared(sub.Filter): // no retained messages for shared subscriptions
 		default:
-			toSend = append(toSend, retained{sub.Filter, o})
+			// The retained messages are those held before the SUBACK goes
+			// out: one that a client publishes after reading the SUBACK
+			// reaches the new subscription live, and must not come a
+			// second time as a retained message [MQTT-3.3.1-6 of 3.1.1]
+			// (the SUBACK may be written inline, before this goroutine
+			// goes on).
+			if c.srv.retainedByCluster() {
+				fromCluster = append(fromCluster, clusterRetained{sub.Filter, o}) // read after the SUBACK, held before it
+				continue
+			}
+			toSend = append(toSend, retained{c.srv.matchRetained(sub.Filter), o})
 		}
 	}
+	before := time.Now()
 	c.enqueuePacket(ack) // [MQTT-3.8.4-1]
 	for _, r := range toSend {
-		c.srv.sendRetained(c.sess, r.filter, r.opts)
+		c.sess.addRetained(r.msgs, r.opts)
+	}
+	for _, r := range fromCluster {
+		c.srv.sendRetainedFromCluster(c.sess, r.filter, r.opts, before)
 	}
 }
 

@@ -70,6 +70,12 @@ func (s *Server) route(m *Message) (stored, refused bool) {
 // cluster (InjectRemote): it is neither retained here nor handed to
 // Options.Cluster.
 func (s *Server) routeFrom(m *Message, remote bool) (stored, refused bool) {
+	return s.routeWith(m, remote, nil)
+}
+
+// routeWith is routeFrom; w, when not nil, waits for a ClusterDurable to
+// keep m (cluster_qos.go).
+func (s *Server) routeWith(m *Message, remote bool, w *clusterWait) (stored, refused bool) {
 	if m.hasWillLife {
 		m = m.atPublication(time.Now()) // a will's expiry starts now
 	}
@@ -79,7 +85,7 @@ func (s *Server) routeFrom(m *Message, remote bool) (stored, refused bool) {
 			return false, true
 		}
 	}
-	if c := s.opts.Cluster; c != nil && !remote && !isSysTopic(m.Topic) {
+	if c := s.opts.Cluster; c != nil && !remote && !isSysTopic(m.Topic) && !s.toCluster(m, w) {
 		c.Published(m)
 	}
 	if !m.Expires.IsZero() {
@@ -120,7 +126,7 @@ func (s *Server) routeFrom(m *Message, remote bool) (stored, refused bool) {
 	clear(a.index)
 	a.targets = a.targets[:0]
 	a.plain = [3][2]*delivery{}
-	shared, n := s.publishShared(m, a)
+	shared, n := s.publishShared(m, a, remote)
 	stored = shared || stored
 	s.aggs.Put(a)
 	if matched+n == 0 && !isSysTopic(m.Topic) {
@@ -190,10 +196,11 @@ func (s *Server) dropRetained(m *Message) bool {
 	return true
 }
 
-// sendRetained schedules the retained messages matching filter for ss,
-// sent with the RETAIN flag set [MQTT-3.3.1-8 of 3.1.1] as its flow
+// matchRetained returns the unexpired retained messages matching filter,
+// for a new subscription; session.addRetained schedules them, to be sent
+// with the RETAIN flag set [MQTT-3.3.1-8 of 3.1.1] as the session's flow
 // control allows (session.feedRetained).
-func (s *Server) sendRetained(ss *session, filter string, o subOpts) {
+func (s *Server) matchRetained(filter string) []*Message {
 	now := time.Now()
 	var msgs []*Message
 	s.retained.Match(filter, func(_ string, m *Message) bool {
@@ -202,7 +209,7 @@ func (s *Server) sendRetained(ss *session, filter string, o subOpts) {
 		}
 		return true
 	})
-	ss.addRetained(msgs, o)
+	return msgs
 }
 
 // isSysTopic reports whether topic belongs to the broker.

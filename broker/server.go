@@ -31,7 +31,10 @@ type Server struct {
 	sessc SessionCluster
 	// commit writes to the store; nil without one.
 	commit *committer
-	sweep  sweeper
+	// cq is the seam to a cluster that keeps messages (cluster_qos.go);
+	// nil without one.
+	cq    *clusterSeam
+	sweep sweeper
 	// shared holds the shared subscription groups by topic filter; groups
 	// (under mu) finds them by their full $share filter.
 	shared *topictree.Tree[*shareGroup, struct{}]
@@ -131,6 +134,7 @@ func newServer(opts Options) *Server {
 		sessions:     make(map[string]*session),
 		conns:        make(map[*conn]struct{}),
 		listeners:    make(map[net.Listener]struct{}),
+		cq:           newClusterSeam(opts.Cluster),
 	}
 	s.sessc, _ = opts.Cluster.(SessionCluster)
 	s.metrics.started, s.metrics.off = time.Now(), opts.DisableMetrics

@@ -85,39 +85,50 @@ func (s *Server) subscribeShared(ss *session, full string, o subOpts) bool {
 	_, filter, _ := codec.ParseShared(full)
 	s.mu.Lock()
 	g := s.groups[full]
-	if g == nil {
+	created := g == nil
+	if created {
 		g = &shareGroup{full: full, filter: filter}
 		s.groups[full] = g
 		s.shared.Add(filter, g, struct{}{})
 	}
 	isNew := g.add(ss, o)
 	s.mu.Unlock()
+	if created && s.opts.Cluster != nil {
+		s.clusterSharedChange(full, true) // cluster_shared.go
+	}
 	return isNew
 }
 
 // unsubscribeShared removes ss from the group of a $share filter.
 func (s *Server) unsubscribeShared(ss *session, full string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	g := s.groups[full]
-	if g == nil {
-		return
-	}
-	if g.remove(ss) == 0 {
+	gone := g != nil && g.remove(ss) == 0
+	if gone {
 		delete(s.groups, full)
 		s.shared.Remove(g.filter, g)
+	}
+	s.mu.Unlock()
+	if gone && s.opts.Cluster != nil {
+		s.clusterSharedChange(full, false) // cluster_shared.go
 	}
 }
 
 // publishShared gives the message to one member of each matching group
 // and reports whether a delivery was written to the store and how many
-// groups matched.
-func (s *Server) publishShared(m *Message, a *aggregator) (stored bool, groups int) {
+// groups matched. With a cluster, the groups of a message from another
+// node (remote) are left out, and those of a message the cluster hands
+// to the groups itself (cluster_shared.go) are counted but left to it.
+func (s *Server) publishShared(m *Message, a *aggregator, remote bool) (stored bool, groups int) {
 	s.shared.Match(m.Topic, func(g *shareGroup, _ struct{}) {
 		a.groups = append(a.groups, g)
 	})
+	skip := s.opts.Cluster != nil && (remote || s.sharedByCluster(m))
 	for i, g := range a.groups {
 		a.groups[i] = nil
+		if skip {
+			continue
+		}
 		mem, ok := g.pick(nil, true)
 		if !ok {
 			continue

@@ -66,6 +66,10 @@ func startCluster(t testing.TB, n int) []member {
 		}
 	}
 	t.Logf("JetStream answered on all %d nodes %v after they started", n, time.Since(start))
+	// The nodes make their streams now (qos.go); a test that ended while
+	// they do would stop nats-server in the middle, which leaks its
+	// goroutines.
+	waitStreams(t, ms)
 	return ms
 }
 

@@ -78,6 +78,8 @@ type Node struct {
 	seen    map[string]*window // by origin; the dispatcher's only
 
 	stats Stats
+	sh    shared    // shared subscriptions (shared.go)
+	q     *durable  // the streams (qos.go)
 	reg   *registry // the session registry (registry.go)
 }
 
@@ -148,8 +150,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cluster: connect to NATS: %w", err)
 	}
 	n.nc = nc
+	if err := n.startShared(addr, opts); err != nil {
+		nc.Close()
+		n.shutdownServer()
+		return nil, err
+	}
 	n.reg = startRegistry(n, cfg)
 	go n.dispatch()
+	n.startDurable(cfg)
 	return n, nil
 }
 
@@ -390,10 +398,12 @@ func (n *Node) Close() {
 	}
 	n.done = true
 	n.mu.Unlock()
+	n.q.close()
 	n.reg.close()
 	n.nc.Close()
 	close(n.stop)
 	<-n.stopped
+	n.closeShared()
 	n.shutdownServer()
 }
 

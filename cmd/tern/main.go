@@ -20,6 +20,12 @@
 // (default tern-data in the working directory, created on first start);
 // a QoS 1 or 2 message is acknowledged only once it is synced to disk.
 // --in-memory (or --data "") runs without a disk.
+//
+// --cluster joins a cluster of tern nodes over NATS with JetStream: each
+// node embeds a nats-server routed to the others (--cluster-node,
+// --cluster-listen, --cluster-routes; JetStream's files in cluster/ under
+// --data) or connects to an existing NATS cluster (--cluster-nats-url).
+// Without --cluster nothing of NATS runs. See cluster.go.
 package main
 
 import (
@@ -44,6 +50,7 @@ import (
 
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/broker/bridge"
+	"github.com/ternmq/tern/broker/cluster"
 	"github.com/ternmq/tern/codec"
 )
 
@@ -85,6 +92,8 @@ type config struct {
 	MetricsAuth   bool     `json:"metrics_auth"` // /metrics needs basic credentials of the password file
 
 	Bridges []bridge.Config `json:"bridges"` // bridges to other brokers, config file only (see README)
+
+	clusterOptions // --cluster and the cluster-* options (cluster.go)
 }
 
 func defaults() config {
@@ -215,6 +224,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return nil
 	})
 	fs.BoolVar(&cfg.MetricsAuth, "metrics-auth", cfg.MetricsAuth, "require HTTP basic credentials of a user of the password file for /metrics")
+	cfg.clusterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -239,6 +249,14 @@ func flagArg(args []string, flag string) string {
 		}
 	}
 	return ""
+}
+
+// dataDir is the durable store's directory, "" in memory.
+func (c config) dataDir() string {
+	if c.InMemory {
+		return ""
+	}
+	return c.Data
 }
 
 func (c config) options(log *slog.Logger) (broker.Options, error) {
@@ -337,6 +355,7 @@ type daemon struct {
 	errc       chan error        // a listener that stopped on its own
 	done       chan struct{}     // closed when every listener goroutine has returned
 	bridges    func()            // stops the bridges and waits for them
+	node       *cluster.Node     // nil without --cluster; closed after the broker
 
 	// reparse reads the configuration again on SIGHUP (limits.go).
 	reparse func() (config, error)
@@ -354,6 +373,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 	}
 	sec.apply(&opts)
 	if err := checkBridges(cfg.Bridges); err != nil {
+		return nil, err
+	}
+	if _, _, err := cfg.clusterConfig(cfg.dataDir()); err != nil {
 		return nil, err
 	}
 	if err := broker.CheckOriginPatterns(cfg.AllowOrigins); err != nil {
@@ -404,8 +426,18 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 	}
 
 	st, closeStore, err := openStore(cfg, log)
+	var node *cluster.Node
+	if err == nil {
+		node, err = startCluster(ctx, cfg, log)
+		if err != nil {
+			closeStore()
+		}
+	}
 	if err == nil {
 		opts.Store = st
+		if node != nil {
+			opts.Cluster = node
+		}
 		var srv *broker.Server
 		// Reading a large store allocates millions of objects that all stay
 		// live: collect less often meanwhile (measured: 1,000,000 queued
@@ -413,6 +445,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 		gc := debug.SetGCPercent(400)
 		srv, err = broker.Open(ctx, opts)
 		debug.SetGCPercent(gc)
+		if err == nil && node != nil {
+			node.Attach(srv)
+		}
 		var stopBridges func()
 		if err == nil {
 			stopBridges, err = startBridges(cfg.Bridges, srv, log)
@@ -420,7 +455,11 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 		if err == nil {
 			d := serveAll(ctx, cfg, log, srv, closeStore, tlsCfg, files, sec, mqttLn, mqttsLn, httpLn)
 			d.bridges = stopBridges
+			d.node = node
 			return d, nil
+		}
+		if node != nil {
+			node.Close()
 		}
 		closeStore()
 	}
@@ -521,6 +560,9 @@ func (d *daemon) shutdown(ctx context.Context) error {
 	case <-d.done:
 	case <-ctx.Done():
 		errs = append(errs, ctx.Err())
+	}
+	if d.node != nil {
+		d.node.Close() // after the broker: its last hooks have run
 	}
 	errs = append(errs, d.closeStore())
 	return errors.Join(errs...)
