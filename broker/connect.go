@@ -131,10 +131,13 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 		}
 	}
 
-	sess, present, err := c.srv.takeSession(ctx, clientID, p.CleanStart)
+	sess, present, err := c.srv.claimSession(ctx, clientID, p.CleanStart, expiry != 0)
 	if errors.Is(err, errTooManySessions) {
 		c.srv.limitRefused(c, "sessions", "max", c.srv.opts.MaxSessions)
 		return refuse(codec.QuotaExceeded, "", "session limit reached")
+	}
+	if errors.Is(err, ErrClusterUnavailable) {
+		return refuse(codec.ServerUnavailable, "", err.Error())
 	}
 	if err != nil {
 		return err

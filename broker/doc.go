@@ -93,6 +93,8 @@
 // held: Subscribed and Unsubscribed after the topic tree changed,
 // Published before local delivery. Its own locks are its business; it
 // calls InjectRemote from its own goroutine, never from within a hook.
+// One exception (cluster_session.go): SessionCluster.SessionChanged is
+// called with session.mu held, and only takes note under its own lock.
 //
 // The topic trees (topictree) have their own locks, innermost: they are
 // called with at most Server.mu held, and their callbacks here take no

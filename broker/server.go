@@ -27,6 +27,8 @@ type Server struct {
 	// Under retainMu: retained bytes in all and by publisher (limits.go).
 	retainedBytes int
 	retainOwners  map[string]*retainQuota
+	// sessc is Options.Cluster as a SessionCluster, nil if it is none.
+	sessc SessionCluster
 	// commit writes to the store; nil without one.
 	commit *committer
 	// cq is the seam to a cluster that keeps messages (cluster_qos.go);
@@ -134,6 +136,7 @@ func newServer(opts Options) *Server {
 		listeners:    make(map[net.Listener]struct{}),
 		cq:           newClusterSeam(opts.Cluster),
 	}
+	s.sessc, _ = opts.Cluster.(SessionCluster)
 	s.metrics.started, s.metrics.off = time.Now(), opts.DisableMetrics
 	s.aggs.New = func() any { return &aggregator{index: make(map[*session]int)} }
 	s.writeBufs.New = func() any { return new([]byte) }

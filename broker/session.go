@@ -120,6 +120,9 @@ func (s *session) deliver(d *delivery) bool {
 	// take it now.
 	fresh := s.queued == 0
 	s.enqueue(d)
+	if s.conn == nil && s.srv.sessc != nil {
+		s.spill() // cluster_session.go
+	}
 	if fresh {
 		s.send(time.Time{})
 	} else {

@@ -85,6 +85,9 @@ func (s *session) save() {
 	if s.durable && !s.ended {
 		s.srv.commit.set(store.SessionKey(s.id), sessionRecord(s))
 	}
+	if s.srv.sessc != nil {
+		s.changed() // cluster_session.go
+	}
 }
 
 // attach binds a connection to the session once its CONNECT is accepted,

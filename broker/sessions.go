@@ -22,7 +22,8 @@ import (
 // [MQTT-3.1.4-2 of 3.1.1, MQTT-3.1.4-3 of 5.0]. It reports whether an
 // existing session was resumed. Until attach, deliveries are queued as
 // for an offline session, so nothing is sent before the CONNACK; another
-// CONNECT for the same id waits for the claim to end.
+// CONNECT for the same id waits for the claim to end. In a cluster,
+// claimSession follows it (cluster_session.go).
 func (s *Server) takeSession(ctx context.Context, clientID string, clean bool) (*session, bool, error) {
 	for {
 		s.mu.Lock()
@@ -101,6 +102,14 @@ func (s *Server) expireSession(ss *session) {
 // endSession discards a session: its subscriptions, queue, in-flight
 // state and stored keys. A will still waiting for its delay is published.
 func (s *Server) endSession(ss *session) {
+	if s.endLocal(ss) && s.sessc != nil {
+		s.sessc.SessionEnded(ss.id)
+	}
+}
+
+// endLocal is endSession without telling the cluster; it reports whether
+// the session had not ended before.
+func (s *Server) endLocal(ss *session) bool {
 	s.mu.Lock()
 	if s.sessions[ss.id] == ss {
 		delete(s.sessions, ss.id)
@@ -108,7 +117,7 @@ func (s *Server) endSession(ss *session) {
 	s.mu.Unlock()
 	filters, will, ok := ss.end()
 	if !ok {
-		return
+		return false
 	}
 	for _, f := range filters {
 		s.metrics.subscribed(f, -1)
@@ -121,6 +130,7 @@ func (s *Server) endSession(ss *session) {
 	if will != nil {
 		s.publish(will)
 	}
+	return true
 }
 
 // stopSessions stops the timers of every session at shutdown and

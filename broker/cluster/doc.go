@@ -31,10 +31,37 @@
 // store). Retained messages live in TERN_RETAINED, one per topic, written
 // before the PUBACK; a new subscription on any node reads them there.
 //
-// Not yet here: the session registry and take-over across nodes, QoS 1/2
-// shared subscriptions across nodes (a $share subscriber receives only the
-// QoS 1/2 messages its own node publishes, until a pull consumer per group
-// on the replicated stream) and the wills of a dead node's clients.
+// A Node is also a broker.SessionCluster: a session registry keeps each
+// client id live on one node (registry.go, takeover.go, reaper.go). The
+// KV bucket tern_sessions maps a hash of the client id to its owner node,
+// an epoch and the session record (subscriptions, expiry, will), which
+// the owner rewrites as the session changes (SessionChanged, one
+// coalescing writer per node); tern_nodes holds each node's lease
+// (renewed every 2 s, gone 6 s after the last renewal). A CONNECT asks
+// the owner, if its lease is held, to hand the session over on
+// tern.ctl.<owner>.takeover: the owner sends its client DISCONNECT 0x8E,
+// puts the session's deliveries (queued and in flight, with their
+// sequence numbers, so packet identifiers stay) in the stream TERN_SESSQ
+// under tern.sq.<hash> with its epoch, and the session into the record.
+// The new node then writes itself in as owner with epoch+1 by
+// compare-and-swap at the revision it read, reads the deliveries of the
+// previous epoch (others are stale), purges them and resumes the session
+// (Session Present 1). A client id that moved less than a second ago is
+// held back before it moves again. The QoS 1/2 deliveries queued for an
+// offline persistent session also go to TERN_SESSQ as they are queued
+// (SessionQueued), so a session whose node died resumes elsewhere with
+// them. When a node's lease lapses, the
+// survivor that creates reaper.<node> first marks its sessions unowned
+// and publishes their wills after their Will Delay, unless a connection
+// took the session first.
+//
+// Not yet here: QoS 1/2 shared subscriptions across nodes (a $share
+// subscriber receives only the QoS 1/2 messages its own node publishes,
+// until a pull consumer per group on the replicated stream); and the
+// in-flight QoS 1/2 messages of a node that dies (sent to a client, not
+// yet acknowledged) are lost with it: what a dead node's sessions had
+// queued while offline is in TERN_SESSQ, but what a connected client had
+// in flight lives only in the node's memory or its local store.
 //
 // # Lock order
 //
@@ -44,4 +71,8 @@
 // queue groups) is the same for the shared-subscription hooks, and is
 // never held with Node.mu. The dispatcher goroutines hold no lock of this
 // package while they call InjectRemote and InjectShared.
+// registry.mu guards the session registry's maps and is never held
+// across a call to NATS or to the broker: a take-over is answered on its
+// own goroutine, which calls Server.HandOff with no lock of this package
+// held.
 package cluster

@@ -78,8 +78,9 @@ type Node struct {
 	seen    map[string]*window // by origin; the dispatcher's only
 
 	stats Stats
-	sh    shared   // shared subscriptions (shared.go)
-	q     *durable // the streams (qos.go)
+	sh    shared    // shared subscriptions (shared.go)
+	q     *durable  // the streams (qos.go)
+	reg   *registry // the session registry (registry.go)
 }
 
 // subject is one NATS subscription and the number of local subscriptions
@@ -154,6 +155,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.shutdownServer()
 		return nil, err
 	}
+	n.reg = startRegistry(n, cfg)
 	go n.dispatch()
 	n.startDurable(cfg)
 	return n, nil
@@ -397,6 +399,7 @@ func (n *Node) Close() {
 	n.done = true
 	n.mu.Unlock()
 	n.q.close()
+	n.reg.close()
 	n.nc.Close()
 	close(n.stop)
 	<-n.stopped

@@ -1,0 +1,724 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/broker/store"
+)
+
+// The session registry (cluster.md, "session registry, take-over"): the
+// KV bucket tern_sessions maps a client id's hash to the node that owns
+// its session, with an epoch that grows with each change of owner; the
+// bucket tern_nodes holds a lease per node, renewed while the node runs.
+// A CONNECT makes its node the owner with a compare-and-swap at the
+// revision it read (takeover.go asks the previous owner to hand the
+// session over first). The queued and in-flight deliveries of a session
+// handed over travel through the stream TERN_SESSQ, one subject per
+// session, never one stream or consumer per session.
+const (
+	sessionsBucket = "tern_sessions"
+	nodesBucket    = "tern_nodes"
+	sessQStream    = "TERN_SESSQ"
+	sessQPrefix    = "tern.sq."
+
+	// leaseTTL is how long a node's lease outlives its last renewal,
+	// renewed every leaseRenew.
+	leaseTTL   = 6 * time.Second
+	leaseRenew = 2 * time.Second
+	// claimTimeout bounds a CONNECT's claim, takeoverTimeout the previous
+	// owner's answer to a take-over.
+	claimTimeout    = 10 * time.Second
+	takeoverTimeout = 4 * time.Second
+	// flapHold is how long a client id stays on a node it just moved to
+	// before another node takes it over: two clients with one client id
+	// on two nodes then change places at most once a second, not in a
+	// tight ping-pong.
+	flapHold = time.Second
+	// sessQCap is the most messages TERN_SESSQ keeps per session (the
+	// oldest go first), the broker's default MaxQueued; sessQAge bounds
+	// how long they stay.
+	sessQCap = 10000
+	sessQAge = 7 * 24 * time.Hour
+)
+
+// record is the value of a client id's key in tern_sessions.
+type record struct {
+	ClientID string `json:"cid"`
+	// Owner is the id (Node.ID) of the node that holds the session.
+	Owner string `json:"owner"`
+	// Epoch grows by one with each change of owner.
+	Epoch uint64 `json:"epoch"`
+	// Since is when Owner took the session (Unix milliseconds).
+	Since int64 `json:"since"`
+	// Session is the session as last handed over (store.SessionRecord:
+	// subscriptions, expiry); nil when there is none to resume.
+	Session []byte `json:"session,omitempty"`
+	// Inbound are the packet ids of inbound QoS 2 messages awaiting PUBREL.
+	Inbound []uint16 `json:"inbound,omitempty"`
+}
+
+// RegistryStats are the counters of a node's session registry.
+type RegistryStats struct {
+	Claims    atomic.Uint64 // CONNECTs that made this node the owner
+	Takeovers atomic.Uint64 // sessions this node took from another live node
+	HandOffs  atomic.Uint64 // sessions this node handed to another node
+	Conflicts atomic.Uint64 // compare-and-swap failures (another node raced)
+	Held      atomic.Uint64 // claims held back because the client id just moved
+}
+
+// registry is a node's part of the session registry.
+type registry struct {
+	n        *Node
+	log      *slog.Logger
+	replicas int
+
+	ctx    context.Context // ends at close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ready  chan struct{} // closed once set up (or off)
+	off    bool          // no JetStream: every node serves its own sessions
+	stats  RegistryStats
+
+	// Set before ready is closed.
+	js    jetstream.JetStream
+	kv    jetstream.KeyValue
+	nodes jetstream.KeyValue
+	sq    jetstream.Stream
+	ctl   *nats.Subscription
+
+	mu      sync.Mutex
+	closed  bool
+	owned   map[string]owned // client id → the record this node wrote
+	handing map[string]int   // client ids being handed to another node
+	// dirty holds the session records changed since the writer last ran
+	// (SessionChanged), and wake tells the writer.
+	dirty map[string]store.SessionRecord
+	wake  chan struct{}
+	// spilled holds, by client id, the highest sequence number of the
+	// deliveries this node put in TERN_SESSQ for an offline session
+	// (SessionQueued) in its current epoch.
+	spilled map[string]uint64
+}
+
+// startRegistry sets the registry up in the background: JetStream may
+// have no meta leader yet when the node starts.
+func startRegistry(n *Node, cfg Config) *registry {
+	r := &registry{n: n, log: n.log, ready: make(chan struct{}),
+		owned: make(map[string]owned), handing: make(map[string]int),
+		dirty: make(map[string]store.SessionRecord), wake: make(chan struct{}, 1),
+		spilled: make(map[string]uint64)}
+	r.replicas = 3
+	if cfg.URL == "" && len(cfg.Routes) < 2 {
+		r.replicas = 1
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.wg.Add(1)
+	go r.setup()
+	return r
+}
+
+// setup creates the buckets and the stream (or finds them), takes the
+// node's lease and answers take-overs, retrying until JetStream answers.
+func (r *registry) setup() {
+	defer r.wg.Done()
+	if js, _ := r.n.nc.ConnectedServerJetStream(); !js {
+		r.log.Info("cluster: NATS without JetStream; no session registry")
+		r.off = true
+		close(r.ready)
+		return
+	}
+	pause := time.NewTimer(0)
+	defer pause.Stop()
+	for {
+		err := r.init()
+		if err == nil {
+			close(r.ready)
+			r.wg.Add(2)
+			go r.writer()
+			go r.watchLeases()
+			r.renew()
+			return
+		}
+		r.log.Debug("cluster: session registry not ready", "err", err)
+		pause.Reset(100 * time.Millisecond)
+		select {
+		case <-pause.C:
+		case <-r.ctx.Done():
+			return
+		}
+	}
+}
+
+func (r *registry) init() error {
+	// A new R3 asset waits for its Raft group's leader, seconds on a busy
+	// machine, and a request for an asset without a leader yet gets no
+	// answer: the three are made at once, and each request is given a few
+	// seconds before setup asks again.
+	ctx, cancel := context.WithTimeout(r.ctx, 4*time.Second)
+	defer cancel()
+	js, err := jetstream.New(r.n.nc)
+	if err != nil {
+		return err
+	}
+	var kv, nodes jetstream.KeyValue
+	var sq jetstream.Stream
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() {
+		kv, errs[0] = ensureKV(ctx, js, jetstream.KeyValueConfig{Bucket: sessionsBucket, History: 1,
+			Replicas: r.replicas, Description: "Tern: client id hash → owner node, epoch, session"})
+	})
+	wg.Go(func() {
+		nodes, errs[1] = ensureKV(ctx, js, jetstream.KeyValueConfig{Bucket: nodesBucket, History: 1,
+			TTL: leaseTTL, Replicas: r.replicas, Description: "Tern: node leases"})
+	})
+	wg.Go(func() {
+		sq, errs[2] = ensureStream(ctx, js, jetstream.StreamConfig{Name: sessQStream, Subjects: []string{sessQPrefix + ">"},
+			Description: "Tern: deliveries of sessions handed between nodes", MaxMsgsPerSubject: sessQCap,
+			Discard: jetstream.DiscardOld, MaxAge: sessQAge, Replicas: r.replicas, Storage: jetstream.FileStorage})
+	})
+	wg.Wait()
+	for i, name := range []string{sessionsBucket, nodesBucket, sessQStream} {
+		if errs[i] != nil {
+			return fmt.Errorf("%s: %w", name, errs[i])
+		}
+	}
+	if _, err := nodes.Put(ctx, r.n.id, lease()); err != nil {
+		return fmt.Errorf("lease: %w", err)
+	}
+	ctl, err := r.n.nc.Subscribe(ctlSubject(r.n.id), r.onTakeover)
+	if err != nil {
+		return err
+	}
+	r.js, r.kv, r.nodes, r.sq, r.ctl = js, kv, nodes, sq, ctl
+	return nil
+}
+
+// ensureKV finds the bucket of cfg or creates it. The nodes start at
+// once: one creates it, the others find it (no update: three nodes
+// updating one stream at once wait on each other).
+func ensureKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return kv, err
+	}
+	kv, err = js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		return js.KeyValue(ctx, cfg.Bucket)
+	}
+	return kv, err
+}
+
+// ensureStream finds the stream of cfg or creates it.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	s, err := js.Stream(ctx, cfg.Name)
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return s, err
+	}
+	s, err = js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return js.Stream(ctx, cfg.Name)
+	}
+	return s, err
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func lease() []byte { return strconv.AppendInt(nil, time.Now().UnixMilli(), 10) }
+
+// renew renews the node's lease until close.
+func (r *registry) renew() {
+	t := time.NewTicker(leaseRenew)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(r.ctx, leaseRenew)
+			if _, err := r.nodes.Put(ctx, r.n.id, lease()); err != nil && r.ctx.Err() == nil {
+				r.log.Warn("cluster: renewing the node's lease", "err", err)
+			}
+			cancel()
+		case <-r.ctx.Done():
+			return
+		}
+	}
+}
+
+// close stops the registry: no more take-overs are answered, the lease is
+// given up (the node's sessions are then free to take without asking).
+func (r *registry) close() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.cancel()
+	r.wg.Wait()
+	select {
+	case <-r.ready:
+	default:
+		return
+	}
+	if r.off {
+		return
+	}
+	r.ctl.Unsubscribe()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	r.nodes.Delete(ctx, r.n.id)
+}
+
+// wait waits until the registry is set up.
+func (r *registry) wait(ctx context.Context) error {
+	select {
+	case <-r.ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: session registry not ready: %w", broker.ErrClusterUnavailable, ctx.Err())
+	case <-r.ctx.Done():
+		return fmt.Errorf("%w: node closed", broker.ErrClusterUnavailable)
+	}
+}
+
+// sessionKey is the key of clientID in tern_sessions; queueSubject its
+// subject in TERN_SESSQ. Both hold a hash: a client id may hold any
+// character.
+func sessionKey(clientID string) string { return "s." + cidHash(clientID) }
+
+func queueSubject(clientID string) string { return sessQPrefix + cidHash(clientID) }
+
+func cidHash(clientID string) string {
+	h := sha256.Sum256([]byte(clientID))
+	return hex.EncodeToString(h[:16])
+}
+
+// get reads clientID's record; rev 0 when there is none.
+func (r *registry) get(ctx context.Context, key string) (rec record, rev uint64, err error) {
+	e, err := r.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return record{}, 0, nil
+	}
+	if err != nil {
+		return record{}, 0, err
+	}
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return record{}, 0, fmt.Errorf("record %s: %w", key, err)
+	}
+	return rec, e.Revision(), nil
+}
+
+// owned is a record this node wrote, without its session, and its
+// revision: the record writer's next compare-and-swap needs no read.
+type owned struct {
+	rev uint64
+	rec record
+}
+
+// own notes that this node wrote clientID's record rec at rev.
+func (r *registry) own(clientID string, rev uint64, rec record) {
+	rec.Session, rec.Inbound = nil, nil
+	r.mu.Lock()
+	r.owned[clientID] = owned{rev, rec}
+	r.mu.Unlock()
+}
+
+// claim implements broker.SessionCluster.ClaimSession.
+func (r *registry) claim(ctx context.Context, clientID string, clean, persistent bool) (*broker.SessionHandoff, error) {
+	if !persistent {
+		select {
+		case <-r.ready:
+		default:
+			// Not set up yet (the node is starting): a session that ends
+			// with its connection is served here without waiting.
+			return nil, nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	defer cancel()
+	if err := r.wait(ctx); err != nil || r.off {
+		return nil, err
+	}
+	key := sessionKey(clientID)
+	pause := time.NewTimer(0)
+	<-pause.C
+	defer pause.Stop()
+	var last error
+	for try := 0; ; try++ {
+		if try > 0 {
+			// After a failure or a lost race: a short pause, longer each time.
+			pause.Reset(time.Duration(min(try, 10)) * 10 * time.Millisecond)
+			select {
+			case <-pause.C:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: claim of %q: %w (last: %v)", broker.ErrClusterUnavailable, clientID, ctx.Err(), last)
+			}
+		}
+		h, done, err := r.claimOnce(ctx, clientID, key, clean)
+		if done {
+			r.stats.Claims.Add(1)
+			return h, nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: claim of %q: %w (last: %v)", broker.ErrClusterUnavailable, clientID, ctx.Err(), last)
+		}
+	}
+}
+
+// claimOnce is one attempt of claim; done reports whether this node is
+// now the owner.
+func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bool) (h *broker.SessionHandoff, done bool, err error) {
+	rec, rev, err := r.get(ctx, key)
+	if err != nil {
+		return nil, false, err
+	}
+	now := time.Now()
+	me := r.n.id
+	if rev == 0 {
+		rec = record{ClientID: clientID, Owner: me, Epoch: 1, Since: now.UnixMilli()}
+		b, _ := json.Marshal(rec)
+		if rev, err = r.kv.Create(ctx, key, b); err != nil {
+			r.conflict(err)
+			return nil, false, err
+		}
+		r.own(clientID, rev, rec)
+		return nil, true, nil
+	}
+	if rec.Owner == me {
+		if clean && rec.Session != nil {
+			rec.Session, rec.Inbound = nil, nil
+			b, _ := json.Marshal(rec)
+			if rev, err = r.kv.Update(ctx, key, b, rev); err != nil {
+				r.conflict(err)
+				return nil, false, err
+			}
+		}
+		r.own(clientID, rev, rec)
+		r.unspill(ctx, clientID) // the local queue has them
+		return nil, true, nil
+	}
+	live := rec.Owner != "" && r.alive(ctx, rec.Owner)
+	if hold := time.UnixMilli(rec.Since).Add(flapHold).Sub(now); live && hold > 0 {
+		r.stats.Held.Add(1)
+		t := time.NewTimer(hold)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		return nil, false, errors.New("held back: the client id just moved")
+	}
+	if live {
+		resp, err := r.askTakeover(ctx, rec.Owner, clientID, clean)
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+			// The owner left without giving up its lease: take it.
+		case err != nil:
+			return nil, false, err
+		case resp.Rev != 0:
+			rec, rev = resp.Record, resp.Rev
+		}
+		if err == nil {
+			r.stats.Takeovers.Add(1)
+		}
+	}
+	from := rec.Epoch
+	next := rec
+	next.Owner, next.Epoch, next.Since = me, rec.Epoch+1, now.UnixMilli()
+	if clean {
+		next.Session, next.Inbound = nil, nil
+	}
+	b, _ := json.Marshal(next)
+	nrev, err := r.kv.Update(ctx, key, b, rev)
+	if err != nil {
+		r.conflict(err)
+		return nil, false, err
+	}
+	r.own(clientID, nrev, next)
+	if clean || rec.Session == nil {
+		return nil, true, nil
+	}
+	return r.resume(ctx, clientID, &rec, from), true, nil
+}
+
+// conflict counts a failed compare-and-swap.
+func (r *registry) conflict(err error) {
+	var api *jetstream.APIError
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.As(err, &api) &&
+		(api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		r.stats.Conflicts.Add(1)
+	}
+}
+
+// alive reports whether node's lease is held.
+func (r *registry) alive(ctx context.Context, node string) bool {
+	_, err := r.nodes.Get(ctx, node)
+	return !errors.Is(err, jetstream.ErrKeyNotFound)
+}
+
+// resume builds the session handed over in rec, with the deliveries its
+// previous owner, at epoch, put in TERN_SESSQ; deliveries of other epochs
+// are stale. What was read is purged: the session is this node's now.
+func (r *registry) resume(ctx context.Context, clientID string, rec *record, epoch uint64) *broker.SessionHandoff {
+	h := &broker.SessionHandoff{Inbound: rec.Inbound}
+	var err error
+	if h.Session, err = store.DecodeSession(rec.Session); err != nil {
+		r.log.Error("cluster: a session record that does not decode; starting anew", "client", clientID, "err", err)
+		return nil
+	}
+	if s := &h.Session; s.Expiry == 0 || s.Disconnected != 0 && s.Expiry != 0xFFFFFFFF &&
+		time.Since(time.Unix(0, s.Disconnected)) > time.Duration(s.Expiry)*time.Second {
+		return nil // expired while its node was gone
+	}
+	h.Session.Will, h.Session.WillDelay, h.Session.Disconnected = nil, 0, 0
+	subj := queueSubject(clientID)
+	var last uint64
+	for seq := uint64(1); ; {
+		m, err := r.sq.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			r.log.Error("cluster: reading a session's handed-over deliveries", "client", clientID, "err", err)
+			break
+		}
+		last, seq = m.Sequence, m.Sequence+1
+		if m.Header.Get(hEpoch) != strconv.FormatUint(epoch, 10) {
+			continue
+		}
+		d, err := decodeDelivery(m.Header, m.Data)
+		if err != nil {
+			r.log.Error("cluster: dropped a handed-over delivery", "client", clientID, "err", err)
+			continue
+		}
+		h.Deliveries = append(h.Deliveries, d)
+	}
+	// Those put there while the session was offline come before the
+	// in-flight ones of the hand-over, which have lower numbers.
+	slices.SortStableFunc(h.Deliveries, func(a, b broker.HandoffDelivery) int { return cmpUint(a.Seq, b.Seq) })
+	if last > 0 {
+		if err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(last+1)); err != nil {
+			r.log.Warn("cluster: purging a session's handed-over deliveries", "client", clientID, "err", err)
+		}
+	}
+	return h
+}
+
+// ended implements broker.SessionCluster.SessionEnded: the record goes,
+// unless another node has written it since (then it is theirs).
+func (r *registry) ended(clientID string) {
+	r.mu.Lock()
+	o, ok := r.owned[clientID]
+	rev := o.rev
+	if !ok || r.closed || r.handing[clientID] > 0 {
+		r.mu.Unlock()
+		return
+	}
+	delete(r.owned, clientID)
+	r.wg.Add(1)
+	r.mu.Unlock()
+	go func() {
+		defer r.wg.Done()
+		ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+		defer cancel()
+		r.unspill(ctx, clientID)
+		err := r.kv.Delete(ctx, sessionKey(clientID), jetstream.LastRevision(rev))
+		if err != nil && r.ctx.Err() == nil {
+			r.log.Debug("cluster: session record not deleted", "client", clientID, "err", err)
+		}
+	}()
+}
+
+// changed implements broker.SessionCluster.SessionChanged: the record is
+// written by the writer goroutine, the latest of each client id once.
+func (r *registry) changed(clientID string, rec store.SessionRecord) {
+	r.mu.Lock()
+	r.dirty[clientID] = rec
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writerConcurrency is how many records the writer writes at once.
+const writerConcurrency = 8
+
+// writer writes the changed session records into the records this node
+// owns, until close.
+func (r *registry) writer() {
+	defer r.wg.Done()
+	sem := make(chan struct{}, writerConcurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	busy := make(map[string]bool) // client ids being written, under r.mu
+	for {
+		select {
+		case <-r.wake:
+		case <-r.ctx.Done():
+			return
+		}
+		r.mu.Lock()
+		var todo []string
+		for cid := range r.dirty {
+			if !busy[cid] { // one write per client id at a time, in order
+				todo = append(todo, cid)
+			}
+		}
+		r.mu.Unlock()
+		for _, cid := range todo {
+			select {
+			case sem <- struct{}{}:
+			case <-r.ctx.Done():
+				return
+			}
+			r.mu.Lock()
+			rec := r.dirty[cid]
+			delete(r.dirty, cid)
+			busy[cid] = true
+			r.mu.Unlock()
+			wg.Go(func() {
+				defer func() { <-sem }()
+				r.write(cid, &rec)
+				r.mu.Lock()
+				delete(busy, cid)
+				_, again := r.dirty[cid]
+				r.mu.Unlock()
+				if again {
+					select {
+					case r.wake <- struct{}{}:
+					default:
+					}
+				}
+			})
+		}
+	}
+}
+
+// write puts s into clientID's record if this node owns it.
+func (r *registry) write(clientID string, s *store.SessionRecord) {
+	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+	defer cancel()
+	key := sessionKey(clientID)
+	session := s.Append(nil)
+	for range 3 { // a compare-and-swap lost to a take-over: read again
+		r.mu.Lock()
+		o, ok := r.owned[clientID]
+		handing := r.handing[clientID] > 0
+		r.mu.Unlock()
+		if !ok || handing {
+			return // not this node's, or the hand-over writes the session
+		}
+		rec := o.rec
+		rec.Session = session
+		b, _ := json.Marshal(rec)
+		nrev, err := r.kv.Update(ctx, key, b, o.rev)
+		if err == nil {
+			r.mu.Lock()
+			if cur, ok := r.owned[clientID]; ok && cur.rev == o.rev {
+				r.owned[clientID] = owned{nrev, o.rec}
+			}
+			r.mu.Unlock()
+			return
+		}
+		r.conflict(err)
+		cur, rev, err := r.get(ctx, key)
+		if err != nil || rev == 0 || cur.Owner != r.n.id {
+			return
+		}
+		r.mu.Lock()
+		if o2, ok := r.owned[clientID]; ok && o2.rev == o.rev {
+			cur.Session, cur.Inbound = nil, nil
+			r.owned[clientID] = owned{rev, cur}
+		}
+		r.mu.Unlock()
+	}
+}
+
+// queued implements broker.SessionCluster.SessionQueued: the delivery
+// goes to TERN_SESSQ with the epoch of this node's record, so that a
+// node that resumes the session after this one died has it.
+func (r *registry) queued(clientID string, d broker.HandoffDelivery) {
+	select {
+	case <-r.ready:
+	default:
+		return
+	}
+	if r.off {
+		return
+	}
+	r.mu.Lock()
+	o, ok := r.owned[clientID]
+	handing := r.handing[clientID] > 0
+	r.mu.Unlock()
+	if !ok || handing {
+		return
+	}
+	msg := encodeDelivery(queueSubject(clientID), strconv.FormatUint(o.rec.Epoch, 10), &d)
+	if _, err := r.js.PublishMsgAsync(msg); err != nil {
+		r.log.Warn("cluster: an offline session's delivery not kept in TERN_SESSQ", "client", clientID, "err", err)
+		return
+	}
+	r.mu.Lock()
+	r.spilled[clientID] = max(r.spilled[clientID], d.Seq)
+	r.mu.Unlock()
+}
+
+// unspill purges what this node put in TERN_SESSQ for clientID's offline
+// session, once the session is back on this node or ended.
+func (r *registry) unspill(ctx context.Context, clientID string) {
+	r.mu.Lock()
+	_, ok := r.spilled[clientID]
+	delete(r.spilled, clientID)
+	r.mu.Unlock()
+	if !ok {
+		return
+	}
+	select {
+	case <-r.js.PublishAsyncComplete():
+	case <-ctx.Done():
+	}
+	if err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(queueSubject(clientID))); err != nil {
+		r.log.Warn("cluster: purging an offline session's deliveries", "client", clientID, "err", err)
+	}
+}
+
+// ClaimSession implements broker.SessionCluster.
+func (n *Node) ClaimSession(ctx context.Context, clientID string, clean, persistent bool) (*broker.SessionHandoff, error) {
+	return n.reg.claim(ctx, clientID, clean, persistent)
+}
+
+// SessionChanged implements broker.SessionCluster.
+func (n *Node) SessionChanged(clientID string, rec store.SessionRecord) { n.reg.changed(clientID, rec) }
+
+// SessionQueued implements broker.SessionCluster.
+func (n *Node) SessionQueued(clientID string, d broker.HandoffDelivery) { n.reg.queued(clientID, d) }
+
+// SessionEnded implements broker.SessionCluster.
+func (n *Node) SessionEnded(clientID string) { n.reg.ended(clientID) }
+
+// RegistryStats returns the counters of the node's session registry.
+func (n *Node) RegistryStats() *RegistryStats { return &n.reg.stats }
+
+var _ broker.SessionCluster = (*Node)(nil)

@@ -1,0 +1,261 @@
+package cluster
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/broker/store"
+)
+
+// A take-over across nodes: the node where a client connects asks the
+// owner of its session, on tern.ctl.<owner>.takeover, to let it go. The
+// owner disconnects its client (DISCONNECT 0x8E), puts the session's
+// deliveries in TERN_SESSQ and its record in tern_sessions, and answers
+// with the record's new revision, at which the new node then writes
+// itself in as the owner (registry.go).
+
+// The headers of a delivery in TERN_SESSQ.
+const (
+	hEpoch = "Tern-Epoch" // the epoch of the owner that wrote it
+	hDSeq  = "Tern-Dseq"  // the delivery's sequence number in its session
+	hSent  = "Tern-Sent"  // "1": sent before, re-sent with DUP
+)
+
+// ctlSubject is where node answers take-overs.
+func ctlSubject(node string) string { return "tern.ctl." + node + ".takeover" }
+
+// takeoverReq asks a node to hand a session over.
+type takeoverReq struct {
+	ClientID string `json:"cid"`
+	// Discard: Clean Start; the session ends instead.
+	Discard bool   `json:"discard,omitempty"`
+	From    string `json:"from"` // the asking node
+}
+
+// takeoverResp is the answer: Rev is the revision of the record the owner
+// wrote (0 when it had no session to hand over) and Record that record.
+type takeoverResp struct {
+	Rev    uint64 `json:"rev,omitempty"`
+	Record record `json:"record"`
+	Err    string `json:"err,omitempty"`
+}
+
+// askTakeover asks owner to hand clientID's session over.
+func (r *registry) askTakeover(ctx context.Context, owner, clientID string, discard bool) (*takeoverResp, error) {
+	b, _ := json.Marshal(takeoverReq{ClientID: clientID, Discard: discard, From: r.n.id})
+	ctx, cancel := context.WithTimeout(ctx, takeoverTimeout)
+	defer cancel()
+	msg, err := r.n.nc.RequestWithContext(ctx, ctlSubject(owner), b)
+	if err != nil {
+		return nil, fmt.Errorf("take-over from %s: %w", owner, err)
+	}
+	var resp takeoverResp
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, fmt.Errorf("take-over from %s: %w", owner, err)
+	}
+	if resp.Err != "" {
+		return nil, fmt.Errorf("take-over from %s: %s", owner, resp.Err)
+	}
+	return &resp, nil
+}
+
+// onTakeover answers a take-over on its own goroutine: handing over waits
+// for the client's connection to finish.
+func (r *registry) onTakeover(msg *nats.Msg) {
+	var req takeoverReq
+	if err := json.Unmarshal(msg.Data, &req); err != nil || req.ClientID == "" {
+		r.log.Warn("cluster: a bad take-over request", "err", err)
+		return
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return // no answer: the asking node times out, or finds the lease gone
+	}
+	r.handing[req.ClientID]++
+	rev0 := r.owned[req.ClientID].rev
+	r.wg.Add(1)
+	r.mu.Unlock()
+	go func() {
+		defer r.wg.Done()
+		resp := r.handOff(&req)
+		r.mu.Lock()
+		if r.handing[req.ClientID]--; r.handing[req.ClientID] == 0 {
+			delete(r.handing, req.ClientID)
+		}
+		if r.owned[req.ClientID].rev == rev0 {
+			delete(r.owned, req.ClientID) // not if a CONNECT here claimed it again since
+		}
+		r.mu.Unlock()
+		b, _ := json.Marshal(resp)
+		if err := msg.Respond(b); err != nil {
+			r.log.Warn("cluster: answering a take-over", "client", req.ClientID, "err", err)
+		}
+	}()
+}
+
+// handOff takes the session off the broker and writes it for the asking
+// node.
+func (r *registry) handOff(req *takeoverReq) *takeoverResp {
+	ctx, cancel := context.WithTimeout(r.ctx, takeoverTimeout)
+	defer cancel()
+	srv := r.n.srv.Load()
+	if srv == nil {
+		return &takeoverResp{}
+	}
+	h, err := srv.HandOff(ctx, req.ClientID, req.Discard)
+	if err != nil {
+		return &takeoverResp{Err: err.Error()}
+	}
+	if h == nil {
+		return r.forget(ctx, req.ClientID)
+	}
+	r.stats.HandOffs.Add(1)
+	rev, rec, err := r.flush(ctx, req.ClientID, h)
+	if err != nil {
+		r.log.Error("cluster: a session handed over lost its state", "client", req.ClientID, "to", req.From, "err", err)
+		return &takeoverResp{Err: err.Error()}
+	}
+	r.log.Debug("cluster: session handed over", "client", req.ClientID, "to", req.From, "deliveries", len(h.Deliveries))
+	return &takeoverResp{Rev: rev, Record: rec}
+}
+
+// forget answers a take-over of a client id that has no session here:
+// a session the record still holds (from a hand-over to this node) has
+// ended since, and must not be resumed elsewhere.
+func (r *registry) forget(ctx context.Context, clientID string) *takeoverResp {
+	key := sessionKey(clientID)
+	rec, rev, err := r.get(ctx, key)
+	if err != nil || rev == 0 || rec.Owner != r.n.id || rec.Session == nil {
+		return &takeoverResp{}
+	}
+	rec.Session, rec.Inbound = nil, nil
+	b, _ := json.Marshal(rec)
+	nrev, err := r.kv.Update(ctx, key, b, rev)
+	if err != nil {
+		return &takeoverResp{}
+	}
+	return &takeoverResp{Rev: nrev, Record: rec}
+}
+
+// flush writes a session handed over: its deliveries to TERN_SESSQ with
+// this node's epoch, then the session into its record, with a
+// compare-and-swap so that a record another node owns meanwhile is left
+// alone.
+func (r *registry) flush(ctx context.Context, clientID string, h *broker.SessionHandoff) (uint64, record, error) {
+	key := sessionKey(clientID)
+	rec, rev, err := r.get(ctx, key)
+	if err != nil {
+		return 0, record{}, err
+	}
+	if rev == 0 || rec.Owner != r.n.id {
+		return 0, record{}, fmt.Errorf("the record of %q is not this node's (owner %q)", clientID, rec.Owner)
+	}
+	subj := queueSubject(clientID)
+	epoch := rec.Epoch
+	// What SessionQueued put in TERN_SESSQ while the session was offline
+	// is there already, once its acknowledgements are in.
+	select {
+	case <-r.js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return 0, record{}, ctx.Err()
+	}
+	r.mu.Lock()
+	spilled, hasSpilled := r.spilled[clientID]
+	delete(r.spilled, clientID)
+	r.mu.Unlock()
+	acks := make([]jetstream.PubAckFuture, 0, len(h.Deliveries))
+	for i := range h.Deliveries {
+		if hasSpilled && h.Deliveries[i].Seq <= spilled && !h.Deliveries[i].Sent {
+			continue
+		}
+		m := encodeDelivery(subj, strconv.FormatUint(epoch, 10), &h.Deliveries[i])
+		f, err := r.js.PublishMsgAsync(m)
+		if err != nil {
+			return 0, record{}, fmt.Errorf("TERN_SESSQ: %w", err)
+		}
+		acks = append(acks, f)
+	}
+	for _, f := range acks {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return 0, record{}, fmt.Errorf("TERN_SESSQ: %w", err)
+		case <-ctx.Done():
+			return 0, record{}, fmt.Errorf("TERN_SESSQ: %w", ctx.Err())
+		}
+	}
+	session := h.Session.Append(nil)
+	for try := 0; ; try++ {
+		rec.Session, rec.Inbound = session, h.Inbound
+		b, _ := json.Marshal(rec)
+		nrev, err := r.kv.Update(ctx, key, b, rev)
+		if err == nil {
+			return nrev, rec, nil
+		}
+		if r.conflict(err); try == 2 {
+			return 0, record{}, err
+		}
+		// A record write of this node's (SessionChanged) came between.
+		if rec, rev, err = r.get(ctx, key); err != nil {
+			return 0, record{}, err
+		}
+		if rev == 0 || rec.Owner != r.n.id || rec.Epoch != epoch {
+			return 0, record{}, fmt.Errorf("the record of %q changed owner during the hand-over", clientID)
+		}
+	}
+}
+
+// encodeDelivery is the TERN_SESSQ message of d: the headers, then the
+// queue record with its length as a uvarint, then the message record.
+func encodeDelivery(subj, epoch string, d *broker.HandoffDelivery) *nats.Msg {
+	h := nats.Header{hEpoch: {epoch}, hDSeq: {strconv.FormatUint(d.Seq, 10)}}
+	if d.Sent {
+		h[hSent] = []string{"1"}
+	}
+	q := d.Delivery.Append(nil)
+	b := binary.AppendUvarint(nil, uint64(len(q)))
+	b = append(b, q...)
+	if d.Message != nil {
+		b = d.Message.Append(b)
+	}
+	return &nats.Msg{Subject: subj, Header: h, Data: b}
+}
+
+// errDelivery is returned (wrapped) for a TERN_SESSQ message that
+// encodeDelivery did not write.
+var errDelivery = errors.New("cluster: bad handed-over delivery")
+
+// decodeDelivery reverses encodeDelivery.
+func decodeDelivery(h nats.Header, b []byte) (broker.HandoffDelivery, error) {
+	var d broker.HandoffDelivery
+	seq, err := strconv.ParseUint(h.Get(hDSeq), 10, 64)
+	if err != nil {
+		return d, fmt.Errorf("%w: %s %q", errDelivery, hDSeq, h.Get(hDSeq))
+	}
+	d.Seq, d.Sent = seq, h.Get(hSent) == "1"
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return d, fmt.Errorf("%w: length", errDelivery)
+	}
+	q, rest := b[k:k+int(n)], b[k+int(n):]
+	if d.Delivery, err = store.DecodeQueue(q); err != nil {
+		return d, fmt.Errorf("%w: %w", errDelivery, err)
+	}
+	if len(rest) > 0 {
+		m, err := store.DecodeMessage(rest)
+		if err != nil {
+			return d, fmt.Errorf("%w: %w", errDelivery, err)
+		}
+		d.Message = &m
+	}
+	return d, nil
+}
