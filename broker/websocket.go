@@ -125,7 +125,7 @@ func (s *Server) WebSocketHandler(o WebSocketOptions) http.Handler {
 		// instead of on the HTTP server's deep one, which would stay with
 		// every idle WebSocket connection. The request's context ends when
 		// the handler returns; the broker (Shutdown) governs the connection.
-		s.serveInBackground(context.WithoutCancel(r.Context()), newWSConn(ws, hw.conn))
+		s.serveInBackground(context.WithoutCancel(r.Context()), newWSConn(ws, hw.conn, hw.sock))
 	})
 }
 
@@ -159,16 +159,26 @@ func offersTokenFold(h http.Header, key, token string) bool {
 }
 
 // hijackRecorder keeps the connection that websocket.Accept hijacks, so
-// that wsConn can set deadlines on it and report its addresses.
+// that wsConn can set deadlines on it and report its addresses. Over plain
+// TCP it puts a wsSocket under the library's buffered writer, so that a
+// frame can be written without waiting for the socket (wssocket.go).
 type hijackRecorder struct {
 	http.ResponseWriter
 	conn net.Conn
+	sock *wsSocket // nil: not plain TCP
 }
 
 func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err == nil {
 		h.conn = c
+		// The library writes through brw.Writer (net/http's writer on
+		// c, empty once the upgrade response is out); Reset keeps its
+		// buffer.
+		if s := newWSSocket(c); s != nil && brw.Writer.Buffered() == 0 {
+			brw.Writer.Reset(s)
+			h.sock = s
+		}
 	}
 	return c, brw, err
 }
@@ -192,9 +202,10 @@ var errTextFrame = errors.New("websocket: text message received; MQTT is carried
 // handshake. Operations use a context without deadline, so the library
 // allocates no timer per message.
 type wsConn struct {
-	ws  *websocket.Conn
-	raw net.Conn // the hijacked TCP or TLS connection
-	r   io.Reader
+	ws   *websocket.Conn
+	raw  net.Conn  // the hijacked TCP or TLS connection
+	sock *wsSocket // the library writes through it; nil: no inline writes
+	r    io.Reader
 
 	mu      sync.Mutex // guards the fields below and deadline changes
 	closing bool       // Close has started: deadlines no longer change
@@ -203,8 +214,8 @@ type wsConn struct {
 	rd, wd  time.Time // deadlines set by the broker
 }
 
-func newWSConn(ws *websocket.Conn, raw net.Conn) *wsConn {
-	return &wsConn{ws: ws, raw: raw, code: websocket.StatusNormalClosure}
+func newWSConn(ws *websocket.Conn, raw net.Conn, sock *wsSocket) *wsConn {
+	return &wsConn{ws: ws, raw: raw, sock: sock, code: websocket.StatusNormalClosure}
 }
 
 // Read reads from the current binary message, moving on to the next one
@@ -257,12 +268,43 @@ func (c *wsConn) waitMessage() error {
 	return nil
 }
 
-// Write sends p as one binary message.
+// Write sends p as one binary message. It is called by the connection's
+// writer goroutine only, and returns once the message and everything
+// written before it are on the socket.
 func (c *wsConn) Write(p []byte) (int, error) {
-	if err := c.ws.Write(context.Background(), websocket.MessageBinary, p); err != nil {
+	if c.sock == nil {
+		if err := c.ws.Write(context.Background(), websocket.MessageBinary, p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	c.sock.beginWrite()
+	err := c.ws.Write(context.Background(), websocket.MessageBinary, p)
+	if ferr := c.sock.flushRest(); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// canWriteNow reports whether a message written now with writeNow goes
+// straight to the socket (writenow.go): plain TCP, nothing left over from
+// an earlier write, no write failed.
+func (c *wsConn) canWriteNow() bool {
+	return c.sock != nil && c.sock.idle()
+}
+
+// writeNow sends p as one binary message without waiting for the socket:
+// what the socket does not take at once is written by a goroutine started
+// for it, before any later message. The caller holds the connection's
+// writer claim. A failed write closes the socket, as the writer goroutine
+// would close the connection: its reader then ends it.
+func (c *wsConn) writeNow(p []byte) {
+	if err := c.ws.Write(context.Background(), websocket.MessageBinary, p); err != nil {
+		c.raw.Close()
+	}
 }
 
 // Close runs the WebSocket close handshake, bounded by wsCloseTimeout,
