@@ -177,6 +177,7 @@ func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		// buffer.
 		if s := newWSSocket(c); s != nil && brw.Writer.Buffered() == 0 {
 			brw.Writer.Reset(s)
+			s.br = brw.Reader // the library reads through it
 			h.sock = s
 		}
 	}
@@ -266,6 +267,46 @@ func (c *wsConn) waitMessage() error {
 	}
 	c.r = r
 	return nil
+}
+
+// wsLinger is how long a WebSocket reader that has handled packets waits
+// for the next message on its own goroutine (messageSoon) before its
+// connection waits on a new goroutine, whose stack has not grown (conn.go:
+// freshReader). At a steady rate of more than 1/wsLinger messages a
+// second, every message would otherwise start a goroutine and grow its
+// stack again before the packet can be routed: time on each message's
+// path. It is the parked TCP reader's linger (park.go).
+const wsLinger = parkLinger
+
+// messageSoon reports whether the next message begins within wsLinger
+// (or the current one has bytes left), without reading it; false also
+// when the broker's read deadline passes first, or the transport cannot
+// wait without reading (TLS).
+func (c *wsConn) messageSoon() bool {
+	if c.r != nil {
+		if _, err := c.r.Read(nil); err != io.EOF {
+			return true
+		}
+		c.r = nil
+	}
+	s := c.sock
+	if s == nil {
+		return false
+	}
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return false
+	}
+	c.raw.SetReadDeadline(earliest(c.rd, time.Now().Add(wsLinger)))
+	c.mu.Unlock()
+	ok := s.readable()
+	c.mu.Lock()
+	if !c.closing {
+		c.raw.SetReadDeadline(c.rd)
+	}
+	c.mu.Unlock()
+	return ok
 }
 
 // Write sends p as one binary message. It is called by the connection's

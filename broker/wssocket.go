@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bufio"
 	"net"
 	"sync"
 	"syscall"
@@ -41,6 +42,12 @@ type wsSocket struct {
 	done     chan struct{} // made by one who waits for flushing to end; closed then
 	rest     []byte        // written to the socket after what flushing writes
 	err      error         // a write failed: every later one fails
+
+	// Read side, used by the connection's reader only (readable).
+	br     *bufio.Reader         // the library's read buffer, above the socket
+	peekFn func(fd uintptr) bool // peek, made once
+	ready  bool                  // peek's result
+	pb     [1]byte               // peek's buffer
 }
 
 // newWSSocket returns a wsSocket over c, or nil when c is not plain TCP
@@ -57,7 +64,26 @@ func newWSSocket(c net.Conn) *wsSocket {
 	}
 	s := &wsSocket{Conn: c, rc: rc}
 	s.fn = s.writeFD
+	s.peekFn = s.peek
 	return s
+}
+
+// readable waits until the next read has something to return (bytes in
+// the library's buffer or on the socket, an end, an error) and reports
+// whether it has; false when the socket's read deadline passed first. It
+// reads nothing.
+func (s *wsSocket) readable() bool {
+	if s.br != nil && s.br.Buffered() > 0 {
+		return true
+	}
+	s.ready = false
+	err := s.rc.Read(s.peekFn)
+	return err == nil && s.ready
+}
+
+func (s *wsSocket) peek(fd uintptr) bool {
+	s.ready = peekFD(fd, s.pb[:])
+	return s.ready // false: wait until the socket is readable
 }
 
 func (s *wsSocket) writeFD(fd uintptr) bool {
