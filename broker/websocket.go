@@ -174,11 +174,13 @@ func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		h.conn = c
 		// The library writes through brw.Writer (net/http's writer on
 		// c, empty once the upgrade response is out); Reset keeps its
-		// buffer.
+		// buffer. It reads through brw.Reader, which it sets to read
+		// what net/http buffered and then the connection it is given.
 		if s := newWSSocket(c); s != nil && brw.Writer.Buffered() == 0 {
 			brw.Writer.Reset(s)
-			s.br = brw.Reader // the library reads through it
+			s.br = brw.Reader
 			h.sock = s
+			return s, brw, nil // the library reads through s.Read
 		}
 	}
 	return c, brw, err

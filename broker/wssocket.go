@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"sync"
 	"syscall"
@@ -43,11 +44,47 @@ type wsSocket struct {
 	rest     []byte        // written to the socket after what flushing writes
 	err      error         // a write failed: every later one fails
 
-	// Read side, used by the connection's reader only (readable).
+	// Read side, used by the connection's reader only (Read, readable).
 	br     *bufio.Reader         // the library's read buffer, above the socket
 	peekFn func(fd uintptr) bool // peek, made once
-	ready  bool                  // peek's result
-	pb     [1]byte               // peek's buffer
+	readFn func(fd uintptr) bool // readSock, made once
+	rb     []byte                // readSock's argument
+	rn     int                   // its result
+	rerr   error
+	ready  bool    // peek's result
+	pb     [1]byte // peek's buffer
+}
+
+// Read reads from the socket for the library (its buffered reader), as
+// the connection's Read would, with the socket's read deadline, but
+// without telling the scheduler of a call that never blocks
+// (wssocket_linux.go).
+func (s *wsSocket) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	s.rb = p
+	err := s.rc.Read(s.readFn)
+	s.rb = nil
+	switch {
+	case err != nil:
+		return 0, err
+	case s.rerr != nil:
+		err, s.rerr = s.rerr, nil
+		return 0, err
+	case s.rn == 0:
+		return 0, io.EOF
+	}
+	return s.rn, nil
+}
+
+func (s *wsSocket) readSock(fd uintptr) bool {
+	s.rn, s.rerr = readFD(fd, s.rb)
+	if s.rerr == syscall.EAGAIN {
+		s.rerr = nil
+		return false // wait until the socket is readable
+	}
+	return true
 }
 
 // newWSSocket returns a wsSocket over c, or nil when c is not plain TCP
@@ -65,6 +102,7 @@ func newWSSocket(c net.Conn) *wsSocket {
 	s := &wsSocket{Conn: c, rc: rc}
 	s.fn = s.writeFD
 	s.peekFn = s.peek
+	s.readFn = s.readSock
 	return s
 }
 

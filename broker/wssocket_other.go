@@ -2,5 +2,10 @@
 
 package broker
 
-// peekFD is not used where there are no inline writes (no wsSocket).
+import "errors"
+
+// peekFD and readFD are not used where there are no inline writes (no
+// wsSocket).
 func peekFD(fd uintptr, b []byte) bool { return true }
+
+func readFD(fd uintptr, b []byte) (int, error) { return 0, errors.ErrUnsupported }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -177,4 +178,37 @@ func TestWriteNowRestWebSocket(t *testing.T) {
 		}
 	}
 	sub.ExpectIdle(t)
+}
+
+// TestWebSocketKeepAliveAfterLinger: a WebSocket client that has sent
+// packets and then stays silent is closed at one and a half times its Keep
+// Alive, with DISCONNECT 0x8D, though its reader first lingers for the
+// next message (messageSoon) and then waits on a fresh goroutine
+// [MQTT-5:3.1.2-22]; one that keeps sending within the linger is served
+// on the same goroutine, every packet answered.
+func TestWebSocketKeepAliveAfterLinger(t *testing.T) {
+	ts := startWSServer(t, nil, WebSocketOptions{})
+	t.Run("busy", func(t *testing.T) {
+		c, _ := wsRaw(t, ts.URL, codec.V5)
+		c.Connect(t, &codec.Connect{ClientID: "busy", CleanStart: true})
+		c.Subscribe(t, 1, "busy/#")
+		for i := range 50 {
+			c.Publish(t, 0, "busy/t", strconv.Itoa(i)) // within the linger of the last
+			c.ExpectMessage(t, "busy/t", strconv.Itoa(i))
+		}
+	})
+	t.Run("silent", func(t *testing.T) {
+		start := time.Now()
+		c, _ := wsRaw(t, ts.URL, codec.V5)
+		c.Connect(t, &codec.Connect{ClientID: "silent", CleanStart: true, KeepAlive: 1})
+		c.Send(t, &codec.Pingreq{})
+		testkit.Expect[*codec.Pingresp](t, c)
+		if d := testkit.Expect[*codec.Disconnect](t, c); d.ReasonCode != codec.KeepAliveTimeout {
+			t.Fatalf("got %s, want DISCONNECT 0x8D", testkit.Describe(d))
+		}
+		c.ExpectClosed(t)
+		if elapsed := time.Since(start); elapsed < 1500*time.Millisecond {
+			t.Fatalf("closed after %v, before 1.5 × Keep Alive", elapsed)
+		}
+	})
 }
