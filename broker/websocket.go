@@ -203,7 +203,10 @@ var errTextFrame = errors.New("websocket: text message received; MQTT is carried
 // underlying (hijacked) connection instead, where an expired read deadline
 // only fails the read, as on TCP; the same deadlines bound the close
 // handshake. Operations use a context without deadline, so the library
-// allocates no timer per message.
+// allocates no timer per message. Over plain TCP the library reads and
+// writes through a wsSocket (wssocket.go): writes other than the writer
+// goroutine's never wait (inline writes, writenow.go), and reads are raw
+// non-blocking calls.
 type wsConn struct {
 	ws   *websocket.Conn
 	raw  net.Conn  // the hijacked TCP or TLS connection
