@@ -356,7 +356,7 @@ func (c *conn) readLoop(handled bool) error {
 			// on a goroutine whose stack has not grown handling packets.
 			c.r.Release()
 			c.trimQueue()
-			if c.grown && c.background {
+			if c.grown && c.background && !w.messageSoon() {
 				c.grown = false
 				go c.freshReader()
 				return errParked
@@ -415,8 +415,13 @@ func (c *conn) freshReader() {
 }
 
 // messageWaiter is a connection that can wait for its next message
-// without a read buffer (wsConn).
-type messageWaiter interface{ waitMessage() error }
+// without a read buffer (wsConn). messageSoon waits a little (without
+// reading) and reports whether the next message has begun: then the
+// reader goes on without a fresh goroutine.
+type messageWaiter interface {
+	waitMessage() error
+	messageSoon() bool
+}
 
 // nextReadBy sets the keep-alive deadline of the next packet.
 func (c *conn) nextReadBy() {

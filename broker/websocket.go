@@ -125,7 +125,7 @@ func (s *Server) WebSocketHandler(o WebSocketOptions) http.Handler {
 		// instead of on the HTTP server's deep one, which would stay with
 		// every idle WebSocket connection. The request's context ends when
 		// the handler returns; the broker (Shutdown) governs the connection.
-		s.serveInBackground(context.WithoutCancel(r.Context()), newWSConn(ws, hw.conn))
+		s.serveInBackground(context.WithoutCancel(r.Context()), newWSConn(ws, hw.conn, hw.sock))
 	})
 }
 
@@ -159,16 +159,29 @@ func offersTokenFold(h http.Header, key, token string) bool {
 }
 
 // hijackRecorder keeps the connection that websocket.Accept hijacks, so
-// that wsConn can set deadlines on it and report its addresses.
+// that wsConn can set deadlines on it and report its addresses. Over plain
+// TCP it puts a wsSocket under the library's buffered writer, so that a
+// frame can be written without waiting for the socket (wssocket.go).
 type hijackRecorder struct {
 	http.ResponseWriter
 	conn net.Conn
+	sock *wsSocket // nil: not plain TCP
 }
 
 func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err == nil {
 		h.conn = c
+		// The library writes through brw.Writer (net/http's writer on
+		// c, empty once the upgrade response is out); Reset keeps its
+		// buffer. It reads through brw.Reader, which it sets to read
+		// what net/http buffered and then the connection it is given.
+		if s := newWSSocket(c); s != nil && brw.Writer.Buffered() == 0 {
+			brw.Writer.Reset(s)
+			s.br = brw.Reader
+			h.sock = s
+			return s, brw, nil // the library reads through s.Read
+		}
 	}
 	return c, brw, err
 }
@@ -190,11 +203,15 @@ var errTextFrame = errors.New("websocket: text message received; MQTT is carried
 // underlying (hijacked) connection instead, where an expired read deadline
 // only fails the read, as on TCP; the same deadlines bound the close
 // handshake. Operations use a context without deadline, so the library
-// allocates no timer per message.
+// allocates no timer per message. Over plain TCP the library reads and
+// writes through a wsSocket (wssocket.go): writes other than the writer
+// goroutine's never wait (inline writes, writenow.go), and reads are raw
+// non-blocking calls.
 type wsConn struct {
-	ws  *websocket.Conn
-	raw net.Conn // the hijacked TCP or TLS connection
-	r   io.Reader
+	ws   *websocket.Conn
+	raw  net.Conn  // the hijacked TCP or TLS connection
+	sock *wsSocket // the library writes through it; nil: no inline writes
+	r    io.Reader
 
 	mu      sync.Mutex // guards the fields below and deadline changes
 	closing bool       // Close has started: deadlines no longer change
@@ -203,8 +220,8 @@ type wsConn struct {
 	rd, wd  time.Time // deadlines set by the broker
 }
 
-func newWSConn(ws *websocket.Conn, raw net.Conn) *wsConn {
-	return &wsConn{ws: ws, raw: raw, code: websocket.StatusNormalClosure}
+func newWSConn(ws *websocket.Conn, raw net.Conn, sock *wsSocket) *wsConn {
+	return &wsConn{ws: ws, raw: raw, sock: sock, code: websocket.StatusNormalClosure}
 }
 
 // Read reads from the current binary message, moving on to the next one
@@ -257,12 +274,83 @@ func (c *wsConn) waitMessage() error {
 	return nil
 }
 
-// Write sends p as one binary message.
+// wsLinger is how long a WebSocket reader that has handled packets waits
+// for the next message on its own goroutine (messageSoon) before its
+// connection waits on a new goroutine, whose stack has not grown (conn.go:
+// freshReader). At a steady rate of more than 1/wsLinger messages a
+// second, every message would otherwise start a goroutine and grow its
+// stack again before the packet can be routed: time on each message's
+// path. It is the parked TCP reader's linger (park.go).
+const wsLinger = parkLinger
+
+// messageSoon reports whether the next message begins within wsLinger
+// (or the current one has bytes left), without reading it; false also
+// when the broker's read deadline passes first, or the transport cannot
+// wait without reading (TLS).
+func (c *wsConn) messageSoon() bool {
+	if c.r != nil {
+		if _, err := c.r.Read(nil); err != io.EOF {
+			return true
+		}
+		c.r = nil
+	}
+	s := c.sock
+	if s == nil {
+		return false
+	}
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return false
+	}
+	c.raw.SetReadDeadline(earliest(c.rd, time.Now().Add(wsLinger)))
+	c.mu.Unlock()
+	ok := s.readable()
+	c.mu.Lock()
+	if !c.closing {
+		c.raw.SetReadDeadline(c.rd)
+	}
+	c.mu.Unlock()
+	return ok
+}
+
+// Write sends p as one binary message. It is called by the connection's
+// writer goroutine only, and returns once the message and everything
+// written before it are on the socket.
 func (c *wsConn) Write(p []byte) (int, error) {
-	if err := c.ws.Write(context.Background(), websocket.MessageBinary, p); err != nil {
+	if c.sock == nil {
+		if err := c.ws.Write(context.Background(), websocket.MessageBinary, p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	c.sock.beginWrite()
+	err := c.ws.Write(context.Background(), websocket.MessageBinary, p)
+	if ferr := c.sock.flushRest(); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// canWriteNow reports whether a message written now with writeNow goes
+// straight to the socket (writenow.go): plain TCP, nothing left over from
+// an earlier write, no write failed.
+func (c *wsConn) canWriteNow() bool {
+	return c.sock != nil && c.sock.idle()
+}
+
+// writeNow sends p as one binary message without waiting for the socket:
+// what the socket does not take at once is written by a goroutine started
+// for it, before any later message. The caller holds the connection's
+// writer claim. A failed write closes the socket, as the writer goroutine
+// would close the connection: its reader then ends it.
+func (c *wsConn) writeNow(p []byte) {
+	if err := c.ws.Write(context.Background(), websocket.MessageBinary, p); err != nil {
+		c.raw.Close()
+	}
 }
 
 // Close runs the WebSocket close handshake, bounded by wsCloseTimeout,

@@ -2,11 +2,15 @@ package broker
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,4 +170,124 @@ func (c *wsBenchConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// BenchmarkWSConn measures what one MQTT packet costs on the broker's side
+// of a WebSocket (wsConn over coder/websocket, plain TCP on loopback), one
+// packet per message, against a raw-socket peer:
+//
+//   - write/writer: wsConn.Write, as the writer goroutine writes a batch
+//     of one packet (the library's locks, its frame header, one write(2));
+//   - write/inline: wsConn.writeNow, as a publishing goroutine writes to
+//     an idle connection (writenow.go: the same through wsSocket's
+//     non-blocking write);
+//   - read: wsConn.Read of a 75-byte PUBLISH in its own masked binary
+//     frame, then the empty read that tells the message has ended (the
+//     broker's reader does both per packet); the peer writes frames
+//     continuously, so many arrive per read(2).
+//
+// The peer's side (a goroutine that discards or writes in bulk) is in
+// ns/op too; allocs/op is the whole process.
+func BenchmarkWSConn(b *testing.B) {
+	pkt, _ := (&codec.Publish{Topic: "bench/ws", Payload: make([]byte, 64)}).Append(nil, codec.V311)
+	b.Run("write/writer", func(b *testing.B) {
+		c, peer := wsBenchPair(b)
+		go io.Copy(io.Discard, peer)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Write(pkt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("write/inline", func(b *testing.B) {
+		c, peer := wsBenchPair(b)
+		if c.sock == nil {
+			b.Skip("no inline writes on this system")
+		}
+		go io.Copy(io.Discard, peer)
+		b.ReportAllocs()
+		for b.Loop() {
+			for !c.canWriteNow() { // the peer lags: as mayWriteNow, wait for the rest to go
+				c.sock.beginWrite()
+				c.sock.flushRest()
+			}
+			c.writeNow(pkt)
+		}
+	})
+	b.Run("read", func(b *testing.B) {
+		c, peer := wsBenchPair(b)
+		frame := append([]byte{0x82, 0x80 | byte(len(pkt)), 0, 0, 0, 0}, pkt...) // mask key 0
+		chunk := bytes.Repeat(frame, 64)
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := peer.Write(chunk); err != nil {
+					return
+				}
+			}
+		}()
+		buf := make([]byte, len(pkt))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				b.Fatal(err)
+			}
+			if err := c.waitMessage(); err != nil { // the message has ended: move on
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// wsBenchPair returns the broker's side of a WebSocket, accepted by the
+// same code as WebSocketHandler's, and the raw socket of its peer after
+// the handshake.
+func wsBenchPair(b *testing.B) (*wsConn, net.Conn) {
+	got := make(chan *wsConn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hw := &hijackRecorder{ResponseWriter: w}
+		ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}})
+		if err != nil {
+			b.Error(err)
+			close(got)
+			return
+		}
+		ws.SetReadLimit(-1)
+		got <- newWSConn(ws, hw.conn, hw.sock)
+	}))
+	b.Cleanup(srv.Close)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"
+	if _, err := io.WriteString(nc, req); err != nil {
+		b.Fatal(err)
+	}
+	var resp []byte
+	for !strings.HasSuffix(string(resp), "\r\n\r\n") {
+		var ch [1]byte
+		if _, err := nc.Read(ch[:]); err != nil {
+			b.Fatalf("handshake: %v (%q)", err, resp)
+		}
+		resp = append(resp, ch[0])
+	}
+	c := <-got
+	if c == nil {
+		b.FailNow()
+	}
+	b.Cleanup(func() {
+		nc.Close()
+		c.raw.Close()
+	})
+	return c, nc
 }

@@ -26,13 +26,14 @@ import (
 // into one write. An inline write per packet would cost one system call
 // per packet, where a busy writer goroutine spends one on dozens.
 //
-// Only for plain TCP on Linux (a net.Conn that is a syscall.Conn): TLS
-// must encrypt through its own locked writer, and a WebSocket frame go
-// through coder/websocket's, neither of which can give up without
-// blocking. (Writing a WebSocket frame inline when it is small and the
-// socket's send queue is empty (SIOCOUTQ), so that the kernel takes it at
-// once, was tried and measured: no gain at the median in
-// BenchmarkLatency/websocket, a worse 99th percentile; not kept.)
+// Only for plain TCP on Linux: a net.Conn that is a syscall.Conn, or a
+// WebSocket over one. A WebSocket frame goes through coder/websocket's
+// writer, which cannot give up without blocking; so under the library sits
+// a wsSocket (wssocket.go) whose writes, other than the writer
+// goroutine's, never wait: what the kernel does not take at once is kept
+// and written by a goroutine of its own before anything later. TLS (MQTT
+// over TLS, secure WebSocket) must encrypt through its own locked writer
+// and is never written inline.
 //
 // The caller may hold a session's lock: an inline write never waits, so
 // nothing waits on the network holding a lock (doc.go).
@@ -78,6 +79,9 @@ func (c *conn) mayWriteNow() bool {
 		// A parked connection's socket: plain TCP is written with a pooled
 		// writer (writeNow), so that an idle connection holds none.
 		return c.pk.plain && inlineWrites
+	}
+	if ws, ok := c.nc.(*wsConn); ok {
+		return ws.canWriteNow()
 	}
 	if c.inline == nil {
 		c.inline = newInlineWriter(c)
@@ -135,15 +139,21 @@ func (c *conn) writeNow(it *outItem) bool {
 	bp := c.srv.writeBufs.Get().(*[]byte)
 	buf := c.encode((*bp)[:0], it)
 	*it = outItem{}
-	w := c.inline
-	if c.pk != nil {
-		w = c.srv.inlines.Get().(*inlineWriter)
-		w.rc = c.pk.rc
-	}
-	n := w.write(buf)
-	if c.pk != nil {
-		w.rc = nil
-		c.srv.inlines.Put(w)
+	var n int
+	if ws, ok := c.nc.(*wsConn); ok {
+		ws.writeNow(buf) // all of it: the socket's own goroutine takes any rest (wssocket.go)
+		n = len(buf)
+	} else {
+		w := c.inline
+		if c.pk != nil {
+			w = c.srv.inlines.Get().(*inlineWriter)
+			w.rc = c.pk.rc
+		}
+		n = w.write(buf)
+		if c.pk != nil {
+			w.rc = nil
+			c.srv.inlines.Put(w)
+		}
 	}
 	c.inlined = true
 	c.flushOut() // the counts of this packet, as the writer does per batch (metrics.go)
