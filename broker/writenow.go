@@ -135,10 +135,18 @@ func (w *inlineWriter) write(b []byte) int {
 // reports whether it is done and the writer idle again; if not, the
 // caller starts the writer goroutine, which still holds the claim and
 // writes what is left (rest) first, then whatever was queued meanwhile.
-func (c *conn) writeNow(it *outItem) bool {
+//
+// A panic while encoding ends this connection, not the caller's (the
+// caller is often another client's reader, or a goroutine that recovers
+// nothing): writeNow then reports done, the connection closing.
+func (c *conn) writeNow(it *outItem) (done bool) {
 	bp := c.srv.writeBufs.Get().(*[]byte)
-	buf := c.encode((*bp)[:0], it)
+	buf, ok := c.encodeSafely((*bp)[:0], it)
 	*it = outItem{}
+	if !ok {
+		c.putBuf(bp)
+		return true
+	}
 	var n int
 	if ws, ok := c.nc.(*wsConn); ok {
 		ws.writeNow(buf) // all of it: the socket's own goroutine takes any rest (wssocket.go)
@@ -172,4 +180,16 @@ func (c *conn) writeNow(it *outItem) bool {
 	c.writing = false
 	c.idleSince = monotime()
 	return true
+}
+
+// encodeSafely is encode for an inline write: a panic is recovered and
+// ends the connection (writerPanicked), and ok is false.
+func (c *conn) encodeSafely(b []byte, it *outItem) (_ []byte, ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.writerPanicked(p)
+			ok = false
+		}
+	}()
+	return c.encode(b, it), true
 }

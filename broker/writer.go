@@ -166,18 +166,7 @@ func (c *conn) drain() {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			// No panic escapes a connection's goroutines: close only this
-			// connection; its reader then finishes it.
-			c.log.Error("panic in connection writer; closing it", "panic", p, "stack", string(debug.Stack()))
-			c.outMu.Lock()
-			gone := c.writerGone
-			c.writerGone = true
-			c.outMu.Unlock()
-			c.ending() // a parked reader resumes and finishes the connection
-			c.nc.Close()
-			if !gone {
-				c.writerFinished()
-			}
+			c.writerPanicked(p)
 		}
 		*bp = buf
 		c.putBuf(bp)
@@ -381,4 +370,21 @@ func (c *conn) fits(d *delivery) bool {
 	p := c.publishPacket(d, 1, false, time.Now())
 	n, err := p.Size(c.version)
 	return err == nil && n <= c.maxSize
+}
+
+// writerPanicked ends the connection whose writer (the writer goroutine,
+// or a goroutine writing inline for it) panicked with p, by the caller's
+// recover: no panic escapes, and only this connection is closed; its
+// reader then finishes it. The caller holds the writer claim.
+func (c *conn) writerPanicked(p any) {
+	c.log.Error("panic in connection writer; closing it", "panic", p, "stack", string(debug.Stack()))
+	c.outMu.Lock()
+	gone := c.writerGone
+	c.writerGone = true
+	c.outMu.Unlock()
+	c.ending() // a parked reader resumes and finishes the connection
+	c.nc.Close()
+	if !gone {
+		c.writerFinished()
+	}
 }
