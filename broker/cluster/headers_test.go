@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"errors"
+	"maps"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -106,5 +108,19 @@ func TestEchoDropped(t *testing.T) {
 	n.receive(&nats.Msg{Subject: "tern.m.a"})
 	if e, d, b := n.stats.Echoes.Load(), n.stats.Duplicates.Load(), n.stats.Bad.Load(); e != 1 || d != 1 || b != 1 {
 		t.Errorf("echoes %d, duplicates %d, bad %d; want 1, 1, 1", e, d, b)
+	}
+}
+
+// TestPruneSeen: the dedup window of an origin not heard from for
+// windowIdle is dropped (node ids change at every start), the others
+// stay.
+func TestPruneSeen(t *testing.T) {
+	n := &Node{seen: map[string]*window{
+		"gone-1a2b3c4d":  {last: now.Add(-windowIdle - time.Second)},
+		"alive-5e6f7a8b": {last: now.Add(-time.Second)},
+	}}
+	n.pruneSeen(now)
+	if _, ok := n.seen["gone-1a2b3c4d"]; ok || len(n.seen) != 1 {
+		t.Errorf("windows after pruning: %v", slices.Collect(maps.Keys(n.seen)))
 	}
 }

@@ -332,20 +332,47 @@ func (n *Node) Published(m *broker.Message) {
 
 // dispatch routes the received messages, one at a time in the order NATS
 // delivered them, until Close.
+//
+// Every pruneEvery it drops the dedup windows of origins that sent
+// nothing for windowIdle: a node's id changes at every start, so without
+// that each restart of any node would leave an 8 KiB window behind here
+// for good.
 func (n *Node) dispatch() {
 	defer close(n.stopped)
+	prune := time.NewTicker(pruneEvery)
+	defer prune.Stop()
 	for {
 		select {
 		case msg := <-n.in:
 			n.receive(msg)
+		case now := <-prune.C:
+			n.pruneSeen(now)
 		case <-n.stop:
 			return
 		}
 	}
 }
 
+// pruneEvery and windowIdle: see dispatch. A copy of a message arrives
+// within seconds of the first, or not at all; ten minutes is far beyond.
+const (
+	pruneEvery = time.Minute
+	windowIdle = 10 * time.Minute
+)
+
+// pruneSeen drops the windows of the origins not heard from since
+// now-windowIdle.
+func (n *Node) pruneSeen(now time.Time) {
+	for origin, w := range n.seen {
+		if now.Sub(w.last) > windowIdle {
+			delete(n.seen, origin)
+		}
+	}
+}
+
 func (n *Node) receive(msg *nats.Msg) {
-	m, origin, seq, err := decode(msg, time.Now())
+	now := time.Now()
+	m, origin, seq, err := decode(msg, now)
 	switch {
 	case err != nil:
 		n.stats.Bad.Add(1)
@@ -360,6 +387,7 @@ func (n *Node) receive(msg *nats.Msg) {
 		w = new(window)
 		n.seen[origin] = w
 	}
+	w.last = now
 	if !w.fresh(seq) {
 		n.stats.Duplicates.Add(1)
 		return
@@ -417,6 +445,7 @@ func (n *Node) shutdownServer() {
 // window remembers which of an origin's sequence numbers were seen: all
 // up to top-size, and those above by bit.
 type window struct {
+	last time.Time // when the origin last sent (pruneSeen)
 	top  uint64
 	bits [windowSize / 64]uint64
 }
