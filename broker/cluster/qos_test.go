@@ -34,12 +34,12 @@ func waitStreams(t testing.TB, ms []member) {
 	t.Logf("streams ready on all %d nodes %v later", len(ms), time.Since(start))
 }
 
-// consumers returns the number of consumers of TERN_QOS.
-func (m member) consumers(t testing.TB) int {
+// consumers returns the number of consumers of the stream.
+func (m member) consumers(t testing.TB, stream string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(testkit.Context(t), callTimeout)
 	defer cancel()
-	s, err := m.node.JetStream().Stream(ctx, StreamQoS)
+	s, err := m.node.JetStream().Stream(ctx, stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestThreeNodesQoS12(t *testing.T) {
 	if s1.Stored.Load() != 4 || s3.Received.Load() != 4 || s1.Received.Load() != 0 {
 		t.Errorf("node 1 stored %d and received %d, node 3 received %d; want 4, 0, 4", s1.Stored.Load(), s1.Received.Load(), s3.Received.Load())
 	}
-	if c := n1.consumers(t); c != 3 {
+	if c := n1.consumers(t, StreamQoS); c != 3 {
 		t.Errorf("%s has %d consumers, want 3 (one per node)", StreamQoS, c)
 	}
 }
@@ -159,7 +159,7 @@ func TestOneConsumerPerNode(t *testing.T) {
 		}
 	}
 	for _, m := range ms {
-		if c := m.consumers(t); c != 3 {
+		if c := m.consumers(t, StreamQoS); c != 3 {
 			t.Fatalf("%s has %d consumers with %d sessions, want 3", StreamQoS, c, len(peers))
 		}
 	}
@@ -171,7 +171,7 @@ func TestOneConsumerPerNode(t *testing.T) {
 	for _, p := range peers {
 		p.ExpectIdle(t)
 	}
-	if c := ms[2].consumers(t); c != 3 {
+	if c := ms[2].consumers(t, StreamQoS); c != 3 {
 		t.Errorf("%s has %d consumers after delivery, want 3", StreamQoS, c)
 	}
 

@@ -66,22 +66,6 @@ func synced(t testing.TB, ms []member, stream string) {
 	}
 }
 
-// retainedConsumers returns the number of consumers of TERN_RETAINED.
-func (m member) retainedConsumers(t testing.TB) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(testkit.Context(t), callTimeout)
-	defer cancel()
-	s, err := m.node.JetStream().Stream(ctx, StreamRetained)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Consumers
-}
-
 // TestRetainedAcrossNodes sets retained messages on nodes 2 and 1 and
 // reads them from new subscriptions on every node, following the retained
 // rules; an empty retained message on node 1 clears the topic everywhere.
@@ -160,6 +144,6 @@ func TestRetainedAcrossNodes(t *testing.T) {
 	}
 	// The reads' ordered consumers are gone: one consumer per node is left.
 	eventually(t, "3 consumers on "+StreamQoS+" and none on "+StreamRetained, func() bool {
-		return n1.consumers(t) == 3 && n1.retainedConsumers(t) == 0
+		return n1.consumers(t, StreamQoS) == 3 && n1.consumers(t, StreamRetained) == 0
 	})
 }
