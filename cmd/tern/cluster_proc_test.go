@@ -197,6 +197,10 @@ func TestClusterProcesses(t *testing.T) {
 	}
 	will := newWillWatch(t, n2, n1)
 	load := newQoSLoad(t, n1, n3)
+	// The kill must hit the replicated state QoS 1 depends on, not a
+	// follower only: the leaders of TERN_QOS and of its consumers move
+	// to node 2 first.
+	leadersTo(t, n1, "TERN_QOS", n2.name)
 
 	var killed time.Time
 	load.run(t, func() {
@@ -227,6 +231,84 @@ func TestClusterProcesses(t *testing.T) {
 			t.Errorf("%s exited with %d after SIGTERM:\n%s", c.name, code, c.logs)
 		}
 	}
+}
+
+// leadersTo moves the leader of stream, and of each of its consumers, to
+// the server named to, asking the leader to step down in its favour
+// ($JS.API.*.LEADER.STEPDOWN with a preferred placement) through via's
+// NATS client port until the stream's info names it.
+func leadersTo(t *testing.T, via *clusterNode, stream, to string) {
+	t.Helper()
+	nc, err := nats.Connect("nats://127.0.0.1:"+strconv.Itoa(via.clientPort), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := []byte(`{"placement":{"preferred":"` + to + `"}}`)
+	move := func(what, subject string, leader func(context.Context) (string, error)) {
+		deadline := time.Now().Add(clusterJoin)
+		for {
+			call, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			l, err := leader(call)
+			if err == nil && l == to {
+				cancel()
+				return
+			}
+			if err == nil {
+				_, err = nc.RequestWithContext(call, subject, req)
+			}
+			for err == nil && call.Err() == nil { // the new leader is elected after the answer
+				if l, err := leader(call); err == nil && l != "" {
+					break
+				}
+				select {
+				case <-time.After(20 * time.Millisecond): // a poll: JetStream has no leader event here
+				case <-call.Done():
+				}
+			}
+			cancel()
+			if time.Now().After(deadline) {
+				t.Fatalf("the leader of %s is not %s within %v (last: %v)", what, to, clusterJoin, err)
+			}
+		}
+	}
+	str, err := js.Stream(t.Context(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	move(stream, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, func(ctx context.Context) (string, error) {
+		info, err := str.Info(ctx)
+		if err != nil || info.Cluster == nil {
+			return "", err
+		}
+		return info.Cluster.Leader, nil
+	})
+	names := str.ConsumerNames(t.Context())
+	var consumers []string
+	for c := range names.Name() {
+		consumers = append(consumers, c)
+	}
+	if err := names.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range consumers {
+		move(stream+"/"+c, "$JS.API.CONSUMER.LEADER.STEPDOWN."+stream+"."+c, func(ctx context.Context) (string, error) {
+			cons, err := str.Consumer(ctx, c)
+			if err != nil {
+				return "", err
+			}
+			info, err := cons.Info(ctx)
+			if err != nil || info.Cluster == nil {
+				return "", err
+			}
+			return info.Cluster.Leader, nil
+		})
+	}
+	t.Logf("the leaders of %s and its %d consumers are on %s", stream, len(consumers), to)
 }
 
 // qosBound bounds the QoS 1 stream across the kill: a new election of the
