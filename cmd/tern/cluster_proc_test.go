@@ -223,8 +223,9 @@ func TestClusterProcesses(t *testing.T) {
 		n2.kill() // kill -9 by PID, in the middle of the stream
 		killed = time.Now()
 	})
-	t.Logf("QoS 1: %d messages acknowledged and received, %d refused with 0x97 and retried, %d duplicates; the stream took %v, %v after the kill",
-		load.n, load.refused, load.duplicates(), load.took, time.Since(killed))
+	dups, dupNums := load.duplicates()
+	t.Logf("QoS 1: %d messages acknowledged and received, %d refused with 0x97 and retried, %d duplicates %v; the stream took %v, %v after the kill",
+		load.n, load.refused, dups, dupNums, load.took, time.Since(killed))
 	will.expect(t, killed)
 	for _, r := range routes {
 		r.carry(t, "after", n)
@@ -514,13 +515,20 @@ func (l *qosLoad) fail(t *testing.T, acked, delivered, inflight int) {
 		qosBound, acked, l.n, inflight, l.refused, delivered, len(lost), lost[:min(len(lost), 20)])
 }
 
-// duplicates counts the copies received beyond the first.
-func (l *qosLoad) duplicates() int {
+// duplicates counts the copies received beyond the first, and lists the
+// numbers received more than once (at most 50).
+func (l *qosLoad) duplicates() (int, []int) {
 	d := 0
-	for _, c := range l.received {
-		d += max(c-1, 0)
+	var nums []int
+	for i, c := range l.received {
+		if c > 1 {
+			d += c - 1
+			if len(nums) < 50 {
+				nums = append(nums, i)
+			}
+		}
 	}
-	return d
+	return d, nums
 }
 
 // willWatch is a client with a will connected to the node that will be
