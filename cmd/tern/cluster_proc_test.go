@@ -149,11 +149,8 @@ func (r *route) probe(t *testing.T) {
 
 // carry publishes n messages on the publisher's node and checks that the
 // subscriber gets each, in order, skipping late probes. At QoS 0 nothing
-// is lost on an unloaded loopback, so every message is expected.
-//
-// For QoS 1 across a node's crash (once QoS 1 crosses nodes through the
-// replicated stream): publish at r.qos, kill a node while publishing, and
-// check that every acknowledged message arrives.
+// is lost on an unloaded loopback, so every message is expected. (QoS 1
+// across a node's crash is qosLoad's, with a window and retries.)
 func (r *route) carry(t *testing.T, tag string, n int) {
 	t.Helper()
 	topic := r.prefix + "/" + tag
@@ -390,7 +387,7 @@ func newQoSLoad(t *testing.T, from, to *clusterNode) *qosLoad {
 	l.pub = testkit.Dial(t, from.addr, codec.V5)
 	ack := l.pub.Connect(t, &codec.Connect{ClientID: "load-pub", CleanStart: true})
 	if rm := int(ack.Properties.ReceiveMaximum); rm != 0 && rm < l.window {
-		l.window = rm // [MQTT-3.3.4-9]: no more than Receive Maximum in flight
+		l.window = rm // [MQTT-3.3.4-7]: no more than Receive Maximum in flight
 	}
 	// The QoS 1 interest of the subscriber's node reaches its consumer's
 	// filter after the SUBACK: probe until one arrives.
