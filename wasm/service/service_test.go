@@ -157,6 +157,10 @@ func TestOverlappingSubscriptions(t *testing.T) {
 		s.deliver("a/#", m)
 		s.deliver("a/b", &client.Message{Topic: "a/b"})
 		s.deliver("", &client.Message{Topic: "queued/for/the/session"})
+		// The loop may have flushed the first message at once and hold
+		// the rest for the interval; Close does not flush what is held.
+		// (CI: this test got 2 of the 3 messages.)
+		<-time.After(time.Second) // fake time (synctest), beyond any interval
 		synctest.Wait()
 		s.Close()
 		msgs := r.messages()
@@ -169,7 +173,13 @@ func TestOverlappingSubscriptions(t *testing.T) {
 				t.Errorf("message %d (%s) for sinks %b, want %b", i, msgs[i].Topic, msgs[i].Sinks, want)
 			}
 		}
-		if c := r.updates[0].Counts; c[1] != 1 || c[-1] != 1 || c[2] != 1 || c[-2] != 1 {
+		c := map[int]int{} // over the updates: the first may have come before the rest
+		for _, u := range r.updates {
+			for id, n := range u.Counts {
+				c[id] += int(n)
+			}
+		}
+		if c[1] != 1 || c[-1] != 1 || c[2] != 1 || c[-2] != 1 {
 			t.Errorf("counts %v", c)
 		}
 	})
