@@ -43,15 +43,10 @@ func benchIdleConn(b *testing.B, park bool) {
 	ts.mu.Lock()
 	ts.noPark = !park
 	ts.mu.Unlock()
-	var stack, heap, gor float64
+	var im idleMeter
 	conns := make([]net.Conn, n)
 	for b.Loop() {
-		b.StopTimer()
-		var m0, m1 runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&m0)
-		g0 := runtime.NumGoroutine()
-		b.StartTimer()
+		im.before(b)
 		for i := range conns {
 			conns[i] = idleDial(b, ts.Addr, fmt.Sprintf("idle-%d", i))
 		}
@@ -60,31 +55,63 @@ func benchIdleConn(b *testing.B, park bool) {
 		// parked connections park (bounded).
 		if park {
 			pollUntil(10*time.Second, func() bool { return ts.parkedCount() == n })
-			pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= g0+1 })
+			pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= im.g0+1 })
 		} else {
-			pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= g0+n })
+			pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= im.g0+n })
 		}
-		runtime.GC()
-		runtime.GC() // a second cycle shrinks stacks that the first one marked
-		runtime.ReadMemStats(&m1)
-		if f := os.Getenv("IDLEPROF"); f != "" {
-			w, _ := os.Create(f)
-			pprof.WriteHeapProfile(w)
-			w.Close()
-		}
-		stack += float64(int64(m1.StackInuse)-int64(m0.StackInuse)) / n
-		heap += float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / n
-		gor += float64(runtime.NumGoroutine()-g0) / n
-		for _, c := range conns {
-			c.Close()
-		}
-		pollUntil(10*time.Second, func() bool { return ts.connCount() == 0 })
-		b.StartTimer()
+		im.after(b, conns, ts.connCount)
 	}
+	im.report(b)
+}
+
+// idleMeter sums what idle connections cost over a benchmark's runs:
+// before each run it notes the memory and goroutines, after it adds what
+// the run's connections hold per connection, closes them and waits until
+// the server has let them go.
+type idleMeter struct {
+	stack, heap, gor float64
+	m0               runtime.MemStats
+	g0               int
+}
+
+// before starts a run (the timer runs while the caller connects).
+func (im *idleMeter) before(b *testing.B) {
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&im.m0)
+	im.g0 = runtime.NumGoroutine()
+	b.StartTimer()
+}
+
+// after measures the run's idle conns and closes them; connCount is the
+// server's count of connections. The timer is stopped.
+func (im *idleMeter) after(b *testing.B, conns []net.Conn, connCount func() int) {
+	var m1 runtime.MemStats
+	runtime.GC()
+	runtime.GC() // a second cycle shrinks stacks that the first one marked
+	runtime.ReadMemStats(&m1)
+	if f := os.Getenv("IDLEPROF"); f != "" {
+		w, _ := os.Create(f)
+		pprof.WriteHeapProfile(w)
+		w.Close()
+	}
+	n := float64(len(conns))
+	im.stack += float64(int64(m1.StackInuse)-int64(im.m0.StackInuse)) / n
+	im.heap += float64(int64(m1.HeapAlloc)-int64(im.m0.HeapAlloc)) / n
+	im.gor += float64(runtime.NumGoroutine()-im.g0) / n
+	for _, c := range conns {
+		c.Close()
+	}
+	pollUntil(10*time.Second, func() bool { return connCount() == 0 })
+	b.StartTimer()
+}
+
+// report reports the averages per connection.
+func (im *idleMeter) report(b *testing.B) {
 	runs := float64(b.N)
-	b.ReportMetric(stack/runs, "stack-B/conn")
-	b.ReportMetric(heap/runs, "heap-B/conn")
-	b.ReportMetric(gor/runs, "goroutines/conn")
+	b.ReportMetric(im.stack/runs, "stack-B/conn")
+	b.ReportMetric(im.heap/runs, "heap-B/conn")
+	b.ReportMetric(im.gor/runs, "goroutines/conn")
 }
 
 // idleDial connects a 3.1.1 client and reads its CONNACK, keeping nothing
@@ -129,36 +156,18 @@ func BenchmarkIdleWebSocketConn(b *testing.B) {
 	const n = 500
 	ts := startWSServer(b, &Options{Logger: slog.New(slog.DiscardHandler)}, WebSocketOptions{})
 	addr := strings.TrimPrefix(ts.HTTP.URL, "http://")
-	var stack, heap, gor float64
+	var im idleMeter
 	conns := make([]net.Conn, n)
 	for b.Loop() {
-		b.StopTimer()
-		var m0, m1 runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&m0)
-		g0 := runtime.NumGoroutine()
-		b.StartTimer()
+		im.before(b)
 		for i := range conns {
 			conns[i] = wsIdleDial(b, addr, fmt.Sprintf("ws-idle-%d", i))
 		}
 		b.StopTimer()
-		pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= g0+n })
-		runtime.GC()
-		runtime.GC()
-		runtime.ReadMemStats(&m1)
-		stack += float64(int64(m1.StackInuse)-int64(m0.StackInuse)) / n
-		heap += float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / n
-		gor += float64(runtime.NumGoroutine()-g0) / n
-		for _, c := range conns {
-			c.Close()
-		}
-		pollUntil(10*time.Second, func() bool { return ts.connCount() == 0 })
-		b.StartTimer()
+		pollUntil(time.Second, func() bool { return runtime.NumGoroutine() <= im.g0+n })
+		im.after(b, conns, ts.connCount)
 	}
-	runs := float64(b.N)
-	b.ReportMetric(stack/runs, "stack-B/conn")
-	b.ReportMetric(heap/runs, "heap-B/conn")
-	b.ReportMetric(gor/runs, "goroutines/conn")
+	im.report(b)
 }
 
 // wsIdleDial opens a WebSocket to /mqtt by hand on a raw socket, sends a
