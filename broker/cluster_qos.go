@@ -147,6 +147,20 @@ func (s *Server) routeClient(m *Message) (stored, refused bool, w *clusterWait) 
 	return stored, refused, w
 }
 
+// InjectDurable routes m, a QoS 1/2 message the cluster keeps until this
+// node took it (from a replicated stream), to this node's subscribers and
+// calls done as InjectRemoteDurable does. own says that m was published on
+// this node: with a ClusterDurable a client's QoS 1/2 message is not
+// routed on publication, it comes back here once the cluster holds it, and
+// is then routed as a local message (No Local by m.From, this node's
+// shared-subscription groups).
+//
+// TODO(seam): the own path is being built; it routes as a remote message
+// for now.
+func (s *Server) InjectDurable(m *Message, own bool, done func(error)) {
+	s.InjectRemoteDurable(m, done)
+}
+
 // InjectRemoteDurable is InjectRemote for a message the cluster keeps
 // until this node took it (a QoS 1/2 message from a replicated stream):
 // it routes m to this node's subscribers and calls done once every

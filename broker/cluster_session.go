@@ -43,11 +43,18 @@ type SessionCluster interface {
 	// called with the session's lock held: it must only take note.
 	SessionChanged(clientID string, rec store.SessionRecord)
 	// SessionQueued is called with each QoS 1 or 2 delivery queued for
-	// clientID's session while it is offline with an expiry interval, so
-	// that the cluster keeps it for a node that resumes the session after
-	// this node died. It is called with the session's lock held: it must
-	// not wait.
+	// clientID's session while it has an expiry interval, online or
+	// offline (and for each delivery a session adopted or took over
+	// holds), so that the cluster keeps it for a node that resumes the
+	// session after this node died. It is called with the session's lock
+	// held: it must not wait.
 	SessionQueued(clientID string, d HandoffDelivery)
+	// SessionAcked is called when a delivery that SessionQueued was given
+	// is settled on this node: its PUBACK or PUBCOMP came, or it was
+	// dropped (expired, queue full, refused by the client). The cluster
+	// may then forget it. It is called with the session's lock held: it
+	// must not wait.
+	SessionAcked(clientID string, seq uint64)
 	// SessionEnded is called when clientID's session ends on this node
 	// (expiry, Clean Start, a connection with expiry 0 closing, the admin
 	// API), not when it was handed to another node (HandOff).
@@ -82,6 +89,9 @@ type HandoffDelivery struct {
 	// Message is the message; nil for a released QoS 2 delivery, of which
 	// only the PUBREL is left.
 	Message *store.MessageRecord
+	// Origin is the cluster's id of the message (Message.Origin), empty
+	// for a message the cluster did not carry.
+	Origin string
 }
 
 // claimSession is takeSession for a CONNECT, followed in a cluster by
@@ -258,6 +268,21 @@ func (s *Server) HandOff(ctx context.Context, clientID string, discard bool) (*S
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// Adopt makes clientID's session, handed over in h by a cluster whose
+// node holding it died, an offline session of this node, as if its
+// connection had just closed here: its subscriptions join the topic tree,
+// its deliveries are queued with their sequence numbers (and given to
+// SessionQueued), and its will (h.Session.Will) is published after its
+// Will Delay Interval or at the session's expiry, whichever comes first,
+// unless a connection resumes the session before [MQTT-5:3.1.3-9]. A
+// session with expiry 0 ends at once (its will is published then). It
+// fails if this node already has a session for clientID.
+//
+// TODO(seam): being built.
+func (s *Server) Adopt(clientID string, h *SessionHandoff) error {
+	return errors.New("broker: Adopt is not built yet")
 }
 
 // handoff returns the state of an offline session for another node.

@@ -22,6 +22,11 @@ type Message struct {
 	// From is the client id of the publisher ("" for the broker itself),
 	// for the No Local option.
 	From string
+	// Origin is the cluster's id of a message it carried between nodes
+	// (for broker/cluster: the ingress node and its sequence number), set
+	// by the Cluster before InjectDurable; empty otherwise. The cluster
+	// uses it to recognise a message it already queued for a session.
+	Origin string
 
 	// willLife is a will's Message Expiry Interval, which runs from the
 	// will's publication, not from its CONNECT (5.0 section 3.1.3.2.4);

@@ -715,6 +715,11 @@ func (n *Node) SessionChanged(clientID string, rec store.SessionRecord) { n.reg.
 // SessionQueued implements broker.SessionCluster.
 func (n *Node) SessionQueued(clientID string, d broker.HandoffDelivery) { n.reg.queued(clientID, d) }
 
+// SessionAcked implements broker.SessionCluster.
+//
+// TODO(seam): purge settled deliveries from TERN_SESSQ.
+func (n *Node) SessionAcked(clientID string, seq uint64) {}
+
 // SessionEnded implements broker.SessionCluster.
 func (n *Node) SessionEnded(clientID string) { n.reg.ended(clientID) }
 
