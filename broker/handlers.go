@@ -170,7 +170,7 @@ func (c *conn) handleSubscribe(p *codec.Subscribe) {
 			// second time as a retained message [MQTT-3.3.1-6 of 3.1.1]
 			// (the SUBACK may be written inline, before this goroutine
 			// goes on).
-			if c.srv.retainedByCluster() {
+			if c.srv.retainedByCluster() && !isSysTopic(sub.Filter) { // $SYS stays on its node
 				fromCluster = append(fromCluster, clusterRetained{sub.Filter, o}) // read after the SUBACK, held before it
 				continue
 			}

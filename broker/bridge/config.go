@@ -245,3 +245,8 @@ func (t TLS) tlsConfig() (*tls.Config, error) {
 
 // stateTopic is where a bridge publishes its state.
 func stateTopic(name string) string { return "$SYS/broker/connection/" + name + "/state" }
+
+// StateTopic is the topic on which the bridge named name publishes its
+// state, retained, on the local broker: "1" connected, "0" not. $SYS
+// topics stay on their node of a cluster.
+func StateTopic(name string) string { return stateTopic(name) }

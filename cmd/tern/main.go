@@ -454,7 +454,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 		}
 		var stopBridges func()
 		if err == nil {
-			stopBridges, err = startBridges(cfg.Bridges, srv, log)
+			stopBridges, err = startBridges(cfg.Bridges, srv, node, log)
 		}
 		if err == nil {
 			d := serveAll(ctx, cfg, log, srv, closeStore, tlsCfg, files, sec, mqttLn, mqttsLn, httpLn)
