@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ternmq/tern/broker"
+	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit"
 )
 
@@ -151,4 +153,21 @@ func TestLeaseOneHolder(t *testing.T) {
 	if h.most != 1 {
 		t.Errorf("%d nodes ran it at once, want 1", h.most)
 	}
+}
+
+// TestSysRetainedStaysOnNode: a retained $SYS message (a bridge's state)
+// is this node's: a subscriber on the node gets it, one on another node
+// does not (JetStream keeps no $SYS message), and nothing else changes.
+func TestSysRetainedStaysOnNode(t *testing.T) {
+	ms := startCluster(t, 2)
+	const topic = "$SYS/broker/connection/x/state"
+	if err := ms[0].b.Server.Publish(&broker.Message{Topic: topic, Payload: []byte("1"), QoS: 1, Retain: true}); err != nil {
+		t.Fatal(err)
+	}
+	here := dial(t, ms[0], codec.V5, "here")
+	here.Subscribe(t, 1, "$SYS/broker/connection/+/state")
+	here.Ack(t, here.ExpectPublish(t, `q1 dup=0 retain=1 `+topic+` "1"`))
+	there := dial(t, ms[1], codec.V5, "there")
+	there.Subscribe(t, 1, topic)
+	there.ExpectIdle(t)
 }
