@@ -169,7 +169,10 @@ func (n *Node) leaseBucket(ctx context.Context) (jetstream.KeyValue, error) {
 	pause := time.NewTimer(0)
 	defer pause.Stop()
 	for {
-		call, cancel := context.WithTimeout(ctx, 4*time.Second)
+		// A request about an R3 stream whose Raft group has no leader yet
+		// gets no answer: short calls, asked again, find the bucket soon
+		// after another node made it.
+		call, cancel := context.WithTimeout(ctx, time.Second)
 		kv, err := ensureKV(call, js, cfg)
 		cancel()
 		if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
@@ -204,6 +207,7 @@ type leaseRun struct {
 // watch follows the key until ctx ends: it logs who holds the lease and
 // wakes RunOwned when the key goes.
 func (l *leaseRun) watch(ctx context.Context) {
+	l.log.Debug("cluster: watch the lease")
 	w, err := l.kv.Watch(ctx, l.key)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -221,6 +225,7 @@ func (l *leaseRun) watch(ctx context.Context) {
 		case e = <-w.Updates():
 		}
 		if e == nil {
+			l.log.Debug("cluster: watching the lease")
 			continue // the initial values are in
 		}
 		holder := ""

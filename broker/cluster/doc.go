@@ -63,6 +63,16 @@
 // queued while offline is in TERN_SESSQ, but what a connected client had
 // in flight lives only in the node's memory or its local store.
 //
+// Leases (bridgelease.go): Node.RunOwned runs a function on one node of
+// the cluster at a time, the holder of a key in the KV bucket
+// tern_leases; cmd/tern runs each bridge under the lease bridge.<name>,
+// so that one node, not all, connects to the remote broker. The holder
+// renews its key every 2 s by compare-and-swap; the key expires 6 s after
+// its last write, and the holder stops on its own 4 s after its last
+// renewal that succeeded (at once when a renewal is refused), so a node
+// that lost the lease has stopped before another can take it. An orderly
+// stop deletes the key and another node, watching it, takes over at once.
+//
 // # Lock order
 //
 // Node.mu guards the subject counts; it is taken with no broker lock held

@@ -78,13 +78,16 @@ func TestClusterBridgeOneOwner(t *testing.T) {
 		t.Fatalf("mosquitto saw %d bridge connections (%d at once), want 1", total, most)
 	}
 
-	// mosquitto out of reach: three QoS 1 messages wait in the bridge's
-	// local session on the owner, sent to the bridge, unacknowledged.
+	// mosquitto out of reach (once the bridge has settled "one": it would
+	// rightly come again otherwise): three QoS 1 messages wait in the
+	// bridge's local session on the owner, sent to the bridge,
+	// unacknowledged.
+	const local = "local.tern.up" // the bridge's local client id: the same on every node
+	ds[first].settled(t, local)
 	px.cut()
 	for i := range 3 {
 		pub.Publish(t, 1, "fw/q", strconv.Itoa(i))
 	}
-	const local = "local.tern.up" // the bridge's local client id: the same on every node
 	testkit.WaitFor(t, testkit.Became(t, func() bool {
 		s, ok := ds[first].session(local)
 		return ok && s.Inflight+s.Queued == 3
@@ -110,10 +113,7 @@ func TestClusterBridgeOneOwner(t *testing.T) {
 	// Once the bridge has its PUBACKs (else the third node forwards the
 	// messages again: at least once), the second owner stops altogether
 	// and the third node takes over.
-	testkit.WaitFor(t, testkit.Became(t, func() bool {
-		s, ok := ds[second].session(local)
-		return ok && s.Inflight+s.Queued == 0
-	}), "the bridge to settle the 3 messages")
+	ds[second].settled(t, local)
 	ds[second].stop(t)
 	third := owner(func(o int) bool { return o != first && o != second })
 	ds[third].waitState(t, "1")
@@ -249,6 +249,16 @@ func (c *clusterDaemon) expectNoState(t *testing.T) {
 	defer p.Close()
 	p.Subscribe(t, 1, bridge.StateTopic("up"))
 	p.ExpectIdle(t)
+}
+
+// settled waits until session id on this node has nothing in flight or
+// queued.
+func (c *clusterDaemon) settled(t *testing.T, id string) {
+	t.Helper()
+	testkit.WaitFor(t, testkit.Became(t, func() bool {
+		s, ok := c.session(id)
+		return ok && s.Inflight+s.Queued == 0
+	}), "session "+id+" to settle")
 }
 
 // session returns the session id on this node.
