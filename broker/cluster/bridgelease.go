@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,7 +78,9 @@ func (n *Node) RunOwned(ctx context.Context, name string, run func(context.Conte
 	if err != nil || kv == nil {
 		return err
 	}
-	l := &leaseRun{n: n, kv: kv, name: name, key: LeaseKey(name), run: run,
+	var token [4]byte
+	rand.Read(token[:])
+	l := &leaseRun{n: n, kv: kv, name: name, key: LeaseKey(name), run: run, value: n.id + "#" + hex.EncodeToString(token[:]),
 		log: n.log.With("lease", name), wake: make(chan struct{}, 1)}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -127,7 +131,18 @@ func (n *Node) LeaseHolder(ctx context.Context, name string) (string, error) {
 	case err != nil:
 		return "", fmt.Errorf("cluster: lease %q: %w", name, err)
 	}
-	return string(e.Value()), nil
+	return holderID(e.Value()), nil
+}
+
+// holderID is the node id in the value of a lease: "<node id>#<token>",
+// the token drawn by each RunOwned, so that two RunOwned of one name on
+// one node are told apart too.
+func holderID(v []byte) string {
+	s := string(v)
+	if i := strings.LastIndexByte(s, '#'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // LeaseKey returns the key of the lease name in tern_leases: name with
@@ -199,6 +214,7 @@ type leaseRun struct {
 	n         *Node
 	kv        jetstream.KeyValue
 	name, key string
+	value     string // "<node id>#<token>" (holderID)
 	run       func(context.Context)
 	log       *slog.Logger
 	wake      chan struct{} // the key was deleted or expired
@@ -232,8 +248,8 @@ func (l *leaseRun) watch(ctx context.Context) {
 		if e.Operation() == jetstream.KeyValuePut {
 			holder = string(e.Value())
 		}
-		if holder != last && holder != "" && holder != l.n.id {
-			l.log.Info("cluster: lease held by another node", "holder", holder)
+		if holder != last && holder != "" && holder != l.value {
+			l.log.Info("cluster: lease held by another node", "holder", holderID([]byte(holder)))
 		}
 		last = holder
 		if holder == "" {
@@ -245,19 +261,19 @@ func (l *leaseRun) watch(ctx context.Context) {
 	}
 }
 
-// acquire takes the lease if it is free, or if it still names this node
-// (a renewal that was written but whose answer was lost); at is when the
-// write that took it was sent.
+// acquire takes the lease if it is free, or if it still names this
+// RunOwned (a renewal that was written but whose answer was lost); at is
+// when the write that took it was sent.
 func (l *leaseRun) acquire(ctx context.Context) (rev uint64, at time.Time, err error) {
 	call, cancel := context.WithTimeout(ctx, ownHold)
 	defer cancel()
-	id := []byte(l.n.id)
+	id := []byte(l.value)
 	at = time.Now()
 	if rev, err = l.kv.Create(call, l.key, id); err == nil || !errors.Is(err, jetstream.ErrKeyExists) {
 		return rev, at, err
 	}
 	e, gerr := l.kv.Get(call, l.key)
-	if gerr != nil || string(e.Value()) != l.n.id {
+	if gerr != nil || string(e.Value()) != l.value {
 		return 0, at, err
 	}
 	at = time.Now()
@@ -319,7 +335,7 @@ func (l *leaseRun) renew(ctx context.Context, rev uint64, at time.Time) (uint64,
 	defer pause.Stop()
 	for {
 		sent := time.Now()
-		nrev, err := l.kv.Update(call, l.key, []byte(l.n.id), rev)
+		nrev, err := l.kv.Update(call, l.key, []byte(l.value), rev)
 		if err == nil {
 			return nrev, sent, nil
 		}

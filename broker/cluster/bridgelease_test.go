@@ -27,6 +27,14 @@ func TestLeaseKey(t *testing.T) {
 	}
 }
 
+func TestLeaseHolderID(t *testing.T) {
+	for v, id := range map[string]string{"n1-0a0b#1234abcd": "n1-0a0b", "a#b-01#ff": "a#b-01", "old": "old"} {
+		if got := holderID([]byte(v)); got != id {
+			t.Errorf("holderID(%q) = %q, want %q", v, got, id)
+		}
+	}
+}
+
 // holders records which nodes run a lease-held function, and when.
 type holders struct {
 	mu     sync.Mutex
