@@ -364,7 +364,13 @@ func refused(err error) bool {
 func (l *leaseRun) release(rev uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), ownRelease)
 	defer cancel()
-	if err := l.kv.Delete(ctx, l.key, jetstream.LastRevision(rev)); err != nil {
+	err := l.kv.Delete(ctx, l.key, jetstream.LastRevision(rev))
+	if refused(err) { // a renewal cut short by the stop may have been written
+		if e, gerr := l.kv.Get(ctx, l.key); gerr == nil && string(e.Value()) == l.value {
+			err = l.kv.Delete(ctx, l.key, jetstream.LastRevision(e.Revision()))
+		}
+	}
+	if err != nil {
 		l.log.Warn("cluster: lease not released; the others take it when it expires", "err", err)
 		return
 	}
