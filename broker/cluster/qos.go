@@ -275,12 +275,15 @@ func (d *durable) setupLoop() {
 
 // consumerName is the name of the node's durable consumer: its Config.Name,
 // so that a restarted node takes up where it left.
-func (d *durable) consumerName() string {
-	name := d.n.id
-	if i := strings.LastIndexByte(name, '-'); i > 0 {
-		name = name[:i]
+func (d *durable) consumerName() string { return consumerNameOf(d.n.id) }
+
+// consumerNameOf is the name of the durable consumer of the node with id
+// (Node.ID): "tern-node-" and its Config.Name.
+func consumerNameOf(id string) string {
+	if i := strings.LastIndexByte(id, '-'); i > 0 {
+		id = id[:i]
 	}
-	return "tern-node-" + name
+	return "tern-node-" + id
 }
 
 // setup makes (or finds) the streams and the node's consumer and starts

@@ -79,6 +79,7 @@ type RegistryStats struct {
 	HandOffs  atomic.Uint64 // sessions this node handed to another node
 	Conflicts atomic.Uint64 // compare-and-swap failures (another node raced)
 	Held      atomic.Uint64 // claims held back because the client id just moved
+	Adopted   atomic.Uint64 // sessions of dead nodes this node adopted
 }
 
 // registry is a node's part of the session registry.
@@ -491,7 +492,22 @@ func (r *registry) resume(ctx context.Context, clientID string, rec *record, epo
 		return nil // expired while its node was gone
 	}
 	h.Session.Will, h.Session.WillDelay, h.Session.Disconnected = nil, 0, 0
+	var last uint64
+	h.Deliveries, last = r.readQueued(ctx, clientID, epoch)
+	if last > 0 {
+		if err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(queueSubject(clientID)), jetstream.WithPurgeSequence(last+1)); err != nil {
+			r.log.Warn("cluster: purging a session's handed-over deliveries", "client", clientID, "err", err)
+		}
+	}
+	return h
+}
+
+// readQueued reads the deliveries of clientID's session that its owner at
+// epoch put in TERN_SESSQ (those of other epochs are stale), the last copy
+// of each, in order, and returns them with the last sequence read.
+func (r *registry) readQueued(ctx context.Context, clientID string, epoch uint64) ([]broker.HandoffDelivery, uint64) {
 	subj := queueSubject(clientID)
+	var ds []broker.HandoffDelivery
 	var last uint64
 	for seq := uint64(1); ; {
 		m, err := r.sq.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
@@ -511,15 +527,9 @@ func (r *registry) resume(ctx context.Context, clientID string, rec *record, epo
 			r.log.Error("cluster: dropped a handed-over delivery", "client", clientID, "err", err)
 			continue
 		}
-		h.Deliveries = append(h.Deliveries, d)
+		ds = append(ds, d)
 	}
-	h.Deliveries = lastPerSeq(h.Deliveries)
-	if last > 0 {
-		if err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(last+1)); err != nil {
-			r.log.Warn("cluster: purging a session's handed-over deliveries", "client", clientID, "err", err)
-		}
-	}
-	return h
+	return lastPerSeq(ds), last
 }
 
 // lastPerSeq sorts ds by sequence number and keeps the last one of each:
