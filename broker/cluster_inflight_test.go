@@ -37,6 +37,9 @@ type fakeNode struct {
 	acked   map[string][]uint64
 	changed map[string]store.SessionRecord
 	ended   []string
+	// handoffs are returned by ClaimSession, once, as if another node had
+	// handed the session over.
+	handoffs map[string]*SessionHandoff
 }
 
 type heldPublish struct {
@@ -93,8 +96,12 @@ func (f *fakeNode) heldCount() int {
 	return len(f.held)
 }
 
-func (f *fakeNode) ClaimSession(context.Context, string, bool, bool) (*SessionHandoff, error) {
-	return nil, nil
+func (f *fakeNode) ClaimSession(_ context.Context, clientID string, _, _ bool) (*SessionHandoff, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := f.handoffs[clientID]
+	delete(f.handoffs, clientID)
+	return h, nil
 }
 
 func (f *fakeNode) SessionChanged(clientID string, rec store.SessionRecord) {
@@ -442,4 +449,46 @@ func TestAdoptDurable(t *testing.T) {
 	// The inbound QoS 2 id 7 is still held: its PUBREL is answered.
 	c.Send(t, &codec.Pubrel{Ack: codec.Ack{PacketID: 7}})
 	c.ExpectDescribed(t, "PUBCOMP id=7 rc=0x00")
+}
+
+// TestClaimSpills: a session handed over by another node on CONNECT, and
+// a session resumed on its own node, give the cluster every delivery they
+// hold once the claim is settled, those sent before marked Sent, under
+// this node's ownership; a session with expiry 0 gives none.
+func TestClaimSpills(t *testing.T) {
+	f := newFakeNode(false)
+	srv := startNode(t, f, nil)
+	f.mu.Lock()
+	f.handoffs = map[string]*SessionHandoff{
+		"moved": {Session: store.SessionRecord{Version: codec.V5, Expiry: 60, Subs: []store.SubRecord{{Filter: "m/#", QoS: 1}}},
+			Deliveries: []HandoffDelivery{handoffMsg(3, true, "m/1", "one"), handoffMsg(4, false, "m/2", "two")}},
+		"brief": {Session: store.SessionRecord{Version: codec.V5, Expiry: 60},
+			Deliveries: []HandoffDelivery{handoffMsg(1, false, "b/1", "one")}},
+	}
+	f.mu.Unlock()
+	c, present := connect5(t, srv.Addr, "moved", 60, false)
+	if !present {
+		t.Fatal("CONNACK Session Present 0 for a session handed over")
+	}
+	got := f.queuedFor("moved")
+	if len(got) != 2 || got[0].Seq != 3 || !got[0].Sent || got[1].Seq != 4 || got[1].Sent || got[1].Origin != "n9:two" {
+		t.Fatalf("SessionQueued for moved: %+v, want seqs 3 (sent) and 4", got)
+	}
+	c.ExpectDescribed(t, `PUBLISH q1 dup=1 retain=0 id=4 m/1 "one"`, `PUBLISH q1 dup=0 retain=0 id=5 m/2 "two"`)
+	c.Close()
+	testkit.WaitFor(t, testkit.Became(t, func() bool { return !sessionOf(t, srv.Server, "moved").online() }), "moved offline")
+	c, present = connect5(t, srv.Addr, "moved", 60, false)
+	if !present {
+		t.Fatal("CONNACK Session Present 0 for a resumed session")
+	}
+	if got = f.queuedFor("moved"); len(got) != 4 || got[2].Seq != 3 || !got[2].Sent || got[3].Seq != 4 || !got[3].Sent {
+		t.Fatalf("SessionQueued for moved after resuming: %+v, want seqs 3 and 4 again, both sent", got)
+	}
+	c.ExpectDescribed(t, `PUBLISH q1 dup=1 retain=0 id=4 m/1 "one"`, `PUBLISH q1 dup=1 retain=0 id=5 m/2 "two"`)
+
+	b, _ := connect5(t, srv.Addr, "brief", 0, false)
+	b.ExpectDescribed(t, `PUBLISH q1 dup=0 retain=0 id=2 b/1 "one"`)
+	if got = f.queuedFor("brief"); len(got) != 0 {
+		t.Fatalf("SessionQueued for a session with expiry 0: %+v", got)
+	}
 }
