@@ -470,21 +470,23 @@ func TestClaimSpills(t *testing.T) {
 	if !present {
 		t.Fatal("CONNACK Session Present 0 for a session handed over")
 	}
+	// The CONNACK is queued before the session attaches; the PUBLISH
+	// packets after.
+	c.ExpectDescribed(t, `PUBLISH q1 dup=1 retain=0 id=4 m/1 "one"`, `PUBLISH q1 dup=0 retain=0 id=5 m/2 "two"`)
 	got := f.queuedFor("moved")
 	if len(got) != 2 || got[0].Seq != 3 || !got[0].Sent || got[1].Seq != 4 || got[1].Sent || got[1].Origin != "n9:two" {
 		t.Fatalf("SessionQueued for moved: %+v, want seqs 3 (sent) and 4", got)
 	}
-	c.ExpectDescribed(t, `PUBLISH q1 dup=1 retain=0 id=4 m/1 "one"`, `PUBLISH q1 dup=0 retain=0 id=5 m/2 "two"`)
 	c.Close()
 	testkit.WaitFor(t, testkit.Became(t, func() bool { return !sessionOf(t, srv.Server, "moved").online() }), "moved offline")
 	c, present = connect5(t, srv.Addr, "moved", 60, false)
 	if !present {
 		t.Fatal("CONNACK Session Present 0 for a resumed session")
 	}
+	c.ExpectDescribed(t, `PUBLISH q1 dup=1 retain=0 id=4 m/1 "one"`, `PUBLISH q1 dup=1 retain=0 id=5 m/2 "two"`)
 	if got = f.queuedFor("moved"); len(got) != 4 || got[2].Seq != 3 || !got[2].Sent || got[3].Seq != 4 || !got[3].Sent {
 		t.Fatalf("SessionQueued for moved after resuming: %+v, want seqs 3 and 4 again, both sent", got)
 	}
-	c.ExpectDescribed(t, `PUBLISH q1 dup=1 retain=0 id=4 m/1 "one"`, `PUBLISH q1 dup=1 retain=0 id=5 m/2 "two"`)
 
 	b, _ := connect5(t, srv.Addr, "brief", 0, false)
 	b.ExpectDescribed(t, `PUBLISH q1 dup=0 retain=0 id=2 b/1 "one"`)
