@@ -173,8 +173,8 @@ func (s *Server) routeClient(m *Message) (stored, refused bool, w *clusterWait) 
 // (the ingress node did that) nor handed to the Cluster again. m must not
 // be changed afterwards.
 func (s *Server) InjectDurable(m *Message, own bool, done func(error)) {
-	if cm := s.commit; cm != nil && s.deliverLocal(m, own) {
-		cm.wait(true, done)
+	if stored := s.deliverLocal(m, own); stored && s.commit != nil {
+		s.commit.wait(true, done)
 		return
 	}
 	done(nil)

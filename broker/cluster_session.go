@@ -48,14 +48,21 @@ type SessionCluster interface {
 	// clientID's session while it has an expiry interval, online or
 	// offline (and for each delivery a session adopted or took over
 	// holds), so that the cluster keeps it for a node that resumes the
-	// session after this node died. It is called with the session's lock
-	// held: it must not wait.
+	// session after this node died. Once a CONNECT's ClaimSession has
+	// returned, every delivery the session then holds is given again,
+	// those sent before with Sent set (the claim may have purged or
+	// replaced what the cluster kept), so a Seq may come more than once;
+	// deliveries queued while the claim was pending come only then. It
+	// is called with the session's lock held: it must not wait.
 	SessionQueued(clientID string, d HandoffDelivery)
-	// SessionAcked is called when a delivery that SessionQueued was given
-	// is settled on this node: its PUBACK or PUBCOMP came, or it was
-	// dropped (expired, queue full, refused by the client). The cluster
-	// may then forget it. It is called with the session's lock held: it
-	// must not wait.
+	// SessionAcked is called when a delivery that SessionQueued may have
+	// been given is settled on this node: its PUBACK or PUBCOMP came (not
+	// its PUBREC), or it was dropped (expired, queue full, too large for
+	// the client, refused by the client with a PUBREC error, handed to
+	// another member of its shared group). The cluster may then forget
+	// it; a seq it does not know is to be ignored. It is not called when
+	// the session ends (SessionEnded) or is handed over. It is called
+	// with the session's lock held: it must not wait.
 	SessionAcked(clientID string, seq uint64)
 	// SessionEnded is called when clientID's session ends on this node
 	// (expiry, Clean Start, a connection with expiry 0 closing, the admin
