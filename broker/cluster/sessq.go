@@ -64,6 +64,10 @@ type sessTrack struct {
 	// session answered; purged is the sequence below which the subject
 	// was purged.
 	last, purged uint64
+	// again: a delivery was written a second time (spillAll after a
+	// CONNECT); the resolver then purges older copies as the oldest's
+	// new copy is answered.
+	again bool
 }
 
 // wtItem is one append waiting for the appender.
@@ -168,7 +172,9 @@ func (r *registry) appendDelivery(clientID string, dseq uint64, msg *nats.Msg) {
 		t = &sessTrack{subj: msg.Subject, pend: make(map[uint64]uint64)}
 		w.sess[clientID] = t
 	}
-	if _, ok := t.pend[dseq]; !ok {
+	if _, ok := t.pend[dseq]; ok {
+		t.again = true
+	} else {
 		if n := len(t.order); n == 0 || t.order[n-1] < dseq {
 			t.order = append(t.order, dseq)
 		} else {
@@ -313,6 +319,10 @@ func (r *registry) resolver() {
 			t.last = max(t.last, sseq)
 			if s, ok := t.pend[p.dseq]; ok && s == 0 {
 				t.pend[p.dseq] = sseq
+				if t.again && t.order[0] == p.dseq && t.purged < sseq {
+					w.dirty[t] = struct{}{} // the oldest: its older copies may go
+					wakePurge = true
+				}
 			} else if !ok && len(t.order) == 0 {
 				w.dirty[t] = struct{}{} // settled before its PubAck
 				wakePurge = true
@@ -339,12 +349,13 @@ func (r *registry) resolver() {
 
 // purgeBelow returns the sequence below which t's subject can be purged:
 // the TERN_SESSQ sequence of its oldest unsettled delivery, or past the
-// last answered append when none is known. The caller holds wt.mu.
+// last answered append when none is left. The caller holds wt.mu.
 func (t *sessTrack) purgeBelow() uint64 {
 	if len(t.order) > 0 {
-		if s := t.pend[t.order[0]]; s != 0 {
-			return s
-		}
+		// 0 until its PubAck (the resolver marks t again then): a
+		// delivery written again (spillAll) may have an older copy that
+		// is all the stream has of it for now.
+		return t.pend[t.order[0]]
 	}
 	return t.last + 1
 }
