@@ -396,8 +396,7 @@ func (d *durable) receive(msg jetstream.Msg) {
 	if err != nil {
 		d.stats.Bad.Add(1)
 		d.n.log.Warn("cluster: dropped a stream message", "subject", msg.Subject(), "err", err)
-		d.end(sseq, msg, false)
-		msg.Term()
+		d.end(sseq, msg, false).Term()
 		return
 	}
 	own := origin == d.n.id
