@@ -81,7 +81,7 @@ func TestInflightSurvivesNodeDeath(t *testing.T) {
 	sub.Connect(t, c)
 	sub.Subscribe(t, 1, "inf/#")
 
-	const before, during = 5, 3
+	const before, during = 50, 20
 	pub := dial(t, n1, codec.V5, "pub")
 	for i := range before {
 		pub.Publish(t, 1, "inf/x", fmt.Sprint("m", i))
