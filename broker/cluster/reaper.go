@@ -111,6 +111,14 @@ func (r *registry) reap(node string) {
 		return
 	}
 	var todo []*adoptee
+	defer func() {
+		r.mu.Lock()
+		for _, a := range todo {
+			close(r.adopting[a.clientID])
+			delete(r.adopting, a.clientID)
+		}
+		r.mu.Unlock()
+	}()
 	ended := 0
 	for key := range keys.Keys() {
 		rec, rev, err := r.get(ctx, key)
@@ -144,6 +152,15 @@ func (r *registry) reap(node string) {
 	for _, a := range todo {
 		a.add(msgs)
 		if err := srv.Adopt(a.clientID, a.h); err != nil {
+			if errors.Is(err, broker.ErrSessionExists) {
+				// A CONNECT on this node made it meanwhile; its claim,
+				// waiting for this adoption, takes the session.
+				r.mu.Lock()
+				r.orphans[a.clientID] = a.h
+				r.mu.Unlock()
+				adopted++
+				continue
+			}
 			r.log.Error("cluster: adopting a dead node's session", "dead", node, "client", a.clientID, "err", err)
 			a.sqLast = 0 // keep what it had in TERN_SESSQ
 			continue
@@ -275,9 +292,19 @@ func (r *registry) prepareAdoption(ctx context.Context, key string, rec record, 
 	next := rec
 	next.Owner, next.Epoch, next.Since = r.n.id, rec.Epoch+1, now.UnixMilli()
 	b, _ := json.Marshal(next)
+	// Marked before the record names this node: a claim or a take-over
+	// that sees this node as the owner waits for the adoption.
+	adopting := make(chan struct{}) // closed by reap
+	r.mu.Lock()
+	r.adopting[rec.ClientID] = adopting
+	r.mu.Unlock()
 	nrev, err := r.kv.Update(ctx, key, b, rev)
 	if err != nil {
 		r.conflict(err)
+		r.mu.Lock()
+		delete(r.adopting, rec.ClientID)
+		r.mu.Unlock()
+		close(adopting)
 		return nil, false // a CONNECT took it meanwhile
 	}
 	r.own(rec.ClientID, nrev, next)

@@ -110,6 +110,13 @@ type registry struct {
 	// (SessionChanged), and wake tells the writer.
 	dirty map[string]store.SessionRecord
 	wake  chan struct{}
+	// adopting holds the client ids whose sessions a reaper is adopting
+	// (reaper.go), closed when done: a take-over waits for it.
+	adopting map[string]chan struct{}
+	// orphans holds the sessions a reaper could not adopt because a
+	// CONNECT on this node made a session for the client id meanwhile:
+	// that CONNECT's claim takes it.
+	orphans map[string]*broker.SessionHandoff
 	// wt is the write-through of the sessions' deliveries to TERN_SESSQ
 	// (sessq.go), with a lock of its own.
 	wt *writeThrough
@@ -121,6 +128,7 @@ func startRegistry(n *Node, cfg Config) *registry {
 	r := &registry{n: n, log: n.log, ready: make(chan struct{}),
 		owned: make(map[string]owned), handing: make(map[string]int),
 		dirty: make(map[string]store.SessionRecord), wake: make(chan struct{}, 1),
+		adopting: make(map[string]chan struct{}), orphans: make(map[string]*broker.SessionHandoff),
 		wt: newWriteThrough()}
 	r.replicas = 3
 	if cfg.URL == "" && len(cfg.Routes) < 2 {
@@ -407,6 +415,22 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 		return nil, true, nil
 	}
 	if rec.Owner == me {
+		r.mu.Lock()
+		adopting := r.adopting[clientID]
+		orphan := r.orphans[clientID]
+		if adopting == nil {
+			delete(r.orphans, clientID)
+		}
+		r.mu.Unlock()
+		if adopting != nil {
+			// A reaper of this node is adopting the session: its claim
+			// waits, then finds the session adopted, or an orphan.
+			select {
+			case <-adopting:
+			case <-ctx.Done():
+			}
+			return nil, false, errors.New("waited for the adoption of the session")
+		}
 		if clean && rec.Session != nil {
 			rec.Session, rec.Inbound = nil, nil
 			b, _ := json.Marshal(rec)
@@ -416,6 +440,9 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 			}
 		}
 		r.own(clientID, rev, rec)
+		if orphan != nil && !clean {
+			return orphan, true, nil
+		}
 		return nil, true, nil
 	}
 	live := rec.Owner != "" && r.alive(ctx, rec.Owner)

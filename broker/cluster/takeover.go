@@ -115,6 +115,16 @@ func (r *registry) handOff(req *takeoverReq) *takeoverResp {
 	if srv == nil {
 		return &takeoverResp{}
 	}
+	r.mu.Lock()
+	adopting := r.adopting[req.ClientID]
+	r.mu.Unlock()
+	if adopting != nil { // this node owns the session, the broker will have it
+		select {
+		case <-adopting:
+		case <-ctx.Done():
+			return &takeoverResp{Err: "the session is being adopted"}
+		}
+	}
 	h, err := srv.HandOff(ctx, req.ClientID, req.Discard)
 	if err != nil {
 		return &takeoverResp{Err: err.Error()}
