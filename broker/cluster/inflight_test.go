@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -62,7 +63,8 @@ func publishRetry(t testing.TB, p *testkit.Peer, topic, payload string) {
 // TestInflightSurvivesNodeDeath: a persistent 5.0 QoS 1 subscriber on node
 // 2 has received messages without acknowledging them when node 2 is cut
 // off; more are published meanwhile. The survivor that reaps node 2 adopts
-// the session and publishes its will; the client, reconnecting on node 3
+// the session and publishes its will (and that of a client whose session
+// had expiry 0); the client, reconnecting on node 3
 // with Clean Start 0, finds its session [MQTT-3.2.2-3] and receives every
 // message acknowledged to the publisher: the unacknowledged ones again
 // with DUP set [MQTT-4.4.0-1] [MQTT-3.3.1-1], those published while node 2
@@ -80,6 +82,21 @@ func TestInflightSurvivesNodeDeath(t *testing.T) {
 	c.Properties.SessionExpiryInterval = 600
 	sub.Connect(t, c)
 	sub.Subscribe(t, 1, "inf/#")
+	// A client of node 2 whose session ends with its connection: the
+	// adopter publishes its will too.
+	zero := testkit.Dial(t, n2.b.Addr, codec.V5)
+	zero.Connect(t, &codec.Connect{ClientID: "zero", CleanStart: true, KeepAlive: 60,
+		Will: &codec.Will{Topic: "will/zero", Payload: []byte("gone too"), QoS: 1}})
+	eventually(t, "the record of zero to hold its will", func() bool {
+		e, err := n3.node.reg.kv.Get(testkit.Context(t), sessionKey("zero"))
+		if err != nil {
+			return false
+		}
+		var rec record
+		json.Unmarshal(e.Value(), &rec)
+		s, err := store.DecodeSession(rec.Session)
+		return err == nil && s.Will != nil
+	})
 
 	const before, during = 50, 20
 	pub := dial(t, n1, codec.V5, "pub")
@@ -100,21 +117,27 @@ func TestInflightSurvivesNodeDeath(t *testing.T) {
 	adopted := func() uint64 {
 		return n1.node.RegistryStats().Adopted.Load() + n3.node.RegistryStats().Adopted.Load()
 	}
-	within(t, leaseTTL+45*time.Second, "a survivor to adopt node 2's session", func() bool { return adopted() == 1 })
-	t.Logf("session adopted %v after node 2 was cut off", time.Since(start))
-	within(t, 10*time.Second, "the will", func() bool {
+	within(t, leaseTTL+45*time.Second, "a survivor to adopt node 2's sessions", func() bool { return adopted() == 2 })
+	t.Logf("sessions adopted %v after node 2 was cut off", time.Since(start))
+	wills := make(map[string]string)
+	within(t, 10*time.Second, "the wills", func() bool {
 		p, ok := watcher.Poll()
 		if !ok {
 			return false
 		}
 		got, ok := p.(*codec.Publish)
-		if !ok || got.Topic != "will/inflight" || string(got.Payload) != "gone" {
-			t.Fatalf("watcher got %s, want the will", testkit.Describe(p))
+		if !ok {
+			t.Fatalf("watcher got %s, want a will", testkit.Describe(p))
 		}
 		watcher.Ack(t, got)
-		return true
+		wills[got.Topic] = string(got.Payload)
+		return len(wills) == 2
 	})
+	if wills["will/inflight"] != "gone" || wills["will/zero"] != "gone too" {
+		t.Errorf("wills %q, want those of both clients of node 2", wills)
+	}
 	sub.Close()
+	zero.Close()
 
 	back, ack := connectV5(t, n3, "inflight", false, 600)
 	if !ack.SessionPresent {
