@@ -28,14 +28,21 @@ var ErrClusterRefused = errors.New("broker: the cluster refused the message")
 type ClusterDurable interface {
 	// PublishedDurable is called instead of Cluster.Published for a
 	// message with QoS 1 or 2 or the RETAIN flag published on this node
-	// (and not on a $SYS topic). The Cluster calls done exactly once,
-	// from any goroutine and possibly before PublishedDurable returns,
-	// with nil once the cluster holds m durably (and, for a retained
-	// message, its topic's retained state is written), or with an error
-	// (wrapping ErrClusterRefused when the cluster refused it). The
-	// publisher's PUBACK or PUBREC waits for done. PublishedDurable must
-	// not block on the network for long; it may block briefly when too
-	// many messages are waiting for the cluster.
+	// (and not on a $SYS topic). A QoS 1 or 2 message is then not
+	// delivered to this node's subscribers: the Cluster hands it back
+	// with Server.InjectDurable(m, true, …) once it holds it (a copy of
+	// m with the same Topic, Payload, QoS, Retain, Props, Expires and
+	// From; Origin set). A QoS 0 retained message is delivered here at
+	// once, as without a ClusterDurable.
+	//
+	// The Cluster calls done exactly once, from any goroutine and
+	// possibly before PublishedDurable returns, with nil once the cluster
+	// holds m durably (and, for a retained message, its topic's retained
+	// state is written), or with an error (wrapping ErrClusterRefused
+	// when the cluster refused it). The publisher's PUBACK or PUBREC waits
+	// for done. PublishedDurable must not block on the network for long;
+	// it may block briefly when too many messages are waiting for the
+	// cluster.
 	PublishedDurable(m *Message, done func(error))
 }
 
@@ -148,32 +155,35 @@ func (s *Server) routeClient(m *Message) (stored, refused bool, w *clusterWait) 
 }
 
 // InjectDurable routes m, a QoS 1/2 message the cluster keeps until this
-// node took it (from a replicated stream), to this node's subscribers and
-// calls done as InjectRemoteDurable does. own says that m was published on
-// this node: with a ClusterDurable a client's QoS 1/2 message is not
-// routed on publication, it comes back here once the cluster holds it, and
-// is then routed as a local message (No Local by m.From, this node's
-// shared-subscription groups).
+// node took it (from a replicated stream), to this node's subscribers,
+// and calls done once every persistent session's copy is durable in the
+// store (at once without a store), with the store's error if that write
+// failed; the cluster acknowledges the message to its stream only then.
 //
-// TODO(seam): the own path is being built; it routes as a remote message
-// for now.
+// own says that m was published on this node. With a ClusterDurable, a
+// QoS 1/2 message published here (by a client, a will, Publish) is not
+// routed on publication: it reaches this node's subscribers only through
+// InjectDurable with own set, once the cluster holds it, so that a
+// message the cluster refuses is delivered nowhere. It is then routed as
+// a message published here: No Local by m.From [MQTT-5:3.8.3-3], and one
+// member of each of this node's matching shared groups. A message from
+// another node (own false) skips the shared groups, whose QoS 1/2
+// messages are those published on their own node, and No Local applies
+// only if the cluster set m.From. Either way m is neither retained here
+// (the ingress node did that) nor handed to the Cluster again. m must not
+// be changed afterwards.
 func (s *Server) InjectDurable(m *Message, own bool, done func(error)) {
-	s.InjectRemoteDurable(m, done)
-}
-
-// InjectRemoteDurable is InjectRemote for a message the cluster keeps
-// until this node took it (a QoS 1/2 message from a replicated stream):
-// it routes m to this node's subscribers and calls done once every
-// persistent session's copy is durable in the store (at once without a
-// store), with the store's error if that write failed. The cluster
-// acknowledges the message to its stream only then.
-func (s *Server) InjectRemoteDurable(m *Message, done func(error)) {
-	stored, _ := s.routeWith(m, true, nil)
-	if cm := s.commit; cm != nil && stored {
-		cm.wait(true, done)
+	if stored := s.deliverLocal(m, own); stored && s.commit != nil {
+		s.commit.wait(true, done)
 		return
 	}
 	done(nil)
+}
+
+// InjectRemoteDurable is InjectDurable(m, false, done): a message another
+// node published.
+func (s *Server) InjectRemoteDurable(m *Message, done func(error)) {
+	s.InjectDurable(m, false, done)
 }
 
 // clusterRetained is a new subscription's read of the cluster's retained

@@ -3,8 +3,10 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/ternmq/tern/broker/store"
 	"github.com/ternmq/tern/codec"
@@ -46,14 +48,21 @@ type SessionCluster interface {
 	// clientID's session while it has an expiry interval, online or
 	// offline (and for each delivery a session adopted or took over
 	// holds), so that the cluster keeps it for a node that resumes the
-	// session after this node died. It is called with the session's lock
-	// held: it must not wait.
+	// session after this node died. Once a CONNECT's ClaimSession has
+	// returned, every delivery the session then holds is given again,
+	// those sent before with Sent set (the claim may have purged or
+	// replaced what the cluster kept), so a Seq may come more than once;
+	// deliveries queued while the claim was pending come only then. It
+	// is called with the session's lock held: it must not wait.
 	SessionQueued(clientID string, d HandoffDelivery)
-	// SessionAcked is called when a delivery that SessionQueued was given
-	// is settled on this node: its PUBACK or PUBCOMP came, or it was
-	// dropped (expired, queue full, refused by the client). The cluster
-	// may then forget it. It is called with the session's lock held: it
-	// must not wait.
+	// SessionAcked is called when a delivery that SessionQueued may have
+	// been given is settled on this node: its PUBACK or PUBCOMP came (not
+	// its PUBREC), or it was dropped (expired, queue full, too large for
+	// the client, refused by the client with a PUBREC error, handed to
+	// another member of its shared group). The cluster may then forget
+	// it; a seq it does not know is to be ignored. It is not called when
+	// the session ends (SessionEnded) or is handed over. It is called
+	// with the session's lock held: it must not wait.
 	SessionAcked(clientID string, seq uint64)
 	// SessionEnded is called when clientID's session ends on this node
 	// (expiry, Clean Start, a connection with expiry 0 closing, the admin
@@ -151,6 +160,7 @@ func (s *Server) unclaim(ss *session, present bool) {
 		close(ss.claim)
 		ss.claim = nil
 	}
+	ss.spillAll() // what was queued during the claim
 	ss.mu.Unlock()
 }
 
@@ -175,6 +185,7 @@ func (s *Server) adopt(ss *session, h *SessionHandoff) {
 		d := &delivery{qos: q.QoS, retain: q.Retain, released: q.Released, subIDs: q.SubIDs}
 		if hd.Message != nil {
 			d.msg = fromRecord(hd.Message)
+			d.msg.Origin = hd.Origin
 		}
 		if d.msg == nil && !d.released {
 			continue
@@ -270,19 +281,104 @@ func (s *Server) HandOff(ctx context.Context, clientID string, discard bool) (*S
 	}
 }
 
+// ErrSessionExists is wrapped by Adopt's error when this node already has
+// a session for the client id.
+var ErrSessionExists = errors.New("broker: a session for the client id exists on this node")
+
 // Adopt makes clientID's session, handed over in h by a cluster whose
 // node holding it died, an offline session of this node, as if its
-// connection had just closed here: its subscriptions join the topic tree,
-// its deliveries are queued with their sequence numbers (and given to
-// SessionQueued), and its will (h.Session.Will) is published after its
-// Will Delay Interval or at the session's expiry, whichever comes first,
-// unless a connection resumes the session before [MQTT-5:3.1.3-9]. A
-// session with expiry 0 ends at once (its will is published then). It
-// fails if this node already has a session for clientID.
+// connection had just closed here (or, when h.Session.Disconnected is
+// set, at that time, when it went offline on the dead node): its
+// subscriptions (shared ones too) join the topic tree, its deliveries are
+// queued with their sequence numbers, so their packet identifiers stay,
+// those marked Sent to be re-sent with DUP set, and are given to
+// SessionQueued; its inbound QoS 2 packet identifiers are kept; its
+// session expiry runs; and its will (h.Session.Will) is published after
+// its Will Delay Interval or at the session's expiry, whichever comes
+// first, unless a connection resumes the session before [MQTT-5:3.1.3-9]
+// [MQTT-5:3.1.2-8]. With a Store the session is durable, as any offline
+// session with an expiry interval. SessionChanged tells the cluster the
+// session's record. A session with expiry 0 ends at once: its will is
+// published and SessionEnded is called.
 //
-// TODO(seam): being built.
+// It fails, wrapping ErrSessionExists, if this node already has a session
+// for clientID, and with ErrServerClosed once Shutdown has begun. A
+// CONNECT for clientID that comes meanwhile waits for Adopt to finish.
+// h must not be changed afterwards: the session keeps parts of it.
 func (s *Server) Adopt(clientID string, h *SessionHandoff) error {
-	return errors.New("broker: Adopt is not built yet")
+	if s.isClosing() {
+		return ErrServerClosed
+	}
+	rec := &h.Session
+	s.mu.Lock()
+	if s.sessions[clientID] != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("broker: adopt %q: %w", clientID, ErrSessionExists)
+	}
+	if rec.Expiry == 0 {
+		s.mu.Unlock()
+		if will := willOf(rec); will != nil {
+			s.publish(will) // the session ended with its connection
+		}
+		if sc := s.sessc; sc != nil {
+			sc.SessionEnded(clientID)
+		}
+		return nil
+	}
+	ss := newSession(s, clientID)
+	ss.claim = make(chan struct{}) // a CONNECT waits until adopted
+	s.sessions[clientID] = ss
+	s.mu.Unlock()
+	s.adopt(ss, h)
+	if will := ss.adopted(rec, time.Now()); will != nil {
+		s.publish(will)
+	}
+	return nil
+}
+
+// willOf returns the will of a session record, nil for none.
+func willOf(rec *store.SessionRecord) *Message {
+	if rec.Will == nil {
+		return nil
+	}
+	w := fromRecord(rec.Will)
+	w.willLife, w.hasWillLife = time.Duration(rec.WillLife), rec.HasWillLife
+	return w
+}
+
+// adopted ends Adopt once adopt has filled the session: it goes offline
+// (since rec.Disconnected, or now), durable with a store, with its expiry
+// and will timers running, and the cluster is given its record and its
+// deliveries. It returns a will that is due now. The session's expiry is
+// not 0.
+func (s *session) adopted(rec *store.SessionRecord, now time.Time) (will *Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.claim)
+	s.claim = nil
+	s.offline = now
+	if rec.Disconnected != 0 {
+		s.offline = time.Unix(0, rec.Disconnected)
+	}
+	gone := max(now.Sub(s.offline), 0)
+	s.setDurable(s.srv.commit != nil)
+	if w := willOf(rec); w != nil {
+		delay := time.Duration(min(rec.WillDelay, s.expiry))*time.Second - gone
+		if delay <= 0 {
+			will = w
+		} else {
+			s.will, s.willDelay = w, rec.WillDelay
+			s.willTimer = time.AfterFunc(delay, func() { s.srv.safely("will delay", s.fireWill) })
+		}
+	}
+	if s.expiry != 0xFFFFFFFF {
+		s.startExpiry(max(time.Duration(s.expiry)*time.Second-gone, 0))
+	}
+	s.save()
+	if s.srv.sessc != nil {
+		s.spillAll()
+	}
+	return will
 }
 
 // handoff returns the state of an offline session for another node.
@@ -301,15 +397,8 @@ func (s *session) handoff() *SessionHandoff {
 		if d == nil {
 			continue
 		}
-		hd := HandoffDelivery{Seq: seq, Sent: seq < s.q.next || seq < s.dupBelow,
-			Delivery: store.QueueRecord{QoS: d.qos, Retain: d.retain, Released: d.released, SubIDs: d.subIDs}}
-		if d.group != nil {
-			hd.Delivery.Group = d.group.full
-		}
-		if d.msg != nil {
-			r := toRecord(d.msg)
-			hd.Message = &r
-		}
+		hd := handoffDelivery(seq, d)
+		hd.Sent = s.sent(seq)
 		h.Deliveries = append(h.Deliveries, hd)
 	}
 	h.Inbound = slices.Sorted(maps.Keys(s.inbound))
@@ -342,22 +431,59 @@ func (s *session) changed() {
 	}
 }
 
-// spill hands the delivery just queued for an offline session to the
-// cluster (SessionCluster.SessionQueued). The caller holds mu.
-func (s *session) spill() {
-	if s.ended || s.expiry == 0 || s.claim != nil || s.q.tail == s.q.head {
+// spill hands the QoS 1/2 delivery seq, just queued (sent false) or held
+// by a session that a CONNECT or Adopt has just made this node's, to the
+// cluster (SessionCluster.SessionQueued), when the session has an expiry
+// interval: online or offline, the cluster keeps it for a node that
+// resumes the session after this one died. A session that a CONNECT is
+// claiming is left alone: attach (or unclaim) hands over all it holds
+// once the claim is settled, since the cluster's claim may replace or
+// purge what it kept. The caller holds mu.
+func (s *session) spill(seq uint64, d *delivery, sent bool) {
+	if s.ended || s.expiry == 0 || s.claim != nil || d.qos == 0 || d.msg == nil && !d.released {
 		return
 	}
-	seq := s.q.tail - 1
-	d := s.q.at(seq)
-	if d == nil || d.msg == nil || d.qos == 0 {
-		return
+	hd := handoffDelivery(seq, d)
+	hd.Sent = sent
+	s.srv.sessc.SessionQueued(s.id, hd)
+}
+
+// spillAll is spill for every delivery the session holds, those sent
+// before marked so. The caller holds mu.
+func (s *session) spillAll() {
+	for seq := s.q.head; seq < s.q.tail; seq++ {
+		if d := s.q.at(seq); d != nil {
+			s.spill(seq, d, s.sent(seq))
+		}
 	}
-	hd := HandoffDelivery{Seq: seq, Delivery: store.QueueRecord{QoS: d.qos, Retain: d.retain, SubIDs: d.subIDs}}
+}
+
+// sent reports whether the delivery seq may have been sent before (its
+// PUBLISH then goes with DUP set). The caller holds mu.
+func (s *session) sent(seq uint64) bool { return seq < s.q.next || seq < s.dupBelow }
+
+// settled tells the cluster that the delivery seq, which spill may have
+// handed to it, is settled here: acknowledged (PUBACK, PUBCOMP) or
+// dropped. Not called when the session ends or is handed over: the
+// cluster learns that from SessionEnded or the hand-over. The caller
+// holds mu.
+func (s *session) settled(seq uint64) {
+	if !s.ended && s.expiry != 0 {
+		s.srv.sessc.SessionAcked(s.id, seq)
+	}
+}
+
+// handoffDelivery is the delivery seq as a cluster carries it.
+func handoffDelivery(seq uint64, d *delivery) HandoffDelivery {
+	hd := HandoffDelivery{Seq: seq,
+		Delivery: store.QueueRecord{QoS: d.qos, Retain: d.retain, Released: d.released, SubIDs: d.subIDs}}
 	if d.group != nil {
 		hd.Delivery.Group = d.group.full
 	}
-	r := toRecord(d.msg)
-	hd.Message = &r
-	s.srv.sessc.SessionQueued(s.id, hd)
+	if d.msg != nil {
+		r := toRecord(d.msg)
+		hd.Message = &r
+		hd.Origin = d.msg.Origin
+	}
+	return hd
 }

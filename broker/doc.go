@@ -94,10 +94,13 @@
 //
 // Options.Cluster (cluster.go) is called with no lock of this package
 // held: Subscribed and Unsubscribed after the topic tree changed,
-// Published before local delivery. Its own locks are its business; it
+// Published before local delivery (with a ClusterDurable, a QoS 1/2
+// message is delivered here only when the cluster hands it back through
+// InjectDurable). Its own locks are its business; it
 // calls InjectRemote from its own goroutine, never from within a hook.
-// One exception (cluster_session.go): SessionCluster.SessionChanged is
-// called with session.mu held, and only takes note under its own lock.
+// Exceptions (cluster_session.go): SessionCluster.SessionChanged,
+// SessionQueued and SessionAcked are called with session.mu held, and
+// only take note under the Cluster's own locks, never waiting.
 //
 // The topic trees (topictree) have their own locks, innermost: they are
 // called with at most Server.mu held, and their callbacks here take no

@@ -74,7 +74,9 @@ func (s *Server) routeFrom(m *Message, remote bool) (stored, refused bool) {
 }
 
 // routeWith is routeFrom; w, when not nil, waits for a ClusterDurable to
-// keep m (cluster_qos.go).
+// keep m (cluster_qos.go). A QoS 1/2 message handed to a ClusterDurable
+// is retained here as usual but not delivered: the cluster brings it back
+// through InjectDurable.
 func (s *Server) routeWith(m *Message, remote bool, w *clusterWait) (stored, refused bool) {
 	if m.hasWillLife {
 		m = m.atPublication(time.Now()) // a will's expiry starts now
@@ -85,9 +87,24 @@ func (s *Server) routeWith(m *Message, remote bool, w *clusterWait) (stored, ref
 			return false, true
 		}
 	}
-	if c := s.opts.Cluster; c != nil && !remote && !isSysTopic(m.Topic) && !s.toCluster(m, w) {
-		c.Published(m)
+	if c := s.opts.Cluster; c != nil && !remote && !isSysTopic(m.Topic) {
+		switch {
+		case !s.toCluster(m, w):
+			c.Published(m)
+		case m.QoS > 0:
+			// Routed here only once the cluster holds it and brings it back
+			// (InjectDurable with own set), like on every other node: a
+			// message the cluster refuses reaches no subscriber.
+			return stored, false
+		}
 	}
+	return s.deliverLocal(m, !remote) || stored, false
+}
+
+// deliverLocal hands m to this node's matching subscriptions, and to one
+// member of each matching shared group when groups is set, and reports
+// whether a delivery was written to the store.
+func (s *Server) deliverLocal(m *Message, groups bool) (stored bool) {
 	if !m.Expires.IsZero() {
 		s.sweepSoon()
 	}
@@ -126,13 +143,13 @@ func (s *Server) routeWith(m *Message, remote bool, w *clusterWait) (stored, ref
 	clear(a.index)
 	a.targets = a.targets[:0]
 	a.plain = [3][2]*delivery{}
-	shared, n := s.publishShared(m, a, remote)
+	shared, n := s.publishShared(m, a, !groups)
 	stored = shared || stored
 	s.aggs.Put(a)
 	if matched+n == 0 && !isSysTopic(m.Topic) {
 		s.metrics.drop(dropNoSubscribers)
 	}
-	return stored, false
+	return stored
 }
 
 // retain stores, replaces or (for an empty payload) deletes the retained

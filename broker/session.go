@@ -120,9 +120,6 @@ func (s *session) deliver(d *delivery) bool {
 	// take it now.
 	fresh := s.queued == 0
 	s.enqueue(d)
-	if s.conn == nil && s.srv.sessc != nil {
-		s.spill() // cluster_session.go
-	}
 	if fresh {
 		s.send(time.Time{})
 	} else {
@@ -153,7 +150,10 @@ func (s *session) online() bool {
 
 // enqueue adds d to the queue. When the queue is full, a QoS 0 message is
 // dropped, or else the oldest queued message makes room; drops are
-// counted and logged. The caller holds mu.
+// counted and logged. In a cluster, a QoS 1/2 delivery is also handed to
+// the cluster (spill, cluster_session.go). Every delivery a session gets
+// (routed, retained, put back by a shared group) comes through here. The
+// caller holds mu.
 func (s *session) enqueue(d *delivery) {
 	if s.queued >= s.srv.limit().MaxQueued {
 		if d.qos == 0 {
@@ -164,8 +164,13 @@ func (s *session) enqueue(d *delivery) {
 	}
 	seq := s.q.push(d)
 	s.queued++
-	if s.durable && d.qos > 0 {
-		s.store(seq, d)
+	if d.qos > 0 {
+		if s.durable {
+			s.store(seq, d)
+		}
+		if s.srv.sessc != nil {
+			s.spill(seq, d, false)
+		}
 	}
 }
 
@@ -191,15 +196,24 @@ func (s *session) store(seq uint64, d *delivery) {
 }
 
 // finish ends the delivery seq (acknowledged, dropped, expired or handed
-// on) and removes it from the store.
+// to another member of its shared group) and removes it from the store;
+// in a cluster it tells the cluster (SessionAcked). It is the one place
+// where a delivery leaves the ring before its session ends. The caller
+// holds mu.
 func (s *session) finish(seq uint64, d *delivery) {
 	s.q.done(seq)
-	if s.durable && d.qos > 0 {
+	if d.qos == 0 {
+		return
+	}
+	if s.durable {
 		cm := s.srv.commit
 		cm.del(store.QueueKey(s.id, seq))
 		if d.msg != nil {
 			cm.unref(d.msg)
 		}
+	}
+	if s.srv.sessc != nil {
+		s.settled(seq) // cluster_session.go
 	}
 }
 

@@ -99,7 +99,8 @@ func (s *session) attach(c *conn, window, maxSize int, expiry uint32) {
 	defer s.mu.Unlock()
 	s.conn, s.since = c, time.Now()
 	s.srv.metrics.sessionOnline(1)
-	if s.claim != nil {
+	claimed := s.claim != nil
+	if claimed {
 		close(s.claim)
 		s.claim = nil
 	}
@@ -119,6 +120,11 @@ func (s *session) attach(c *conn, window, maxSize int, expiry uint32) {
 	s.will = nil
 	s.setDurable(s.srv.commit != nil && expiry != 0)
 	s.save()
+	if claimed && s.srv.sessc != nil {
+		// The cluster's claim settled which copy of the session stands:
+		// everything it holds is this node's to keep (cluster_session.go).
+		s.spillAll()
+	}
 }
 
 // setDurable writes the whole session to the store when it becomes

@@ -65,10 +65,18 @@ func BenchmarkHeaders(b *testing.B) {
 // subscriber, which acknowledges it. Two batches are in flight: the next
 // batch is sent before the PUBACKs and deliveries of the previous one are
 // read.
-func BenchmarkCrossNodeQoS1(b *testing.B) {
+func BenchmarkCrossNodeQoS1(b *testing.B) { benchQoS1(b, false) }
+
+// BenchmarkCrossNodeQoS1Persistent is BenchmarkCrossNodeQoS1 with a
+// persistent subscriber: each delivery is also written through to
+// TERN_SESSQ before node 3 acks the stream, and purged once acknowledged.
+func BenchmarkCrossNodeQoS1Persistent(b *testing.B) { benchQoS1(b, true) }
+
+func benchQoS1(b *testing.B, persistent bool) {
 	const batch = 200
-	ms := startDurableCluster(b, 3)
-	sub := dial(b, ms[2], codec.V311, "sub")
+	ms := startSessions(b, 3)
+	sub := testkit.Dial(b, ms[2].b.Addr, codec.V311)
+	sub.Connect(b, &codec.Connect{ClientID: "sub", CleanStart: !persistent})
 	sub.Subscribe(b, 1, "bench/#")
 	pub := dial(b, ms[0], codec.V311, "pub")
 	var raw [2][]byte // packet ids 1..batch and batch+1..2*batch

@@ -25,11 +25,16 @@
 // broker.ClusterRetained. A QoS 1/2 message published on a node goes to
 // the R3 stream TERN_QOS, and its publisher's PUBACK or PUBREC waits for
 // the stream's PubAck (a refusal, e.g. without quorum, gives a 5.0
-// publisher 0x97 and closes a 3.1.1 publisher's connection); each node has
-// exactly one durable consumer on it, which hands the messages to the
-// broker's sessions and acks them once they are queued (durably with a
-// store). Retained messages live in TERN_RETAINED, one per topic, written
-// before the PUBACK; a new subscription on any node reads them there.
+// publisher 0x97 and closes a 3.1.1 publisher's connection, and the
+// message reaches nobody); each node has exactly one durable consumer on
+// it, which hands the messages to the broker's sessions
+// (broker.Server.InjectDurable; the node's own messages too, with own
+// set: no QoS 1/2 message is routed at publication) and acks them once
+// they are queued (durably with a store) and written through to
+// TERN_SESSQ. A message the stream sends again while the node still
+// processes it (AckWait, 5 s) is not routed twice. Retained messages live
+// in TERN_RETAINED, one per topic, written before the PUBACK; a new
+// subscription on any node reads them there.
 //
 // A Node is also a broker.SessionCluster: a session registry keeps each
 // client id live on one node (registry.go, takeover.go, reaper.go). The
@@ -37,31 +42,46 @@
 // an epoch and the session record (subscriptions, expiry, will), which
 // the owner rewrites as the session changes (SessionChanged, one
 // coalescing writer per node); tern_nodes holds each node's lease
-// (renewed every 2 s, gone 6 s after the last renewal). A CONNECT asks
-// the owner, if its lease is held, to hand the session over on
-// tern.ctl.<owner>.takeover: the owner sends its client DISCONNECT 0x8E,
-// puts the session's deliveries (queued and in flight, with their
-// sequence numbers, so packet identifiers stay) in the stream TERN_SESSQ
-// under tern.sq.<hash> with its epoch, and the session into the record.
-// The new node then writes itself in as owner with epoch+1 by
+// (renewed every 2 s, gone 6 s after the last renewal). Every QoS 1/2
+// delivery queued for a session with an expiry interval, online or
+// offline, is written through to the stream TERN_SESSQ under
+// tern.sq.<hash> with the owner's epoch (SessionQueued, sessq.go), and
+// the subject is purged below the oldest delivery still unsettled as the
+// client acknowledges them (SessionAcked, coalesced per session). A
+// CONNECT asks the owner, if its lease is held, to hand the session over
+// on tern.ctl.<owner>.takeover: the owner sends its client DISCONNECT
+// 0x8E, writes the session's deliveries (queued and in flight, with their
+// sequence numbers, so packet identifiers stay) again in TERN_SESSQ,
+// purges their older copies, and puts the session into the record. The
+// new node then writes itself in as owner with epoch+1 by
 // compare-and-swap at the revision it read, reads the deliveries of the
-// previous epoch (others are stale), purges them and resumes the session
-// (Session Present 1). A client id that moved less than a second ago is
-// held back before it moves again. The QoS 1/2 deliveries queued for an
-// offline persistent session also go to TERN_SESSQ as they are queued
-// (SessionQueued), so a session whose node died resumes elsewhere with
-// them. When a node's lease lapses, the
-// survivor that creates reaper.<node> first marks its sessions unowned
-// and publishes their wills after their Will Delay, unless a connection
-// took the session first.
+// previous epoch (others are stale; the last copy of each), purges them
+// and resumes the session (Session Present 1). A client id that moved
+// less than a second ago is held back before it moves again.
+//
+// When a node's lease lapses (it died), the survivor that creates
+// reaper.<node> first adopts each of its sessions (reaper.go): it writes
+// itself in as owner with epoch+1 by compare-and-swap, and hands the
+// broker (broker.Server.Adopt) the session with its will, the deliveries
+// the dead node wrote through, and the messages of TERN_QOS above the
+// dead node's consumer's ack floor that the session's subscriptions
+// match (those in flight in the dead node, and those published since);
+// the broker publishes the will after its delay unless a connection
+// resumes the session first. Then it deletes the dead node's consumer.
+// So a kill -9 of one node loses no acknowledged QoS 1/2 message for a
+// persistent session: its client resumes on any survivor and gets them,
+// those possibly sent before with DUP set.
 //
 // Not yet here: QoS 1/2 shared subscriptions across nodes (a $share
 // subscriber receives only the QoS 1/2 messages its own node publishes,
-// until a pull consumer per group on the replicated stream); and the
-// in-flight QoS 1/2 messages of a node that dies (sent to a client, not
-// yet acknowledged) are lost with it: what a dead node's sessions had
-// queued while offline is in TERN_SESSQ, but what a connected client had
-// in flight lives only in the node's memory or its local store.
+// until a pull consumer per group on the replicated stream; an adoption
+// leaves $share subscriptions out of its matching). An adoption may bring
+// a QoS 1 message twice (one the dead node delivered and the client
+// acknowledged just before the death, above the consumer's ack floor or
+// not yet purged; or one that the adopter's own consumer routes as well);
+// deliveries the dead node wrote through are re-sent with DUP set, as it
+// cannot be known which it had sent. A session with expiry 0 loses its
+// in-flight messages with its node (only its will is published).
 //
 // Leases (bridgelease.go): Node.RunOwned runs a function on one node of
 // the cluster at a time, the holder of a key in the KV bucket
@@ -84,5 +104,10 @@
 // registry.mu guards the session registry's maps and is never held
 // across a call to NATS or to the broker: a take-over is answered on its
 // own goroutine, which calls Server.HandOff with no lock of this package
-// held.
+// held. writeThrough.mu (sessq.go) is taken with no other lock of this
+// package, possibly under a broker session's lock (SessionQueued,
+// SessionAcked), and released before any call out. durable.gate is held
+// for reading while the consumer routes a message and for writing by an
+// adoption around Server.Adopt; durable.imu guards the redelivery
+// bookkeeping; both are taken with no other lock of this package.
 package cluster

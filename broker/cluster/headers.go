@@ -28,6 +28,7 @@ const (
 	hResponse = "Tern-Response" // Response Topic
 	hCorr     = "Tern-Corr"     // Correlation Data
 	hUser     = "Tern-User"     // one value per User Property, key=value, in order
+	hFrom     = "Tern-From"     // the publisher's client id (stream messages only), query-escaped
 )
 
 // ErrHeader is returned (wrapped) by decode for a message whose headers

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,9 +28,18 @@ import (
 // stream's PubAck came (broker.ClusterDurable). Each node has exactly one
 // durable consumer on the stream, named after the node, whatever its
 // number of sessions and subscriptions: it hands each message to the
-// broker (broker.Server.InjectRemoteDurable), which queues it for the
-// matching sessions (durably with a store), and acks it only then; the
-// node drops its own messages (Tern-Origin), which it delivered itself.
+// broker (broker.Server.InjectDurable), which queues it for the matching
+// sessions (durably with a store, and in TERN_SESSQ for persistent
+// sessions), and acks it only then. The node's own messages (Tern-Origin)
+// come back the same way, with own set: the broker does not route a
+// client's QoS 1/2 message at publication, so every QoS 1/2 delivery has
+// passed through the stream and survives the node (Tern-From carries the
+// publisher's client id for No Local).
+//
+// A message the stream sends again while the node still processes it
+// (its AckWait ran out) gets InProgress and is not routed twice; one the
+// node acked shortly before (an ack lost with a consumer leader) is
+// acked again without routing.
 //
 // The consumer takes every message of the stream, not only those this
 // node's subscriptions match, and the broker drops what matches nothing:
@@ -75,7 +85,13 @@ const (
 	pullExpiry = 2 * time.Second
 	// consumerAckWait is how long the stream waits for the node to ack a
 	// message before it sends it again.
-	consumerAckWait = 30 * time.Second
+	// It is short: a message pulled by a consumer leader that died is
+	// sent again after it, and a message still in process when it runs
+	// out is only marked in progress (receive).
+	consumerAckWait = 5 * time.Second
+	// ackedWindow is how many of the last acked stream sequence numbers
+	// the node remembers, to ack a redelivery of one without routing it.
+	ackedWindow = 4096
 	// callTimeout bounds one JetStream API call; lookupTimeout a stream
 	// lookup and createTimeout its creation at start-up (an R3 stream
 	// waits for its leader's election).
@@ -88,12 +104,13 @@ const (
 
 // DurableStats are the counters of a node's streams.
 type DurableStats struct {
-	Stored     atomic.Uint64 // messages the streams acknowledged
-	Refused    atomic.Uint64 // messages the streams refused or did not answer for
-	Received   atomic.Uint64 // QoS 1/2 messages from other nodes handed to the broker
-	OwnCopies  atomic.Uint64 // the node's own messages from its consumer, dropped
-	Bad        atomic.Uint64 // messages with a bad subject or header, dropped
-	StoreFails atomic.Uint64 // messages the broker could not store, sent again later
+	Stored      atomic.Uint64 // messages the streams acknowledged
+	Refused     atomic.Uint64 // messages the streams refused or did not answer for
+	Received    atomic.Uint64 // QoS 1/2 messages from other nodes handed to the broker
+	Own         atomic.Uint64 // the node's own QoS 1/2 messages from its consumer, handed to the broker
+	Redelivered atomic.Uint64 // redeliveries of a message in process or acked, not routed again
+	Bad         atomic.Uint64 // messages with a bad subject or header, dropped
+	StoreFails  atomic.Uint64 // messages the broker could not store, sent again later
 }
 
 // durable is a node's part of the streams.
@@ -117,6 +134,22 @@ type durable struct {
 	mu     sync.Mutex // guards closed, wg.Add and sends on pending
 	closed bool
 	wg     sync.WaitGroup
+
+	// gate is held for reading while receive routes a message, and for
+	// writing by an adoption (reaper.go) while it reads the stream's last
+	// sequence and adopts a dead node's sessions: a message is either in
+	// the range the adoption reads or routed after the adopted sessions
+	// are in the topic tree. Taken with no other lock of this package.
+	gate sync.RWMutex
+	// inflight holds the stream messages being processed, by stream
+	// sequence, with their newest handle; acked the last acked stream
+	// sequences (a ring over ackedWindow). Both under imu, which is taken
+	// with no other lock and released before any call out.
+	imu      sync.Mutex
+	inflight map[uint64]jetstream.Msg
+	acked    map[uint64]struct{}
+	ackRing  []uint64
+	ackNext  int
 
 	stats DurableStats
 }
@@ -144,9 +177,12 @@ func (n *Node) startDurable(cfg Config) {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &durable{
 		n: n, js: js, replicas: replicasFor(cfg), ctx: ctx, cancel: cancel,
-		readyCh: make(chan struct{}),
-		pending: make(chan pubWait, maxPending),
-		purges:  make(chan purge, 256),
+		readyCh:  make(chan struct{}),
+		pending:  make(chan pubWait, maxPending),
+		purges:   make(chan purge, 256),
+		inflight: make(map[uint64]jetstream.Msg),
+		acked:    make(map[uint64]struct{}),
+		ackRing:  make([]uint64, ackedWindow),
 	}
 	n.q = d
 	d.wg.Add(3)
@@ -239,12 +275,15 @@ func (d *durable) setupLoop() {
 
 // consumerName is the name of the node's durable consumer: its Config.Name,
 // so that a restarted node takes up where it left.
-func (d *durable) consumerName() string {
-	name := d.n.id
-	if i := strings.LastIndexByte(name, '-'); i > 0 {
-		name = name[:i]
+func (d *durable) consumerName() string { return consumerNameOf(d.n.id) }
+
+// consumerNameOf is the name of the durable consumer of the node with id
+// (Node.ID): "tern-node-" and its Config.Name.
+func consumerNameOf(id string) string {
+	if i := strings.LastIndexByte(id, '-'); i > 0 {
+		id = id[:i]
 	}
-	return "tern-node-" + name
+	return "tern-node-" + id
 }
 
 // setup makes (or finds) the streams and the node's consumer and starts
@@ -336,34 +375,98 @@ func (d *durable) stream(cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 }
 
 // receive hands one message of the node's consumer to the broker and acks
-// it once the broker has it.
+// it once the broker has it: stored (done) and every TERN_SESSQ append
+// made while routing it acknowledged (registry.after); a failure of either
+// naks it, to be sent again (a QoS 1 duplicate, never a loss).
 func (d *durable) receive(msg jetstream.Msg) {
 	srv := d.n.srv.Load()
 	if srv == nil {
 		msg.NakWithDelay(100 * time.Millisecond) // not attached yet
 		return
 	}
-	m, origin, err := d.decode(msg, QoSPrefix)
-	switch {
-	case err != nil:
-		d.stats.Bad.Add(1)
-		d.n.log.Warn("cluster: dropped a stream message", "subject", msg.Subject(), "err", err)
-		msg.Term()
-		return
-	case origin == d.n.id:
-		d.stats.OwnCopies.Add(1)
-		msg.Ack()
+	var sseq uint64
+	if meta, err := msg.Metadata(); err == nil {
+		sseq = meta.Sequence.Stream
+	}
+	if sseq != 0 && !d.begin(sseq, msg) {
+		d.stats.Redelivered.Add(1)
 		return
 	}
-	srv.InjectRemoteDurable(m, func(err error) {
+	m, origin, err := d.decode(msg, QoSPrefix)
+	if err != nil {
+		d.stats.Bad.Add(1)
+		d.n.log.Warn("cluster: dropped a stream message", "subject", msg.Subject(), "err", err)
+		d.end(sseq, msg, false).Term()
+		return
+	}
+	own := origin == d.n.id
+	r := d.n.reg
+	j := &joined{done: func(err error) {
 		if err != nil {
 			d.stats.StoreFails.Add(1)
-			msg.Nak()
+			d.end(sseq, msg, false).Nak()
 			return
 		}
+		d.end(sseq, msg, true).Ack()
+	}}
+	j.n.Store(2)
+	d.gate.RLock()
+	from := r.issued()
+	srv.InjectDurable(m, own, j.finish)
+	to := r.issued()
+	d.gate.RUnlock()
+	r.after(from, to, j.finish)
+	if own { // routed: counted after, so a test that saw it sees the deliveries
+		d.stats.Own.Add(1)
+	} else {
+		d.stats.Received.Add(1)
+	}
+}
+
+// begin notes that the message of stream sequence sseq is being
+// processed, and reports whether it is to be routed: not when it is in
+// process already (the newest handle is kept and marked in progress, so
+// the stream waits) nor when it was acked shortly before (acked again).
+func (d *durable) begin(sseq uint64, msg jetstream.Msg) bool {
+	d.imu.Lock()
+	if _, ok := d.inflight[sseq]; ok {
+		d.inflight[sseq] = msg
+		d.imu.Unlock()
+		msg.InProgress()
+		return false
+	}
+	if _, ok := d.acked[sseq]; ok {
+		d.imu.Unlock()
 		msg.Ack()
-	})
-	d.stats.Received.Add(1) // routed: counted after, so a test that saw it sees the deliveries
+		return false
+	}
+	d.inflight[sseq] = msg
+	d.imu.Unlock()
+	return true
+}
+
+// end notes that the message of stream sequence sseq is processed (acked
+// says it is acked, not nak'd) and returns its newest handle, msg's when
+// sseq is 0.
+func (d *durable) end(sseq uint64, msg jetstream.Msg, acked bool) jetstream.Msg {
+	if sseq == 0 {
+		return msg
+	}
+	d.imu.Lock()
+	defer d.imu.Unlock()
+	if h, ok := d.inflight[sseq]; ok {
+		msg = h
+		delete(d.inflight, sseq)
+	}
+	if acked {
+		if old := d.ackRing[d.ackNext]; old != 0 {
+			delete(d.acked, old)
+		}
+		d.ackRing[d.ackNext] = sseq
+		d.ackNext = (d.ackNext + 1) % len(d.ackRing)
+		d.acked[sseq] = struct{}{}
+	}
+	return msg
 }
 
 // decode returns the message of a stream message under prefix and its
@@ -376,15 +479,30 @@ func (d *durable) decode(msg jetstream.Msg, prefix string) (*broker.Message, str
 	return decodeStored(msg.Subject(), msg.Headers(), msg.Data(), at, prefix)
 }
 
-// decodeStored decodes a message stored at time at under prefix.
+// decodeStored decodes a message stored at time at under prefix: with
+// the publisher's client id (From) and the cluster's id of the message
+// (Origin, the Nats-Msg-Id "<origin node>:<seq>").
 func decodeStored(subject string, h nats.Header, data []byte, at time.Time, prefix string) (*broker.Message, string, error) {
 	subj, ok := strings.CutPrefix(subject, prefix)
 	if !ok {
 		return nil, "", fmt.Errorf("%w: %q is not under %s", ErrSubject, subject, prefix)
 	}
-	m, origin, _, err := decode(&nats.Msg{Subject: "tern." + subj, Header: h, Data: data}, at)
-	return m, origin, err
+	m, origin, seq, err := decode(&nats.Msg{Subject: "tern." + subj, Header: h, Data: data}, at)
+	if err != nil {
+		return nil, "", err
+	}
+	if v := h.Get(hFrom); v != "" {
+		if m.From, err = url.QueryUnescape(v); err != nil {
+			return nil, "", fmt.Errorf("%w: %s %q", ErrHeader, hFrom, v)
+		}
+	}
+	m.Origin = msgID(origin, seq)
+	return m, origin, nil
 }
+
+// msgID is the Nats-Msg-Id of the message seq of node origin, and the
+// Origin of its broker.Message.
+func msgID(origin string, seq uint64) string { return origin + ":" + strconv.FormatUint(seq, 10) }
 
 // streamSubject is the subject of topic in the stream with prefix.
 func streamSubject(prefix, topic string) string {
@@ -431,7 +549,10 @@ func (n *Node) PublishedDurable(m *broker.Message, done func(error)) {
 		seq := n.seq.Add(1)
 		msg := encode(m, n.id, seq, now)
 		msg.Subject = QoSPrefix + msg.Subject[len("tern."):]
-		d.publish(msg, n.id+":"+strconv.FormatUint(seq, 10), func(_ uint64, err error) { j.finish(err) })
+		if m.From != "" { // No Local, on whichever node the message is routed
+			msg.Header[hFrom] = []string{url.QueryEscape(m.From)}
+		}
+		d.publish(msg, msgID(n.id, seq), func(_ uint64, err error) { j.finish(err) })
 	}
 	if m.Retain {
 		seq := n.seq.Add(1)
@@ -439,7 +560,7 @@ func (n *Node) PublishedDurable(m *broker.Message, done func(error)) {
 		subj := RetainedPrefix + msg.Subject[len("tern."):]
 		msg.Subject = subj
 		empty := len(m.Payload) == 0
-		d.publish(msg, n.id+":"+strconv.FormatUint(seq, 10), func(sseq uint64, err error) {
+		d.publish(msg, msgID(n.id, seq), func(sseq uint64, err error) {
 			if err == nil && empty {
 				select { // the mark is enough if the purge waits its turn
 				case d.purges <- purge{subject: subj, below: sseq + 1}:

@@ -11,17 +11,24 @@ import (
 
 	"github.com/ternmq/tern/broker"
 	"github.com/ternmq/tern/broker/store"
+	"github.com/ternmq/tern/codec"
 )
 
-// The wills of a dead node's clients (cluster.md, "wills of a dead node").
-// Each node watches the leases in tern_nodes. A lease not renewed for
-// leaseTTL means its node died (a node that leaves in order deletes its
-// lease and its broker publishes its own wills). The survivor that
-// creates the key reaper.<node> first reaps it: it marks each of the
-// node's sessions unowned in tern_sessions, so the next CONNECT takes it
-// without asking, and publishes the wills their records hold, after their
-// Will Delay Interval (or the session's expiry, if shorter) unless a
-// connection has taken the session meanwhile [MQTT-5:3.1.3-9].
+// The sessions of a dead node (cluster.md, "wills of a dead node", and
+// issue #18). Each node watches the leases in tern_nodes. A lease not
+// renewed for leaseTTL means its node died (a node that leaves in order
+// deletes its lease and its broker publishes its own wills). The survivor
+// that creates the key reaper.<node> first adopts each of the node's
+// sessions: it writes itself in as the owner with epoch+1 by
+// compare-and-swap (fenced as a CONNECT's claim), and hands the broker
+// (Server.Adopt) the session with its will, the deliveries the dead node
+// wrote through to TERN_SESSQ, and the messages of TERN_QOS the dead
+// node's consumer had not acknowledged, or that came after its death,
+// that match the session's subscriptions. The broker keeps the session
+// offline, publishes its will after its delay unless a connection resumes
+// it first [MQTT-5:3.1.3-9], and the session resumes on any node like any
+// other. Then the dead node's consumer is deleted (a restarted node makes
+// a new one).
 
 // reaperPrefix is the key prefix of the reapers' claims in tern_nodes.
 const reaperPrefix = "reaper."
@@ -69,11 +76,19 @@ func (r *registry) watchLeases() {
 	}
 }
 
-// reap takes over the sessions of node, whose lease lapsed, if this node
-// is the first survivor to claim the task.
+// reapTimeout bounds the adoption of a dead node's sessions;
+// consumerWait the wait for its consumer's information (the consumer may
+// need a new leader).
+const (
+	reapTimeout  = 2 * time.Minute
+	consumerWait = 20 * time.Second
+)
+
+// reap adopts the sessions of node, whose lease lapsed, if this node is
+// the first survivor to claim the task.
 func (r *registry) reap(node string) {
 	defer r.wg.Done()
-	ctx, cancel := context.WithTimeout(r.ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(r.ctx, reapTimeout)
 	defer cancel()
 	if _, err := r.nodes.Get(ctx, node); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return // renewed after all, or JetStream cannot tell now
@@ -81,113 +96,284 @@ func (r *registry) reap(node string) {
 	if _, err := r.nodes.Create(ctx, reaperPrefix+node, []byte(r.n.id)); err != nil {
 		return // another survivor reaps it
 	}
+	srv := r.n.srv.Load()
+	if srv == nil {
+		r.log.Error("cluster: a dead node's sessions not adopted: no broker attached", "dead", node)
+		return
+	}
+	// Nothing reaches the dead node's consumer any more: what it had not
+	// acknowledged is above its ack floor.
+	q := r.n.q
+	floor, hasFloor := r.ackFloor(ctx, node)
 	keys, err := r.kv.ListKeys(ctx)
 	if err != nil {
 		r.log.Error("cluster: listing the sessions of a dead node", "dead", node, "err", err)
 		return
 	}
-	sessions, wills := 0, 0
+	var todo []*adoptee
+	defer func() {
+		r.mu.Lock()
+		for _, a := range todo {
+			close(r.adopting[a.clientID])
+			delete(r.adopting, a.clientID)
+		}
+		r.mu.Unlock()
+	}()
+	ended := 0
 	for key := range keys.Keys() {
 		rec, rev, err := r.get(ctx, key)
 		if err != nil || rev == 0 || rec.Owner != node {
 			continue
 		}
-		will, ok := r.unown(ctx, key, rec, rev)
-		if !ok {
-			continue
-		}
-		sessions++
-		if will != nil {
-			wills++
-			r.scheduleWill(key, will)
+		a, ok := r.prepareAdoption(ctx, key, rec, rev)
+		switch {
+		case a != nil:
+			todo = append(todo, a)
+		case ok:
+			ended++
 		}
 	}
-	r.log.Info("cluster: reaped a dead node", "dead", node, "sessions", sessions, "wills", wills)
+	// The messages above the floor, in two reads: most now, the rest with
+	// the node's routing held (gate), so that each message is either read
+	// here or routed after the adopted subscriptions are in the topic tree.
+	var msgs []*broker.Message
+	var last uint64
+	if hasFloor {
+		last = r.qosLast(ctx)
+		msgs = r.readQoS(ctx, floor+1, last)
+	}
+	adopted := 0
+	q.gate.Lock()
+	if hasFloor {
+		if l := r.qosLast(ctx); l > last {
+			msgs = append(msgs, r.readQoS(ctx, max(last, floor)+1, l)...)
+		}
+	}
+	for _, a := range todo {
+		a.add(msgs)
+		if err := srv.Adopt(a.clientID, a.h); err != nil {
+			if errors.Is(err, broker.ErrSessionExists) {
+				// A CONNECT on this node made it meanwhile; its claim,
+				// waiting for this adoption, takes the session.
+				r.mu.Lock()
+				r.orphans[a.clientID] = a.h
+				r.mu.Unlock()
+				adopted++
+				continue
+			}
+			r.log.Error("cluster: adopting a dead node's session", "dead", node, "client", a.clientID, "err", err)
+			a.sqLast = 0 // keep what it had in TERN_SESSQ
+			continue
+		}
+		adopted++
+	}
+	q.gate.Unlock()
+	for _, a := range todo {
+		if a.sqLast > 0 {
+			if err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(queueSubject(a.clientID)), jetstream.WithPurgeSequence(a.sqLast+1)); err != nil {
+				r.log.Warn("cluster: purging an adopted session's deliveries", "client", a.clientID, "err", err)
+			}
+		}
+	}
+	r.stats.Adopted.Add(uint64(adopted))
+	if hasFloor && q.ready.Load() {
+		if err := q.qos.DeleteConsumer(ctx, consumerNameOf(node)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			r.log.Warn("cluster: deleting a dead node's consumer", "dead", node, "err", err)
+		}
+	}
+	r.log.Info("cluster: adopted the sessions of a dead node", "dead", node, "adopted", adopted, "ended", ended,
+		"messages", len(msgs), "floor", floor)
 }
 
-// pendingWill is a will of a dead node's session and the epoch at which
-// its session was left unowned.
-type pendingWill struct {
-	from  string // the client id
-	rec   store.SessionRecord
-	epoch uint64
-	at    time.Time // when the session was left unowned
+// ackFloor returns the stream sequence up to which the consumer of the
+// dead node acknowledged every message; false when there is no such
+// consumer (or no stream).
+func (r *registry) ackFloor(ctx context.Context, node string) (uint64, bool) {
+	q := r.n.q
+	if !q.ready.Load() {
+		return 0, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, consumerWait)
+	defer cancel()
+	pause := time.NewTimer(0)
+	defer pause.Stop()
+	for {
+		call, cancelCall := context.WithTimeout(ctx, lookupTimeout)
+		c, err := q.qos.Consumer(call, consumerNameOf(node))
+		var info *jetstream.ConsumerInfo
+		if err == nil {
+			info, err = c.Info(call)
+		}
+		cancelCall()
+		switch {
+		case err == nil:
+			return info.AckFloor.Stream, true
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+			return 0, false
+		}
+		pause.Reset(setupPause)
+		select {
+		case <-pause.C:
+		case <-ctx.Done():
+			r.log.Error("cluster: reading a dead node's consumer; its unacknowledged messages are not adopted", "dead", node, "err", err)
+			return 0, false
+		}
+	}
 }
 
-// unown marks a dead node's session unowned (a session with expiry 0
-// ended with its connection: its record goes) and returns its will.
-func (r *registry) unown(ctx context.Context, key string, rec record, rev uint64) (*pendingWill, bool) {
+// qosLast returns the last sequence of TERN_QOS, 0 if unknown.
+func (r *registry) qosLast(ctx context.Context) uint64 {
+	call, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	info, err := r.n.q.qos.Info(call)
+	if err != nil {
+		r.log.Error("cluster: reading the last sequence of "+StreamQoS, "err", err)
+		return 0
+	}
+	return info.State.LastSeq
+}
+
+// readQoS returns the messages of TERN_QOS from sequence from to to.
+func (r *registry) readQoS(ctx context.Context, from, to uint64) []*broker.Message {
+	var out []*broker.Message
+	for seq := from; seq <= to && seq > 0; seq++ {
+		call, cancel := context.WithTimeout(ctx, callTimeout)
+		m, err := r.n.q.qos.GetMsg(call, seq)
+		cancel()
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // aged out, or the duplicate of another
+		}
+		if err != nil {
+			r.log.Error("cluster: reading "+StreamQoS+" for a dead node's sessions", "seq", seq, "err", err)
+			if ctx.Err() != nil {
+				return out
+			}
+			continue
+		}
+		msg, _, err := decodeStored(m.Subject, m.Header, m.Data, m.Time, QoSPrefix)
+		if err != nil {
+			continue
+		}
+		out = append(out, msg)
+	}
+	return out
+}
+
+// adoptee is a dead node's session being adopted.
+type adoptee struct {
+	clientID string
+	h        *broker.SessionHandoff
+	origins  map[string]bool // of the deliveries from TERN_SESSQ
+	next     uint64          // the next delivery sequence number
+	sqLast   uint64          // the last TERN_SESSQ sequence read
+}
+
+// prepareAdoption makes this node the owner of a dead node's session and
+// reads its deliveries from TERN_SESSQ. It returns nil with ok for a
+// session that ends instead (no session, expired, or expiry 0 without a
+// will: the record goes), and nil without ok when a CONNECT took the
+// session meanwhile.
+func (r *registry) prepareAdoption(ctx context.Context, key string, rec record, rev uint64) (a *adoptee, ok bool) {
 	var s store.SessionRecord
+	var err error
 	if rec.Session != nil {
-		var err error
 		if s, err = store.DecodeSession(rec.Session); err != nil {
+			r.log.Error("cluster: a dead node's session record does not decode", "client", rec.ClientID, "err", err)
 			rec.Session = nil
 		}
 	}
 	now := time.Now()
-	var err error
-	if rec.Session == nil || s.Expiry == 0 {
-		err = r.kv.Delete(ctx, key, jetstream.LastRevision(rev))
-	} else {
-		// The epoch stays: the deliveries the dead node put in TERN_SESSQ
-		// carry it, and the next owner reads those of this epoch.
-		rec.Owner, rec.Since = "", now.UnixMilli()
-		will := s.Will
-		s.Will, s.WillDelay = nil, 0
-		if s.Disconnected == 0 {
-			s.Disconnected = now.UnixNano() // its connection ended with its node
-		}
-		rec.Session = s.Append(nil)
-		s.Will = will
-		b, _ := json.Marshal(rec)
-		_, err = r.kv.Update(ctx, key, b, rev)
+	expired := s.Disconnected != 0 && s.Expiry != 0xFFFFFFFF &&
+		now.Sub(time.Unix(0, s.Disconnected)) > time.Duration(s.Expiry)*time.Second
+	if rec.Session == nil || expired || s.Expiry == 0 && s.Will == nil {
+		return nil, r.kv.Delete(ctx, key, jetstream.LastRevision(rev)) == nil
 	}
+	from := rec.Epoch
+	next := rec
+	next.Owner, next.Epoch, next.Since = r.n.id, rec.Epoch+1, now.UnixMilli()
+	b, _ := json.Marshal(next)
+	// Marked before the record names this node: a claim or a take-over
+	// that sees this node as the owner waits for the adoption.
+	adopting := make(chan struct{}) // closed by reap
+	r.mu.Lock()
+	r.adopting[rec.ClientID] = adopting
+	r.mu.Unlock()
+	nrev, err := r.kv.Update(ctx, key, b, rev)
 	if err != nil {
+		r.conflict(err)
+		r.mu.Lock()
+		delete(r.adopting, rec.ClientID)
+		r.mu.Unlock()
+		close(adopting)
 		return nil, false // a CONNECT took it meanwhile
 	}
-	if s.Will == nil {
-		return nil, true
+	r.own(rec.ClientID, nrev, next)
+	ds, last := r.readQueued(ctx, rec.ClientID, from)
+	online := s.Disconnected == 0
+	a = &adoptee{clientID: rec.ClientID, origins: make(map[string]bool), next: 1, sqLast: last,
+		h: &broker.SessionHandoff{Session: s, Deliveries: ds, Inbound: rec.Inbound}}
+	for i := range ds {
+		if online {
+			// Its connection may have had it: sent again with DUP.
+			ds[i].Sent = ds[i].Message != nil || ds[i].Delivery.Released
+		}
+		if ds[i].Origin != "" {
+			a.origins[ds[i].Origin] = true
+		}
+		a.next = max(a.next, ds[i].Seq+1)
 	}
-	return &pendingWill{from: rec.ClientID, rec: s, epoch: rec.Epoch, at: now}, true
+	return a, false
 }
 
-// scheduleWill publishes w after its delay: the Will Delay Interval or
-// the session's expiry, whichever ends first [MQTT-5:3.1.2-8]. A
-// connection that took the session before is its new owner: the will is
-// not sent [MQTT-5:3.1.3-9].
-func (r *registry) scheduleWill(key string, w *pendingWill) {
-	delay := time.Duration(min(w.rec.WillDelay, w.rec.Expiry)) * time.Second
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.ctx.Done():
-			return
+// add queues for a the messages of msgs that its session's subscriptions
+// match, as the broker routes them: once per session, at the lower of the
+// message's QoS and the highest matching subscription's, RETAIN kept only
+// for Retain As Published, with every Subscription Identifier, not for a
+// No Local subscription of its publisher; $share subscriptions are left
+// out (their groups are not the session's alone). Messages already among
+// its deliveries are skipped.
+func (a *adoptee) add(msgs []*broker.Message) {
+	now := time.Now()
+	for _, m := range msgs {
+		if m.Origin != "" && a.origins[m.Origin] || !m.Expires.IsZero() && !m.Expires.After(now) {
+			continue
 		}
-		ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
-		defer cancel()
-		if delay > 0 {
-			rec, rev, err := r.get(ctx, key)
-			if err != nil || rev != 0 && rec.Epoch != w.epoch {
-				return // taken by a new connection, or unknown: not sent
-			}
+		qos, retain, ids, ok := matchSubs(a.h.Session.Subs, m, a.clientID)
+		if !ok || qos == 0 {
+			continue
 		}
-		srv := r.n.srv.Load()
-		if srv == nil {
-			return
+		mr := store.MessageRecord{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, Props: m.Props, From: m.From}
+		if !m.Expires.IsZero() {
+			mr.Expires = m.Expires.UnixNano()
 		}
-		m := w.rec.Will
-		msg := &broker.Message{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, Props: m.Props, From: w.from}
-		if w.rec.HasWillLife {
-			msg.Expires = time.Now().Add(time.Duration(w.rec.WillLife))
-		} else if m.Expires != 0 {
-			msg.Expires = time.Unix(0, m.Expires)
+		a.h.Deliveries = append(a.h.Deliveries, broker.HandoffDelivery{Seq: a.next, Message: &mr, Origin: m.Origin,
+			Delivery: store.QueueRecord{QoS: qos, Retain: retain, SubIDs: ids}})
+		a.next++
+		if m.Origin != "" {
+			a.origins[m.Origin] = true
 		}
-		if err := srv.Publish(msg); err != nil {
-			r.log.Error("cluster: publishing the will of a dead node's client", "topic", m.Topic, "err", err)
+	}
+}
+
+// matchSubs matches m against a session's subscriptions as the broker's
+// routing does (route.go): ok when one matches, at QoS min(message,
+// highest subscription) [MQTT-3.8.4-6 of 3.1.1], RETAIN kept only for
+// Retain As Published [MQTT-3.3.1-9 of 3.1.1], the Subscription
+// Identifiers of all that match, none of a No Local subscription for its
+// own message [MQTT-5:3.8.3-3]; $share subscriptions are skipped.
+func matchSubs(subs []store.SubRecord, m *broker.Message, clientID string) (qos codec.QoS, retain bool, ids []int, ok bool) {
+	var top codec.QoS
+	rap := false
+	for _, sub := range subs {
+		if codec.IsShared(sub.Filter) || !codec.MatchTopic(sub.Filter, m.Topic) || sub.NoLocal && m.From == clientID {
+			continue
 		}
-	}()
+		ok = true
+		top = max(top, sub.QoS)
+		rap = rap || sub.RetainAsPublished
+		if sub.ID > 0 {
+			ids = append(ids, sub.ID)
+		}
+	}
+	return min(m.QoS, top), m.Retain && rap, ids, ok
 }

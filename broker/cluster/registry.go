@@ -79,6 +79,7 @@ type RegistryStats struct {
 	HandOffs  atomic.Uint64 // sessions this node handed to another node
 	Conflicts atomic.Uint64 // compare-and-swap failures (another node raced)
 	Held      atomic.Uint64 // claims held back because the client id just moved
+	Adopted   atomic.Uint64 // sessions of dead nodes this node adopted
 }
 
 // registry is a node's part of the session registry.
@@ -109,10 +110,16 @@ type registry struct {
 	// (SessionChanged), and wake tells the writer.
 	dirty map[string]store.SessionRecord
 	wake  chan struct{}
-	// spilled holds, by client id, the highest sequence number of the
-	// deliveries this node put in TERN_SESSQ for an offline session
-	// (SessionQueued) in its current epoch.
-	spilled map[string]uint64
+	// adopting holds the client ids whose sessions a reaper is adopting
+	// (reaper.go), closed when done: a take-over waits for it.
+	adopting map[string]chan struct{}
+	// orphans holds the sessions a reaper could not adopt because a
+	// CONNECT on this node made a session for the client id meanwhile:
+	// that CONNECT's claim takes it.
+	orphans map[string]*broker.SessionHandoff
+	// wt is the write-through of the sessions' deliveries to TERN_SESSQ
+	// (sessq.go), with a lock of its own.
+	wt *writeThrough
 }
 
 // startRegistry sets the registry up in the background: JetStream may
@@ -121,7 +128,8 @@ func startRegistry(n *Node, cfg Config) *registry {
 	r := &registry{n: n, log: n.log, ready: make(chan struct{}),
 		owned: make(map[string]owned), handing: make(map[string]int),
 		dirty: make(map[string]store.SessionRecord), wake: make(chan struct{}, 1),
-		spilled: make(map[string]uint64)}
+		adopting: make(map[string]chan struct{}), orphans: make(map[string]*broker.SessionHandoff),
+		wt: newWriteThrough()}
 	r.replicas = 3
 	if cfg.URL == "" && len(cfg.Routes) < 2 {
 		r.replicas = 1
@@ -148,6 +156,7 @@ func (r *registry) setup() {
 		err := r.init()
 		if err == nil {
 			close(r.ready)
+			r.startWriteThrough()
 			r.wg.Add(2)
 			go r.writer()
 			go r.watchLeases()
@@ -406,6 +415,22 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 		return nil, true, nil
 	}
 	if rec.Owner == me {
+		r.mu.Lock()
+		adopting := r.adopting[clientID]
+		orphan := r.orphans[clientID]
+		if adopting == nil {
+			delete(r.orphans, clientID)
+		}
+		r.mu.Unlock()
+		if adopting != nil {
+			// A reaper of this node is adopting the session: its claim
+			// waits, then finds the session adopted, or an orphan.
+			select {
+			case <-adopting:
+			case <-ctx.Done():
+			}
+			return nil, false, errors.New("waited for the adoption of the session")
+		}
 		if clean && rec.Session != nil {
 			rec.Session, rec.Inbound = nil, nil
 			b, _ := json.Marshal(rec)
@@ -415,7 +440,9 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 			}
 		}
 		r.own(clientID, rev, rec)
-		r.unspill(ctx, clientID) // the local queue has them
+		if orphan != nil && !clean {
+			return orphan, true, nil
+		}
 		return nil, true, nil
 	}
 	live := rec.Owner != "" && r.alive(ctx, rec.Owner)
@@ -492,7 +519,22 @@ func (r *registry) resume(ctx context.Context, clientID string, rec *record, epo
 		return nil // expired while its node was gone
 	}
 	h.Session.Will, h.Session.WillDelay, h.Session.Disconnected = nil, 0, 0
+	var last uint64
+	h.Deliveries, last = r.readQueued(ctx, clientID, epoch)
+	if last > 0 {
+		if err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(queueSubject(clientID)), jetstream.WithPurgeSequence(last+1)); err != nil {
+			r.log.Warn("cluster: purging a session's handed-over deliveries", "client", clientID, "err", err)
+		}
+	}
+	return h
+}
+
+// readQueued reads the deliveries of clientID's session that its owner at
+// epoch put in TERN_SESSQ (those of other epochs are stale), the last copy
+// of each, in order, and returns them with the last sequence read.
+func (r *registry) readQueued(ctx context.Context, clientID string, epoch uint64) ([]broker.HandoffDelivery, uint64) {
 	subj := queueSubject(clientID)
+	var ds []broker.HandoffDelivery
 	var last uint64
 	for seq := uint64(1); ; {
 		m, err := r.sq.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
@@ -512,17 +554,25 @@ func (r *registry) resume(ctx context.Context, clientID string, rec *record, epo
 			r.log.Error("cluster: dropped a handed-over delivery", "client", clientID, "err", err)
 			continue
 		}
-		h.Deliveries = append(h.Deliveries, d)
+		ds = append(ds, d)
 	}
-	// Those put there while the session was offline come before the
-	// in-flight ones of the hand-over, which have lower numbers.
-	slices.SortStableFunc(h.Deliveries, func(a, b broker.HandoffDelivery) int { return cmpUint(a.Seq, b.Seq) })
-	if last > 0 {
-		if err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(last+1)); err != nil {
-			r.log.Warn("cluster: purging a session's handed-over deliveries", "client", clientID, "err", err)
+	return lastPerSeq(ds), last
+}
+
+// lastPerSeq sorts ds by sequence number and keeps the last one of each:
+// a delivery written through when queued is written again, sent or
+// released, by a hand-over.
+func lastPerSeq(ds []broker.HandoffDelivery) []broker.HandoffDelivery {
+	slices.SortStableFunc(ds, func(a, b broker.HandoffDelivery) int { return cmpUint(a.Seq, b.Seq) })
+	out := ds[:0]
+	for _, d := range ds {
+		if n := len(out); n > 0 && out[n-1].Seq == d.Seq {
+			out[n-1] = d
+			continue
 		}
+		out = append(out, d)
 	}
-	return h
+	return out
 }
 
 // ended implements broker.SessionCluster.SessionEnded: the record goes,
@@ -542,7 +592,7 @@ func (r *registry) ended(clientID string) {
 		defer r.wg.Done()
 		ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
 		defer cancel()
-		r.unspill(ctx, clientID)
+		r.forgetQueued(ctx, clientID)
 		err := r.kv.Delete(ctx, sessionKey(clientID), jetstream.LastRevision(rev))
 		if err != nil && r.ctx.Err() == nil {
 			r.log.Debug("cluster: session record not deleted", "client", clientID, "err", err)
@@ -657,8 +707,9 @@ func (r *registry) write(clientID string, s *store.SessionRecord) {
 }
 
 // queued implements broker.SessionCluster.SessionQueued: the delivery
-// goes to TERN_SESSQ with the epoch of this node's record, so that a
-// node that resumes the session after this one died has it.
+// goes to TERN_SESSQ with the epoch of this node's record (write-through,
+// sessq.go), so that a node that resumes or adopts the session after this
+// one died has it.
 func (r *registry) queued(clientID string, d broker.HandoffDelivery) {
 	select {
 	case <-r.ready:
@@ -675,33 +726,7 @@ func (r *registry) queued(clientID string, d broker.HandoffDelivery) {
 	if !ok || handing {
 		return
 	}
-	msg := encodeDelivery(queueSubject(clientID), strconv.FormatUint(o.rec.Epoch, 10), &d)
-	if _, err := r.js.PublishMsgAsync(msg); err != nil {
-		r.log.Warn("cluster: an offline session's delivery not kept in TERN_SESSQ", "client", clientID, "err", err)
-		return
-	}
-	r.mu.Lock()
-	r.spilled[clientID] = max(r.spilled[clientID], d.Seq)
-	r.mu.Unlock()
-}
-
-// unspill purges what this node put in TERN_SESSQ for clientID's offline
-// session, once the session is back on this node or ended.
-func (r *registry) unspill(ctx context.Context, clientID string) {
-	r.mu.Lock()
-	_, ok := r.spilled[clientID]
-	delete(r.spilled, clientID)
-	r.mu.Unlock()
-	if !ok {
-		return
-	}
-	select {
-	case <-r.js.PublishAsyncComplete():
-	case <-ctx.Done():
-	}
-	if err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(queueSubject(clientID))); err != nil {
-		r.log.Warn("cluster: purging an offline session's deliveries", "client", clientID, "err", err)
-	}
+	r.appendDelivery(clientID, d.Seq, encodeDelivery(queueSubject(clientID), strconv.FormatUint(o.rec.Epoch, 10), &d))
 }
 
 // ClaimSession implements broker.SessionCluster.
@@ -715,10 +740,10 @@ func (n *Node) SessionChanged(clientID string, rec store.SessionRecord) { n.reg.
 // SessionQueued implements broker.SessionCluster.
 func (n *Node) SessionQueued(clientID string, d broker.HandoffDelivery) { n.reg.queued(clientID, d) }
 
-// SessionAcked implements broker.SessionCluster.
-//
-// TODO(seam): purge settled deliveries from TERN_SESSQ.
-func (n *Node) SessionAcked(clientID string, seq uint64) {}
+// SessionAcked implements broker.SessionCluster: the delivery is
+// forgotten, and TERN_SESSQ purged below the session's oldest unsettled
+// delivery soon after (sessq.go).
+func (n *Node) SessionAcked(clientID string, seq uint64) { n.reg.settle(clientID, seq) }
 
 // SessionEnded implements broker.SessionCluster.
 func (n *Node) SessionEnded(clientID string) { n.reg.ended(clientID) }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 
 	"github.com/nats-io/nats.go"
@@ -27,6 +28,9 @@ const (
 	hEpoch = "Tern-Epoch" // the epoch of the owner that wrote it
 	hDSeq  = "Tern-Dseq"  // the delivery's sequence number in its session
 	hSent  = "Tern-Sent"  // "1": sent before, re-sent with DUP
+	// hMsgOrigin is the cluster's id of the delivery's message
+	// (HandoffDelivery.Origin), query-escaped; absent for none.
+	hMsgOrigin = "Tern-Msg-Origin"
 )
 
 // ctlSubject is where node answers take-overs.
@@ -111,6 +115,16 @@ func (r *registry) handOff(req *takeoverReq) *takeoverResp {
 	if srv == nil {
 		return &takeoverResp{}
 	}
+	r.mu.Lock()
+	adopting := r.adopting[req.ClientID]
+	r.mu.Unlock()
+	if adopting != nil { // this node owns the session, the broker will have it
+		select {
+		case <-adopting:
+		case <-ctx.Done():
+			return &takeoverResp{Err: "the session is being adopted"}
+		}
+	}
 	h, err := srv.HandOff(ctx, req.ClientID, req.Discard)
 	if err != nil {
 		return &takeoverResp{Err: err.Error()}
@@ -161,22 +175,16 @@ func (r *registry) flush(ctx context.Context, clientID string, h *broker.Session
 	}
 	subj := queueSubject(clientID)
 	epoch := rec.Epoch
-	// What SessionQueued put in TERN_SESSQ while the session was offline
-	// is there already, once its acknowledgements are in.
-	select {
-	case <-r.js.PublishAsyncComplete():
-	case <-ctx.Done():
-		return 0, record{}, ctx.Err()
+	// The deliveries written through as they were queued are there, once
+	// their PubAcks are in; they are all written again (sent, released),
+	// then the older copies purged: resume keeps the last copy of each
+	// sequence number, and finds no settled delivery.
+	if err := r.barrier(ctx); err != nil {
+		return 0, record{}, err
 	}
-	r.mu.Lock()
-	spilled, hasSpilled := r.spilled[clientID]
-	delete(r.spilled, clientID)
-	r.mu.Unlock()
+	r.detach(clientID)
 	acks := make([]jetstream.PubAckFuture, 0, len(h.Deliveries))
 	for i := range h.Deliveries {
-		if hasSpilled && h.Deliveries[i].Seq <= spilled && !h.Deliveries[i].Sent {
-			continue
-		}
 		m := encodeDelivery(subj, strconv.FormatUint(epoch, 10), &h.Deliveries[i])
 		f, err := r.js.PublishMsgAsync(m)
 		if err != nil {
@@ -184,14 +192,25 @@ func (r *registry) flush(ctx context.Context, clientID string, h *broker.Session
 		}
 		acks = append(acks, f)
 	}
+	var first uint64
 	for _, f := range acks {
 		select {
-		case <-f.Ok():
+		case a := <-f.Ok():
+			if first == 0 {
+				first = a.Sequence
+			}
 		case err := <-f.Err():
 			return 0, record{}, fmt.Errorf("TERN_SESSQ: %w", err)
 		case <-ctx.Done():
 			return 0, record{}, fmt.Errorf("TERN_SESSQ: %w", ctx.Err())
 		}
+	}
+	purge := []jetstream.StreamPurgeOpt{jetstream.WithPurgeSubject(subj)}
+	if first != 0 {
+		purge = append(purge, jetstream.WithPurgeSequence(first))
+	}
+	if err := r.sq.Purge(ctx, purge...); err != nil {
+		r.log.Warn("cluster: purging a session's settled deliveries before a hand-over", "client", clientID, "err", err)
 	}
 	session := h.Session.Append(nil)
 	for try := 0; ; try++ {
@@ -221,6 +240,9 @@ func encodeDelivery(subj, epoch string, d *broker.HandoffDelivery) *nats.Msg {
 	if d.Sent {
 		h[hSent] = []string{"1"}
 	}
+	if d.Origin != "" {
+		h[hMsgOrigin] = []string{url.QueryEscape(d.Origin)}
+	}
 	q := d.Delivery.Append(nil)
 	b := binary.AppendUvarint(nil, uint64(len(q)))
 	b = append(b, q...)
@@ -242,6 +264,11 @@ func decodeDelivery(h nats.Header, b []byte) (broker.HandoffDelivery, error) {
 		return d, fmt.Errorf("%w: %s %q", errDelivery, hDSeq, h.Get(hDSeq))
 	}
 	d.Seq, d.Sent = seq, h.Get(hSent) == "1"
+	if v := h.Get(hMsgOrigin); v != "" {
+		if d.Origin, err = url.QueryUnescape(v); err != nil {
+			return d, fmt.Errorf("%w: %s %q", errDelivery, hMsgOrigin, v)
+		}
+	}
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)-k) {
 		return d, fmt.Errorf("%w: length", errDelivery)
