@@ -172,11 +172,13 @@ func (r *route) carry(t *testing.T, tag string, n int) {
 
 // TestClusterProcesses runs three tern processes with --cluster: a QoS 0
 // message published on node 1 reaches a subscriber on node 3, and node 3's
-// on node 1. A QoS 1 publisher on node 1 then sends a numbered stream to a
-// persistent subscriber on node 3, and node 2 is killed with SIGKILL in
-// the middle of it: every message the publisher got a PUBACK for reaches
-// the subscriber (qosLoad), and the will of a client connected to node 2
-// is published by a survivor (willWatch). After the kill nodes 1 and 3
+// on node 1. A QoS 1 publisher on node 1 then sends a numbered stream to
+// persistent subscribers on nodes 3 and 2, and node 2 is killed with
+// SIGKILL in the middle of it. The subscriber of node 2 had left some
+// messages unacknowledged there; it reconnects to node 3 with its session.
+// Every message the publisher got a PUBACK for reaches both subscribers,
+// those left unacknowledged again with DUP (qosLoad), and the will of a
+// client connected to node 2 is published by a survivor (willWatch). After the kill nodes 1 and 3
 // keep carrying QoS 0 messages both ways and JetStream still answers (two
 // of three nodes are a quorum). Then nodes 1 and 3 stop cleanly.
 func TestClusterProcesses(t *testing.T) {
@@ -193,7 +195,7 @@ func TestClusterProcesses(t *testing.T) {
 		r.carry(t, "before", n)
 	}
 	will := newWillWatch(t, n2, n1)
-	load := newQoSLoad(t, n1, n3)
+	load := newQoSLoad(t, n1, n2, n3)
 	// The kill must hit the replicated state QoS 1 depends on, not a
 	// follower only: the leader of TERN_QOS moves to node 2 first, so
 	// that publishes wait for a new election (and are refused with 0x97
@@ -216,13 +218,24 @@ func TestClusterProcesses(t *testing.T) {
 		}
 	})
 	var killed time.Time
+	var moved time.Duration
 	load.run(t, func() {
 		n2.kill() // kill -9 by PID, in the middle of the stream
 		killed = time.Now()
+		moved = load.move(t, n3)
 	})
-	dups, dupNums := load.duplicates()
-	t.Logf("QoS 1: %d messages acknowledged and received, %d refused with 0x97 and retried, %d duplicates %v; the stream took %v, %v after the kill",
-		load.n, load.refused, dups, dupNums, load.took, time.Since(killed))
+	t.Logf("QoS 1: %d messages acknowledged, %d refused with 0x97 and retried; the stream took %v, %v after the kill",
+		load.n, load.refused, load.took, time.Since(killed))
+	for _, s := range load.subs {
+		dups, dupNums := s.duplicates()
+		t.Logf("%s received all %d, %d duplicates %v", s.name, load.n, dups, dupNums)
+		if s.mover {
+			t.Logf("%s resumed on %s %v after the kill; %d unacknowledged messages came again with DUP", s.name, n3.name, moved, s.again)
+			if len(s.held) > 0 {
+				t.Errorf("%s: %d messages left unacknowledged on the killed node never came again", s.name, len(s.held))
+			}
+		}
+	}
 	will.expect(t, killed)
 	for _, r := range routes {
 		r.carry(t, "after", n)
@@ -235,8 +248,9 @@ func TestClusterProcesses(t *testing.T) {
 		r.pub.Disconnect(t)
 		r.sub.Disconnect(t)
 	}
-	load.pub.Disconnect(t)
-	load.sub.Disconnect(t)
+	for _, p := range load.peers() {
+		p.Disconnect(t)
+	}
 	will.watcher.Disconnect(t)
 	n1.stop(t)
 	n3.stop(t)
@@ -356,78 +370,120 @@ func pollPeers(d time.Duration, peers ...*testkit.Peer) (int, codec.Packet, bool
 	}
 }
 
-// qosLoad is a QoS 1 publisher on one node and a persistent QoS 1
-// subscriber on another, carrying a numbered stream.
+// qosLoad is a QoS 1 publisher on one node and persistent QoS 1
+// subscribers on others, carrying a numbered stream.
 type qosLoad struct {
-	pub, sub *testkit.Peer
-	n        int // messages in the stream
-	window   int // PUBLISHes in flight at most
+	pub    *testkit.Peer
+	subs   []*loadSub
+	n      int // messages in the stream
+	window int // PUBLISHes in flight at most
 
-	acked    []bool // by number: the publisher got a PUBACK 0x00
-	received []int  // by number: copies the subscriber got
-	refused  int    // PUBACKs with 0x97, each retried
-	took     time.Duration
+	acked   []bool // by number: the publisher got a PUBACK 0x00
+	refused int    // PUBACKs with 0x97, each retried
+	took    time.Duration
+}
+
+// loadSub is one persistent subscriber of a qosLoad. A mover is connected
+// to the node that will be killed: it leaves every holdEvery-th message
+// unacknowledged there, and after the kill it resumes its session on
+// another node (move), where those messages must come again with DUP set.
+type loadSub struct {
+	name      string // its client id
+	peer      *testkit.Peer
+	mover     bool
+	moved     bool
+	received  []int        // by number: copies received
+	delivered int          // numbers received at least once
+	held      map[int]bool // unacknowledged on the killed node, not yet received again
+	again     int          // held messages received again with DUP after the move
 }
 
 const (
 	qosLoadN      = 2000
 	qosLoadWindow = 32
 	qosLoadTopic  = "load/n"
+	// holdEvery: the mover leaves every holdEvery-th message unacknowledged
+	// before the kill.
+	holdEvery = 50
 )
 
-// newQoSLoad connects the subscriber to to (5.0, Clean Start 0, Session
-// Expiry 300 s) with a QoS 1 subscription to load/#, and the publisher to
-// from, and waits until a QoS 1 probe crosses.
-func newQoSLoad(t *testing.T, from, to *clusterNode) *qosLoad {
+// loadSubExpiry is the session expiry of the load's subscribers (seconds).
+const loadSubExpiry = 300
+
+// newQoSLoad connects a subscriber (5.0, Clean Start 0, Session Expiry
+// 300 s, QoS 1 on load/#) to each node of to, the one on mover (if not nil)
+// as the mover, and the publisher to from, and waits until a QoS 1 probe
+// reaches every subscriber.
+func newQoSLoad(t *testing.T, from, mover *clusterNode, to ...*clusterNode) *qosLoad {
 	t.Helper()
-	l := &qosLoad{n: qosLoadN, window: qosLoadWindow, acked: make([]bool, qosLoadN), received: make([]int, qosLoadN)}
-	l.sub = testkit.Dial(t, to.addr, codec.V5)
-	l.sub.Connect(t, &codec.Connect{ClientID: "load-sub", Properties: codec.Properties{SessionExpiryInterval: 300}})
-	l.sub.Subscribe(t, 1, "load/#")
+	l := &qosLoad{n: qosLoadN, window: qosLoadWindow, acked: make([]bool, qosLoadN)}
+	if mover != nil {
+		to = append(to, mover)
+	}
+	for i, c := range to {
+		s := &loadSub{name: fmt.Sprintf("load-sub-%s", c.name), received: make([]int, qosLoadN),
+			mover: mover != nil && i == len(to)-1, held: make(map[int]bool)}
+		s.peer = testkit.Dial(t, c.addr, codec.V5)
+		s.peer.Connect(t, &codec.Connect{ClientID: s.name, Properties: codec.Properties{SessionExpiryInterval: loadSubExpiry}})
+		s.peer.Subscribe(t, 1, "load/#")
+		l.subs = append(l.subs, s)
+	}
 	l.pub = testkit.Dial(t, from.addr, codec.V5)
 	ack := l.pub.Connect(t, &codec.Connect{ClientID: "load-pub", CleanStart: true})
 	if rm := int(ack.Properties.ReceiveMaximum); rm != 0 && rm < l.window {
 		l.window = rm // [MQTT-3.3.4-7]: no more than Receive Maximum in flight
 	}
-	// The QoS 1 interest of the subscriber's node reaches its consumer's
-	// filter after the SUBACK: probe until one arrives.
+	// The QoS 1 interest of a subscriber's node reaches its consumer's
+	// filter after the SUBACK: probe until one arrives at each.
 	deadline := time.Now().Add(clusterJoin)
-	for {
-		l.pub.Publish(t, 1, "load/probe", "probe")
-		if _, p, ok := pollPeers(200*time.Millisecond, l.sub); ok {
-			m, ok := p.(*codec.Publish)
-			if !ok {
-				t.Fatalf("subscriber got %s, want a PUBLISH", testkit.Describe(p))
+	for _, s := range l.subs {
+		for {
+			l.pub.Publish(t, 1, "load/probe", "probe")
+			if _, p, ok := pollPeers(200*time.Millisecond, s.peer); ok {
+				m, ok := p.(*codec.Publish)
+				if !ok {
+					t.Fatalf("%s got %s, want a PUBLISH", s.name, testkit.Describe(p))
+				}
+				s.peer.Ack(t, m)
+				break
 			}
-			l.sub.Ack(t, m)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no QoS 1 probe from %s reached %s within %v", from.name, to.name, clusterJoin)
+			if time.Now().After(deadline) {
+				t.Fatalf("no QoS 1 probe from %s reached %s within %v", from.name, s.name, clusterJoin)
+			}
 		}
 	}
 	// Late probes are drained by run.
 	return l
 }
 
+// peers returns the publisher and then the subscribers' connections.
+func (l *qosLoad) peers() []*testkit.Peer {
+	ps := []*testkit.Peer{l.pub}
+	for _, s := range l.subs {
+		ps = append(ps, s.peer)
+	}
+	return ps
+}
+
 // run publishes the stream with at most window PUBLISHes in flight,
 // calls crash once half of it has been sent, and returns once every
-// message is acknowledged and received. A PUBACK with 0x97 (Quota
-// exceeded: the stream could not store it, e.g. while it re-elects its
-// leader) is not an acknowledgement; the message is published again with
-// a new packet identifier [MQTT-4.3.2-1]. Every message whose PUBACK
-// 0x00 the publisher got must reach the subscriber: the receiver of a
-// QoS 1 PUBLISH has accepted ownership once it sends the PUBACK
-// [MQTT-4.3.2-4], and QoS 1 is at least once (duplicates are counted).
+// message is acknowledged and received by every subscriber. A PUBACK with
+// 0x97 (Quota exceeded: the stream could not store it, e.g. while it
+// re-elects its leader) is not an acknowledgement; the message is
+// published again with a new packet identifier [MQTT-4.3.2-1]. Every
+// message whose PUBACK 0x00 the publisher got must reach every
+// subscriber: the receiver of a QoS 1 PUBLISH has accepted ownership once
+// it sends the PUBACK [MQTT-4.3.2-4], and QoS 1 is at least once
+// (duplicates are counted).
 func (l *qosLoad) run(t *testing.T, crash func()) {
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(qosBound)
 	inflight := make(map[uint16]int) // packet id → number
 	var retry []int
-	next, acked, delivered := 0, 0, 0
+	next, acked := 0, 0
 	crashed := false
-	for acked < l.n || delivered < l.n {
+	for acked < l.n || !l.allDelivered() {
 		for len(inflight) < l.window && (len(retry) > 0 || next < l.n) {
 			var num int
 			if len(retry) > 0 {
@@ -448,76 +504,151 @@ func (l *qosLoad) run(t *testing.T, crash func()) {
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			l.fail(t, acked, delivered, len(inflight))
+			l.fail(t, acked, len(inflight))
 		}
-		from, p, ok := pollPeers(left, l.pub, l.sub)
+		from, p, ok := pollPeers(left, l.peers()...)
 		if !ok {
-			l.fail(t, acked, delivered, len(inflight))
+			l.fail(t, acked, len(inflight))
 		}
-		switch p := p.(type) {
-		case *codec.Puback:
-			if from != 0 {
-				t.Fatalf("subscriber got %s", testkit.Describe(p))
+		if from > 0 {
+			l.subs[from-1].got(t, p, l.n)
+			continue
+		}
+		ack, ok := p.(*codec.Puback)
+		if !ok {
+			t.Fatalf("publisher got %s", testkit.Describe(p))
+		}
+		num, ok := inflight[ack.PacketID]
+		if !ok {
+			t.Fatalf("publisher got %s for no PUBLISH in flight", testkit.Describe(p))
+		}
+		delete(inflight, ack.PacketID)
+		switch ack.ReasonCode {
+		case codec.Success:
+			if !l.acked[num] {
+				l.acked[num] = true
+				acked++
 			}
-			num, ok := inflight[p.PacketID]
-			if !ok {
-				t.Fatalf("publisher got %s for no PUBLISH in flight", testkit.Describe(p))
-			}
-			delete(inflight, p.PacketID)
-			switch p.ReasonCode {
-			case codec.Success:
-				if !l.acked[num] {
-					l.acked[num] = true
-					acked++
-				}
-			case codec.QuotaExceeded:
-				l.refused++
-				retry = append(retry, num)
-			default:
-				t.Fatalf("publisher got %s, want 0x00 or 0x97", testkit.Describe(p))
-			}
-		case *codec.Publish:
-			if from != 1 {
-				t.Fatalf("publisher got %s", testkit.Describe(p))
-			}
-			l.sub.Ack(t, p)
-			if p.Topic != qosLoadTopic {
-				continue // a late probe
-			}
-			num, err := strconv.Atoi(string(p.Payload))
-			if err != nil || num < 0 || num >= l.n {
-				t.Fatalf("subscriber got %s", testkit.Describe(p))
-			}
-			if l.received[num] == 0 {
-				delivered++
-			}
-			l.received[num]++
+		case codec.QuotaExceeded:
+			l.refused++
+			retry = append(retry, num)
 		default:
-			t.Fatalf("peer %d got %s", from, testkit.Describe(p))
+			t.Fatalf("publisher got %s, want 0x00 or 0x97", testkit.Describe(p))
 		}
 	}
 	l.took = time.Since(start)
 }
 
-// fail reports what the stream is missing when qosBound has passed.
-func (l *qosLoad) fail(t *testing.T, acked, delivered, inflight int) {
-	t.Helper()
-	var lost []int
-	for i := range l.n {
-		if l.acked[i] && l.received[i] == 0 {
-			lost = append(lost, i)
+// allDelivered reports whether every subscriber received every message.
+func (l *qosLoad) allDelivered() bool {
+	for _, s := range l.subs {
+		if s.delivered < len(s.received) {
+			return false
 		}
 	}
-	t.Fatalf("after %v: %d of %d sent and acknowledged (%d in flight, %d refused with 0x97), %d received; acknowledged and lost: %d %v",
-		qosBound, acked, l.n, inflight, l.refused, delivered, len(lost), lost[:min(len(lost), 20)])
+	return true
 }
 
-// duplicates counts the copies received beyond the first, and lists the
-// numbers received more than once (at most 50).
-func (l *qosLoad) duplicates() (int, []int) {
+// got takes one packet of the subscriber: a PUBLISH of the stream is
+// counted and acknowledged, except that a mover leaves every holdEvery-th
+// one unacknowledged before it moves.
+func (s *loadSub) got(t *testing.T, p codec.Packet, n int) {
+	t.Helper()
+	m, ok := p.(*codec.Publish)
+	if !ok {
+		t.Fatalf("%s got %s", s.name, testkit.Describe(p))
+	}
+	if m.Topic != qosLoadTopic {
+		s.peer.Ack(t, m)
+		return // a late probe
+	}
+	num, err := strconv.Atoi(string(m.Payload))
+	if err != nil || num < 0 || num >= n {
+		t.Fatalf("%s got %s", s.name, testkit.Describe(p))
+	}
+	if s.received[num] == 0 {
+		s.delivered++
+	}
+	s.received[num]++
+	switch {
+	case s.mover && !s.moved && num%holdEvery == 0:
+		s.held[num] = true // no PUBACK: the node dies with it in flight
+		return
+	case s.moved && s.held[num]:
+		// Sent again on the new node, as a message the client had not
+		// acknowledged [MQTT-4.4.0-1] [MQTT-3.3.1-1].
+		if !m.Dup {
+			t.Errorf("%s: message %d, unacknowledged on the killed node, came again without DUP", s.name, num)
+		}
+		delete(s.held, num)
+		s.again++
+	}
+	s.peer.Ack(t, m)
+}
+
+// move resumes the mover's session on node to after its node was killed:
+// what its old connection had received counts, and the CONNECT (Clean
+// Start 0) is retried while the cluster answers 0x88 Server unavailable.
+// Its session must be present [MQTT-3.2.2-2].
+func (l *qosLoad) move(t *testing.T, to *clusterNode) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for _, s := range l.subs {
+		if !s.mover {
+			continue
+		}
+		for {
+			p, ok := s.peer.Poll()
+			if !ok {
+				break
+			}
+			s.got(t, p, l.n)
+		}
+		s.peer.Close()
+		s.moved = true
+		deadline := time.Now().Add(clusterJoin)
+		for {
+			s.peer = testkit.Dial(t, to.addr, codec.V5)
+			s.peer.Send(t, &codec.Connect{Version: codec.V5, ClientID: s.name, Properties: codec.Properties{SessionExpiryInterval: loadSubExpiry}})
+			ack := testkit.Expect[*codec.Connack](t, s.peer)
+			if ack.ReasonCode == codec.Success {
+				if !ack.SessionPresent {
+					t.Fatalf("%s resumed on %s without its session", s.name, to.name)
+				}
+				break
+			}
+			if ack.ReasonCode != codec.ServerUnavailable || time.Now().After(deadline) {
+				t.Fatalf("%s on %s: CONNACK %s", s.name, to.name, ack.ReasonCode)
+			}
+			s.peer.Close()
+		}
+	}
+	return time.Since(start)
+}
+
+// fail reports what the stream is missing when qosBound has passed.
+func (l *qosLoad) fail(t *testing.T, acked, inflight int) {
+	t.Helper()
+	msg := fmt.Sprintf("after %v: %d of %d sent and acknowledged (%d in flight, %d refused with 0x97)",
+		qosBound, acked, l.n, inflight, l.refused)
+	for _, s := range l.subs {
+		var lost []int
+		for i := range l.n {
+			if l.acked[i] && s.received[i] == 0 {
+				lost = append(lost, i)
+			}
+		}
+		msg += fmt.Sprintf("; %s received %d, acknowledged and lost: %d %v", s.name, s.delivered, len(lost), lost[:min(len(lost), 20)])
+	}
+	t.Fatal(msg)
+}
+
+// duplicates counts the copies a subscriber received beyond the first,
+// and lists the numbers received more than once (at most 50).
+func (s *loadSub) duplicates() (int, []int) {
 	d := 0
 	var nums []int
-	for i, c := range l.received {
+	for i, c := range s.received {
 		if c > 1 {
 			d += c - 1
 			if len(nums) < 50 {
