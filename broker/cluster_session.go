@@ -82,6 +82,10 @@ type SessionHandoff struct {
 	Session    store.SessionRecord
 	Deliveries []HandoffDelivery
 	Inbound    []uint16
+	// Installed, if not nil, is called once the session's subscriptions
+	// are in this node's topic tree (from then on, messages routed here
+	// reach it), with no lock of the Server held.
+	Installed func()
 }
 
 // HandoffDelivery is one delivery of a handed-over session, queued or in
@@ -145,6 +149,9 @@ func (s *Server) claimCluster(ctx context.Context, sc SessionCluster, ss *sessio
 		s.dropSession(stale)
 	}
 	s.adopt(ss, h)
+	if h.Installed != nil {
+		h.Installed()
+	}
 	return ss, true, nil
 }
 
@@ -330,6 +337,9 @@ func (s *Server) Adopt(clientID string, h *SessionHandoff) error {
 	s.sessions[clientID] = ss
 	s.mu.Unlock()
 	s.adopt(ss, h)
+	if h.Installed != nil {
+		h.Installed()
+	}
 	if will := ss.adopted(rec, time.Now()); will != nil {
 		s.publish(will)
 	}

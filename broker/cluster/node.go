@@ -179,6 +179,10 @@ func embed(cfg Config, log *slog.Logger) (*server.Server, error) {
 			Port: cfg.ClusterPort,
 		},
 		NoSigs: true,
+		// A dead route is dialled every second: report the first failed
+		// attempts, then one in a minute (nats-server reports each).
+		ConnectErrorReports:   60,
+		ReconnectErrorReports: 60,
 	}
 	if o.Cluster.Name == "" {
 		o.Cluster.Name = "tern"

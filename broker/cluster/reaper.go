@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -104,7 +106,10 @@ func (r *registry) reap(node string) {
 	// Nothing reaches the dead node's consumer any more: what it had not
 	// acknowledged is above its ack floor.
 	q := r.n.q
-	floor, hasFloor := r.ackFloor(ctx, node)
+	floor, hasFloor, err := r.ackFloor(ctx, node)
+	if err != nil {
+		r.log.Error("cluster: reading a dead node's consumer; its unacknowledged messages are not adopted", "dead", node, "err", err)
+	}
 	keys, err := r.kv.ListKeys(ctx)
 	if err != nil {
 		r.log.Error("cluster: listing the sessions of a dead node", "dead", node, "err", err)
@@ -139,15 +144,18 @@ func (r *registry) reap(node string) {
 	var msgs []*broker.Message
 	var last uint64
 	if hasFloor {
-		last = r.qosLast(ctx)
-		msgs = r.readQoS(ctx, floor+1, last)
+		if msgs, last, err = r.readAbove(ctx, floor); err != nil {
+			r.log.Error("cluster: reading the messages a dead node had not acknowledged", "dead", node, "err", err)
+		}
 	}
 	adopted := 0
 	q.gate.Lock()
-	if hasFloor {
-		if l := r.qosLast(ctx); l > last {
-			msgs = append(msgs, r.readQoS(ctx, max(last, floor)+1, l)...)
+	if hasFloor && err == nil {
+		more, _, err := r.readAbove(ctx, last)
+		if err != nil {
+			r.log.Error("cluster: reading the messages a dead node had not acknowledged", "dead", node, "err", err)
 		}
+		msgs = append(msgs, more...)
 	}
 	for _, a := range todo {
 		a.add(msgs)
@@ -186,12 +194,14 @@ func (r *registry) reap(node string) {
 }
 
 // ackFloor returns the stream sequence up to which the consumer of the
-// dead node acknowledged every message; false when there is no such
-// consumer (or no stream).
-func (r *registry) ackFloor(ctx context.Context, node string) (uint64, bool) {
+// dead node acknowledged every message; found is false when there is no
+// such consumer (or no stream). It retries until ctx ends or consumerWait
+// has passed (the consumer may be electing a leader), then returns the
+// error.
+func (r *registry) ackFloor(ctx context.Context, node string) (floor uint64, found bool, err error) {
 	q := r.n.q
 	if !q.ready.Load() {
-		return 0, false
+		return 0, false, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, consumerWait)
 	defer cancel()
@@ -207,48 +217,80 @@ func (r *registry) ackFloor(ctx context.Context, node string) (uint64, bool) {
 		cancelCall()
 		switch {
 		case err == nil:
-			return info.AckFloor.Stream, true
+			return info.AckFloor.Stream, true, nil
 		case errors.Is(err, jetstream.ErrConsumerNotFound):
-			return 0, false
+			return 0, false, nil
 		}
 		pause.Reset(setupPause)
 		select {
 		case <-pause.C:
 		case <-ctx.Done():
-			r.log.Error("cluster: reading a dead node's consumer; its unacknowledged messages are not adopted", "dead", node, "err", err)
-			return 0, false
+			return 0, false, fmt.Errorf("the consumer of node %s: %w", node, err)
 		}
 	}
 }
 
-// qosLast returns the last sequence of TERN_QOS, 0 if unknown.
-func (r *registry) qosLast(ctx context.Context) uint64 {
-	call, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	info, err := r.n.q.qos.Info(call)
-	if err != nil {
-		r.log.Error("cluster: reading the last sequence of "+StreamQoS, "err", err)
-		return 0
+// askUntil calls f with a context bounded by lookupTimeout until it
+// succeeds, pausing setupPause after each failure (a stream or consumer
+// electing a leader does not answer for seconds), and returns the last
+// error once ctx ends. f's errors wrapping stop end it at once.
+func askUntil(ctx context.Context, f func(call context.Context) error, stop ...error) error {
+	pause := time.NewTimer(0)
+	<-pause.C
+	defer pause.Stop()
+	for {
+		call, cancel := context.WithTimeout(ctx, lookupTimeout)
+		err := f(call)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		for _, s := range stop {
+			if errors.Is(err, s) {
+				return err
+			}
+		}
+		pause.Reset(setupPause)
+		select {
+		case <-pause.C:
+		case <-ctx.Done():
+			return err
+		}
 	}
-	return info.State.LastSeq
 }
 
-// readQoS returns the messages of TERN_QOS from sequence from to to.
-func (r *registry) readQoS(ctx context.Context, from, to uint64) []*broker.Message {
+// qosLast returns the last sequence of TERN_QOS, asking until ctx ends.
+func (r *registry) qosLast(ctx context.Context) (uint64, error) {
+	var last uint64
+	err := askUntil(ctx, func(call context.Context) error {
+		info, err := r.n.q.qos.Info(call)
+		if err == nil {
+			last = info.State.LastSeq
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("the last sequence of %s: %w", StreamQoS, err)
+	}
+	return last, nil
+}
+
+// readQoS returns the messages of TERN_QOS from sequence from to to,
+// asking for each until ctx ends; on an error it returns what it read
+// before it.
+func (r *registry) readQoS(ctx context.Context, from, to uint64) ([]*broker.Message, error) {
 	var out []*broker.Message
 	for seq := from; seq <= to && seq > 0; seq++ {
-		call, cancel := context.WithTimeout(ctx, callTimeout)
-		m, err := r.n.q.qos.GetMsg(call, seq)
-		cancel()
+		var m *jetstream.RawStreamMsg
+		err := askUntil(ctx, func(call context.Context) (err error) {
+			m, err = r.n.q.qos.GetMsg(call, seq)
+			return err
+		}, jetstream.ErrMsgNotFound)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue // aged out, or the duplicate of another
 		}
 		if err != nil {
-			r.log.Error("cluster: reading "+StreamQoS+" for a dead node's sessions", "seq", seq, "err", err)
-			if ctx.Err() != nil {
-				return out
-			}
-			continue
+			return out, fmt.Errorf("reading %s at %d: %w", StreamQoS, seq, err)
 		}
 		msg, _, err := decodeStored(m.Subject, m.Header, m.Data, m.Time, QoSPrefix)
 		if err != nil {
@@ -256,7 +298,18 @@ func (r *registry) readQoS(ctx context.Context, from, to uint64) []*broker.Messa
 		}
 		out = append(out, msg)
 	}
-	return out
+	return out, nil
+}
+
+// readAbove reads the messages of TERN_QOS above floor, up to the
+// stream's last sequence, which it returns.
+func (r *registry) readAbove(ctx context.Context, floor uint64) ([]*broker.Message, uint64, error) {
+	last, err := r.qosLast(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	msgs, err := r.readQoS(ctx, floor+1, last)
+	return msgs, max(last, floor), err
 }
 
 // adoptee is a dead node's session being adopted.
@@ -309,20 +362,105 @@ func (r *registry) prepareAdoption(ctx context.Context, key string, rec record, 
 	}
 	r.own(rec.ClientID, nrev, next)
 	ds, last := r.readQueued(ctx, rec.ClientID, from)
-	online := s.Disconnected == 0
-	a = &adoptee{clientID: rec.ClientID, origins: make(map[string]bool), next: 1, sqLast: last,
-		h: &broker.SessionHandoff{Session: s, Deliveries: ds, Inbound: rec.Inbound}}
-	for i := range ds {
-		if online {
-			// Its connection may have had it: sent again with DUP.
-			ds[i].Sent = ds[i].Message != nil || ds[i].Delivery.Released
-		}
-		if ds[i].Origin != "" {
-			a.origins[ds[i].Origin] = true
-		}
-		a.next = max(a.next, ds[i].Seq+1)
-	}
+	a = newAdoptee(rec.ClientID, &broker.SessionHandoff{Session: s, Deliveries: ds, Inbound: rec.Inbound}, s.Disconnected == 0)
+	a.sqLast = last
 	return a, false
+}
+
+// newAdoptee returns the adoption of a dead node's session h. online says
+// that the session had a connection on the dead node: the deliveries the
+// dead node wrote through (SessionQueued, with Sent false) may then have
+// been sent, so all are sent again with DUP [MQTT-4.4.0-1].
+func newAdoptee(clientID string, h *broker.SessionHandoff, online bool) *adoptee {
+	a := &adoptee{clientID: clientID, h: h, origins: make(map[string]bool), next: 1}
+	for i := range h.Deliveries {
+		d := &h.Deliveries[i]
+		if online {
+			d.Sent = d.Message != nil || d.Delivery.Released
+		}
+		if d.Origin != "" {
+			a.origins[d.Origin] = true
+		}
+		a.next = max(a.next, d.Seq+1)
+	}
+	return a
+}
+
+// recovery is what a CONNECT reads of a dead owner's consumer before it
+// takes the session (recover): the consumer's ack floor and the messages
+// of TERN_QOS above it.
+type recovery struct {
+	floor uint64
+	last  uint64 // the last sequence read
+	msgs  []*broker.Message
+}
+
+// prepareRecovery reads what recover needs of the dead node's consumer
+// before this node takes the session, so that a failure leaves the
+// session where it was (the CONNECT gets 0x88 and the client tries
+// again): nil, nil when the dead node has no consumer.
+func (r *registry) prepareRecovery(ctx context.Context, dead string) (*recovery, error) {
+	floor, found, err := r.ackFloor(ctx, dead)
+	if err != nil || !found {
+		return nil, err
+	}
+	msgs, last, err := r.readAbove(ctx, floor)
+	if err != nil {
+		return nil, err
+	}
+	return &recovery{floor: floor, last: last, msgs: msgs}, nil
+}
+
+// installWait bounds how long a recovery holds the node's routing (gate)
+// for the broker to put the recovered session's subscriptions in its tree
+// (SessionHandoff.Installed), in case the broker never says so.
+const installWait = 5 * time.Second
+
+// recover is resume for a session whose owner died and was not adopted
+// yet: a CONNECT on this node came first (the reaper adopts the others).
+// As in an adoption, what the dead node wrote through may have been sent
+// (DUP), and the messages of TERN_QOS above the dead node's consumer's ack
+// floor that the session's subscriptions match are added (pre, read
+// before this node took the session). The rest of the stream is read with
+// this node's routing held until the broker has put the subscriptions in
+// its tree (Installed), so that every later message reaches the session
+// through this node's consumer.
+func (r *registry) recover(ctx context.Context, clientID string, rec *record, epoch uint64, dead string, pre *recovery) *broker.SessionHandoff {
+	var online bool
+	if s, err := store.DecodeSession(rec.Session); err == nil {
+		online = s.Disconnected == 0
+	}
+	h := r.resume(ctx, clientID, rec, epoch)
+	if h == nil {
+		return nil
+	}
+	a := newAdoptee(clientID, h, online)
+	if pre == nil {
+		return h
+	}
+	q := r.n.q
+	q.gate.Lock()
+	// The session is this node's now: the tail is read whatever the
+	// CONNECT's deadline, as long as the stream takes to answer.
+	tail, cancel := context.WithTimeout(r.ctx, consumerWait)
+	more, _, err := r.readAbove(tail, pre.last)
+	cancel()
+	if err != nil {
+		r.log.Error("cluster: reading the end of "+StreamQoS+" for a dead node's session; later messages may be missing", "client", clientID, "err", err)
+	}
+	a.add(pre.msgs)
+	a.add(more)
+	var once sync.Once
+	release := func() { once.Do(q.gate.Unlock) }
+	t := time.AfterFunc(installWait, release)
+	h.Installed = func() {
+		t.Stop()
+		release()
+	}
+	r.stats.Recovered.Add(1)
+	r.log.Info("cluster: a dead node's session resumed here before its adoption", "dead", dead, "client", clientID,
+		"deliveries", len(h.Deliveries), "floor", pre.floor, "read", len(pre.msgs)+len(more))
+	return h
 }
 
 // add queues for a the messages of msgs that its session's subscriptions

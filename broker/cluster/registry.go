@@ -79,6 +79,7 @@ type RegistryStats struct {
 	HandOffs  atomic.Uint64 // sessions this node handed to another node
 	Conflicts atomic.Uint64 // compare-and-swap failures (another node raced)
 	Held      atomic.Uint64 // claims held back because the client id just moved
+	Recovered atomic.Uint64 // sessions of a dead node resumed by a CONNECT before their adoption
 	Adopted   atomic.Uint64 // sessions of dead nodes this node adopted
 }
 
@@ -456,11 +457,13 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 		}
 		return nil, false, errors.New("held back: the client id just moved")
 	}
+	dead := rec.Owner != "" && !live
 	if live {
 		resp, err := r.askTakeover(ctx, rec.Owner, clientID, clean)
 		switch {
 		case errors.Is(err, nats.ErrNoResponders):
 			// The owner left without giving up its lease: take it.
+			dead = true
 		case err != nil:
 			return nil, false, err
 		case resp.Rev != 0:
@@ -468,6 +471,16 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 		}
 		if err == nil {
 			r.stats.Takeovers.Add(1)
+		}
+	}
+	// A dead owner's consumer holds what it had not acknowledged: its ack
+	// floor is read before this node takes the session, and a claim that
+	// cannot read it fails (0x88, the client tries again) rather than
+	// resume the session without those messages.
+	var pre *recovery
+	if dead && !clean && rec.Session != nil {
+		if pre, err = r.prepareRecovery(ctx, rec.Owner); err != nil {
+			return nil, false, err
 		}
 	}
 	from := rec.Epoch
@@ -485,6 +498,9 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 	r.own(clientID, nrev, next)
 	if clean || rec.Session == nil {
 		return nil, true, nil
+	}
+	if dead {
+		return r.recover(ctx, clientID, &rec, from, rec.Owner, pre), true, nil
 	}
 	return r.resume(ctx, clientID, &rec, from), true, nil
 }

@@ -31,8 +31,13 @@ import (
 // may be taken under a session's lock, from SessionQueued and
 // SessionAcked), and released before any call to NATS or to a waiter.
 
-// purgePause is the least time between two passes of the purger.
-const purgePause = 20 * time.Millisecond
+// purgePause is the least time between two passes of the purger, and
+// deleteConcurrency the most deletes of single deliveries it has asked for
+// at once (each is a round trip through the stream's Raft group).
+const (
+	purgePause        = 20 * time.Millisecond
+	deleteConcurrency = 32
+)
 
 // writeThrough is a registry's part of TERN_SESSQ.
 type writeThrough struct {
@@ -64,6 +69,10 @@ type sessTrack struct {
 	// session answered; purged is the sequence below which the subject
 	// was purged.
 	last, purged uint64
+	// dels holds the TERN_SESSQ sequences of deliveries settled while an
+	// older one was not: the purger deletes those above the subject's
+	// purge point one by one, so that a resume does not send them again.
+	dels []uint64
 	// again: a delivery was written a second time (spillAll after a
 	// CONNECT); the resolver then purges older copies as the oldest's
 	// new copy is answered.
@@ -194,7 +203,8 @@ func (r *registry) appendDelivery(clientID string, dseq uint64, msg *nats.Msg) {
 
 // settle implements SessionAcked: the delivery dseq of clientID's session
 // is settled; the subject is purged (later) when the oldest unsettled
-// delivery moved. The caller may hold the session's lock.
+// delivery moved, and the delivery deleted on its own when an older one
+// is still unsettled. The caller may hold the session's lock.
 func (r *registry) settle(clientID string, dseq uint64) {
 	w := r.wt
 	w.mu.Lock()
@@ -203,24 +213,28 @@ func (r *registry) settle(clientID string, dseq uint64) {
 		w.mu.Unlock()
 		return
 	}
-	if _, ok := t.pend[dseq]; !ok {
+	sseq, ok := t.pend[dseq]
+	if !ok {
 		w.mu.Unlock()
 		return
 	}
 	delete(t.pend, dseq)
-	moved := false
+	wake := sseq > 0
+	if wake {
+		t.dels = append(t.dels, sseq) // dropped by the purger if purged anyway
+	}
 	for len(t.order) > 0 {
 		if _, ok := t.pend[t.order[0]]; ok {
 			break
 		}
 		t.order = t.order[1:]
-		moved = true
+		wake = true
 	}
-	if moved {
+	if wake {
 		w.dirty[t] = struct{}{}
 	}
 	w.mu.Unlock()
-	if moved {
+	if wake {
 		select {
 		case w.purgeWake <- struct{}{}:
 		default:
@@ -323,8 +337,11 @@ func (r *registry) resolver() {
 					w.dirty[t] = struct{}{} // the oldest: its older copies may go
 					wakePurge = true
 				}
-			} else if !ok && len(t.order) == 0 {
-				w.dirty[t] = struct{}{} // settled before its PubAck
+			} else if !ok {
+				// Settled before its PubAck: purged below the oldest, or
+				// deleted on its own.
+				t.dels = append(t.dels, sseq)
+				w.dirty[t] = struct{}{}
 				wakePurge = true
 			}
 		}
@@ -376,17 +393,46 @@ func (r *registry) purger() {
 		type job struct {
 			t     *sessTrack
 			below uint64
+			dels  []uint64 // settled above below: deleted one by one
 		}
 		var jobs []job
 		w.mu.Lock()
 		for t := range w.dirty {
-			if b := t.purgeBelow(); b > t.purged && b > 1 {
-				jobs = append(jobs, job{t, b})
+			b := t.purgeBelow()
+			var dels []uint64
+			for _, d := range t.dels {
+				if d >= max(b, t.purged) {
+					dels = append(dels, d)
+				}
+			}
+			t.dels = t.dels[:0]
+			if b > t.purged && b > 1 || len(dels) > 0 {
+				jobs = append(jobs, job{t, b, dels})
 			}
 		}
 		clear(w.dirty)
 		w.mu.Unlock()
+		var deletes sync.WaitGroup
+		sem := make(chan struct{}, deleteConcurrency)
 		for _, j := range jobs {
+			for _, d := range j.dels {
+				sem <- struct{}{}
+				deletes.Go(func() {
+					defer func() { <-sem }()
+					ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
+					err := r.sq.DeleteMsg(ctx, d)
+					cancel()
+					if err != nil && r.ctx.Err() == nil {
+						r.log.Debug("cluster: deleting a session's settled delivery", "subject", j.t.subj, "seq", d, "err", err)
+					}
+				})
+			}
+		}
+		deletes.Wait()
+		for _, j := range jobs {
+			if j.below <= j.t.purged || j.below <= 1 {
+				continue
+			}
 			ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
 			err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(j.t.subj), jetstream.WithPurgeSequence(j.below))
 			cancel()
