@@ -47,7 +47,8 @@
 // offline, is written through to the stream TERN_SESSQ under
 // tern.sq.<hash> with the owner's epoch (SessionQueued, sessq.go), and
 // the subject is purged below the oldest delivery still unsettled as the
-// client acknowledges them (SessionAcked, coalesced per session). A
+// client acknowledges them (SessionAcked, coalesced per session); a
+// delivery settled while an older one is not is deleted on its own. A
 // CONNECT asks the owner, if its lease is held, to hand the session over
 // on tern.ctl.<owner>.takeover: the owner sends its client DISCONNECT
 // 0x8E, writes the session's deliveries (queued and in flight, with their
@@ -68,6 +69,12 @@
 // match (those in flight in the dead node, and those published since);
 // the broker publishes the will after its delay unless a connection
 // resumes the session first. Then it deletes the dead node's consumer.
+// A CONNECT that comes before the adoption (the dead node's lease not yet
+// lapsed, or its owner not answering the take-over) recovers the session
+// the same way (registry.recover): the ack floor is read before the node
+// takes the session, and the end of TERN_QOS with the node's routing held
+// (durable.gate) until the broker has put the subscriptions in its tree
+// (broker.SessionHandoff.Installed), so that no message falls between.
 // So a kill -9 of one node loses no acknowledged QoS 1/2 message for a
 // persistent session: its client resumes on any survivor and gets them,
 // those possibly sent before with DUP set.
@@ -108,6 +115,8 @@
 // package, possibly under a broker session's lock (SessionQueued,
 // SessionAcked), and released before any call out. durable.gate is held
 // for reading while the consumer routes a message and for writing by an
-// adoption around Server.Adopt; durable.imu guards the redelivery
+// adoption around Server.Adopt, and by a recovery from before its
+// registry.recover returns until the broker calls Installed (the broker
+// then holds none of its locks across the call); durable.imu guards the redelivery
 // bookkeeping; both are taken with no other lock of this package.
 package cluster
