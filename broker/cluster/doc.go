@@ -87,8 +87,8 @@
 // acknowledged just before the death, above the consumer's ack floor or
 // not yet purged; or one that the adopter's own consumer routes as well);
 // deliveries the dead node wrote through are re-sent with DUP set, as it
-// cannot be known which it had sent. A session with expiry 0 loses its
-// in-flight messages with its node (only its will is published).
+// cannot be known which it had sent. (A session with expiry 0 ends with
+// its connection [MQTT-3.1.2-23], so only its will outlives its node.)
 //
 // Leases (bridgelease.go): Node.RunOwned runs a function on one node of
 // the cluster at a time, the holder of a key in the KV bucket
