@@ -95,7 +95,11 @@ type conn struct {
 	writerClosed bool
 	// wantFeed: a retained message waits for room in the write queue; the
 	// writer calls the session's refill once it has written (under outMu).
-	wantFeed   bool
+	wantFeed bool
+	// inlineRun counts the inline writes since the writer was last idle
+	// for writeNowIdle; writeNowBurst after a writer goroutine ran
+	// (writenow.go). In the byte after the bools: conn stays 480 bytes.
+	inlineRun  uint8
 	idleSince  int64 // monotime when the writer last went idle (writenow.go)
 	writerWait chan struct{}
 	done       chan struct{}
@@ -107,13 +111,19 @@ type conn struct {
 	kicked   atomic.Pointer[closeError] // why kick closed the connection
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
+func newConn(s *Server, nc net.Conn) *conn { return newConnFor(s, nc, nil) }
+
+// newConnFor returns the conn of nc with parking state pk (nil: it keeps
+// its reader goroutine); a parkable plain TCP connection is read with raw
+// system calls (rawread.go).
+func newConnFor(s *Server, nc net.Conn, pk *parker) *conn {
 	c := &conn{
 		srv: s,
 		nc:  nc,
 		id:  s.connSeq.Add(1),
-		r:   codec.NewReader(nc, s.opts.MaxPacketSize),
+		pk:  pk,
 	}
+	c.r = codec.NewReader(c.readSource(pk), s.opts.MaxPacketSize)
 	c.log = slog.New(connLog{c})
 	return c
 }

@@ -72,6 +72,8 @@ type Server struct {
 	// inlines holds the inline writers of parkable connections
 	// (writenow.go), taken only for one write.
 	inlines sync.Pool
+	// rawReads holds the state of raw reads (rawread.go), taken for one read.
+	rawReads sync.Pool
 	// drains and drainOne start writer goroutines (writer.go).
 	drains   chan *conn
 	drainOne func()
@@ -141,6 +143,7 @@ func newServer(opts Options) *Server {
 	s.aggs.New = func() any { return &aggregator{index: make(map[*session]int)} }
 	s.writeBufs.New = func() any { return new([]byte) }
 	s.inlines.New = func() any { return newWriterFD() }
+	s.rawReads.New = func() any { return newRawRead() }
 	s.drains = make(chan *conn, 256)
 	s.drainOne = s.runDrain
 	return s
@@ -259,11 +262,12 @@ func (s *Server) connCount() int {
 // may park (park), until it parks; the reader that finishes it then calls
 // forget.
 func (s *Server) serve(ctx context.Context, nc net.Conn, park bool) {
-	c := newConn(s, nc)
-	c.background = park
+	var pk *parker
 	if park && !s.noPark {
-		c.pk = parkerFor(nc)
+		pk = parkerFor(nc)
 	}
+	c := newConnFor(s, nc, pk)
+	c.background = park
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.connOpened()

@@ -99,7 +99,7 @@ func parseTarget(ctx context.Context, raw, caFile string) (*target, error) {
 			path = "/mqtt"
 		}
 		t.url = "ws://" + t.addr + path
-		dialer := &net.Dialer{Timeout: 10 * time.Second}
+		dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}
 		t.http = &http.Client{Transport: &http.Transport{
 			Proxy: nil, // never through a proxy: the broker is on this machine
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -153,9 +153,15 @@ func (t *target) transport() string {
 // dial opens the byte stream: a TCP connection, or a WebSocket with the
 // "mqtt" subprotocol adapted to net.Conn (each Write is one binary
 // message, reads continue across messages).
+//
+// Without TCP keep-alive (KeepAlive -1): Go's default turns it on with
+// four socket options per connection, which no run here needs (they all
+// end long before the first probe) and which made the generator's part of
+// a connect dearer than it has to be (the connections case measures the
+// connect rate with the generator sharing the machine's cores).
 func (t *target) dial(ctx context.Context) (net.Conn, error) {
 	if !t.ws {
-		var d net.Dialer
+		d := net.Dialer{KeepAlive: -1}
 		nc, err := d.DialContext(ctx, "tcp", t.addr)
 		if err != nil {
 			return nil, err
