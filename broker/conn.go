@@ -99,7 +99,11 @@ type conn struct {
 	// inlineRun counts the inline writes since the writer was last idle
 	// for writeNowIdle; writeNowBurst after a writer goroutine ran
 	// (writenow.go). In the byte after the bools: conn stays 480 bytes.
-	inlineRun  uint8
+	inlineRun uint8
+	// kaOn: the socket has TCP keep-alive on since it was accepted
+	// (keepalive_linux.go); tcpKeepAlive has nothing to do. Set before the
+	// reader starts.
+	kaOn       bool
 	idleSince  int64 // monotime when the writer last went idle (writenow.go)
 	writerWait chan struct{}
 	done       chan struct{}
@@ -229,7 +233,7 @@ func (c *conn) serve(ctx context.Context) (err error) {
 		return err
 	}
 	c.nextReadBy()
-	if c.keepAlive == 0 {
+	if c.keepAlive == 0 && !c.kaOn {
 		c.tcpKeepAlive()
 	}
 	if c.pk != nil {
