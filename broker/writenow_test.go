@@ -145,11 +145,12 @@ func TestWriteNowRest(t *testing.T) {
 }
 
 // TestWriteNowBurst: packets queued one after the other for a connection
-// whose writer has rested (a publisher's write that carried several
-// messages, routed microseconds apart) are written inline, up to
-// writeNowBurst of them; the next goes to a writer goroutine, and after a
-// writer goroutine has run, a packet waits for writeNowIdle of rest
-// before it is written inline again. The client gets every packet, in the
+// whose writer has rested for writeNowBurstRest (a publisher's write that
+// carried several messages, routed microseconds apart) are written inline,
+// up to writeNowBurst of them; the next goes to a writer goroutine, and
+// after a writer goroutine has run, a packet waits for writeNowIdle of
+// rest before it is written inline again. After a shorter rest, only one
+// is. The client gets every packet, in the
 // order queued [MQTT-4.6.0-5 of 3.1.1].
 func TestWriteNowBurst(t *testing.T) {
 	if !inlineWrites {
@@ -218,6 +219,17 @@ func TestWriteNowBurst(t *testing.T) {
 	send() // after rest: inline again
 	if w, run := state(); w || run != 1 {
 		t.Fatalf("packet after rest: writer busy %t, inline run %d; want it written inline (run 1)", w, run)
+	}
+	idle()
+	// A rest long enough for an inline write but shorter than
+	// writeNowBurstRest: this packet inline, and no burst after it.
+	c.outMu.Lock()
+	srv.opts.writeNowIdle = writeNowBurstRest / 4
+	c.idleSince = monotime() - int64(writeNowBurstRest/2)
+	c.outMu.Unlock()
+	send()
+	if w, run := state(); w || run != writeNowBurst {
+		t.Fatalf("packet after a short rest: writer busy %t, inline run %d; want it written inline (run %d: no burst)", w, run, writeNowBurst)
 	}
 
 	r := codec.NewReader(client, 0)
