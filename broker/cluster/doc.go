@@ -26,7 +26,10 @@
 // broker leaves shared messages of every QoS to the cluster. A node
 // stops pulling when its last member leaves; a consumer no node pulls
 // from keeps the group's messages until JetStream deletes it, 10 minutes
-// later (InactiveThreshold).
+// later (InactiveThreshold). A group's messages that a dead node pulled
+// and did not ack go to the other nodes' members after AckWait, and
+// those it acked are in its persistent members' TERN_SESSQ, so an
+// adoption leaves $share subscriptions out of its matching of TERN_QOS.
 //
 // QoS 1/2 and retained messages go through replicated JetStream streams
 // (qos.go, retained.go): a Node is also a broker.ClusterDurable and a
@@ -87,10 +90,7 @@
 // persistent session: its client resumes on any survivor and gets them,
 // those possibly sent before with DUP set.
 //
-// Not yet here: an adoption leaves $share subscriptions out of its
-// matching of TERN_QOS (the messages a dead node pulled for a group and
-// did not ack go to the other nodes' members after AckWait, those it
-// acked are in its sessions' TERN_SESSQ). An adoption may bring
+// Not yet here: an adoption may bring
 // a QoS 1 message twice (one the dead node delivered and the client
 // acknowledged just before the death, above the consumer's ack floor or
 // not yet purged; or one that the adopter's own consumer routes as well);
