@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +49,9 @@ import (
 // node whose members are all offline keeps pulling and queues the
 // messages in their sessions.
 //
+// A member that joins while messages wait may get them before its
+// SUBACK (the node pulls before the broker sends it), which MQTT allows.
+//
 // A message the stream sends again to a node that still processes it
 // (AckWait ran out) is marked in progress and not routed twice; one the
 // node acked shortly before is acked again. A message whose AckWait runs
@@ -69,6 +73,20 @@ func sharedConsumerName(group, filter string) string {
 	h := sha256.Sum256([]byte(group + "\x00" + filter))
 	return "tern-share-" + hex.EncodeToString(h[:12])
 }
+
+// sharedDescription is the description of the consumer of
+// $share/{group}/{filter}, cut to maxDescription bytes (JetStream refuses
+// a description above 4 KiB; a filter may be far longer).
+func sharedDescription(group, filter string) string {
+	d := "Tern: $share/" + group + "/" + filter
+	if len(d) > maxDescription {
+		d = strings.ToValidUTF8(d[:maxDescription-3], "") + "..."
+	}
+	return d
+}
+
+// maxDescription bounds the description of a group's consumer.
+const maxDescription = 256
 
 // sharedStreamSubjects returns the subjects of TERN_QOS that filter (a
 // valid non-shared filter) matches.
@@ -176,7 +194,7 @@ func (d *durable) pullGroup(ctx context.Context, p *groupPull) {
 func (d *durable) consumeGroup(ctx context.Context, p *groupPull) (jetstream.ConsumeContext, error) {
 	cfg := jetstream.ConsumerConfig{
 		Durable:           p.name,
-		Description:       "Tern: $share/" + p.group + "/" + p.filter,
+		Description:       sharedDescription(p.group, p.filter),
 		DeliverPolicy:     jetstream.DeliverNewPolicy,
 		AckPolicy:         jetstream.AckExplicitPolicy,
 		AckWait:           consumerAckWait,

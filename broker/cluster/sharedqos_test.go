@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ternmq/tern/codec"
@@ -215,5 +216,35 @@ func TestSharedQoS1MembersLeave(t *testing.T) {
 	b.ExpectIdle(t)
 	if _, returned := sharedDurable(ms); returned != 0 {
 		t.Errorf("%d shared messages handed back, want 0", returned)
+	}
+}
+
+// TestSharedConsumerConfig: a group's consumer is named by a hash of
+// (group, filter), filters the stream on both subjects of a filter ending
+// in '#' (it also matches its parent level), and has a description
+// JetStream accepts whatever the filter's length.
+func TestSharedConsumerConfig(t *testing.T) {
+	long := strings.Repeat("x", 70000)
+	for _, tt := range []struct {
+		group, filter string
+		subjects      []string
+	}{
+		{"g", "a/+", []string{"tern.qos.m.a.*"}},
+		{"g", "a/#", []string{"tern.qos.m.a.>", "tern.qos.m.a"}},
+		{"g", "#", []string{"tern.qos.m.>"}},
+		{"g h", long, nil},
+	} {
+		if tt.subjects != nil {
+			if got := sharedStreamSubjects(tt.filter); !slices.Equal(got, tt.subjects) {
+				t.Errorf("sharedStreamSubjects(%q) = %q, want %q", tt.filter, got, tt.subjects)
+			}
+		}
+		name := sharedConsumerName(tt.group, tt.filter)
+		if !strings.HasPrefix(name, "tern-share-") || len(name) != len("tern-share-")+24 || name == sharedConsumerName(tt.group+"x", tt.filter) {
+			t.Errorf("sharedConsumerName(%q, %.10q) = %q", tt.group, tt.filter, name)
+		}
+		if d := sharedDescription(tt.group, tt.filter); len(d) > maxDescription {
+			t.Errorf("description of %.10q is %d bytes long", tt.filter, len(d))
+		}
 	}
 }
