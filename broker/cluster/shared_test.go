@@ -176,34 +176,3 @@ func TestSharedAcrossNodes(t *testing.T) {
 	eventually(t, "node 2 to leave the queue group", func() bool { return ms[1].node.SharedGroups() == 0 })
 	queueRoutes(t, ms, "g", "s/+", 0, 2)
 }
-
-// TestSharedQoS1StaysOnItsNode: until QoS 1 shared subscriptions cross
-// nodes (a pull consumer per group), a QoS 1 message reaches only the
-// members of a shared subscription on the node it was published on: it
-// crosses nodes through TERN_QOS, and a message from another node never
-// reaches a node's groups.
-func TestSharedQoS1StaysOnItsNode(t *testing.T) {
-	const n = 10
-	ms := startDurableCluster(t, 3) // QoS 1 is refused until the streams are ready
-	local := dial(t, ms[0], codec.V5, "local")
-	remote := dial(t, ms[1], codec.V5, "remote")
-	for _, p := range []*testkit.Peer{local, remote} {
-		p.Subscribe(t, 1, "$share/g/q/#")
-	}
-	queueRoutes(t, ms, "g", "q/#", 0, 1)
-	pub := dial(t, ms[0], codec.V5, "pub")
-	for i := range n {
-		pub.Publish(t, 1, "q/1", fmt.Sprint(i))
-	}
-	for i := range n {
-		p := local.ExpectMessage(t, "q/1", fmt.Sprint(i))
-		if p.QoS != 1 {
-			t.Fatalf("got QoS %d, want 1", p.QoS)
-		}
-	}
-	eventually(t, "node 2 to take the n QoS 1 messages from its consumer", func() bool {
-		return ms[1].node.DurableStats().Received.Load() == n
-	})
-	remote.ExpectIdle(t)
-	local.ExpectIdle(t)
-}
