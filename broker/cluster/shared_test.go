@@ -135,26 +135,7 @@ func TestSharedAcrossNodes(t *testing.T) {
 	}
 	total()
 
-	seen := map[string]int{}
-	perNode := map[int]int{}
-	for _, m := range members {
-		for _, p := range m.got {
-			seen[p]++
-		}
-		perNode[m.node] += len(m.got)
-	}
-	for i := range n {
-		if p := fmt.Sprintf("m%02d", i); seen[p] != 1 {
-			t.Errorf("%s reached the group %d times, want once", p, seen[p])
-		}
-	}
-	if len(seen) != n {
-		t.Errorf("the group got %d distinct messages, want %d: %v", len(seen), n, slices.Sorted(maps.Keys(seen)))
-	}
-	t.Logf("messages per node: %v", perNode)
-	if len(perNode) < 2 {
-		t.Errorf("all %d messages went to members on one node: %v", n, perNode)
-	}
+	onceEach(t, members, n)
 	if _, missed := delivered(); missed != 0 {
 		t.Errorf("%d shared messages reached a node without the group", missed)
 	}
@@ -175,4 +156,31 @@ func TestSharedAcrossNodes(t *testing.T) {
 	testkit.Expect[*codec.Unsuback](t, members[2].p)
 	eventually(t, "node 2 to leave the queue group", func() bool { return ms[1].node.SharedGroups() == 0 })
 	queueRoutes(t, ms, "g", "s/+", 0, 2)
+}
+
+// onceEach checks that each of the n messages m00, m01, … reached the
+// members of a group exactly once in all, and members on more than one
+// node.
+func onceEach(t *testing.T, members []*shareMember, n int) {
+	t.Helper()
+	seen := map[string]int{}
+	perNode := map[int]int{}
+	for _, m := range members {
+		for _, p := range m.got {
+			seen[p]++
+		}
+		perNode[m.node] += len(m.got)
+	}
+	for i := range n {
+		if p := fmt.Sprintf("m%02d", i); seen[p] != 1 {
+			t.Errorf("%s reached the group %d times, want once", p, seen[p])
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("the group got %d distinct messages, want %d: %v", len(seen), n, slices.Sorted(maps.Keys(seen)))
+	}
+	t.Logf("messages per node: %v", perNode)
+	if len(perNode) < 2 {
+		t.Errorf("all %d messages went to members on one node: %v", n, perNode)
+	}
 }

@@ -284,13 +284,13 @@ type shareSeq struct {
 	seq  uint64
 }
 
-// tracker is the redelivery bookkeeping of consumers (for the shared
-// ones, keyed by shareSeq; the zero key is not tracked): the messages
-// being processed, with their newest handle, and the last acked ones (a
-// ring over ackedWindow). Its mu is taken with no other lock and released
-// before any call out. (durable.begin and end in qos.go do the same for
-// the node's consumer.)
+// tracker is the redelivery bookkeeping of consumers (the node's, keyed
+// by stream sequence; the shared ones, keyed by shareSeq; the zero key is
+// not tracked): the messages being processed, with their newest handle,
+// and the last acked ones (a ring over window, ackedWindow if 0). Its mu
+// is taken with no other lock and released before any call out.
 type tracker[K comparable] struct {
+	window   int
 	mu       sync.Mutex
 	inflight map[K]jetstream.Msg
 	acked    map[K]struct{}
@@ -311,7 +311,7 @@ func (t *tracker[K]) begin(k K, msg jetstream.Msg) bool {
 	if t.inflight == nil {
 		t.inflight = make(map[K]jetstream.Msg)
 		t.acked = make(map[K]struct{})
-		t.ring = make([]K, ackedWindow)
+		t.ring = make([]K, cmp(t.window, ackedWindow))
 	}
 	if _, ok := t.inflight[k]; ok {
 		t.inflight[k] = msg

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -94,26 +93,7 @@ func TestSharedQoS1AcrossNodes(t *testing.T) {
 	}
 	total()
 
-	seen := map[string]int{}
-	perNode := map[int]int{}
-	for _, m := range members {
-		for _, p := range m.got {
-			seen[p]++
-		}
-		perNode[m.node] += len(m.got)
-	}
-	for i := range n {
-		if p := fmt.Sprintf("m%02d", i); seen[p] != 1 {
-			t.Errorf("%s reached the group %d times, want once", p, seen[p])
-		}
-	}
-	if len(seen) != n {
-		t.Errorf("the group got %d distinct messages, want %d: %v", len(seen), n, slices.Sorted(maps.Keys(seen)))
-	}
-	t.Logf("messages per node: %v", perNode)
-	if len(perNode) < 2 {
-		t.Errorf("all %d messages went to members on one node: %v", n, perNode)
-	}
+	onceEach(t, members, n)
 	if d, returned := sharedDurable(ms); d != n || returned != 0 {
 		t.Errorf("the nodes delivered %d shared messages and handed %d back, want %d and 0", d, returned, n)
 	}
