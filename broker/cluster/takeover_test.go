@@ -259,7 +259,16 @@ func TestSessionsAtScale(t *testing.T) {
 	if st.Values() != uint64(sessions) {
 		t.Errorf("tern_sessions holds %d records, want %d", st.Values(), sessions)
 	}
-	t.Logf("%d persistent sessions over 3 nodes in %v: %d streams, %d consumers", sessions, elapsed, after.streams, after.consumers)
+	if c := ms[0].consumers(t, StreamQoS); c != 3 {
+		t.Errorf("%s has %d consumers with %d sessions, want 3 (one per node)", StreamQoS, c, sessions)
+	}
+	per := map[string]int{}
+	for s := range js.ListStreams(testkit.Context(t)).Info() {
+		if s.State.Consumers > 0 {
+			per[s.Config.Name] = s.State.Consumers
+		}
+	}
+	t.Logf("%d persistent sessions over 3 nodes in %v: %d streams, %d consumers %v", sessions, elapsed, after.streams, after.consumers, per)
 }
 
 type jsAssets struct{ streams, consumers int }
