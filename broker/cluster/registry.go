@@ -139,7 +139,7 @@ func startRegistry(n *Node, cfg Config) *registry {
 		dirty: make(map[string]store.SessionRecord), wake: make(chan struct{}, 1),
 		adopting: make(map[string]chan struct{}), orphans: make(map[string]*broker.SessionHandoff),
 		recon: make(map[string]chan struct{}),
-		wt: newWriteThrough()}
+		wt:    newWriteThrough()}
 	r.replicas = 3
 	if cfg.URL == "" && len(cfg.Routes) < 2 {
 		r.replicas = 1
