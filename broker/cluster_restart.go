@@ -18,8 +18,8 @@ import (
 // is offline here and receives what is routed to it, as any other.
 
 // heldRecovered is the set of recovered sessions waiting for the
-// cluster's verdict. mu is taken with no other lock of the Server held,
-// and session.mu may be taken under it.
+// cluster's verdict. mu is a leaf: it is taken with no other lock of the
+// Server held, and none is taken under it.
 type heldRecovered struct {
 	mu    sync.Mutex
 	byID  map[string]*heldSession

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -207,7 +208,9 @@ func sessionHolders(ms []member, id string) []string {
 // (epoch+1). The client resumes there with its session [MQTT-3.2.2-3] and
 // its messages, which is the only copy in the cluster; the will is not
 // published, as the client came back within its Will Delay Interval
-// [MQTT-3.1.3-9], and a message published afterwards arrives once.
+// [MQTT-3.1.3-9], and a message published afterwards arrives once. The
+// will of a client whose session had expiry 0 (in the registry, not in the
+// store) is published once, by the new incarnation [MQTT-3.1.2-8 of 3.1.1].
 func TestRestartQuick(t *testing.T) {
 	ms, n2 := startRestartable(t)
 	n3 := ms[2]
@@ -225,6 +228,21 @@ func TestRestartQuick(t *testing.T) {
 		s, ok := n2.session("s")
 		return ok && s.Queued == 3 && n3.sessq(t, "s") == 3
 	})
+	// A client whose session ends with its connection is in the registry
+	// only (never in the store): the new incarnation publishes its will.
+	zero := testkit.Dial(t, n2.b.Addr, codec.V5)
+	zero.Connect(t, &codec.Connect{ClientID: "zero", CleanStart: true, KeepAlive: 60,
+		Will: &codec.Will{Topic: "will/zero", Payload: []byte("gone too"), QoS: 1}})
+	eventually(t, "the record of zero to hold its will", func() bool {
+		e, err := n3.node.reg.kv.Get(testkit.Context(t), sessionKey("zero"))
+		if err != nil {
+			return false
+		}
+		var rec record
+		json.Unmarshal(e.Value(), &rec)
+		s, err := store.DecodeSession(rec.Session)
+		return err == nil && s.Will != nil
+	})
 	old := n2.node.ID()
 
 	start := time.Now()
@@ -236,6 +254,21 @@ func TestRestartQuick(t *testing.T) {
 	t.Logf("node 2 (%s, was %s) took its session back %v after it was killed", n2.node.ID(), old, time.Since(start))
 	if o := n3.owner(t, "s"); o != n2.node.ID() {
 		t.Fatalf("tern_sessions names %s as the owner, want %s", o, n2.node.ID())
+	}
+	// The deliveries are written through again with the new epoch, and
+	// the earlier incarnation's copies purged.
+	if n := n3.sessq(t, "s"); n != 3 {
+		t.Errorf("TERN_SESSQ holds %d messages for the session, want its 3 deliveries once", n)
+	}
+
+	zero.Close()
+	got := testkit.Expect[*codec.Publish](t, watcher)
+	if got.Topic != "will/zero" || string(got.Payload) != "gone too" {
+		t.Fatalf("watcher got %s, want the will of zero", testkit.Describe(got))
+	}
+	watcher.Ack(t, got)
+	if a := n2.node.RegistryStats().Adopted.Load(); a != 1 {
+		t.Errorf("node 2 adopted %d sessions of its earlier incarnation that its store lacked, want 1", a)
 	}
 
 	back, ack := connectV5(t, n2.member, "s", false, 600)
@@ -251,7 +284,7 @@ func TestRestartQuick(t *testing.T) {
 	pub.Publish(t, 1, "rs/x", "after")
 	back.Ack(t, back.ExpectPublish(t, `q1 dup=0 retain=0 rs/x "after"`))
 	back.ExpectIdle(t)
-	watcher.ExpectIdle(t) // [MQTT-3.1.3-9]
+	watcher.ExpectIdle(t) // no will of s [MQTT-3.1.3-9], and that of zero once
 	if a := ms[0].node.RegistryStats().Adopted.Load() + n3.node.RegistryStats().Adopted.Load(); a != 0 {
 		t.Errorf("survivors adopted %d sessions of the restarted node, want 0", a)
 	}
