@@ -361,3 +361,51 @@ func TestRestartAfterAdoption(t *testing.T) {
 		t.Errorf("node 2 took back %d sessions the adopter holds", r)
 	}
 }
+
+// TestRestartDefersToReaper: when node 2 starts again while a survivor
+// holds reaper.<its old id> (adopting the earlier incarnation's sessions),
+// it does not take the session back until that reaper is done: here the
+// reaper goes away without adopting it (its key lapses), and only then
+// does node 2 take it back, with its queued messages.
+func TestRestartDefersToReaper(t *testing.T) {
+	ms, n2 := startRestartable(t)
+	n1, n3 := ms[0], ms[2]
+	p := persistentClient(t, n2.member, "s", 60)
+	p.Close()
+	testkit.WaitFor(t, brokerkit.Offline(t, n2.b.Server, "s"), "the session to go offline")
+	pub := dial(t, n3, codec.V5, "pub")
+	pub.Publish(t, 1, "rs/x", "m0")
+	eventually(t, "node 2 to queue the message and write it through", func() bool {
+		s, ok := n2.session("s")
+		return ok && s.Queued == 1 && n3.sessq(t, "s") == 1
+	})
+	old := n2.node.ID()
+	n2.kill(t)
+	reaper := reaperPrefix + old
+	if _, err := n1.node.reg.nodes.Create(testkit.Context(t), reaper, []byte(n1.node.ID())); err != nil {
+		t.Fatal(err)
+	}
+	n2.start(t)
+	ms[1] = n2.member
+	n2.waitRegistry(t, n2.member)
+	// Reclaimed is read before the key: once the key is gone it stays gone,
+	// so a key still there means node 2 did not wait.
+	var early atomic.Bool
+	within(t, reconcileTimeout, "node 2 to take its session back once the reaper is gone", func() bool {
+		if n2.node.RegistryStats().Reclaimed.Load() == 0 {
+			return false
+		}
+		_, err := n1.node.reg.nodes.Get(testkit.Context(t), reaper)
+		early.Store(!errors.Is(err, jetstream.ErrKeyNotFound))
+		return true
+	})
+	if early.Load() {
+		t.Fatalf("node 2 took the session back while %s held %s", n1.node.ID(), reaper)
+	}
+	back, ack := connectV5(t, n2.member, "s", false, 600)
+	if !ack.SessionPresent {
+		t.Fatal("Session Present 0 for the session node 2 took back [MQTT-3.2.2-3]")
+	}
+	expectAll(t, back, "m0")
+	back.ExpectIdle(t)
+}
