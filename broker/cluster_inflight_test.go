@@ -26,7 +26,7 @@ import (
 // with hold, only when the test releases it. The session hooks are
 // recorded.
 type fakeNode struct {
-	srv    *Server     // set before anything is published
+	srv    *Server     // under mu: set once the server started
 	hold   bool        // PublishedDurable waits for release
 	echoed chan string // the topic of each message handed back
 
@@ -75,6 +75,7 @@ func (f *fakeNode) release(i int, err error) {
 	h := f.held[i]
 	f.n++
 	origin := fmt.Sprintf("n1:%d", f.n)
+	srv := f.srv // set after the server started: the race detector sees no order through its sockets
 	f.mu.Unlock()
 	h.done(err)
 	if err != nil {
@@ -84,7 +85,7 @@ func (f *fakeNode) release(i int, err error) {
 	cp := &Message{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, Props: m.Props,
 		Expires: m.Expires, From: m.From, Origin: origin}
 	if m.QoS > 0 {
-		f.srv.InjectDurable(cp, true, func(error) { f.echoed <- m.Topic })
+		srv.InjectDurable(cp, true, func(error) { f.echoed <- m.Topic })
 	} else {
 		f.echoed <- m.Topic
 	}
@@ -157,7 +158,9 @@ func startNode(t *testing.T, f *fakeNode, opts *Options) *testServer {
 	}
 	o.Cluster = f
 	srv := startServer(t, &o)
+	f.mu.Lock()
 	f.srv = srv.Server
+	f.mu.Unlock()
 	return srv
 }
 

@@ -166,9 +166,10 @@ func (s *Server) routeClient(m *Message) (stored, refused bool, w *clusterWait) 
 // InjectDurable with own set, once the cluster holds it, so that a
 // message the cluster refuses is delivered nowhere. It is then routed as
 // a message published here: No Local by m.From [MQTT-5:3.8.3-3], and one
-// member of each of this node's matching shared groups. A message from
-// another node (own false) skips the shared groups, whose QoS 1/2
-// messages are those published on their own node, and No Local applies
+// member of each of this node's matching shared groups (none when the
+// Cluster is a ClusterSharedDurable that delivers them itself:
+// InjectSharedDurable). A message from another node (own false) skips the
+// shared groups, and No Local applies
 // only if the cluster set m.From. Either way m is neither retained here
 // (the ingress node did that) nor handed to the Cluster again. m must not
 // be changed afterwards.

@@ -406,55 +406,82 @@ func TestParkedCountersExact(t *testing.T) {
 	}
 }
 
-// TestTCPKeepAliveWithoutMQTTKeepAlive: on a listener that accepts without
-// TCP keep-alive (as cmd/tern's do), a client that asks for no MQTT
+// TestTCPKeepAliveWithoutMQTTKeepAlive: a client that asks for no MQTT
 // keep-alive gets TCP keep-alive probes, and one with an MQTT keep-alive
-// gets none.
+// gets none of its own. On a listener that accepts without TCP keep-alive
+// the broker sets the option on the first and not the second. On Linux,
+// a listener whose socket has SO_KEEPALIVE set before it listens (as
+// cmd/tern's do) passes it to every connection it accepts, so the first
+// costs no socket option on accept (keepalive_linux.go); the second then
+// has it too.
 func TestTCPKeepAliveWithoutMQTTKeepAlive(t *testing.T) {
-	srv := New(Options{})
-	lc := net.ListenConfig{KeepAlive: -1}
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.ServeListener(t, srv, ln)
-	// soKeepAlive returns SO_KEEPALIVE of id's connection, -1 until the
-	// session holds it. It runs on Became's goroutine: no t.Fatal.
-	soKeepAlive := func(id string) int {
-		srv.mu.Lock()
-		ss := srv.sessions[id]
-		srv.mu.Unlock()
-		if ss == nil {
-			return -1
-		}
-		ss.mu.Lock()
-		c := ss.conn
-		ss.mu.Unlock()
-		if c == nil {
-			return -1
-		}
-		rc, err := c.nc.(*net.TCPConn).SyscallConn()
-		if err != nil {
-			return -1
-		}
+	soKeepAlive := func(rc syscall.RawConn) int {
 		v := -1
 		rc.Control(func(fd uintptr) { v, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) })
 		return v
 	}
-	for _, tc := range []struct {
-		keepAlive uint16
-		want      int
-	}{{0, 1}, {60, 0}} {
-		id := fmt.Sprintf("ka-%d", tc.keepAlive)
-		p := testkit.Dial(t, ln.Addr().String(), codec.V311)
-		p.Connect(t, &codec.Connect{Version: codec.V311, ClientID: id, CleanStart: true, KeepAlive: tc.keepAlive})
-		// Set right after the CONNACK is queued: wait for it (and for the
-		// session to hold the connection).
-		testkit.WaitFor(t, testkit.Became(t, func() bool { v := soKeepAlive(id); return v == 1 || v == 0 && tc.want == 0 }),
-			id+": connection attached, SO_KEEPALIVE set if wanted")
-		if got := soKeepAlive(id); got != tc.want {
-			t.Errorf("Keep Alive %d: SO_KEEPALIVE %d, want %d", tc.keepAlive, got, tc.want)
-		}
-		p.Disconnect(t)
+	for _, listener := range []string{"plain", "keep-alive"} {
+		t.Run(listener, func(t *testing.T) {
+			srv := New(Options{})
+			lc := net.ListenConfig{KeepAlive: -1}
+			if listener == "keep-alive" {
+				lc.Control = func(_, _ string, rc syscall.RawConn) error {
+					var serr error
+					if err := rc.Control(func(fd uintptr) {
+						serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1)
+					}); err != nil {
+						return err
+					}
+					return serr
+				}
+			}
+			ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			testkit.ServeListener(t, srv, ln)
+			inherited := listener == "keep-alive" && runtime.GOOS == "linux"
+			// connKeepAlive returns SO_KEEPALIVE of id's connection, -1
+			// until the session holds it. It runs on Became's goroutine: no
+			// t.Fatal.
+			connKeepAlive := func(id string) int {
+				srv.mu.Lock()
+				ss := srv.sessions[id]
+				srv.mu.Unlock()
+				if ss == nil {
+					return -1
+				}
+				ss.mu.Lock()
+				c := ss.conn
+				ss.mu.Unlock()
+				if c == nil {
+					return -1
+				}
+				rc, err := c.nc.(*net.TCPConn).SyscallConn()
+				if err != nil {
+					return -1
+				}
+				return soKeepAlive(rc)
+			}
+			for _, tc := range []struct {
+				keepAlive uint16
+				want      int
+			}{{0, 1}, {60, map[bool]int{false: 0, true: 1}[inherited]}} {
+				id := fmt.Sprintf("ka-%s-%d", listener, tc.keepAlive)
+				p := testkit.Dial(t, ln.Addr().String(), codec.V311)
+				p.Connect(t, &codec.Connect{Version: codec.V311, ClientID: id, CleanStart: true, KeepAlive: tc.keepAlive})
+				// Set right after the CONNACK is queued: wait for it (and
+				// for the session to hold the connection).
+				testkit.WaitFor(t, testkit.Became(t, func() bool { v := connKeepAlive(id); return v == 1 || v == 0 && tc.want == 0 }),
+					id+": connection attached, SO_KEEPALIVE set if wanted")
+				if got := connKeepAlive(id); got != tc.want {
+					t.Errorf("Keep Alive %d: SO_KEEPALIVE %d, want %d", tc.keepAlive, got, tc.want)
+				}
+				p.Disconnect(t)
+			}
+			if got := keepAliveOnAccept(ln); got != inherited {
+				t.Errorf("keepAliveOnAccept = %t, want %t", got, inherited)
+			}
+		})
 	}
 }

@@ -75,6 +75,8 @@ type Server struct {
 	// inlines holds the inline writers of parkable connections
 	// (writenow.go), taken only for one write.
 	inlines sync.Pool
+	// rawReads holds the state of raw reads (rawread.go), taken for one read.
+	rawReads sync.Pool
 	// drains and drainOne start writer goroutines (writer.go).
 	drains   chan *conn
 	drainOne func()
@@ -144,6 +146,7 @@ func newServer(opts Options) *Server {
 	s.aggs.New = func() any { return &aggregator{index: make(map[*session]int)} }
 	s.writeBufs.New = func() any { return new([]byte) }
 	s.inlines.New = func() any { return newWriterFD() }
+	s.rawReads.New = func() any { return newRawRead() }
 	s.drains = make(chan *conn, 256)
 	s.drainOne = s.runDrain
 	return s
@@ -174,6 +177,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	kaOn := keepAliveOnAccept(ln)
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -195,7 +199,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		if !s.serveInBackground(ctx, nc) {
+		if !s.serveInBackground(ctx, nc, kaOn) {
 			return ErrServerClosed
 		}
 	}
@@ -203,13 +207,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // serveInBackground serves nc on a new goroutine, counted before it starts
 // so Shutdown waits for it. It reports false (and closes nc) when the
-// server is closing.
-func (s *Server) serveInBackground(ctx context.Context, nc net.Conn) bool {
+// server is closing. kaOn: nc has TCP keep-alive on already (accepted
+// from a listener that has it, keepAliveOnAccept).
+func (s *Server) serveInBackground(ctx context.Context, nc net.Conn, kaOn bool) bool {
 	if !s.track(1) {
 		nc.Close()
 		return false
 	}
-	go s.serve(ctx, nc, true)
+	go s.serve(ctx, nc, true, kaOn)
 	return true
 }
 
@@ -220,7 +225,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		nc.Close()
 		return
 	}
-	s.serve(ctx, nc, false)
+	s.serve(ctx, nc, false, false)
 }
 
 // track adds n to the connection wait group unless the server is closing.
@@ -261,12 +266,13 @@ func (s *Server) connCount() int {
 // serve serves nc, counted in wg by the caller, until it ends, or, if it
 // may park (park), until it parks; the reader that finishes it then calls
 // forget.
-func (s *Server) serve(ctx context.Context, nc net.Conn, park bool) {
-	c := newConn(s, nc)
-	c.background = park
+func (s *Server) serve(ctx context.Context, nc net.Conn, park, kaOn bool) {
+	var pk *parker
 	if park && !s.noPark {
-		c.pk = parkerFor(nc)
+		pk = parkerFor(nc)
 	}
+	c := newConnFor(s, nc, pk)
+	c.background, c.kaOn = park, kaOn
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.connOpened()

@@ -125,7 +125,7 @@ func (s *Server) WebSocketHandler(o WebSocketOptions) http.Handler {
 		// instead of on the HTTP server's deep one, which would stay with
 		// every idle WebSocket connection. The request's context ends when
 		// the handler returns; the broker (Shutdown) governs the connection.
-		s.serveInBackground(context.WithoutCancel(r.Context()), newWSConn(ws, hw.conn, hw.sock))
+		s.serveInBackground(context.WithoutCancel(r.Context()), newWSConn(ws, hw.conn, hw.sock), false)
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ternmq/tern/codec"
 	"github.com/ternmq/tern/internal/testkit"
@@ -136,6 +137,110 @@ func TestWriteNowRest(t *testing.T) {
 		}
 		if got := p.(*codec.Publish).Payload; !bytes.Equal(got, m) {
 			t.Fatalf("packet %d: %d bytes %.20q, want %d bytes %.20q", i, len(got), got, len(m), m)
+		}
+	}
+	c.closeQueue()
+	c.waitWriter()
+	server.Close()
+}
+
+// TestWriteNowBurst: packets queued one after the other for a connection
+// whose writer has rested for writeNowBurstRest (a publisher's write that
+// carried several messages, routed microseconds apart) are written inline,
+// up to writeNowBurst of them; the next goes to a writer goroutine, and
+// after a writer goroutine has run, a packet waits for writeNowIdle of
+// rest before it is written inline again. After a shorter rest, only one
+// is. The client gets every packet, in the
+// order queued [MQTT-4.6.0-5 of 3.1.1].
+func TestWriteNowBurst(t *testing.T) {
+	if !inlineWrites {
+		t.Skip("no inline writes on this system")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Options{})
+	srv.opts.writeNowIdle = time.Hour // rest only when the test says so
+	c := newConn(srv, server)
+	c.version = codec.V311
+	rest := func() {
+		c.outMu.Lock()
+		c.idleSince = monotime() - int64(2*time.Hour)
+		c.outMu.Unlock()
+	}
+	n := 0
+	send := func() {
+		d := &delivery{msg: &Message{Topic: "burst/t", Payload: []byte(strconv.Itoa(n))}}
+		n++
+		if !c.enqueuePublish(d, 0, false, true) {
+			t.Fatal("queue refused a packet")
+		}
+	}
+	// state returns whether a writer (goroutine) holds the connection and
+	// the inline run.
+	state := func() (bool, uint8) {
+		c.outMu.Lock()
+		defer c.outMu.Unlock()
+		return c.writing, c.inlineRun
+	}
+	idle := func() {
+		testkit.WaitFor(t, testkit.Became(t, func() bool { w, _ := state(); return !w }), "the writer goroutine to finish")
+	}
+
+	rest()
+	for i := range writeNowBurst {
+		send()
+		if w, run := state(); w || int(run) != i+1 {
+			t.Fatalf("packet %d of a burst: writer busy %t, inline run %d; want it written inline (run %d)", i, w, run, i+1)
+		}
+	}
+	send() // one more: a writer goroutine
+	idle()
+	if _, run := state(); run != writeNowBurst {
+		t.Fatalf("packet %d: inline run %d after it, want %d (written by a writer goroutine)", writeNowBurst, run, writeNowBurst)
+	}
+	send() // right after a writer goroutine, without rest: another
+	idle()
+	if _, run := state(); run != writeNowBurst {
+		t.Fatalf("packet after a writer goroutine: inline run %d, want %d (not inline)", run, writeNowBurst)
+	}
+	rest()
+	send() // after rest: inline again
+	if w, run := state(); w || run != 1 {
+		t.Fatalf("packet after rest: writer busy %t, inline run %d; want it written inline (run 1)", w, run)
+	}
+	idle()
+	// A rest long enough for an inline write but shorter than
+	// writeNowBurstRest: this packet inline, and no burst after it.
+	c.outMu.Lock()
+	srv.opts.writeNowIdle = writeNowBurstRest / 4
+	c.idleSince = monotime() - int64(writeNowBurstRest/2)
+	c.outMu.Unlock()
+	send()
+	if w, run := state(); w || run != writeNowBurst {
+		t.Fatalf("packet after a short rest: writer busy %t, inline run %d; want it written inline (run %d: no burst)", w, run, writeNowBurst)
+	}
+
+	r := codec.NewReader(client, 0)
+	r.SetVersion(codec.V311)
+	for i := range n {
+		p, err := r.ReadPacket()
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if got := string(p.(*codec.Publish).Payload); got != strconv.Itoa(i) {
+			t.Fatalf("packet %d has payload %q, want %q", i, got, strconv.Itoa(i))
 		}
 	}
 	c.closeQueue()

@@ -176,6 +176,7 @@ func (c *conn) drain() {
 		if len(c.out) == 0 && !c.outClosed && !c.wantFeed && len(buf) == 0 {
 			c.writing = false // the next enqueue starts a writer
 			c.idleSince = monotime()
+			c.inlineRun = writeNowBurst // busy: the next inline write waits for writeNowIdle
 			c.outMu.Unlock()
 			return
 		}

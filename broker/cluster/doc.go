@@ -17,8 +17,19 @@
 // member of $share/{group}/{filter} is in one NATS queue group per
 // (group, filter), on a second connection that also sees the node's own
 // messages, so a QoS 0 message published on any node reaches exactly one
-// member over all the nodes; the broker leaves QoS 0 messages to the
-// cluster's groups.
+// member over all the nodes. At QoS 1 and 2 (sharedqos.go,
+// broker.ClusterSharedDurable) each (group, filter) has one durable
+// consumer on TERN_QOS, tern-share-<hash>, that every node with a member
+// pulls from: JetStream hands a message to one node, which gives it to
+// one of its members (broker.Server.InjectSharedDurable) and acks it once
+// stored and written through, or naks it when it has no member left. The
+// broker leaves shared messages of every QoS to the cluster. A node
+// stops pulling when its last member leaves; a consumer no node pulls
+// from keeps the group's messages until JetStream deletes it, 10 minutes
+// later (InactiveThreshold). A group's messages that a dead node pulled
+// and did not ack go to the other nodes' members after AckWait, and
+// those it acked are in its persistent members' TERN_SESSQ, so an
+// adoption leaves $share subscriptions out of its matching of TERN_QOS.
 //
 // QoS 1/2 and retained messages go through replicated JetStream streams
 // (qos.go, retained.go): a Node is also a broker.ClusterDurable and a
@@ -93,10 +104,7 @@
 // not reap a node whose name has a live lease again, nor delete the
 // consumer it shares with its earlier incarnation.
 //
-// Not yet here: QoS 1/2 shared subscriptions across nodes (a $share
-// subscriber receives only the QoS 1/2 messages its own node publishes,
-// until a pull consumer per group on the replicated stream; an adoption
-// leaves $share subscriptions out of its matching). An adoption may bring
+// Not yet here: an adoption may bring
 // a QoS 1 message twice (one the dead node delivered and the client
 // acknowledged just before the death, above the consumer's ack floor or
 // not yet purged; or one that the adopter's own consumer routes as well);
@@ -120,8 +128,12 @@
 // (the broker calls its hooks outside its locks) and the NATS connection's
 // own locks are taken under it (Subscribe, Unsubscribe). shared.mu (the
 // queue groups) is the same for the shared-subscription hooks, and is
-// never held with Node.mu. The dispatcher goroutines hold no lock of this
-// package while they call InjectRemote and InjectShared.
+// never held with Node.mu; durable.mu is taken under it (starting a
+// group's pull: goTracked). A group's pull is stopped by cancelling its
+// context, and its goroutine stops the consumer with no lock held. The dispatcher goroutines hold no lock of this
+// package while they call InjectRemote, InjectShared and
+// InjectSharedDurable (a group consumer's handler holds durable.gate for
+// reading, as the node consumer's does).
 // registry.mu guards the session registry's maps and is never held
 // across a call to NATS or to the broker: a take-over is answered on its
 // own goroutine, which calls Server.HandOff with no lock of this package

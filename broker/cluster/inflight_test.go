@@ -239,7 +239,7 @@ func (m *fakeMsg) InProgress() error { m.progress++; return nil }
 // handle is the one acked; one acked shortly before is acked again without
 // routing; one acked longer ago than the window is routed again.
 func TestRedeliveryDedupe(t *testing.T) {
-	d := &durable{inflight: make(map[uint64]jetstream.Msg), acked: make(map[uint64]struct{}), ackRing: make([]uint64, 4)}
+	d := &tracker[uint64]{window: 4}
 	first, again, late := new(fakeMsg), new(fakeMsg), new(fakeMsg)
 	if !d.begin(7, first) {
 		t.Fatal("the first delivery is not routed")

@@ -141,15 +141,9 @@ type durable struct {
 	// the range the adoption reads or routed after the adopted sessions
 	// are in the topic tree. Taken with no other lock of this package.
 	gate sync.RWMutex
-	// inflight holds the stream messages being processed, by stream
-	// sequence, with their newest handle; acked the last acked stream
-	// sequences (a ring over ackedWindow). Both under imu, which is taken
-	// with no other lock and released before any call out.
-	imu      sync.Mutex
-	inflight map[uint64]jetstream.Msg
-	acked    map[uint64]struct{}
-	ackRing  []uint64
-	ackNext  int
+	// seen follows the stream messages being processed and the last
+	// acked, by stream sequence (tracker, sharedqos.go).
+	seen tracker[uint64]
 
 	stats DurableStats
 }
@@ -177,12 +171,9 @@ func (n *Node) startDurable(cfg Config) {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &durable{
 		n: n, js: js, replicas: replicasFor(cfg), ctx: ctx, cancel: cancel,
-		readyCh:  make(chan struct{}),
-		pending:  make(chan pubWait, maxPending),
-		purges:   make(chan purge, 256),
-		inflight: make(map[uint64]jetstream.Msg),
-		acked:    make(map[uint64]struct{}),
-		ackRing:  make([]uint64, ackedWindow),
+		readyCh: make(chan struct{}),
+		pending: make(chan pubWait, maxPending),
+		purges:  make(chan purge, 256),
 	}
 	n.q = d
 	d.wg.Add(3)
@@ -388,7 +379,7 @@ func (d *durable) receive(msg jetstream.Msg) {
 	if meta, err := msg.Metadata(); err == nil {
 		sseq = meta.Sequence.Stream
 	}
-	if sseq != 0 && !d.begin(sseq, msg) {
+	if !d.seen.begin(sseq, msg) {
 		d.stats.Redelivered.Add(1)
 		return
 	}
@@ -396,7 +387,7 @@ func (d *durable) receive(msg jetstream.Msg) {
 	if err != nil {
 		d.stats.Bad.Add(1)
 		d.n.log.Warn("cluster: dropped a stream message", "subject", msg.Subject(), "err", err)
-		d.end(sseq, msg, false).Term()
+		d.seen.end(sseq, msg, false).Term()
 		return
 	}
 	own := origin == d.n.id
@@ -404,10 +395,10 @@ func (d *durable) receive(msg jetstream.Msg) {
 	j := &joined{done: func(err error) {
 		if err != nil {
 			d.stats.StoreFails.Add(1)
-			d.end(sseq, msg, false).Nak()
+			d.seen.end(sseq, msg, false).Nak()
 			return
 		}
-		d.end(sseq, msg, true).Ack()
+		d.seen.end(sseq, msg, true).Ack()
 	}}
 	j.n.Store(2)
 	d.gate.RLock()
@@ -421,52 +412,6 @@ func (d *durable) receive(msg jetstream.Msg) {
 	} else {
 		d.stats.Received.Add(1)
 	}
-}
-
-// begin notes that the message of stream sequence sseq is being
-// processed, and reports whether it is to be routed: not when it is in
-// process already (the newest handle is kept and marked in progress, so
-// the stream waits) nor when it was acked shortly before (acked again).
-func (d *durable) begin(sseq uint64, msg jetstream.Msg) bool {
-	d.imu.Lock()
-	if _, ok := d.inflight[sseq]; ok {
-		d.inflight[sseq] = msg
-		d.imu.Unlock()
-		msg.InProgress()
-		return false
-	}
-	if _, ok := d.acked[sseq]; ok {
-		d.imu.Unlock()
-		msg.Ack()
-		return false
-	}
-	d.inflight[sseq] = msg
-	d.imu.Unlock()
-	return true
-}
-
-// end notes that the message of stream sequence sseq is processed (acked
-// says it is acked, not nak'd) and returns its newest handle, msg's when
-// sseq is 0.
-func (d *durable) end(sseq uint64, msg jetstream.Msg, acked bool) jetstream.Msg {
-	if sseq == 0 {
-		return msg
-	}
-	d.imu.Lock()
-	defer d.imu.Unlock()
-	if h, ok := d.inflight[sseq]; ok {
-		msg = h
-		delete(d.inflight, sseq)
-	}
-	if acked {
-		if old := d.ackRing[d.ackNext]; old != 0 {
-			delete(d.acked, old)
-		}
-		d.ackRing[d.ackNext] = sseq
-		d.ackNext = (d.ackNext + 1) % len(d.ackRing)
-		d.acked[sseq] = struct{}{}
-	}
-	return msg
 }
 
 // decode returns the message of a stream message under prefix and its

@@ -32,11 +32,11 @@ import (
 // tern.m.a.> and tern.m.a), so a message matches one subscription of a
 // queue group, and NATS delivers it once per group.
 //
-// QoS 1 and 2: a message crosses on the same subjects, but a node drops
-// what it receives for its queue groups at QoS 1 or 2 (counted in
-// SharedStats.LocalOnly); the broker delivers those to the ingress node's
-// own members. Durable shared delivery needs a pull consumer per (group,
-// filter) on the TERN_QOS stream (cluster.md), not built yet.
+// QoS 1 and 2 go through TERN_QOS and one durable consumer per (group,
+// filter) (sharedqos.go); the node joins it with the queue group. A QoS
+// 1/2 message that reaches a queue subscription on core NATS (a client
+// of an older path, or a node without streams) is dropped, counted in
+// SharedStats.LocalOnly.
 
 // shared is a node's state for its shared subscriptions.
 type shared struct {
@@ -49,6 +49,9 @@ type shared struct {
 	done   bool
 
 	stats SharedStats
+
+	pulling atomic.Int32      // group consumers being consumed (sharedqos.go)
+	track   tracker[shareSeq] // their redeliveries
 }
 
 // queueGroup is a (group, filter) that this node's sessions share, and
@@ -57,14 +60,20 @@ type queueGroup struct {
 	group, filter string
 	n             int
 	subs          []*nats.Subscription
+	pull          *groupPull // the QoS 1/2 consumer's (sharedqos.go)
 }
 
 // SharedStats are a node's counters of shared-subscription messages.
 type SharedStats struct {
-	Delivered atomic.Uint64 // given to a member of this node's group
-	Missed    atomic.Uint64 // picked for a group that had no member here any more
-	LocalOnly atomic.Uint64 // QoS 1/2, left to the ingress node's members
+	Delivered atomic.Uint64 // QoS 0, given to a member of this node's group
+	Missed    atomic.Uint64 // QoS 0, picked for a group that had no member here any more
+	LocalOnly atomic.Uint64 // QoS 1/2 on a queue subscription, dropped (they come through the groups' consumers)
 	Bad       atomic.Uint64 // undecodable, dropped
+
+	// The groups' consumers on TERN_QOS (sharedqos.go).
+	Durable     atomic.Uint64 // QoS 1/2, given to a member of this node's group
+	Returned    atomic.Uint64 // QoS 1/2, pulled with no member here: nak'd for another node
+	Redelivered atomic.Uint64 // QoS 1/2 sent again while in process or acked, not routed again
 }
 
 // queueName is the NATS queue group of the shared subscription
@@ -102,9 +111,11 @@ func (n *Node) closeShared() {
 }
 
 // SharedSubscribed implements broker.ClusterShared: the node joins the
-// queue group of (group, filter) with the first call, and returns once
-// its NATS server has the subscription, so that a message published on
-// this node afterwards can reach the group.
+// queue group of (group, filter) with the first call, and starts pulling
+// from the group's consumer on TERN_QOS (making it if it is new), and
+// returns once its NATS server has the subscription and the node pulls
+// (bounded by callTimeout; not while the streams are not set up), so
+// that a message published afterwards can reach the group.
 func (n *Node) SharedSubscribed(group, filter string) {
 	q := queueName(group, filter)
 	n.sh.mu.Lock()
@@ -115,6 +126,7 @@ func (n *Node) SharedSubscribed(group, filter string) {
 	}
 	g.n++
 	subscribed := false
+	var pull *groupPull
 	if g.n == 1 && !n.sh.done {
 		for _, s := range FilterSubjects(filter) {
 			sub, err := n.sh.nc.ChanQueueSubscribe(s, q, n.sh.in)
@@ -125,6 +137,8 @@ func (n *Node) SharedSubscribed(group, filter string) {
 			g.subs = append(g.subs, sub)
 			subscribed = true
 		}
+		g.pull = n.q.startGroupPull(group, filter)
+		pull = g.pull
 	}
 	if g.n == 0 {
 		delete(n.sh.groups, q)
@@ -138,10 +152,13 @@ func (n *Node) SharedSubscribed(group, filter string) {
 			n.log.Warn("cluster: queue subscribe not confirmed", "group", group, "filter", filter, "err", err)
 		}
 	}
+	n.q.waitStarted(pull)
 }
 
 // SharedUnsubscribed implements broker.ClusterShared: the node leaves the
-// queue group of (group, filter) when its count reaches zero.
+// queue group of (group, filter) and stops pulling from its consumer when
+// its count reaches zero (the consumer stays for the other nodes; unused,
+// JetStream deletes it after sharedInactive).
 func (n *Node) SharedUnsubscribed(group, filter string) {
 	q := queueName(group, filter)
 	n.sh.mu.Lock()
@@ -161,6 +178,10 @@ func (n *Node) SharedUnsubscribed(group, filter string) {
 		}
 	}
 	g.subs = nil
+	if g.pull != nil {
+		g.pull.cancel()
+		g.pull = nil
+	}
 	if g.n == 0 {
 		delete(n.sh.groups, q)
 	}

@@ -397,10 +397,11 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 	}
 
 	var lns []net.Listener
-	// The MQTT listeners accept without TCP keep-alive, which would cost
-	// every new connection four socket options: the broker turns it on
-	// for a client that asks for no MQTT keep-alive (broker/conn.go).
-	mqttListen, httpListen := net.ListenConfig{KeepAlive: -1}, net.ListenConfig{}
+	// The MQTT listeners accept without Go's TCP keep-alive, which would
+	// cost every new connection four socket options: a client that asks
+	// for no MQTT keep-alive needs it, and gets it from the listening
+	// socket (listen_linux.go) or from the broker (broker/conn.go).
+	mqttListen, httpListen := net.ListenConfig{KeepAlive: -1, Control: keepAliveListener}, net.ListenConfig{}
 	listen := func(addr string, lc net.ListenConfig) (net.Listener, error) {
 		ln, err := lc.Listen(ctx, "tcp", addr)
 		if err != nil {

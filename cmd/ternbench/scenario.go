@@ -355,7 +355,13 @@ func (r *run) connections(ctx context.Context) error {
 				if failed {
 					continue
 				}
-				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				cctx := ctx
+				var cancel context.CancelFunc = func() {}
+				if r.t.ws || r.t.tls != nil {
+					cctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+				} else if ctx.Err() == nil {
+					cctx = deadlineOnly{time.Now().Add(10 * time.Second)}
+				}
 				c, err := r.t.connect(cctx, fmt.Sprintf("tb-%s-c%d", r.prefix[10:18], i), r.v)
 				cancel()
 				if err != nil {
