@@ -83,6 +83,7 @@ type RegistryStats struct {
 	Adopted   atomic.Uint64 // sessions of dead nodes this node adopted
 	Reclaimed atomic.Uint64 // sessions of an earlier incarnation of this node taken back at its restart (restart.go)
 	Stale     atomic.Uint64 // sessions recovered from the store and dropped: held elsewhere, or ended
+	Deferred  atomic.Uint64 // recovered sessions whose verdict waited for a survivor's reaper of an earlier incarnation
 }
 
 // registry is a node's part of the session registry.

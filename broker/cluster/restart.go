@@ -160,6 +160,7 @@ func (r *registry) verdict(srv *broker.Server, s broker.RecoveredSession) error 
 	<-pause.C
 	defer pause.Stop()
 	var last error
+	deferred := false
 	for try := 0; ; try++ {
 		if try > 0 {
 			pause.Reset(reaperPause)
@@ -182,9 +183,15 @@ func (r *registry) verdict(srv *broker.Server, s broker.RecoveredSession) error 
 		case rec.Owner == r.n.id:
 			srv.KeepRecovered(s.ClientID)
 			return nil
-		case r.reaping(ctx, rec.Owner):
-			last = errors.New("a survivor is adopting the sessions of " + rec.Owner)
-			continue // its adoption decides; then the record names the adopter
+		}
+		if reaping, err := r.reaping(ctx, rec.Owner); err != nil || reaping {
+			// Its adoption decides; then the record names the adopter.
+			last = fmt.Errorf("a survivor may be adopting the sessions of %s (%v)", rec.Owner, err)
+			if reaping && !deferred {
+				deferred = true
+				r.stats.Deferred.Add(1)
+			}
+			continue
 		}
 		if last = r.takeBack(ctx, srv, s, key, rec, rev); last == nil {
 			return nil
@@ -192,10 +199,14 @@ func (r *registry) verdict(srv *broker.Server, s broker.RecoveredSession) error 
 	}
 }
 
-// reaping reports whether a survivor is adopting the sessions of node.
-func (r *registry) reaping(ctx context.Context, node string) bool {
+// reaping reports whether a survivor is adopting the sessions of node
+// (its key reaper.<node> exists); an error when JetStream cannot tell.
+func (r *registry) reaping(ctx context.Context, node string) (bool, error) {
 	_, err := r.nodes.Get(ctx, reaperPrefix+node)
-	return err == nil
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // takeBack makes this node the owner of a session its earlier incarnation
@@ -287,7 +298,11 @@ func (r *registry) adoptEarlier(srv *broker.Server, recovered map[string]bool) i
 		}
 		busy, ok := reaped[rec.Owner]
 		if !ok {
-			busy = r.reaping(ctx, rec.Owner)
+			var err error
+			if busy, err = r.reaping(ctx, rec.Owner); err != nil {
+				busy = true // left alone: the reaper's key cannot be read
+				r.log.Warn("cluster: the sessions of an earlier incarnation of this node not adopted", "old", rec.Owner, "err", err)
+			}
 			reaped[rec.Owner] = busy
 		}
 		if busy {
