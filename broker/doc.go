@@ -83,6 +83,9 @@
 //	Server.retainMu → committer.mu
 //	sysPublisher.mu → any of the above (one $SYS tick at a time; sys.go)
 //
+// heldRecovered.mu (recovered sessions waiting for the cluster's verdict,
+// cluster_restart.go) is a leaf, taken with no other lock held.
+//
 // poller.mu (the set of parked connections, poll_linux.go) is taken with
 // no other lock held, and no lock of this package is taken under it (it is
 // held across the socket's RawConn.Control, whose locks are the runtime's):

@@ -86,9 +86,13 @@ func (r *recovery) session(rec *store.SessionRecord) {
 		will = fromRecord(rec.Will)
 		will.willLife, will.hasWillLife = time.Duration(rec.WillLife), rec.HasWillLife
 	}
+	held := r.srv.sessc != nil // the cluster decides (cluster_restart.go)
 	if left <= 0 || rec.Expiry == 0 {
 		r.fix.DeleteRange(store.SessionRange(r.client))
-		if will != nil {
+		switch {
+		case will != nil && held:
+			r.srv.hold(r.client, nil, will, r.now)
+		case will != nil:
 			r.wills = append(r.wills, will) // the session ended: its will is due
 		}
 		return
@@ -112,7 +116,10 @@ func (r *recovery) session(rec *store.SessionRecord) {
 	}
 	ss.dupBelow = ss.q.tail // any of them may have been sent before
 	ss.synced = ss.q.tail
-	if will != nil {
+	if held {
+		ss.will, ss.willDelay = will, rec.WillDelay
+		s.hold(r.client, ss, nil, offline.Add(time.Duration(rec.WillDelay)*time.Second))
+	} else if will != nil {
 		if delay := time.Duration(rec.WillDelay)*time.Second - r.now.Sub(offline); delay > 0 {
 			ss.will, ss.willDelay = will, rec.WillDelay
 			ss.willTimer = time.AfterFunc(delay, func() { s.safely("will delay", ss.fireWill) })

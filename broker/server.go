@@ -29,6 +29,9 @@ type Server struct {
 	retainOwners  map[string]*retainQuota
 	// sessc is Options.Cluster as a SessionCluster, nil if it is none.
 	sessc SessionCluster
+	// held: recovered sessions waiting for sessc's verdict
+	// (cluster_restart.go).
+	held heldRecovered
 	// commit writes to the store; nil without one.
 	commit *committer
 	// cq is the seam to a cluster that keeps messages (cluster_qos.go);

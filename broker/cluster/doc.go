@@ -90,6 +90,20 @@
 // persistent session: its client resumes on any survivor and gets them,
 // those possibly sent before with DUP set.
 //
+// A node restarted with its store (restart.go; the same Config.Name, a
+// new Node.ID) reconciles the sessions its broker read back from the store
+// (broker.Server.Recovered, whose wills wait for this) once its registry
+// is ready: a session the registry still gives to an earlier incarnation
+// of the node is taken back by compare-and-swap with epoch+1, its local
+// state kept and written through again (broker.Server.KeepRecovered); one
+// another node holds, or that has no record, is dropped without its will
+// (broker.Server.DropStale); a survivor's reaper already adopting the
+// earlier incarnation is waited for. Then it adopts the earlier
+// incarnation's sessions its store lacked (expiry 0 with a will). A
+// CONNECT for a recovered client id waits for its verdict. Survivors do
+// not reap a node whose name has a live lease again, nor delete the
+// consumer it shares with its earlier incarnation.
+//
 // Not yet here: an adoption may bring
 // a QoS 1 message twice (one the dead node delivered and the client
 // acknowledged just before the death, above the consumer's ack floor or

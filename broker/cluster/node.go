@@ -263,8 +263,13 @@ func (n *Node) Conn() *nats.Conn { return n.nc }
 
 // Attach routes the messages other nodes send to srv, which must have
 // been made with n as Options.Cluster. Messages that come before are
-// dropped.
-func (n *Node) Attach(srv *broker.Server) { n.srv.Store(srv) }
+// dropped. The sessions srv recovered from its store are then reconciled
+// with the session registry in the background (restart.go); a CONNECT
+// for one of them waits for it.
+func (n *Node) Attach(srv *broker.Server) {
+	n.srv.Store(srv)
+	n.reg.restarted(srv)
+}
 
 // Subscribed implements broker.Cluster.
 func (n *Node) Subscribed(filter string) {

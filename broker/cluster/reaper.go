@@ -56,8 +56,8 @@ func (r *registry) watchLeases() {
 			if !ok {
 				return
 			}
-			if e == nil || strings.HasPrefix(e.Key(), reaperPrefix) || e.Key() == r.n.id {
-				continue
+			if e == nil || strings.HasPrefix(e.Key(), reaperPrefix) || nodeName(e.Key()) == nodeName(r.n.id) {
+				continue // this node's own lease, or an earlier incarnation's (restart.go)
 			}
 			if e.Operation() == jetstream.KeyValuePut {
 				seen[e.Key()] = time.Now()
@@ -94,6 +94,12 @@ func (r *registry) reap(node string) {
 	defer cancel()
 	if _, err := r.nodes.Get(ctx, node); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return // renewed after all, or JetStream cannot tell now
+	}
+	if alive := r.incarnation(ctx, node); alive != "" {
+		// The node restarted: the new incarnation takes its sessions back
+		// (restart.go).
+		r.log.Info("cluster: a dead node runs again; its sessions are its own", "dead", node, "now", alive)
+		return
 	}
 	if _, err := r.nodes.Create(ctx, reaperPrefix+node, []byte(r.n.id)); err != nil {
 		return // another survivor reaps it
@@ -184,6 +190,12 @@ func (r *registry) reap(node string) {
 		}
 	}
 	r.stats.Adopted.Add(uint64(adopted))
+	if alive := r.incarnation(ctx, node); alive != "" || hasFloor && r.consumerInUse(ctx, node) {
+		// The node restarted meanwhile and consumes from the consumer of
+		// its name again: it stays.
+		hasFloor = false
+		r.log.Info("cluster: a dead node runs again; its consumer is kept", "dead", node, "now", alive)
+	}
 	if hasFloor && q.ready.Load() {
 		if err := q.qos.DeleteConsumer(ctx, consumerNameOf(node)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			r.log.Warn("cluster: deleting a dead node's consumer", "dead", node, "err", err)

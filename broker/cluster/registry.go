@@ -81,6 +81,9 @@ type RegistryStats struct {
 	Held      atomic.Uint64 // claims held back because the client id just moved
 	Recovered atomic.Uint64 // sessions of a dead node resumed by a CONNECT before their adoption
 	Adopted   atomic.Uint64 // sessions of dead nodes this node adopted
+	Reclaimed atomic.Uint64 // sessions of an earlier incarnation of this node taken back at its restart (restart.go)
+	Stale     atomic.Uint64 // sessions recovered from the store and dropped: held elsewhere, or ended
+	Deferred  atomic.Uint64 // recovered sessions whose verdict waited for a survivor's reaper of an earlier incarnation
 }
 
 // registry is a node's part of the session registry.
@@ -118,6 +121,12 @@ type registry struct {
 	// CONNECT on this node made a session for the client id meanwhile:
 	// that CONNECT's claim takes it.
 	orphans map[string]*broker.SessionHandoff
+	// recon holds the client ids of the sessions the broker recovered
+	// from its store, each with a channel closed once the cluster's
+	// verdict is given (restart.go): a claim waits for it. reconOn: the
+	// reconciliation started.
+	recon   map[string]chan struct{}
+	reconOn bool
 	// wt is the write-through of the sessions' deliveries to TERN_SESSQ
 	// (sessq.go), with a lock of its own.
 	wt *writeThrough
@@ -130,7 +139,8 @@ func startRegistry(n *Node, cfg Config) *registry {
 		owned: make(map[string]owned), handing: make(map[string]int),
 		dirty: make(map[string]store.SessionRecord), wake: make(chan struct{}, 1),
 		adopting: make(map[string]chan struct{}), orphans: make(map[string]*broker.SessionHandoff),
-		wt: newWriteThrough()}
+		recon: make(map[string]chan struct{}),
+		wt:    newWriteThrough()}
 	r.replicas = 3
 	if cfg.URL == "" && len(cfg.Routes) < 2 {
 		r.replicas = 1
@@ -355,6 +365,9 @@ func (r *registry) own(clientID string, rev uint64, rec record) {
 
 // claim implements broker.SessionCluster.ClaimSession.
 func (r *registry) claim(ctx context.Context, clientID string, clean, persistent bool) (*broker.SessionHandoff, error) {
+	if err := r.waitVerdict(ctx, clientID); err != nil {
+		return nil, err
+	}
 	if !persistent {
 		select {
 		case <-r.ready:
