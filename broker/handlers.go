@@ -61,6 +61,7 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 				ackRC = codec.QuotaExceeded
 			}
 		}
+		c.flushIn()                                              // counted before its acknowledgement can go out (inline)
 		c.ackPublish(codec.PUBACK, p.PacketID, ackRC, stored, w) // [MQTT-4.3.2-2 of 3.1.1]
 	case 2:
 		seen, full := false, false
@@ -92,6 +93,7 @@ func (c *conn) handlePublish(p *codec.Publish) error {
 			}
 			stored = routed || stored
 		}
+		c.flushIn()
 		c.ackPublish(codec.PUBREC, p.PacketID, ackRC, stored, w) // [MQTT-4.3.3-2 of 3.1.1]
 	}
 	return nil
