@@ -84,19 +84,7 @@ func TestInflightSurvivesNodeDeath(t *testing.T) {
 	sub.Subscribe(t, 1, "inf/#")
 	// A client of node 2 whose session ends with its connection: the
 	// adopter publishes its will too.
-	zero := testkit.Dial(t, n2.b.Addr, codec.V5)
-	zero.Connect(t, &codec.Connect{ClientID: "zero", CleanStart: true, KeepAlive: 60,
-		Will: &codec.Will{Topic: "will/zero", Payload: []byte("gone too"), QoS: 1}})
-	eventually(t, "the record of zero to hold its will", func() bool {
-		e, err := n3.node.reg.kv.Get(testkit.Context(t), sessionKey("zero"))
-		if err != nil {
-			return false
-		}
-		var rec record
-		json.Unmarshal(e.Value(), &rec)
-		s, err := store.DecodeSession(rec.Session)
-		return err == nil && s.Will != nil
-	})
+	zero := zeroWithWill(t, n2.b.Addr, n3.node, "zero", "will/zero", "gone too")
 
 	const before, during = 50, 20
 	pub := dial(t, n1, codec.V5, "pub")
@@ -322,4 +310,26 @@ func TestLastPerSeq(t *testing.T) {
 			t.Fatalf("got %+v, want %+v", got, want)
 		}
 	}
+}
+
+// zeroWithWill connects to addr a 5.0 client, id, whose session ends with
+// its connection, with a QoS 1 will on topic, and waits until the
+// registry, read through via, holds the will (so a survivor can publish
+// it).
+func zeroWithWill(t *testing.T, addr string, via *Node, id, topic, payload string) *testkit.Peer {
+	t.Helper()
+	p := testkit.Dial(t, addr, codec.V5)
+	p.Connect(t, &codec.Connect{ClientID: id, CleanStart: true, KeepAlive: 60,
+		Will: &codec.Will{Topic: topic, Payload: []byte(payload), QoS: 1}})
+	eventually(t, "the record of "+id+" to hold its will", func() bool {
+		e, err := via.reg.kv.Get(testkit.Context(t), sessionKey(id))
+		if err != nil {
+			return false
+		}
+		var rec record
+		json.Unmarshal(e.Value(), &rec)
+		s, err := store.DecodeSession(rec.Session)
+		return err == nil && s.Will != nil
+	})
+	return p
 }

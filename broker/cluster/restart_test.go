@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -230,19 +229,7 @@ func TestRestartQuick(t *testing.T) {
 	})
 	// A client whose session ends with its connection is in the registry
 	// only (never in the store): the new incarnation publishes its will.
-	zero := testkit.Dial(t, n2.b.Addr, codec.V5)
-	zero.Connect(t, &codec.Connect{ClientID: "zero", CleanStart: true, KeepAlive: 60,
-		Will: &codec.Will{Topic: "will/zero", Payload: []byte("gone too"), QoS: 1}})
-	eventually(t, "the record of zero to hold its will", func() bool {
-		e, err := n3.node.reg.kv.Get(testkit.Context(t), sessionKey("zero"))
-		if err != nil {
-			return false
-		}
-		var rec record
-		json.Unmarshal(e.Value(), &rec)
-		s, err := store.DecodeSession(rec.Session)
-		return err == nil && s.Will != nil
-	})
+	zero := zeroWithWill(t, n2.b.Addr, n3.node, "zero", "will/zero", "gone too")
 	old := n2.node.ID()
 
 	start := time.Now()
