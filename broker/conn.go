@@ -377,6 +377,13 @@ func (c *conn) readLoop(handled bool) error {
 		if err := c.nc.SetReadDeadline(deadline); err != nil {
 			return err
 		}
+		// A kick between the check above and this deadline set its own
+		// (now), which this one replaced: kick stores kicked before it sets
+		// its deadline, so either it is seen here or its deadline comes
+		// after this one.
+		if k := c.kicked.Load(); k != nil {
+			return k
+		}
 		if w, ok := c.nc.(messageWaiter); ok && c.r.Buffered() == 0 {
 			// Wait for the next message holding none of the reader's buffers,
 			// on a goroutine whose stack has not grown handling packets.
