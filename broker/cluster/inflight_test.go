@@ -333,3 +333,39 @@ func zeroWithWill(t *testing.T, addr string, via *Node, id, topic, payload strin
 	})
 	return p
 }
+
+// TestCloseFlushesPurge: deliveries the client settled just before its
+// node leaves the cluster are purged from TERN_SESSQ by the node's close,
+// not left for the purger's next pass, which never comes: the node that
+// takes the session over would send them again (CI saw a bridge forward
+// a settled message twice after a graceful stop).
+func TestCloseFlushesPurge(t *testing.T) {
+	ms := startSessions(t, 3)
+	n1, n2 := ms[0], ms[1]
+	sub, _ := connectV5(t, n2, "wtc", true, 600)
+	sub.Subscribe(t, 1, "wtc/#")
+	pub := dial(t, n1, codec.V5, "pub")
+	const n = 20
+	for i := range n {
+		pub.Publish(t, 1, "wtc/x", fmt.Sprint(i))
+	}
+	var got []*codec.Publish
+	for i := range n {
+		got = append(got, sub.ExpectPublish(t, fmt.Sprintf(`q1 dup=0 retain=0 wtc/x "%d"`, i)))
+	}
+	eventually(t, "TERN_SESSQ to hold the unacknowledged deliveries", func() bool { return n1.sessq(t, "wtc") == n })
+	// The purger's first pass purges below the second delivery at most;
+	// the rest are settled during its (now long) pause.
+	n2.node.reg.wt.pause.Store(int64(time.Hour))
+	for _, p := range got {
+		sub.Ack(t, p)
+	}
+	eventually(t, "the session to settle", func() bool {
+		s, ok := n2.session("wtc")
+		return ok && s.Inflight == 0
+	})
+	n2.node.Close()
+	if left := n1.sessq(t, "wtc"); left != 0 {
+		t.Fatalf("TERN_SESSQ holds %d settled deliveries after the node closed, want 0", left)
+	}
+}

@@ -293,6 +293,21 @@ func (r *registry) close() {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
+	select {
+	case <-r.ready:
+		// The purger's last pass, before anything is cancelled: what
+		// clients settled is purged before a survivor reads it.
+		close(r.wt.leave)
+		if !r.off {
+			t := time.NewTimer(leavePurgeTimeout + time.Second)
+			select {
+			case <-r.wt.left:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	default:
+	}
 	r.cancel()
 	r.wg.Wait()
 	select {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -37,6 +38,9 @@ import (
 const (
 	purgePause        = 20 * time.Millisecond
 	deleteConcurrency = 32
+	// leavePurgeTimeout bounds the purger's last pass when the node
+	// leaves.
+	leavePurgeTimeout = 2 * time.Second
 )
 
 // writeThrough is a registry's part of TERN_SESSQ.
@@ -53,6 +57,12 @@ type writeThrough struct {
 	dirty      map[*sessTrack]struct{} // to purge
 	purgeWake  chan struct{}
 	resolve    chan wtPending
+	leave      chan struct{} // closed when the node leaves: a last purge
+	left       chan struct{} // closed when the purger has ended
+	// pause is the purger's least time between two passes, in
+	// nanoseconds: purgePause, or longer in a test that needs settled
+	// deliveries left for the node's close.
+	pause atomic.Int64
 }
 
 // sessTrack is what this node appended for one session and has not seen
@@ -105,13 +115,17 @@ type wtWaiter struct {
 var errAppend = errors.New("cluster: a delivery was not kept in TERN_SESSQ")
 
 func newWriteThrough() *writeThrough {
-	return &writeThrough{
+	w := &writeThrough{
 		wake:      make(chan struct{}, 1),
 		sess:      make(map[string]*sessTrack),
 		dirty:     make(map[*sessTrack]struct{}),
 		purgeWake: make(chan struct{}, 1),
 		resolve:   make(chan wtPending, 8192),
+		leave:     make(chan struct{}),
+		left:      make(chan struct{}),
 	}
+	w.pause.Store(int64(purgePause))
+	return w
 }
 
 // startWriteThrough starts the appender, the resolver and the purger.
@@ -378,80 +392,109 @@ func (t *sessTrack) purgeBelow() uint64 {
 }
 
 // purger purges the subjects of the sessions whose oldest unsettled
-// delivery moved, coalesced, at most once per purgePause.
+// delivery moved, coalesced, at most once per purgePause. When the node
+// leaves (registry.close closes wt.leave), it makes a last pass and ends.
 func (r *registry) purger() {
 	defer r.wg.Done()
+	defer close(r.wt.left)
 	w := r.wt
 	pause := time.NewTimer(0)
 	defer pause.Stop()
 	for {
 		select {
 		case <-w.purgeWake:
+		case <-w.leave:
+			r.lastPurge()
+			return
 		case <-r.ctx.Done():
 			return
 		}
-		type job struct {
-			t     *sessTrack
-			below uint64
-			dels  []uint64 // settled above below: deleted one by one
-		}
-		var jobs []job
-		w.mu.Lock()
-		for t := range w.dirty {
-			b := t.purgeBelow()
-			var dels []uint64
-			for _, d := range t.dels {
-				if d >= max(b, t.purged) {
-					dels = append(dels, d)
-				}
-			}
-			t.dels = t.dels[:0]
-			if b > t.purged && b > 1 || len(dels) > 0 {
-				jobs = append(jobs, job{t, b, dels})
-			}
-		}
-		clear(w.dirty)
-		w.mu.Unlock()
-		var deletes sync.WaitGroup
-		sem := make(chan struct{}, deleteConcurrency)
-		for _, j := range jobs {
-			for _, d := range j.dels {
-				sem <- struct{}{}
-				deletes.Go(func() {
-					defer func() { <-sem }()
-					ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
-					err := r.sq.DeleteMsg(ctx, d)
-					cancel()
-					if err != nil && r.ctx.Err() == nil {
-						r.log.Debug("cluster: deleting a session's settled delivery", "subject", j.t.subj, "seq", d, "err", err)
-					}
-				})
-			}
-		}
-		deletes.Wait()
-		for _, j := range jobs {
-			if j.below <= j.t.purged || j.below <= 1 {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
-			err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(j.t.subj), jetstream.WithPurgeSequence(j.below))
-			cancel()
-			if err != nil {
-				if r.ctx.Err() == nil {
-					r.log.Debug("cluster: purging a session's settled deliveries", "subject", j.t.subj, "err", err)
-				}
-				continue
-			}
-			w.mu.Lock()
-			j.t.purged = max(j.t.purged, j.below)
-			w.mu.Unlock()
-		}
-		pause.Reset(purgePause)
+		r.purgePass(r.ctx)
+		pause.Reset(time.Duration(w.pause.Load()))
 		select {
 		case <-pause.C:
+		case <-w.leave:
+			r.lastPurge()
+			return
 		case <-r.ctx.Done():
 			return
 		}
+	}
+}
+
+// lastPurge purges what was settled since the last pass, before the node
+// leaves the table and a survivor takes its sessions over with what
+// TERN_SESSQ still holds: without it, deliveries a client settled just
+// before a graceful stop would be sent again.
+func (r *registry) lastPurge() {
+	ctx, cancel := context.WithTimeout(context.Background(), leavePurgeTimeout)
+	defer cancel()
+	r.purgePass(ctx)
+}
+
+// purgePass purges, once, the subjects of the sessions marked dirty, and
+// deletes their deliveries settled out of order. A purge that fails
+// marks its session dirty again.
+func (r *registry) purgePass(ctx context.Context) {
+	w := r.wt
+	type job struct {
+		t     *sessTrack
+		below uint64
+		dels  []uint64 // settled above below: deleted one by one
+	}
+	var jobs []job
+	w.mu.Lock()
+	for t := range w.dirty {
+		b := t.purgeBelow()
+		var dels []uint64
+		for _, d := range t.dels {
+			if d >= max(b, t.purged) {
+				dels = append(dels, d)
+			}
+		}
+		t.dels = t.dels[:0]
+		if b > t.purged && b > 1 || len(dels) > 0 {
+			jobs = append(jobs, job{t, b, dels})
+		}
+	}
+	clear(w.dirty)
+	w.mu.Unlock()
+	var deletes sync.WaitGroup
+	sem := make(chan struct{}, deleteConcurrency)
+	for _, j := range jobs {
+		for _, d := range j.dels {
+			sem <- struct{}{}
+			deletes.Go(func() {
+				defer func() { <-sem }()
+				ctx, cancel := context.WithTimeout(ctx, callTimeout)
+				err := r.sq.DeleteMsg(ctx, d)
+				cancel()
+				if err != nil && ctx.Err() == nil {
+					r.log.Debug("cluster: deleting a session's settled delivery", "subject", j.t.subj, "seq", d, "err", err)
+				}
+			})
+		}
+	}
+	deletes.Wait()
+	for _, j := range jobs {
+		if j.below <= j.t.purged || j.below <= 1 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(j.t.subj), jetstream.WithPurgeSequence(j.below))
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Debug("cluster: purging a session's settled deliveries", "subject", j.t.subj, "err", err)
+			}
+			w.mu.Lock()
+			w.dirty[j.t] = struct{}{} // the next pass tries again
+			w.mu.Unlock()
+			continue
+		}
+		w.mu.Lock()
+		j.t.purged = max(j.t.purged, j.below)
+		w.mu.Unlock()
 	}
 }
 
