@@ -191,18 +191,8 @@ func TestOwnPath(t *testing.T) {
 func TestWriteThroughPurge(t *testing.T) {
 	ms := startSessions(t, 3)
 	n1, n2 := ms[0], ms[1]
-	sub, _ := connectV5(t, n2, "wt", true, 600)
-	sub.Subscribe(t, 1, "wt/#")
-	pub := dial(t, n1, codec.V5, "pub")
 	const n = 20
-	for i := range n {
-		pub.Publish(t, 1, "wt/x", fmt.Sprint(i))
-	}
-	var got []*codec.Publish
-	for i := range n {
-		got = append(got, sub.ExpectPublish(t, fmt.Sprintf(`q1 dup=0 retain=0 wt/x "%d"`, i)))
-	}
-	eventually(t, "TERN_SESSQ to hold the unacknowledged deliveries", func() bool { return n1.sessq(t, "wt") == n })
+	sub, got := unacked(t, n1, n2, "wt", n)
 	for _, p := range got[:n/2] {
 		sub.Ack(t, p)
 	}
@@ -342,18 +332,7 @@ func zeroWithWill(t *testing.T, addr string, via *Node, id, topic, payload strin
 func TestCloseFlushesPurge(t *testing.T) {
 	ms := startSessions(t, 3)
 	n1, n2 := ms[0], ms[1]
-	sub, _ := connectV5(t, n2, "wtc", true, 600)
-	sub.Subscribe(t, 1, "wtc/#")
-	pub := dial(t, n1, codec.V5, "pub")
-	const n = 20
-	for i := range n {
-		pub.Publish(t, 1, "wtc/x", fmt.Sprint(i))
-	}
-	var got []*codec.Publish
-	for i := range n {
-		got = append(got, sub.ExpectPublish(t, fmt.Sprintf(`q1 dup=0 retain=0 wtc/x "%d"`, i)))
-	}
-	eventually(t, "TERN_SESSQ to hold the unacknowledged deliveries", func() bool { return n1.sessq(t, "wtc") == n })
+	sub, got := unacked(t, n1, n2, "wtc", 20)
 	// The purger's first pass purges below the second delivery at most;
 	// the rest are settled during its (now long) pause.
 	n2.node.reg.wt.pause.Store(int64(time.Hour))
@@ -368,4 +347,24 @@ func TestCloseFlushesPurge(t *testing.T) {
 	if left := n1.sessq(t, "wtc"); left != 0 {
 		t.Fatalf("TERN_SESSQ holds %d settled deliveries after the node closed, want 0", left)
 	}
+}
+
+// unacked connects a persistent session id on at, subscribed to id/#,
+// and publishes n QoS 1 messages on id/x from from; it returns the
+// subscriber and the n deliveries, unacknowledged, once TERN_SESSQ holds
+// them all.
+func unacked(t *testing.T, from, at member, id string, n int) (*testkit.Peer, []*codec.Publish) {
+	t.Helper()
+	sub, _ := connectV5(t, at, id, true, 600)
+	sub.Subscribe(t, 1, id+"/#")
+	pub := dial(t, from, codec.V5, "pub")
+	for i := range n {
+		pub.Publish(t, 1, id+"/x", fmt.Sprint(i))
+	}
+	got := make([]*codec.Publish, 0, n)
+	for i := range n {
+		got = append(got, sub.ExpectPublish(t, fmt.Sprintf(`q1 dup=0 retain=0 %s/x "%d"`, id, i)))
+	}
+	eventually(t, "TERN_SESSQ to hold the unacknowledged deliveries", func() bool { return from.sessq(t, id) == n })
+	return sub, got
 }
