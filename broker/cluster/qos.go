@@ -141,6 +141,11 @@ type durable struct {
 	// the range the adoption reads or routed after the adopted sessions
 	// are in the topic tree. Taken with no other lock of this package.
 	gate sync.RWMutex
+	// routed is the highest stream sequence this node has routed (set
+	// under gate's read lock, after the broker took the message): a
+	// session handed over after it was read had every message up to it
+	// (registry.catchUp).
+	routed atomic.Uint64
 	// seen follows the stream messages being processed and the last
 	// acked, by stream sequence (tracker, sharedqos.go).
 	seen tracker[uint64]
@@ -405,6 +410,9 @@ func (d *durable) receive(msg jetstream.Msg) {
 	from := r.issued()
 	srv.InjectDurable(m, own, j.finish)
 	to := r.issued()
+	if sseq > d.routed.Load() {
+		d.routed.Store(sseq) // receive is not called concurrently
+	}
 	d.gate.RUnlock()
 	r.after(from, to, j.finish)
 	if own { // routed: counted after, so a test that saw it sees the deliveries

@@ -462,6 +462,18 @@ func (r *registry) recover(ctx context.Context, clientID string, rec *record, ep
 	}
 	a.add(pre.msgs)
 	a.add(more)
+	holdUntilInstalled(q, h)
+	r.stats.Recovered.Add(1)
+	r.log.Info("cluster: a dead node's session resumed here before its adoption", "dead", dead, "client", clientID,
+		"deliveries", len(h.Deliveries), "floor", pre.floor, "read", len(pre.msgs)+len(more))
+	return h
+}
+
+// holdUntilInstalled keeps q's routing held (the caller holds q.gate for
+// writing) until the broker has put h's subscriptions in its tree
+// (SessionHandoff.Installed), installWait at most: every message routed
+// after that reaches the session through this node's consumer.
+func holdUntilInstalled(q *durable, h *broker.SessionHandoff) {
 	var once sync.Once
 	release := func() { once.Do(q.gate.Unlock) }
 	t := time.AfterFunc(installWait, release)
@@ -469,10 +481,40 @@ func (r *registry) recover(ctx context.Context, clientID string, rec *record, ep
 		t.Stop()
 		release()
 	}
-	r.stats.Recovered.Add(1)
-	r.log.Info("cluster: a dead node's session resumed here before its adoption", "dead", dead, "client", clientID,
-		"deliveries", len(h.Deliveries), "floor", pre.floor, "read", len(pre.msgs)+len(more))
-	return h
+}
+
+// catchUp completes a session handed over by a live owner that had
+// routed TERN_QOS up to routed: the owner's consumer may route messages
+// after it (the session is gone there), this node's may have routed
+// them before the session's subscriptions are in its tree. With this
+// node's routing held, the messages after routed up to the last one this
+// node routed are read and added to h's deliveries (those it already has
+// are skipped by origin); later ones reach the session through this
+// node's consumer once the broker has installed it.
+func (r *registry) catchUp(clientID string, h *broker.SessionHandoff, routed uint64) {
+	q := r.n.q
+	if q == nil || !q.ready.Load() {
+		return
+	}
+	q.gate.Lock()
+	here := q.routed.Load()
+	if here <= routed {
+		q.gate.Unlock()
+		return
+	}
+	a := newAdoptee(clientID, h, false)
+	ctx, cancel := context.WithTimeout(r.ctx, consumerWait)
+	msgs, err := r.readQoS(ctx, routed+1, here)
+	cancel()
+	if err != nil {
+		r.log.Error("cluster: reading "+StreamQoS+" for a session moved here; messages may be missing", "client", clientID, "err", err)
+	}
+	before := len(h.Deliveries)
+	a.add(msgs)
+	holdUntilInstalled(q, h)
+	r.stats.CaughtUp.Add(uint64(len(h.Deliveries) - before))
+	r.log.Debug("cluster: a session moved here caught up with "+StreamQoS, "client", clientID,
+		"from", routed+1, "to", here, "added", len(h.Deliveries)-before)
 }
 
 // add queues for a the messages of msgs that its session's subscriptions

@@ -84,6 +84,7 @@ type RegistryStats struct {
 	Reclaimed atomic.Uint64 // sessions of an earlier incarnation of this node taken back at its restart (restart.go)
 	Stale     atomic.Uint64 // sessions recovered from the store and dropped: held elsewhere, or ended
 	Deferred  atomic.Uint64 // recovered sessions whose verdict waited for a survivor's reaper of an earlier incarnation
+	CaughtUp  atomic.Uint64 // messages read from TERN_QOS for sessions moved here from a live node (catchUp)
 }
 
 // registry is a node's part of the session registry.
@@ -486,6 +487,7 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 		return nil, false, errors.New("held back: the client id just moved")
 	}
 	dead := rec.Owner != "" && !live
+	var routed uint64 // the live owner's routing point (catchUp)
 	if live {
 		resp, err := r.askTakeover(ctx, rec.Owner, clientID, clean)
 		switch {
@@ -495,7 +497,7 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 		case err != nil:
 			return nil, false, err
 		case resp.Rev != 0:
-			rec, rev = resp.Record, resp.Rev
+			rec, rev, routed = resp.Record, resp.Rev, resp.Routed
 		}
 		if err == nil {
 			r.stats.Takeovers.Add(1)
@@ -530,7 +532,11 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 	if dead {
 		return r.recover(ctx, clientID, &rec, from, rec.Owner, pre), true, nil
 	}
-	return r.resume(ctx, clientID, &rec, from), true, nil
+	h = r.resume(ctx, clientID, &rec, from)
+	if h != nil && routed > 0 {
+		r.catchUp(clientID, h, routed)
+	}
+	return h, true, nil
 }
 
 // conflict counts a failed compare-and-swap.

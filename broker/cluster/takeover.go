@@ -50,6 +50,11 @@ type takeoverResp struct {
 	Rev    uint64 `json:"rev,omitempty"`
 	Record record `json:"record"`
 	Err    string `json:"err,omitempty"`
+	// Routed is the highest TERN_QOS sequence the owner had routed before
+	// it handed the session over: every message up to it is among the
+	// session's deliveries or was settled; the new owner reads the ones
+	// after it (catchUp). 0: unknown.
+	Routed uint64 `json:"routed,omitempty"`
 }
 
 // askTakeover asks owner to hand clientID's session over.
@@ -125,6 +130,10 @@ func (r *registry) handOff(req *takeoverReq) *takeoverResp {
 			return &takeoverResp{Err: "the session is being adopted"}
 		}
 	}
+	var routed uint64
+	if q := r.n.q; q != nil && q.ready.Load() {
+		routed = q.routed.Load() // before the hand-over: see catchUp
+	}
 	h, err := srv.HandOff(ctx, req.ClientID, req.Discard)
 	if err != nil {
 		return &takeoverResp{Err: err.Error()}
@@ -139,7 +148,7 @@ func (r *registry) handOff(req *takeoverReq) *takeoverResp {
 		return &takeoverResp{Err: err.Error()}
 	}
 	r.log.Debug("cluster: session handed over", "client", req.ClientID, "to", req.From, "deliveries", len(h.Deliveries))
-	return &takeoverResp{Rev: rev, Record: rec}
+	return &takeoverResp{Rev: rev, Record: rec, Routed: routed}
 }
 
 // forget answers a take-over of a client id that has no session here:

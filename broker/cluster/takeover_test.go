@@ -489,3 +489,53 @@ func TestDeadNode(t *testing.T) {
 	}
 	s2.ExpectIdle(t)
 }
+
+// TestTakeOverUnderLoad moves a live persistent session from node 1 to
+// node 2 while QoS 1 messages are published on node 3 without pause:
+// node 1's consumer may route some of them after it handed the session
+// over, node 2's before the session's subscriptions are in its tree.
+// Every message reaches the client on node 2 at least once [MQTT-4.3.2-1
+// of 3.1.1] (a move is not a reason to lose one).
+func TestTakeOverUnderLoad(t *testing.T) {
+	ms := startSessions(t, 3)
+	n1, n2, n3 := ms[0], ms[1], ms[2]
+	p, _ := connectV5(t, n1, "mover", true, 600)
+	p.Subscribe(t, 1, "mv/#")
+	n3.interest(t, "mv/a", true)
+	pub := dial(t, n3, codec.V5, "pub")
+	const n = 1000
+	packets := make([][]byte, n)
+	for i := range packets {
+		packets[i] = testkit.Encode(codec.V5, &codec.Publish{QoS: 1, PacketID: pub.PID(), Topic: "mv/a", Payload: []byte(fmt.Sprint(i))})
+	}
+	sent := make(chan error, 1)
+	go func() { // one message every 200 µs, through the move
+		tick := time.NewTicker(200 * time.Microsecond)
+		defer tick.Stop()
+		for _, b := range packets {
+			<-tick.C
+			if _, err := pub.Conn().Write(b); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	for range 50 { // the stream is flowing to node 1
+		testkit.Expect[*codec.Publish](t, p)
+	}
+	p2, ack := connectV5(t, n2, "mover", false, 600)
+	if !ack.SessionPresent {
+		t.Fatal("Session Present 0 for a session taken over from node 1 [MQTT-3.2.2-3 of 5.0]")
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[string]bool, n)
+	for len(got) < n {
+		m := testkit.Expect[*codec.Publish](t, p2)
+		got[string(m.Payload)] = true
+		p2.Ack(t, m)
+	}
+	t.Logf("read from %s for the moved session: %d", StreamQoS, n2.node.RegistryStats().CaughtUp.Load())
+}
