@@ -36,7 +36,8 @@ import (
 const reaperPrefix = "reaper."
 
 // watchLeases follows tern_nodes until close and reaps the nodes whose
-// lease lapsed.
+// lease lapsed; a reap that could not finish (JetStream did not answer)
+// is tried again.
 func (r *registry) watchLeases() {
 	defer r.wg.Done()
 	w, err := r.nodes.WatchAll(r.ctx)
@@ -47,7 +48,8 @@ func (r *registry) watchLeases() {
 		return
 	}
 	defer w.Stop()
-	seen := make(map[string]time.Time) // node → when its lease was last renewed
+	leases := make(leaseBook)
+	retry := make(chan string, 16)
 	tick := time.NewTicker(leaseRenew)
 	defer tick.Stop()
 	for {
@@ -59,22 +61,62 @@ func (r *registry) watchLeases() {
 			if e == nil || strings.HasPrefix(e.Key(), reaperPrefix) || nodeName(e.Key()) == nodeName(r.n.id) {
 				continue // this node's own lease, or an earlier incarnation's (restart.go)
 			}
-			if e.Operation() == jetstream.KeyValuePut {
-				seen[e.Key()] = time.Now()
-			} else {
-				delete(seen, e.Key()) // left in order
-			}
+			leases.update(e.Key(), e.Operation() == jetstream.KeyValuePut, time.Now())
+		case node := <-retry:
+			leases.again(node, time.Now())
 		case now := <-tick.C:
-			for node, at := range seen {
-				if now.Sub(at) > leaseTTL+leaseRenew {
-					delete(seen, node)
-					r.wg.Add(1)
-					go r.reap(node)
-				}
+			for _, node := range leases.lapsed(now) {
+				r.wg.Add(1)
+				go func() {
+					defer r.wg.Done()
+					if r.reap(node) {
+						select {
+						case retry <- node:
+						case <-r.ctx.Done():
+						}
+					}
+				}()
 			}
 		case <-r.ctx.Done():
 			return
 		}
+	}
+}
+
+// leaseBook is what watchLeases knows of the other nodes' leases: when
+// each was last renewed. A node whose lease has lapsed leaves it when it
+// is handed to reap, and comes back (again) when the reap must be tried
+// again.
+type leaseBook map[string]time.Time
+
+// update records a renewal (put) or an orderly end (delete) of node's
+// lease at now.
+func (b leaseBook) update(node string, put bool, now time.Time) {
+	if put {
+		b[node] = now
+		return
+	}
+	delete(b, node) // left in order
+}
+
+// lapsed returns the nodes whose lease lapsed by now, and forgets them.
+func (b leaseBook) lapsed(now time.Time) []string {
+	var out []string
+	for node, at := range b {
+		if now.Sub(at) > leaseTTL+leaseRenew {
+			delete(b, node)
+			out = append(out, node)
+		}
+	}
+	return out
+}
+
+// again puts back a node whose reap did not finish: it lapses again a
+// little over a renewal period from now, unless its lease is renewed
+// meanwhile.
+func (b leaseBook) again(node string, now time.Time) {
+	if _, ok := b[node]; !ok {
+		b[node] = now.Add(-leaseTTL)
 	}
 }
 
@@ -87,27 +129,42 @@ const (
 )
 
 // reap adopts the sessions of node, whose lease lapsed, if this node is
-// the first survivor to claim the task.
-func (r *registry) reap(node string) {
-	defer r.wg.Done()
+// the first survivor to claim the task. It reports whether it must be
+// tried again: JetStream did not answer before it claimed the task, or
+// the claimed task could not list the sessions (the claim is kept: the
+// next try goes on with it).
+func (r *registry) reap(node string) (again bool) {
 	ctx, cancel := context.WithTimeout(r.ctx, reapTimeout)
 	defer cancel()
-	if _, err := r.nodes.Get(ctx, node); !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return // renewed after all, or JetStream cannot tell now
+	switch _, err := r.nodes.Get(ctx, node); {
+	case err == nil:
+		return false // renewed after all
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
+		r.log.Warn("cluster: a lapsed lease not confirmed; trying again", "node", node, "err", err)
+		return r.ctx.Err() == nil // JetStream cannot tell now
 	}
 	if alive := r.incarnation(ctx, node); alive != "" {
 		// The node restarted: the new incarnation takes its sessions back
 		// (restart.go).
 		r.log.Info("cluster: a dead node runs again; its sessions are its own", "dead", node, "now", alive)
-		return
+		return false
 	}
 	if _, err := r.nodes.Create(ctx, reaperPrefix+node, []byte(r.n.id)); err != nil {
-		return // another survivor reaps it
+		e, gerr := r.nodes.Get(ctx, reaperPrefix+node)
+		switch {
+		case gerr != nil && !errors.Is(gerr, jetstream.ErrKeyNotFound):
+			return r.ctx.Err() == nil // JetStream cannot tell who reaps it
+		case gerr != nil:
+			return r.ctx.Err() == nil // the claim expired between the calls
+		case string(e.Value()) != r.n.id:
+			return false // another survivor reaps it
+		}
+		// This node's own claim, from a reap that did not finish.
 	}
 	srv := r.n.srv.Load()
 	if srv == nil {
 		r.log.Error("cluster: a dead node's sessions not adopted: no broker attached", "dead", node)
-		return
+		return false
 	}
 	// Nothing reaches the dead node's consumer any more: what it had not
 	// acknowledged is above its ack floor.
@@ -118,8 +175,8 @@ func (r *registry) reap(node string) {
 	}
 	keys, err := r.kv.ListKeys(ctx)
 	if err != nil {
-		r.log.Error("cluster: listing the sessions of a dead node", "dead", node, "err", err)
-		return
+		r.log.Error("cluster: listing the sessions of a dead node; trying again", "dead", node, "err", err)
+		return r.ctx.Err() == nil // with this node's claim
 	}
 	var todo []*adoptee
 	defer func() {
@@ -203,6 +260,7 @@ func (r *registry) reap(node string) {
 	}
 	r.log.Info("cluster: adopted the sessions of a dead node", "dead", node, "adopted", adopted, "ended", ended,
 		"messages", len(msgs), "floor", floor)
+	return false
 }
 
 // ackFloor returns the stream sequence up to which the consumer of the
