@@ -368,3 +368,56 @@ func unacked(t *testing.T, from, at member, id string, n int) (*testkit.Peer, []
 	eventually(t, "TERN_SESSQ to hold the unacknowledged deliveries", func() bool { return from.sessq(t, id) == n })
 	return sub, got
 }
+
+// TestConsumerDeleted is a node back from being taken for dead: a
+// survivor adopted one of its sessions (the record names node 2 now) and
+// deleted its consumer, as reap does. Node 1 drops the adopted session
+// (its client gets DISCONNECT 0x8E [MQTT-5:3.1.4-3] and reconnects where
+// the cluster has it), makes its consumer again from after the last
+// message it routed, and its other session receives every QoS 1 message
+// again, also the one published while node 1 had no consumer.
+func TestConsumerDeleted(t *testing.T) {
+	ms := startSessions(t, 3)
+	n1, n2, n3 := ms[0], ms[1], ms[2]
+	keep, _ := connectV5(t, n1, "keep", true, 600)
+	keep.Subscribe(t, 1, "zl/#")
+	gone, _ := connectV5(t, n1, "gone", true, 600)
+	gone.Subscribe(t, 1, "zl/#")
+	pub := dial(t, n3, codec.V5, "pub")
+	publishRetry(t, pub, "zl/a", "before")
+	keep.Ack(t, keep.ExpectPublish(t, `q1 dup=0 retain=0 zl/a "before"`))
+	gone.Ack(t, gone.ExpectPublish(t, `q1 dup=0 retain=0 zl/a "before"`))
+
+	// What a reaper does: the session goes to node 2, the consumer goes.
+	ctx := testkit.Context(t)
+	key := sessionKey("gone")
+	rec, rev, err := n2.node.reg.get(ctx, key)
+	if err != nil || rev == 0 {
+		t.Fatalf("the record of gone: rev %d, %v", rev, err)
+	}
+	rec.Owner, rec.Epoch = n2.node.ID(), rec.Epoch+1
+	b, _ := json.Marshal(rec)
+	if _, err := n2.node.reg.kv.Update(ctx, key, b, rev); err != nil {
+		t.Fatal(err)
+	}
+	if err := n2.node.q.qos.DeleteConsumer(ctx, consumerNameOf(n1.node.ID())); err != nil {
+		t.Fatal(err)
+	}
+	publishRetry(t, pub, "zl/a", "while")
+
+	d := testkit.Expect[*codec.Disconnect](t, gone)
+	if d.ReasonCode != codec.SessionTakenOver {
+		t.Fatalf("the adopted session's client got DISCONNECT %s, want 0x8E Session taken over", d.ReasonCode)
+	}
+	gone.ExpectClosed(t)
+	keep.Ack(t, keep.ExpectPublish(t, `q1 dup=0 retain=0 zl/a "while"`))
+	publishRetry(t, pub, "zl/a", "after")
+	keep.Ack(t, keep.ExpectPublish(t, `q1 dup=0 retain=0 zl/a "after"`))
+	keep.ExpectIdle(t)
+	if _, ok := n1.session("gone"); ok {
+		t.Error("node 1 still holds the session the cluster gave to node 2")
+	}
+	if got := n1.node.q.stats.Rejoined.Load(); got != 1 {
+		t.Errorf("node 1 made its consumer again %d times, want 1", got)
+	}
+}

@@ -111,6 +111,7 @@ type DurableStats struct {
 	Redelivered atomic.Uint64 // redeliveries of a message in process or acked, not routed again
 	Bad         atomic.Uint64 // messages with a bad subject or header, dropped
 	StoreFails  atomic.Uint64 // messages the broker could not store, sent again later
+	Rejoined    atomic.Uint64 // times the node's consumer was found deleted (the node taken for dead) and made again
 }
 
 // durable is a node's part of the streams.
@@ -126,7 +127,10 @@ type durable struct {
 	readyCh chan struct{} // closed when ready
 	qos     jetstream.Stream
 	ret     jetstream.Stream
-	cc      jetstream.ConsumeContext // the node's consumer; set before ready
+	cc      jetstream.ConsumeContext // the node's consumer; set before ready, replaced by watchConsumer
+	// lost is signalled by the consumer's error handler when the consumer
+	// may be gone (deleted, or no heartbeats): watchConsumer looks.
+	lost chan struct{}
 
 	pending chan pubWait // PubAcks awaited, in publish order
 	purges  chan purge   // subjects to purge after an empty retained message
@@ -179,6 +183,7 @@ func (n *Node) startDurable(cfg Config) {
 		readyCh: make(chan struct{}),
 		pending: make(chan pubWait, maxPending),
 		purges:  make(chan purge, 256),
+		lost:    make(chan struct{}, 1),
 	}
 	n.q = d
 	d.wg.Add(3)
@@ -251,6 +256,7 @@ func (d *durable) setupLoop() {
 		err := d.setup()
 		if err == nil {
 			d.n.log.Info("cluster: streams ready", "replicas", d.replicas, "attempts", attempt)
+			d.watchConsumer()
 			return
 		}
 		if d.ctx.Err() != nil {
@@ -315,9 +321,21 @@ func (d *durable) setup() error {
 	if err != nil {
 		return err
 	}
-	call, cancel := context.WithTimeout(d.ctx, callTimeout)
-	defer cancel()
-	cons, err := qs.CreateOrUpdateConsumer(call, jetstream.ConsumerConfig{
+	cc, err := d.consume(qs, 0)
+	if err != nil {
+		return err
+	}
+	d.qos, d.ret, d.cc = qs, rs, cc
+	d.ready.Store(true)
+	close(d.readyCh)
+	return nil
+}
+
+// consume makes (or finds) the node's consumer of qs and consumes from
+// it: from the stream's end for a new consumer, or from sequence from
+// when it is not 0.
+func (d *durable) consume(qs jetstream.Stream, from uint64) (jetstream.ConsumeContext, error) {
+	cfg := jetstream.ConsumerConfig{
 		Durable:       d.consumerName(),
 		Description:   "Tern: the messages for node " + d.n.id,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
@@ -325,9 +343,23 @@ func (d *durable) setup() error {
 		AckWait:       consumerAckWait,
 		MaxAckPending: 1 << 14,
 		FilterSubject: QoSPrefix + ">",
-	})
+	}
+	call, cancel := context.WithTimeout(d.ctx, callTimeout)
+	defer cancel()
+	var cons jetstream.Consumer
+	var err error
+	if from > 0 {
+		// Made again: only if it is still gone (a consumer found gone
+		// during a leader election is there after all).
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
+		if cons, err = qs.CreateConsumer(call, cfg); errors.Is(err, jetstream.ErrConsumerExists) {
+			cons, err = qs.Consumer(call, cfg.Durable)
+		}
+	} else {
+		cons, err = qs.CreateOrUpdateConsumer(call, cfg)
+	}
 	if err != nil {
-		return fmt.Errorf("consumer: %w", err)
+		return nil, fmt.Errorf("consumer: %w", err)
 	}
 	cc, err := cons.Consume(d.receive,
 		jetstream.PullMaxMessages(512),
@@ -337,14 +369,60 @@ func (d *durable) setup() error {
 		jetstream.PullExpiry(pullExpiry),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			d.n.log.Debug("cluster: consumer", "err", err)
+			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrNoHeartbeat) {
+				select {
+				case d.lost <- struct{}{}:
+				default:
+				}
+			}
 		}))
 	if err != nil {
-		return fmt.Errorf("consume: %w", err)
+		return nil, fmt.Errorf("consume: %w", err)
 	}
-	d.qos, d.ret, d.cc = qs, rs, cc
-	d.ready.Store(true)
-	close(d.readyCh)
-	return nil
+	return cc, nil
+}
+
+// watchConsumer makes the node's consumer again when it is gone: a
+// survivor's reaper deletes the consumer of a node it took for dead (cut
+// off longer than its lease), and such a node, back in the cluster,
+// would otherwise get no QoS 1/2 message again until it restarts. The
+// sessions the reaper gave to other nodes are dropped here first
+// (registry.fence); the new consumer starts after the last message this
+// node routed, so that the sessions it still holds miss nothing.
+func (d *durable) watchConsumer() {
+	for {
+		select {
+		case <-d.lost:
+		case <-d.ctx.Done():
+			return
+		}
+		call, cancel := context.WithTimeout(d.ctx, callTimeout)
+		_, err := d.qos.Consumer(call, d.consumerName())
+		cancel()
+		if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue // there, or JetStream cannot tell: the next error asks again
+		}
+		d.n.log.Warn("cluster: this node's consumer was deleted: the cluster took the node for dead; dropping the sessions it gave to others and consuming again")
+		fenced := d.n.reg.fence(d.ctx)
+		d.cc.Stop()
+		for {
+			cc, err := d.consume(d.qos, d.routed.Load()+1)
+			if err == nil {
+				d.cc = cc // close reads it after this goroutine ended
+				break
+			}
+			d.n.log.Warn("cluster: making the node's consumer again", "err", err)
+			t := time.NewTimer(setupPause)
+			select {
+			case <-t.C:
+			case <-d.ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+		d.stats.Rejoined.Add(1)
+		d.n.log.Info("cluster: consuming again", "from", d.routed.Load()+1, "sessions_dropped", fenced)
+	}
 }
 
 // stream finds the stream of cfg or creates it. Nodes starting together

@@ -151,6 +151,38 @@ func (r *registry) handOff(req *takeoverReq) *takeoverResp {
 	return &takeoverResp{Rev: rev, Record: rec, Routed: routed}
 }
 
+// fence drops the sessions this node holds that the cluster no longer
+// names it the owner of: a survivor adopted them, or ended them, while
+// this node was taken for dead (durable.watchConsumer). A connection that
+// holds one is sent DISCONNECT 0x8E Session taken over and closed, and its
+// client, connecting again, resumes the session where the cluster has
+// it. The will is not published here: the adopting node did. It returns
+// how many sessions it dropped; a session whose record cannot be read
+// stays.
+func (r *registry) fence(ctx context.Context) int {
+	srv := r.n.srv.Load()
+	if srv == nil {
+		return 0
+	}
+	dropped := 0
+	for _, s := range srv.Sessions() {
+		rec, rev, err := r.get(ctx, sessionKey(s.ID))
+		if err != nil || rev != 0 && rec.Owner == r.n.id {
+			continue
+		}
+		r.mu.Lock()
+		delete(r.owned, s.ID) // the record is not this node's to write
+		r.mu.Unlock()
+		r.detach(s.ID)
+		if _, err := srv.HandOff(ctx, s.ID, false); err != nil {
+			r.log.Warn("cluster: dropping a session the cluster gave to another node", "client", s.ID, "err", err)
+			continue
+		}
+		dropped++
+	}
+	return dropped
+}
+
 // forget answers a take-over of a client id that has no session here:
 // a session the record still holds (from a hand-over to this node) has
 // ended since, and must not be resumed elsewhere.
