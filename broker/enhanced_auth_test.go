@@ -80,12 +80,18 @@ func scramConnect(id string, c *scram.Client, method string) *codec.Connect {
 	return p
 }
 
-// expectAuth reads an AUTH and checks its reason code and method.
+// expectAuth reads an AUTH and checks its reason code and method. The
+// server adds no Reason String or User Property to an AUTH, so none can
+// make it larger than the client's Maximum Packet Size [MQTT-5:3.15.2-2]
+// [MQTT-5:3.15.2-3].
 func expectAuth(t *testing.T, c *testkit.Peer, rc codec.ReasonCode) *codec.Auth {
 	t.Helper()
 	a := testkit.Expect[*codec.Auth](t, c)
 	if a.ReasonCode != rc || a.Properties.AuthenticationMethod != scram.Method || len(a.Properties.AuthenticationData) == 0 {
 		t.Fatalf("got AUTH rc=%s method=%q data=%q, want rc=%s with the method and data", a.ReasonCode, a.Properties.AuthenticationMethod, a.Properties.AuthenticationData, rc)
+	}
+	if a.Properties.ReasonString != "" || len(a.Properties.UserProperties) > 0 {
+		t.Fatalf("AUTH carries Reason String %q and %d User Properties, want neither", a.Properties.ReasonString, len(a.Properties.UserProperties))
 	}
 	return a
 }

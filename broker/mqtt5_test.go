@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -95,8 +96,8 @@ func TestServerDisconnect(t *testing.T) {
 
 // TestDisconnectFitsMaximumPacketSize: the Reason String is left out of a
 // DISCONNECT when it would make the packet larger than the client's
-// Maximum Packet Size [MQTT-5:3.14.2-3] [MQTT-5:3.1.2-24]; the reason code
-// is still sent.
+// Maximum Packet Size [MQTT-5:3.14.2-3] [MQTT-5:3.1.2-24], and no User
+// Property is added [MQTT-5:3.14.2-4]; the reason code is still sent.
 func TestDisconnectFitsMaximumPacketSize(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startPipeServer(t, nil)
@@ -701,4 +702,99 @@ func TestWillMessageExpiry(t *testing.T) {
 		s.Subscribe(t, 1, "will/x")
 		s.ExpectIdle(t)
 	})
+}
+
+// TestRefusalsFitMaximumPacketSize provokes each acknowledgement the
+// server sends with a reason code of failure, to a client whose Maximum
+// Packet Size is small: none carries a Reason String or User Property
+// that would make it larger than that maximum, and each packet fits
+// [MQTT-5:3.1.2-24]. The server adds neither property to these packets,
+// so each fits whatever its reason.
+func TestRefusalsFitMaximumPacketSize(t *testing.T) {
+	const limit = 16
+	withID := func(p *codec.Publish) *codec.Publish { p.PacketID = 9; return p }
+	badUTF8 := withID(pub5(1, "fit/u", "\xff\xfe", func(p *codec.Properties) { p.PayloadFormatIndicator = 1 }))
+	cases := []struct {
+		name, rule string
+		send       codec.Packet
+		want       string // the answer, as testkit.Describe gives it (its start)
+		props      func(codec.Packet) *codec.Properties
+	}{
+		{"PUBACK not authorized", "MQTT-5:3.4.2-2 MQTT-5:3.4.2-3", withID(pub5(1, "$SYS/fit", "x", nil)), "PUBACK", ackProps},
+		{"PUBACK payload format invalid", "MQTT-5:3.4.2-2 MQTT-5:3.4.2-3", badUTF8, "PUBACK", ackProps},
+		{"PUBREC not authorized", "MQTT-5:3.5.2-2 MQTT-5:3.5.2-3", withID(pub5(2, "$SYS/fit", "x", nil)), "PUBREC", ackProps},
+		{"PUBREL packet id not found", "MQTT-5:3.6.2-2 MQTT-5:3.6.2-3", &codec.Pubrec{Ack: codec.Ack{PacketID: 77}}, "PUBREL", ackProps},
+		{"PUBCOMP packet id not found", "MQTT-5:3.7.2-2 MQTT-5:3.7.2-3", &codec.Pubrel{Ack: codec.Ack{PacketID: 78}}, "PUBCOMP", ackProps},
+		{"SUBACK topic filter invalid", "MQTT-5:3.9.2-1 MQTT-5:3.9.2-2",
+			&codec.Subscribe{PacketID: 5, Subscriptions: []codec.Subscription{{Filter: "a/#/b", QoS: 1}}}, "SUBACK",
+			func(p codec.Packet) *codec.Properties { return &p.(*codec.Suback).Properties }},
+		{"UNSUBACK no subscription existed", "MQTT-5:3.11.2-1 MQTT-5:3.11.2-2",
+			&codec.Unsubscribe{PacketID: 6, Filters: []string{"never/subscribed"}}, "UNSUBACK",
+			func(p codec.Packet) *codec.Properties { return &p.(*codec.Unsuback).Properties }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startPipeServer(t, nil)
+				p := clean5("fit")
+				p.Properties.MaximumPacketSize = limit
+				c, _ := pipeConnect(t, srv, codec.V5, p)
+				c.Send(t, tc.send)
+				got := c.Recv(t)
+				d := testkit.Describe(got)
+				if !strings.HasPrefix(d, tc.want) || strings.Contains(d, "rc=0x00") {
+					t.Fatalf("got %s, want a %s with a failure reason code", d, tc.want)
+				}
+				if pr := tc.props(got); pr.ReasonString != "" || len(pr.UserProperties) > 0 {
+					t.Fatalf("%s carries Reason String %q and %d User Properties [%s]", tc.want, pr.ReasonString, len(pr.UserProperties), tc.rule)
+				}
+				if b := testkit.Encode(codec.V5, got); len(b) > limit {
+					t.Fatalf("%s of %d bytes, above the client's Maximum Packet Size %d", tc.want, len(b), limit)
+				}
+			})
+		})
+	}
+}
+
+// TestRefusedConnackFitsMaximumPacketSize: a CONNACK that refuses a
+// CONNECT (an Authentication Method the server does not know) carries no
+// Reason String or User Property that would make it larger than the
+// client's Maximum Packet Size [MQTT-5:3.2.2-19] [MQTT-5:3.2.2-20], and
+// fits it [MQTT-5:3.1.2-24].
+func TestRefusedConnackFitsMaximumPacketSize(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startPipeServer(t, nil)
+		const limit = 16
+		p := clean5("fit")
+		p.Properties.MaximumPacketSize = limit
+		p.Properties.AuthenticationMethod = "NOPE-1"
+		c := pipeRaw(t, srv, codec.V5)
+		c.Send(t, p)
+		ack := testkit.Expect[*codec.Connack](t, c)
+		if ack.ReasonCode != codec.BadAuthenticationMethod {
+			t.Fatalf("CONNACK %s, want 0x8C Bad authentication method", ack.ReasonCode)
+		}
+		if pr := ack.Properties; pr.ReasonString != "" || len(pr.UserProperties) > 0 {
+			t.Fatalf("CONNACK carries Reason String %q and %d User Properties", pr.ReasonString, len(pr.UserProperties))
+		}
+		if b := testkit.Encode(codec.V5, ack); len(b) > limit {
+			t.Fatalf("CONNACK of %d bytes, above the client's Maximum Packet Size %d", len(b), limit)
+		}
+		c.ExpectClosed(t)
+	})
+}
+
+// ackProps returns the properties of a PUBACK, PUBREC, PUBREL or PUBCOMP.
+func ackProps(p codec.Packet) *codec.Properties {
+	switch a := p.(type) {
+	case *codec.Puback:
+		return &a.Properties
+	case *codec.Pubrec:
+		return &a.Properties
+	case *codec.Pubrel:
+		return &a.Properties
+	case *codec.Pubcomp:
+		return &a.Properties
+	}
+	panic(fmt.Sprintf("%T is not a publish acknowledgement", p))
 }
