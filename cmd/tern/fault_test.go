@@ -68,7 +68,9 @@ func openFaulty(t *testing.T, dir string, fault *diskFault) (string, func()) {
 
 // TestDiskFault: while the disk fails, no QoS 1/2 PUBLISH that must be
 // stored is acknowledged as received: a 5.0 publisher gets PUBACK 0x97
-// (disk full) or 0x80, a 3.1.1 publisher is disconnected; QoS 0 traffic
+// (disk full) or 0x80, a 3.1.1 publisher, which has no reason code to be
+// told, is disconnected (a transient error while processing its packet
+// [MQTT-3:4.8.0-2]); QoS 0 traffic
 // and other clients carry on. Once the disk works again, so does the
 // broker, and what it acknowledged survives a restart.
 func TestDiskFault(t *testing.T) {
