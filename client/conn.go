@@ -168,8 +168,8 @@ func exchange(ctx context.Context, nc net.Conn, p *codec.Connect, maxPacket int,
 }
 
 // refuseSession ends a connection whose CONNACK reports Session Present 1
-// although the CONNECT had Clean Start 1: the client has no session state
-// and the server may have none [MQTT-5:3.2.2-2] [MQTT-3:3.2.2-1], so the
+// although the CONNECT had Clean Start 1: the client has no session state,
+// and the server must have none [MQTT-5:3.2.2-2] [MQTT-3:3.2.2-1], so the
 // client closes the connection [MQTT-5:3.2.2-4], telling a 5.0 server why
 // with DISCONNECT 0x82 (Protocol Error). The caller closes nc.
 func refuseSession(nc net.Conn, v codec.Version) error {

@@ -54,7 +54,8 @@ type Options struct {
 	// A connection made with CleanStart has no session state on either
 	// side: a CONNACK with Session Present 1 is then a protocol violation
 	// and the client closes the connection ([MQTT-5:3.2.2-2],
-	// [MQTT-5:3.2.2-4]). Without CleanStart a new Client takes over
+	// [MQTT-5:3.2.2-4]): Connect, or that reconnect attempt, fails.
+	// Without CleanStart a new Client takes over
 	// whatever session the server kept (see DefaultHandler).
 	CleanStart bool
 
