@@ -148,6 +148,9 @@ func exchange(ctx context.Context, nc net.Conn, p *codec.Connect, maxPacket int,
 		}
 		return nil, nil, re
 	}
+	if p.CleanStart && ack.SessionPresent {
+		return nil, nil, refuseSession(nc, p.Version)
+	}
 	if ax != nil {
 		// [MQTT-5:4.12.0-5]: the CONNACK ends the exchange with the
 		// method and the server's last data, which must authenticate it.
@@ -162,6 +165,22 @@ func exchange(ctx context.Context, nc net.Conn, p *codec.Connect, maxPacket int,
 	cp := *ack
 	cp.Properties = cloneProperties(&ack.Properties)
 	return &conn{nc: nc, r: r, v: p.Version}, &cp, nil
+}
+
+// refuseSession ends a connection whose CONNACK reports Session Present 1
+// although the CONNECT had Clean Start 1: the client has no session state,
+// and the server must have none [MQTT-5:3.2.2-2] [MQTT-3:3.2.2-1], so the
+// client closes the connection [MQTT-5:3.2.2-4], telling a 5.0 server why
+// with DISCONNECT 0x82 (Protocol Error). The caller closes nc.
+func refuseSession(nc net.Conn, v codec.Version) error {
+	pe := &protocolError{code: codec.ProtocolError, msg: "CONNACK with Session Present 1 after a CONNECT with Clean Start 1"}
+	if v == codec.V5 {
+		if b, err := (&codec.Disconnect{ReasonCode: pe.code}).Append(nil, v); err == nil {
+			nc.SetWriteDeadline(time.Now().Add(closeGrace))
+			nc.Write(b) // best effort: the connection is closed either way
+		}
+	}
+	return fmt.Errorf("mqtt: connect: %w", pe)
 }
 
 // authStep answers one AUTH of the server during the CONNECT exchange.

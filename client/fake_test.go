@@ -71,6 +71,13 @@ func (s *fakeServer) closed() { s.t.Helper(); s.ExpectClosed(s.t) }
 // the end of the test.
 func fakeConnect(t *testing.T, opts client.Options, ack *codec.Connack) (*client.Client, *fakeServer, chan net.Conn) {
 	t.Helper()
+	c, s, _, accepted := fakeConnectSeen(t, opts, ack)
+	return c, s, accepted
+}
+
+// fakeConnectSeen is fakeConnect that also returns the client's CONNECT.
+func fakeConnectSeen(t *testing.T, opts client.Options, ack *codec.Connack) (*client.Client, *fakeServer, *codec.Connect, chan net.Conn) {
+	t.Helper()
 	dial, accepted := pipeDialer()
 	opts.Dialer = dial
 	if opts.Logger == nil {
@@ -85,7 +92,7 @@ func fakeConnect(t *testing.T, opts client.Options, ack *codec.Connack) (*client
 		c, err := client.Connect(context.Background(), "mqtt://fake", opts)
 		res <- result{c, err}
 	}()
-	s, _ := accept(t, accepted)
+	s, connect := accept(t, accepted)
 	if ack == nil {
 		ack = &codec.Connack{}
 	}
@@ -99,7 +106,7 @@ func fakeConnect(t *testing.T, opts client.Options, ack *codec.Connack) (*client
 		defer cancel()
 		r.c.Disconnect(ctx, codec.NormalDisconnection)
 	})
-	return r.c, s, accepted
+	return r.c, s, connect, accepted
 }
 
 // async runs f on a goroutine and returns a channel with its result.

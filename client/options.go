@@ -16,7 +16,9 @@ import (
 type Options struct {
 	// ClientID identifies the session. Empty asks a 5.0 server to assign
 	// one (see Connack().Properties.AssignedClientIdentifier; reconnects
-	// reuse it); a 3.1.1 server accepts an empty id only with CleanStart.
+	// reuse it). A 3.1.1 client with an empty ClientID always connects
+	// with Clean Session 1, whatever CleanStart says [MQTT-3:3.1.3-7]:
+	// without an identifier there is no session to resume.
 	ClientID string
 	// Username is sent when not empty; Password when not nil.
 	Username string
@@ -47,6 +49,14 @@ type Options struct {
 	// first connection. Reconnects never set it when the session outlives
 	// the connection (a 5.0 Session Expiry Interval above 0, or a 3.1.1
 	// session without CleanStart), so that they resume the session.
+	// It is forced on for 3.1.1 with an empty ClientID (see ClientID).
+	//
+	// A connection made with CleanStart has no session state on either
+	// side: a CONNACK with Session Present 1 is then a protocol violation
+	// and the client closes the connection ([MQTT-5:3.2.2-2],
+	// [MQTT-5:3.2.2-4]): Connect, or that reconnect attempt, fails.
+	// Without CleanStart a new Client takes over
+	// whatever session the server kept (see DefaultHandler).
 	CleanStart bool
 
 	// KeepAlive is the longest time the client stays silent; when it has
@@ -150,6 +160,11 @@ const (
 func (o *Options) setDefaults() {
 	if o.Version == 0 {
 		o.Version = codec.V5
+	}
+	if o.Version == codec.V311 && o.ClientID == "" {
+		// A zero-byte ClientId needs CleanSession 1 [MQTT-3:3.1.3-7];
+		// a 3.1.1 server refuses it otherwise (return code 0x02).
+		o.CleanStart = true
 	}
 	if o.KeepAlive == 0 {
 		o.KeepAlive = defaultKeepAlive

@@ -64,26 +64,6 @@ func TestKeepAlivePingreq(t *testing.T) {
 	}
 }
 
-// A Server Keep Alive in the CONNACK replaces the client's Keep Alive
-// [MQTT-5:3.2.2-21].
-func TestServerKeepAlive(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ack := &codec.Connack{}
-		ack.Properties.ServerKeepAlive = 3
-		c, s, _ := fakeConnect(t, client.Options{KeepAlive: time.Minute}, ack)
-		if got := c.Connack().Properties.ServerKeepAlive; got != 3 {
-			t.Errorf("Connack().Properties.ServerKeepAlive = %d, want 3", got)
-		}
-		start := time.Now()
-		if p := s.next(); p.Type() != codec.PINGREQ {
-			t.Fatalf("got %v, want PINGREQ", p.Type())
-		}
-		if d := time.Since(start); d != 3*time.Second {
-			t.Errorf("PINGREQ after %v, want the server's 3s", d)
-		}
-	})
-}
-
 // The client sends at most the server's Receive Maximum of QoS 1 and 2
 // PUBLISH packets unacknowledged ([MQTT-5:3.3.4-7], [MQTT-5:4.9.0-2]);
 // the others wait, in order, and other packets are not delayed
