@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/ternmq/tern/codec"
@@ -119,5 +120,32 @@ func lateWebSocket(connect []byte) func(t *testing.T, srv *Server) (net.Conn, *t
 		}()
 		t.Cleanup(func() { testkit.WaitFor(t, closed, "the server to close the WebSocket") })
 		return nc, nil
+	}
+}
+
+// TestShutdownSilentWebSocketsBeforeConnect: Shutdown does not wait for
+// WebSocket clients that have not sent their CONNECT and never read. Each
+// is kicked with nothing to say, so kick closes it at once, running the
+// WebSocket close handshake on Shutdown's goroutine; the handshake sends
+// the close frame and does not wait for the peer's, as after any kick.
+// Before, kick set its read deadline only after that close, which then
+// waited wsCloseTimeout for each peer, one after the other: six such
+// clients held Shutdown for 12 s.
+func TestShutdownSilentWebSocketsBeforeConnect(t *testing.T) {
+	const peers = 6 // peers × wsCloseTimeout > testkit.Timeout
+	ts := startWSServer(t, &Options{ConnectTimeout: time.Minute}, WebSocketOptions{})
+	for range peers {
+		wsDial(t, ts.URL, nil)
+	}
+	testkit.WaitFor(t, testkit.Became(t, func() bool {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		return len(ts.conns) == peers
+	}), "the WebSocket connections served")
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	defer cancel()
+	start := time.Now()
+	if err := ts.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with %d silent WebSocket clients: %v after %v", peers, err, time.Since(start))
 	}
 }
