@@ -606,6 +606,14 @@ func (c *conn) accepted() bool {
 func (c *conn) kick(rc codec.ReasonCode, why string) {
 	c.kickOnce.Do(func() {
 		c.kicked.Store(&closeError{code: rc, msg: why})
+		// Do not wait for a stuck peer. Set before the queue is closed:
+		// with nothing queued, closeQueue closes the connection itself, and
+		// a WebSocket's close (wsConn.Close) then sends its close frame
+		// without waiting for the peer's; after, it waited wsCloseTimeout
+		// for a peer that never reads, on the kicking goroutine (Shutdown
+		// kicks one connection after the other).
+		c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+		c.nc.SetReadDeadline(time.Now())
 		c.outMu.Lock()
 		tell := c.hasSession && c.version == codec.V5
 		c.outMu.Unlock()
@@ -614,9 +622,6 @@ func (c *conn) kick(rc codec.ReasonCode, why string) {
 		} else {
 			c.closeQueue()
 		}
-		// Do not wait for a stuck peer.
-		c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
-		c.nc.SetReadDeadline(time.Now())
 		c.ending() // a parked reader resumes, reads kicked and finishes
 	})
 }

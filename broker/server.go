@@ -276,7 +276,14 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, park, kaOn bool) {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.connOpened()
+	closing := s.closing
 	s.mu.Unlock()
+	if closing {
+		// Counted (track) before Shutdown began but registered only now,
+		// after Shutdown took its list of connections to kick: nothing
+		// else would end it, and Shutdown waits for it.
+		c.kick(codec.ServerShuttingDown, "server shutting down")
+	}
 	c.run(ctx)
 }
 
