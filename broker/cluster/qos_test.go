@@ -197,23 +197,24 @@ func TestOneConsumerPerNode(t *testing.T) {
 // 1 and 2 publishes it cannot have replicated, with 0x97 (Quota exceeded)
 // for a 5.0 publisher and by closing the connection of a 3.1.1 publisher
 // (its PUBACK carries no reason code), never with a success, and delivers
-// them to nobody; QoS 0 still works on the node.
+// them to nobody; QoS 0 still works on the node. The clients connect
+// before: without a majority, a CONNECT cannot register its client id.
 func TestQoSNoQuorum(t *testing.T) {
-	ms := startDurableCluster(t, 3)
+	ms := startSessions(t, 3)
 	n1 := ms[0]
-	ms[1].node.Close()
-	ms[2].node.Close()
-
 	local := dial(t, n1, codec.V5, "local")
 	local.Subscribe(t, 1, "nq/#")
 	pub5 := dial(t, n1, codec.V5, "pub5")
+	pub4 := dial(t, n1, codec.V311, "pub4")
+	ms[1].node.Close()
+	ms[2].node.Close()
+
 	pub5.Send(t, &codec.Publish{QoS: 1, PacketID: 1, Topic: "nq/a", Payload: []byte("one")})
 	pub5.ExpectDescribed(t, "PUBACK id=1 rc=0x97")
 	pub5.Send(t, &codec.Publish{QoS: 2, PacketID: 2, Topic: "nq/b", Payload: []byte("two")})
 	pub5.ExpectDescribed(t, "PUBREC id=2 rc=0x97")
 	pub5.Publish(t, 0, "nq/c", "three")
 
-	pub4 := dial(t, n1, codec.V311, "pub4")
 	pub4.Send(t, &codec.Publish{QoS: 1, PacketID: 1, Topic: "nq/d", Payload: []byte("four")})
 	pub4.ExpectClosed(t)
 

@@ -44,6 +44,10 @@ const (
 	// owner's answer to a take-over.
 	claimTimeout    = 10 * time.Second
 	takeoverTimeout = 4 * time.Second
+	// handOffTimeout bounds the owner's side of a take-over: longer than
+	// the asking node waits, which asks again (handoffCall) rather than
+	// have the owner give up a session it has taken off its broker.
+	handOffTimeout = 30 * time.Second
 	// flapHold is how long a client id stays on a node it just moved to
 	// before another node takes it over: two clients with one client id
 	// on two nodes then change places at most once a second, not in a
@@ -111,6 +115,9 @@ type registry struct {
 	closed  bool
 	owned   map[string]owned // client id → the record this node wrote
 	handing map[string]int   // client ids being handed to another node
+	// handoffs holds, per client id, the hand-over in progress or just
+	// done (takeover.go): a take-over asked again gets its answer.
+	handoffs map[string]*handoffCall
 	// dirty holds the session records changed since the writer last ran
 	// (SessionChanged), and wake tells the writer.
 	dirty map[string]store.SessionRecord
@@ -137,7 +144,7 @@ type registry struct {
 // have no meta leader yet when the node starts.
 func startRegistry(n *Node, cfg Config) *registry {
 	r := &registry{n: n, log: n.log, ready: make(chan struct{}),
-		owned: make(map[string]owned), handing: make(map[string]int),
+		owned: make(map[string]owned), handing: make(map[string]int), handoffs: make(map[string]*handoffCall),
 		dirty: make(map[string]store.SessionRecord), wake: make(chan struct{}, 1),
 		adopting: make(map[string]chan struct{}), orphans: make(map[string]*broker.SessionHandoff),
 		recon: make(map[string]chan struct{}),
@@ -165,6 +172,12 @@ func (r *registry) setup() {
 	pause := time.NewTimer(0)
 	defer pause.Stop()
 	for {
+		// As the streams do (qos.go): short calls until the meta leader
+		// answers, for a request sent before it is lost and waits out
+		// init's whole timeout.
+		if r.n.WaitJetStream(r.ctx) != nil {
+			return
+		}
 		err := r.init()
 		if err == nil {
 			close(r.ready)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -111,10 +112,65 @@ func (r *registry) onTakeover(msg *nats.Msg) {
 	}()
 }
 
-// handOff takes the session off the broker and writes it for the asking
-// node.
+// handoffCall is a hand-over of one client id's session, in progress or
+// done, with its answer. The asking node waits takeoverTimeout for it and
+// asks again after that, but the owner's hand-over may take longer (many
+// deliveries to write, a busy machine): the request asked again gets the
+// first one's answer. Answered by forget instead, it would find no
+// session on the broker and clear the one just written.
+type handoffCall struct {
+	done chan struct{} // closed once resp is set
+	resp *takeoverResp
+}
+
+// handOff answers a take-over: the answer of a hand-over of the same
+// client id in progress or just done, while the record is still at the
+// revision it wrote; otherwise a new hand-over.
 func (r *registry) handOff(req *takeoverReq) *takeoverResp {
-	ctx, cancel := context.WithTimeout(r.ctx, takeoverTimeout)
+	wait, cancel := context.WithTimeout(r.ctx, takeoverTimeout)
+	defer cancel()
+	for {
+		r.mu.Lock()
+		c := r.handoffs[req.ClientID]
+		if c == nil {
+			c = &handoffCall{done: make(chan struct{})}
+			r.handoffs[req.ClientID] = c
+			r.mu.Unlock()
+			c.resp = r.handOffOnce(req)
+			close(c.done)
+			// Remembered while the asking node may still ask again.
+			time.AfterFunc(claimTimeout, func() {
+				r.mu.Lock()
+				if r.handoffs[req.ClientID] == c {
+					delete(r.handoffs, req.ClientID)
+				}
+				r.mu.Unlock()
+			})
+			return c.resp
+		}
+		r.mu.Unlock()
+		select {
+		case <-c.done:
+		case <-wait.Done():
+			return &takeoverResp{Err: "a hand-over of the session is in progress"}
+		}
+		if c.resp.Err == "" && c.resp.Rev != 0 {
+			if _, rev, err := r.get(wait, sessionKey(req.ClientID)); err == nil && rev == c.resp.Rev {
+				return c.resp // asked again: the same answer
+			}
+		}
+		r.mu.Lock()
+		if r.handoffs[req.ClientID] == c {
+			delete(r.handoffs, req.ClientID) // stale: hand over anew
+		}
+		r.mu.Unlock()
+	}
+}
+
+// handOffOnce takes the session off the broker and writes it for the
+// asking node.
+func (r *registry) handOffOnce(req *takeoverReq) *takeoverResp {
+	ctx, cancel := context.WithTimeout(r.ctx, handOffTimeout)
 	defer cancel()
 	srv := r.n.srv.Load()
 	if srv == nil {
