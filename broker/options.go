@@ -73,7 +73,10 @@ type Options struct {
 	// CONNACK 0x9A [MQTT-5:3.2.2-13]; 3.1.1: closed without a CONNACK, as
 	// Mosquitto 2.0 does). Retained messages the broker already holds (in
 	// its store from before, and its own $SYS topics) are still sent to
-	// new subscriptions, as in Mosquitto.
+	// new subscriptions, as in Mosquitto; so are those the program
+	// publishes itself with Server.Publish (a bridge's state topic), which
+	// neither option refuses. A bridge forwards through a local client
+	// connection and is held to both (its client drops what is above).
 	DisableRetain bool
 
 	// ResponseInformation is returned in the CONNACK to 5.0 clients that
@@ -191,8 +194,8 @@ func (o *Options) setDefaults() {
 	setCap(&o.MaxRetainedBytesPerClient, 256<<20)
 	setCap(&o.MaxRetainedBytes, 4<<30)
 	setCap(&o.MaxSessions, 10_000_000)
-	if o.MaxQoS != nil && *o.MaxQoS > codec.ExactlyOnce {
-		o.MaxQoS = new(codec.ExactlyOnce)
+	if o.MaxQoS != nil { // a copy: the caller's variable may change later
+		o.MaxQoS = new(min(*o.MaxQoS, codec.ExactlyOnce))
 	}
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = 10 * time.Second
