@@ -57,6 +57,12 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 	if w := p.Will; w != nil && v5 && w.Properties.PayloadFormatIndicator == 1 && !codec.ValidUTF8(w.Payload) {
 		return refuse(codec.PayloadFormatInvalid, "", "will payload is not UTF-8")
 	}
+	if w := p.Will; w != nil && w.QoS > c.srv.opts.maxQoS() {
+		return refuse(codec.QoSNotSupported, "MQTT-5:3.2.2-12", "will QoS above the broker's Maximum QoS")
+	}
+	if w := p.Will; w != nil && w.Retain && c.srv.opts.DisableRetain {
+		return refuse(codec.RetainNotSupported, "MQTT-5:3.2.2-13", "will retained, and retained messages are off")
+	}
 	if max := c.srv.opts.MaxConnections; max > 0 && c.srv.connCount() > max {
 		return refuse(codec.QuotaExceeded, "", "connection limit reached")
 	}
@@ -150,6 +156,14 @@ func (c *conn) connect(ctx context.Context, p *codec.Connect) error {
 		ack.Properties.ReceiveMaximum = o.ReceiveMaximum
 		ack.Properties.MaximumPacketSize = uint32(o.MaxPacketSize)
 		ack.Properties.TopicAliasMaximum = o.TopicAliasMaximum
+		if q := o.maxQoS(); q < codec.ExactlyOnce {
+			ack.Properties.MaximumQoS = byte(q) // [MQTT-5:3.2.2-9]
+			ack.Properties.Mark(codec.PropMaximumQoS)
+		}
+		if o.DisableRetain {
+			ack.Properties.RetainAvailable = 0
+			ack.Properties.Mark(codec.PropRetainAvailable)
+		}
 		if p.Properties.RequestResponseInformation == 1 {
 			// Never when the client did not ask [MQTT-5:3.1.2-28].
 			ack.Properties.ResponseInformation = o.ResponseInformation

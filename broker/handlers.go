@@ -14,6 +14,15 @@ import (
 func (c *conn) handlePublish(p *codec.Publish) error {
 	c.srv.stats.Received.Add(1)
 	v5 := c.version == codec.V5
+	// Above the Maximum QoS or retained while retain is off: a protocol
+	// error in 5.0 (sections 3.3.1.2, 3.3.1.3), closed as Mosquitto does
+	// in 3.1.1.
+	if p.QoS > c.srv.opts.maxQoS() {
+		return violation(codec.QoSNotSupported, "", "PUBLISH QoS above the broker's Maximum QoS")
+	}
+	if p.Retain && c.srv.opts.DisableRetain {
+		return violation(codec.RetainNotSupported, "", "retained PUBLISH, and retained messages are off")
+	}
 	if v5 {
 		if len(p.Properties.SubscriptionIdentifiers) > 0 {
 			return violation(codec.ProtocolError, "MQTT-5:3.3.4-6", "Subscription Identifier in a PUBLISH from a client")
@@ -153,6 +162,8 @@ func (c *conn) handleSubscribe(p *codec.Subscribe) {
 		subID = p.Properties.SubscriptionIdentifiers[0]
 	}
 	for _, sub := range p.Subscriptions {
+		// Granted at most the Maximum QoS, never refused for asking more [MQTT-5:3.2.2-10].
+		sub.QoS = min(sub.QoS, c.srv.opts.maxQoS())
 		o := subOpts{qos: sub.QoS}
 		if v5 {
 			o = subOpts{qos: sub.QoS, noLocal: sub.NoLocal, retainAsPublished: sub.RetainAsPublished,

@@ -52,6 +52,33 @@ type Options struct {
 	// 3.1.1: 0x03 Server unavailable) while this many connections are
 	// open. 0 means no limit.
 	MaxConnections int
+	// MaxQoS caps the QoS the broker supports, as Mosquitto's max_qos:
+	// nil (the default) supports QoS 2; set it with new(codec.QoS(1))
+	// (a value above 2 counts as 2). Below 2, a 5.0 CONNACK carries it as
+	// Maximum QoS [MQTT-5:3.2.2-9]. Every version alike: a SUBSCRIBE
+	// asking for more is still accepted and granted MaxQoS
+	// [MQTT-5:3.2.2-10]; a PUBLISH above it closes the connection (5.0:
+	// DISCONNECT 0x9B QoS not supported); a CONNECT whose Will QoS is above
+	// it is refused (5.0: CONNACK 0x9B [MQTT-5:3.2.2-12]). 3.1.1 has no
+	// way to announce the cap nor a CONNACK code for it, so, as Mosquitto
+	// 2.0 does, a 3.1.1 client learns it from its SUBACK at best and is
+	// disconnected (its CONNECT: without a CONNACK) when it goes above.
+	// Messages already granted to a session (subscriptions restored from
+	// the store, made under a higher cap) keep their granted QoS.
+	MaxQoS *codec.QoS
+	// DisableRetain turns retained messages off, as Mosquitto's
+	// retain_available false: a 5.0 CONNACK carries Retain Available 0; a
+	// PUBLISH with RETAIN 1 closes the connection (5.0: DISCONNECT 0x9A
+	// Retain not supported); a CONNECT with Will Retain 1 is refused (5.0:
+	// CONNACK 0x9A [MQTT-5:3.2.2-13]; 3.1.1: closed without a CONNACK, as
+	// Mosquitto 2.0 does). Retained messages the broker already holds (in
+	// its store from before, and its own $SYS topics) are still sent to
+	// new subscriptions, as in Mosquitto; so are those the program
+	// publishes itself with Server.Publish (a bridge's state topic), which
+	// neither option refuses. A bridge forwards through a local client
+	// connection and is held to both (its client drops what is above).
+	DisableRetain bool
+
 	// ResponseInformation is returned in the CONNACK to 5.0 clients that
 	// ask for it with Request Response Information; the client may use it
 	// to build response topics (5.0 section 4.10). Empty: not returned.
@@ -167,9 +194,20 @@ func (o *Options) setDefaults() {
 	setCap(&o.MaxRetainedBytesPerClient, 256<<20)
 	setCap(&o.MaxRetainedBytes, 4<<30)
 	setCap(&o.MaxSessions, 10_000_000)
+	if o.MaxQoS != nil { // a copy: the caller's variable may change later
+		o.MaxQoS = new(min(*o.MaxQoS, codec.ExactlyOnce))
+	}
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = 10 * time.Second
 	}
+}
+
+// maxQoS is the highest QoS the broker supports (Options.MaxQoS).
+func (o *Options) maxQoS() codec.QoS {
+	if o.MaxQoS == nil {
+		return codec.ExactlyOnce
+	}
+	return *o.MaxQoS
 }
 
 // setCap sets a cap left at 0 to its default; a negative cap means none.

@@ -43,6 +43,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,6 +82,11 @@ type config struct {
 	Data             string   `json:"data"`            // durable store directory; "" runs in memory
 	InMemory         bool     `json:"in_memory"`       // run in memory whatever Data says
 	MaxConnections   int      `json:"max_connections"` // 0: no limit
+
+	// What the broker supports, as Mosquitto's max_qos and retain_available;
+	// nil (the zero value) supports everything.
+	MaxQoS          *int  `json:"max_qos"`          // 0, 1 or 2 (nil: 2)
+	RetainAvailable *bool `json:"retain_available"` // false turns retained messages off (nil: true)
 
 	// Set from --mosquitto-conf (mosquitto.go), not from flags or JSON.
 	HTTPPlain     bool     `json:"-"` // the HTTP port stays plain when a certificate is set
@@ -212,6 +218,22 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", cfg.AllowAnonymous, "let clients without a username connect; without a password file anonymous access is on only while every listener is on a loopback address")
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "keep sessions, queued and retained messages in this `directory` (created on first start); \"\" runs in memory")
 	fs.BoolVar(&cfg.InMemory, "in-memory", cfg.InMemory, "run without a disk: everything is lost when tern stops (same as --data \"\")")
+	fs.Func("max-qos", "highest `QoS` (0, 1 or 2) the broker supports, as Mosquitto's max_qos: announced to 5.0 clients as Maximum QoS; subscriptions are granted at most this; a client publishing above it, or with a will above it, is disconnected (default 2)", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not 0, 1 or 2", v)
+		}
+		cfg.MaxQoS = &n
+		return nil
+	})
+	fs.BoolFunc("retain-available", "support retained messages; with --retain-available=false (Mosquitto's retain_available false) 5.0 clients are told Retain Available 0, and a client publishing a retained message, or with a retained will, is disconnected (default true)", func(v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		cfg.RetainAvailable = &b
+		return nil
+	})
 	fs.UintVar(&cfg.MaxSessionExpiry, "max-session-expiry", cfg.MaxSessionExpiry, "cap Session Expiry Interval at this many `seconds` (0: no cap)")
 	fs.StringVar(&cfg.SysInterval, "sys-interval", cfg.SysInterval, "publish the broker's state on $SYS/broker/... (Mosquitto's names) every `interval`, each value only when it changed (0: off)")
 	fs.BoolVar(&cfg.SysPresence, "sys-presence", cfg.SysPresence, "also publish $SYS/broker/clients/<id>/connected and .../disconnected (JSON) as clients come and go")
@@ -277,6 +299,15 @@ func (c config) options(log *slog.Logger) (broker.Options, error) {
 	if c.MaxPacketSize < 1 || c.MaxPacketSize > codec.MaxPacketSize {
 		return broker.Options{}, fmt.Errorf("max-packet-size %d: must be between 1 and %d bytes, the largest packet MQTT can encode", c.MaxPacketSize, codec.MaxPacketSize)
 	}
+	var maxQoS *codec.QoS // nil: QoS 2, nothing announced
+	if q := c.MaxQoS; q != nil {
+		if *q < 0 || *q > 2 {
+			return broker.Options{}, fmt.Errorf("max-qos %d: must be 0, 1 or 2", *q)
+		}
+		if *q < 2 {
+			maxQoS = new(codec.QoS(*q))
+		}
+	}
 	return broker.Options{
 		Logger:           log,
 		ConnectTimeout:   timeout,
@@ -290,6 +321,9 @@ func (c config) options(log *slog.Logger) (broker.Options, error) {
 		MaxConnections:   c.MaxConnections,
 		SysInterval:      sysInterval,
 		SysPresence:      c.SysPresence,
+
+		MaxQoS:        maxQoS,
+		DisableRetain: c.RetainAvailable != nil && !*c.RetainAvailable,
 	}, nil
 }
 

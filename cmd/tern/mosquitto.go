@@ -32,7 +32,9 @@ const messageOverhead = 1024
 //     persistence_location (Tern does not read mosquitto.db), false or
 //     unset runs in memory, as Mosquitto does by default;
 //   - the limits it names; options the file does not set keep Tern's
-//     defaults, not Mosquitto's.
+//     defaults, not Mosquitto's;
+//   - max_qos (per listener in Mosquitto: the lowest of the listeners
+//     Tern serves applies to all) and retain_available.
 //
 // Options that change security and that Tern cannot honour are an error:
 // the broker would be more open than the file says. Every other option
@@ -135,6 +137,7 @@ func (c *config) mosquittoListeners(mc *mosqconf.Config) (mosqconf.Security, boo
 		return sec, false, nil, errors.New("no listener Tern can serve")
 	}
 	notes = append(notes, c.mosquittoMaxConnections(mc, limits)...)
+	notes = append(notes, c.mosquittoMaxQoS(mc)...)
 	return sec, local, notes, nil
 }
 
@@ -171,6 +174,40 @@ func (c *config) mosquittoMaxConnections(mc *mosqconf.Config, limits []int) []mo
 		return []mosqconf.Note{{Directive: at, Why: fmt.Sprintf("max_connections is per listener; Tern caps all listeners together at %d", c.MaxConnections)}}
 	}
 	return []mosqconf.Note{{Directive: at, Why: "max_connections is per listener, and another listener has no limit; Tern sets none"}}
+}
+
+// mosquittoMaxQoS maps max_qos, which Mosquitto sets per listener and
+// Tern for the whole broker: with listeners that differ, the lowest
+// applies to all (noted), so that no client may publish above what its
+// listener allowed.
+func (c *config) mosquittoMaxQoS(mc *mosqconf.Config) []mosqconf.Note {
+	var low *mosqconf.Listener
+	differ := false
+	for _, l := range mc.Listeners {
+		if l.Socket != "" { // not served
+			continue
+		}
+		if low != nil && l.MaxQoS != low.MaxQoS {
+			differ = true
+		}
+		if low == nil || l.MaxQoS < low.MaxQoS {
+			low = l
+		}
+	}
+	if low == nil {
+		return nil
+	}
+	if low.MaxQoS < 2 {
+		c.MaxQoS = new(low.MaxQoS)
+	}
+	if differ {
+		at := mc.At("max_qos")
+		if at.Name == "" {
+			at = mc.At("maximum_qos")
+		}
+		return []mosqconf.Note{{Directive: at, Why: fmt.Sprintf("max_qos is per listener, and the listeners differ; Tern applies the lowest, %d, to every listener", low.MaxQoS)}}
+	}
+	return nil
 }
 
 func sameSecurity(a, b mosqconf.Security) bool {
@@ -229,6 +266,9 @@ func (c *config) mosquittoLimits(mc *mosqconf.Config) []mosqconf.Note {
 		c.MaxKeepAlive = uint(*v)
 	}
 	c.QueueQoS0 = mc.QueueQoS0Messages
+	if v := mc.RetainAvailable; v != nil {
+		c.RetainAvailable = v
+	}
 	if v := mc.SysInterval; v != nil {
 		c.SysInterval = strconv.Itoa(*v) + "s" // Mosquitto's 0 turns $SYS off, as --sys-interval 0 does
 	}

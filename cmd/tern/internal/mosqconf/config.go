@@ -46,6 +46,9 @@ type Listener struct {
 	CertFile, KeyFile, CAFile string
 	RequireCertificate        bool
 	MaxConnections            int // -1: no limit
+	// MaxQoS is the listener's max_qos (or maximum_qos), 0 to 2; 2, the
+	// default, supports every QoS.
+	MaxQoS int
 
 	// Security is the listener's own with per_listener_settings true.
 	Security Security
@@ -84,6 +87,8 @@ type Config struct {
 	Persistence         bool
 	PersistenceLocation string
 	QueueQoS0Messages   bool
+	// RetainAvailable is retain_available, nil when not set (true).
+	RetainAvailable *bool
 
 	MaxQueuedMessages   *int
 	MaxInflightMessages *int
@@ -110,9 +115,9 @@ func (c *Config) At(name string) Directive { return c.at[name] }
 // Load expands.
 var Supported = []string{
 	"acl_file", "allow_anonymous", "bind_address", "cafile", "certfile", "keyfile", "listener",
-	"max_connections", "max_inflight_messages", "max_keepalive", "max_packet_size", "max_queued_messages",
-	"message_size_limit", "password_file", "per_listener_settings", "persistence", "persistence_location",
-	"port", "protocol", "queue_qos0_messages", "require_certificate", "sys_interval",
+	"max_connections", "max_inflight_messages", "max_keepalive", "max_packet_size", "max_qos", "max_queued_messages",
+	"maximum_qos", "message_size_limit", "password_file", "per_listener_settings", "persistence", "persistence_location",
+	"port", "protocol", "queue_qos0_messages", "require_certificate", "retain_available", "sys_interval",
 }
 
 // Refusals are the options that change who may connect or what they may
@@ -209,7 +214,7 @@ func (in *interpreter) apply(d Directive) error {
 		} else {
 			l.Host, err = stringArg(d)
 		}
-	case "protocol", "certfile", "keyfile", "cafile", "require_certificate", "max_connections":
+	case "protocol", "certfile", "keyfile", "cafile", "require_certificate", "max_connections", "max_qos", "maximum_qos":
 		err = in.listenerOption(d, in.listenerFor(d))
 	case "allow_anonymous", "password_file", "acl_file":
 		sec := &c.Security
@@ -227,6 +232,10 @@ func (in *interpreter) apply(d Directive) error {
 		c.PersistenceLocation, err = stringArg(d)
 	case "queue_qos0_messages":
 		c.QueueQoS0Messages, err = boolArg(d)
+	case "retain_available":
+		var v bool
+		v, err = boolArg(d)
+		c.RetainAvailable = &v
 	case "max_queued_messages":
 		c.MaxQueuedMessages, err = intPtr(d, 0, 1<<31-1)
 	case "max_inflight_messages":
@@ -257,7 +266,7 @@ func (in *interpreter) listenerFor(d Directive) *Listener {
 // that applies to it creates.
 func (in *interpreter) defaultListener(d Directive) *Listener {
 	if in.def == nil {
-		in.def = &Listener{Port: DefaultPort, Protocol: MQTT, Default: true, MaxConnections: -1, At: d}
+		in.def = &Listener{Port: DefaultPort, Protocol: MQTT, Default: true, MaxConnections: -1, MaxQoS: 2, At: d}
 	}
 	return in.def
 }
@@ -273,7 +282,7 @@ func (in *interpreter) listener(d Directive) error {
 	if err != nil || port < 0 || port > 65535 {
 		return errAt(d, "listener port %q is not a number from 0 to 65535", args[0])
 	}
-	l := &Listener{Port: port, Protocol: MQTT, MaxConnections: -1, At: d}
+	l := &Listener{Port: port, Protocol: MQTT, MaxConnections: -1, MaxQoS: 2, At: d}
 	if len(args) == 2 {
 		l.Host = args[1]
 	}
@@ -307,6 +316,8 @@ func (in *interpreter) listenerOption(d Directive, l *Listener) error {
 		l.RequireCertificate, err = boolArg(d)
 	case "max_connections":
 		l.MaxConnections, err = intArg(d, -1, 1<<31-1)
+	case "max_qos", "maximum_qos": // Mosquitto reads both names
+		l.MaxQoS, err = intArg(d, 0, 2)
 	}
 	return err
 }
@@ -334,7 +345,7 @@ func (in *interpreter) finish() (*Config, error) {
 		c.Listeners = slices.Insert(c.Listeners, 0, in.def)
 	}
 	if len(c.Listeners) == 0 {
-		c.Listeners = []*Listener{{Port: DefaultPort, Host: "127.0.0.1", Protocol: MQTT, Default: true, LocalOnly: true, MaxConnections: -1}}
+		c.Listeners = []*Listener{{Port: DefaultPort, Host: "127.0.0.1", Protocol: MQTT, Default: true, LocalOnly: true, MaxConnections: -1, MaxQoS: 2}}
 	}
 	for _, l := range c.Listeners {
 		if (l.CertFile == "") != (l.KeyFile == "") {

@@ -67,6 +67,9 @@ func TestErrors(t *testing.T) {
 		{"client certs without ca", "listener 8883\ncertfile /c\nkeyfile /k\nrequire_certificate true\n", "require_certificate needs cafile"},
 		{"per listener value", "per_listener_settings maybe\n", "per_listener_settings must be true or false"},
 		{"nul", "port 1883\x00\n", "x.conf:1: NUL byte"},
+		{"max_qos", "max_qos 3\n", "x.conf:1: max_qos must be a whole number from 0 to 2"},
+		{"maximum_qos", "listener 1\nmaximum_qos -1\n", "x.conf:2: maximum_qos must be a whole number from 0 to 2"},
+		{"retain_available", "retain_available no\n", "x.conf:1: retain_available must be true or false"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ds, err := Parse("x.conf", []byte(tc.conf))
@@ -155,7 +158,8 @@ func TestRefusedPrefixes(t *testing.T) {
 // in Unsupported or Refused), so the list stays true.
 func TestSupportedList(t *testing.T) {
 	sample := map[string]string{"listener": "1883", "port": "1883", "protocol": "mqtt", "allow_anonymous": "true",
-		"persistence": "true", "per_listener_settings": "false", "queue_qos0_messages": "true", "require_certificate": "false"}
+		"persistence": "true", "per_listener_settings": "false", "queue_qos0_messages": "true", "require_certificate": "false",
+		"retain_available": "false"}
 	for _, name := range Supported {
 		v, ok := sample[name]
 		if !ok {

@@ -19,6 +19,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Add([]byte("listener 0 /tmp/s\nport 1\n\tprotocol\twebsockets\r\n#c\n  \n"))
+	f.Add([]byte("max_qos 1\nretain_available false\nlistener 1\nmaximum_qos 3\nretain_available\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ds, err := Parse("f.conf", data)
 		if err != nil {
