@@ -204,6 +204,17 @@ func startClusterDaemons(t *testing.T, n int, conf string) []*clusterDaemon {
 		ds[i] = &clusterDaemon{d: d}
 		t.Cleanup(func() { ds[i].stop(t) })
 	}
+	// The streams (QoS 1/2 and retained) and the consumers are set up in
+	// the background: a QoS 1 publish before would be refused (0x97).
+	join := time.NewTimer(time.Minute) // JetStream's election, slow under load
+	defer join.Stop()
+	for i, d := range ds {
+		select {
+		case <-d.d.node.Ready():
+		case <-join.C:
+			t.Fatalf("the streams of node %d not ready within a minute", i+1)
+		}
+	}
 	return ds
 }
 
