@@ -89,7 +89,7 @@ type conn struct {
 	writerGone bool      // the writer has closed the connection: start no other
 	hasSession bool      // CONNECT accepted: kick (other goroutines) may read version and sess
 	halfClosed bool      // the writer half-closed the connection (close.go); read after waitWriter
-	inlined    bool      // a packet has been written inline (writenow.go; tests read it)
+	inlined    bool      // a packet has been written inline (writenow.go; set under outMu, tests read it)
 	// writerClosed: the writer has closed the connection; writerWait,
 	// made only when finish must wait for that, is closed then.
 	writerClosed bool

@@ -214,7 +214,11 @@ func (c *conn) writeNow(it *outItem) (done bool) {
 			c.srv.inlines.Put(w)
 		}
 	}
-	c.inlined = true
+	if !c.inlined { // once: under outMu, where tests read it
+		c.outMu.Lock()
+		c.inlined = true
+		c.outMu.Unlock()
+	}
 	c.flushOut() // the counts of this packet, as the writer does per batch (metrics.go)
 	if n < len(buf) {
 		*bp = buf[:copy(buf, buf[n:])]
