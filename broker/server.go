@@ -209,12 +209,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // so Shutdown waits for it. It reports false (and closes nc) when the
 // server is closing. kaOn: nc has TCP keep-alive on already (accepted
 // from a listener that has it, keepAliveOnAccept).
+//
+// A plain TCP connection whose CONNECT has already arrived is served on
+// the calling goroutine, Serve's, up to its park when that cannot wait
+// (connectNow): no goroutine is started for it.
 func (s *Server) serveInBackground(ctx context.Context, nc net.Conn, kaOn bool) bool {
 	if !s.track(1) {
 		nc.Close()
 		return false
 	}
-	go s.serve(ctx, nc, true, kaOn)
+	c := s.open(nc, true, kaOn)
+	if !c.connectNow(ctx) {
+		go c.run(ctx)
+	}
 	return true
 }
 
@@ -267,6 +274,12 @@ func (s *Server) connCount() int {
 // may park (park), until it parks; the reader that finishes it then calls
 // forget.
 func (s *Server) serve(ctx context.Context, nc net.Conn, park, kaOn bool) {
+	s.open(nc, park, kaOn).run(ctx)
+}
+
+// open returns the conn of nc, counted among the server's connections;
+// park: it may park (Serve's), kaOn: see serveInBackground.
+func (s *Server) open(nc net.Conn, park, kaOn bool) *conn {
 	var pk *parker
 	if park && !s.noPark {
 		pk = parkerFor(nc)
@@ -277,7 +290,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, park, kaOn bool) {
 	s.conns[c] = struct{}{}
 	s.connOpened()
 	s.mu.Unlock()
-	c.run(ctx)
+	return c
 }
 
 // forget ends the serving of a finished connection.
