@@ -235,11 +235,16 @@ func parkerFor(nc net.Conn) *parker {
 	if secure {
 		nc = tc.NetConn()
 	}
-	tcp, ok := nc.(*net.TCPConn)
-	if !ok {
+	var sc syscall.Conn
+	switch nc := nc.(type) {
+	case *net.TCPConn:
+		sc = nc
+	case *tcpConn:
+		sc = nc
+	default:
 		return nil
 	}
-	rc, err := tcp.SyscallConn()
+	rc, err := sc.SyscallConn()
 	if err != nil {
 		return nil
 	}

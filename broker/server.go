@@ -160,7 +160,15 @@ func (s *Server) RetainedCount() int { return s.retained.Len() }
 
 // Serve accepts connections on ln and serves each in its own goroutine
 // until ctx is done or Shutdown is called. It closes ln before returning.
+// (A TCP listener that its owner closes meanwhile ends Serve at the next
+// connection attempt on Linux, where Serve waits on a duplicate of its
+// socket: accept_linux.go.)
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	kaOn := keepAliveOnAccept(ln)
+	acc := newAcceptor(ln) // nil: ln.Accept
+	if acc != nil {
+		ln = acc.listener(ln) // closes the acceptor's duplicate too
+	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -177,10 +185,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	kaOn := keepAliveOnAccept(ln)
 	var delay time.Duration
 	for {
-		nc, err := ln.Accept()
+		var nc net.Conn
+		var err error
+		if acc != nil {
+			nc, err = acc.accept()
+		} else {
+			nc, err = ln.Accept()
+		}
 		if err != nil {
 			if s.isClosing() || ctx.Err() != nil {
 				return ErrServerClosed
