@@ -687,6 +687,10 @@ func (c *conn) finish(err error) {
 	if c.sess != nil {
 		c.srv.release(c)
 	}
+	// The read buffer and packet cache back to the pool for the next
+	// connection, rather than to the collector (nothing is read after
+	// this; a connection that ended inside a packet keeps them).
+	c.r.Release()
 	c.outMu.Lock()
 	c.ended = true
 	if c.done != nil {
