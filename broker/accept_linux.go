@@ -47,9 +47,11 @@ import (
 // lets no one wait for a listener's readability but its own Accept), which
 // Serve closes with the listener (acceptListener).
 type acceptor struct {
-	ln      *net.TCPListener
-	lrc     syscall.RawConn       // ln's, to see whether it was closed
-	f       *os.File              // the duplicate, registered with the runtime's poller
+	ln  *net.TCPListener
+	lrc syscall.RawConn // ln's, to see whether it was closed
+	// f is the duplicate, registered with the runtime's poller. Never
+	// call its Fd: that makes the socket (the listener's too) blocking.
+	f       *os.File
 	rc      syscall.RawConn       // f's
 	fn      func(fd uintptr) bool // accept, made once
 	laddr   *net.TCPAddr          // the listener's address
@@ -200,7 +202,9 @@ func tcpAddrOf(rsa *syscall.RawSockaddrAny) *net.TCPAddr {
 	return &ta.TCPAddr
 }
 
-// tcpConn is a TCP connection accepted by an acceptor (see above).
+// tcpConn is a TCP connection accepted by an acceptor (see above). Its
+// socket is reached through raw (a RawConn), never through f.Fd, which
+// would make it blocking.
 type tcpConn struct {
 	f     *os.File
 	a     *acceptor
