@@ -216,26 +216,28 @@ func (c *conn) serve(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	shake := func() {
-		defer func() {
-			if p := recover(); p != nil {
-				err = c.panicked(p)
-			}
-		}()
-		err = c.connect(ctx, connect)
-	}
+	return c.serveConnect(ctx, connect)
+}
+
+// serveConnect handles the CONNECT and reads on until the connection ends
+// or parks (errParked). A panic in it is the caller's to recover.
+func (c *conn) serveConnect(ctx context.Context, connect *codec.Connect) (err error) {
 	if c.pk != nil {
-		shake() // the goroutine ends when the connection parks
+		err = c.connect(ctx, connect) // the goroutine ends when the connection parks
 	} else {
-		onFreshStack(shake)
+		onFreshStack(func() {
+			defer func() {
+				if p := recover(); p != nil {
+					err = c.panicked(p)
+				}
+			}()
+			err = c.connect(ctx, connect)
+		})
 	}
 	if err != nil {
 		return err
 	}
-	c.nextReadBy()
-	if c.keepAlive == 0 && !c.kaOn {
-		c.tcpKeepAlive()
-	}
+	c.connected()
 	if c.pk != nil {
 		// A parkable connection parks as soon as its CONNACK is queued
 		// and nothing more has come, as after a quiet wake: most clients
@@ -260,6 +262,15 @@ func (c *conn) serve(ctx context.Context) (err error) {
 	return c.readLoop(false)
 }
 
+// connected sets up the reading of an accepted connection: the keep-alive
+// deadline, and TCP keep-alive for a client that asked for no MQTT one.
+func (c *conn) connected() {
+	c.nextReadBy()
+	if c.keepAlive == 0 && !c.kaOn {
+		c.tcpKeepAlive()
+	}
+}
+
 // tcpKeepAlive turns TCP keep-alive probes on for a TCP or TLS-over-TCP
 // connection whose client asked for no MQTT keep-alive, so that a dead
 // peer is found anyway, with the kernel's timers (on Linux
@@ -275,7 +286,9 @@ func (c *conn) tcpKeepAlive() {
 	if tc, ok := nc.(*tls.Conn); ok {
 		nc = tc.NetConn()
 	}
-	if tcp, ok := nc.(*net.TCPConn); ok {
+	if tcp, ok := nc.(interface {
+		SetKeepAliveConfig(net.KeepAliveConfig) error
+	}); ok { // *net.TCPConn, *tcpConn
 		tcp.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1})
 	}
 }
@@ -286,7 +299,12 @@ func (c *conn) readConnect() (*codec.Connect, error) {
 	if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.limit().ConnectTimeout)); err != nil {
 		return nil, err
 	}
-	p, err := c.r.ReadPacket()
+	return c.checkConnect(c.r.ReadPacket())
+}
+
+// checkConnect checks the first packet read, p or err, which must be a
+// CONNECT.
+func (c *conn) checkConnect(p codec.Packet, err error) (*codec.Connect, error) {
 	if err != nil {
 		return nil, c.connectFailed(err)
 	}
@@ -674,6 +692,10 @@ func (c *conn) finish(err error) {
 	if c.sess != nil {
 		c.srv.release(c)
 	}
+	// The read buffer and packet cache back to the pool for the next
+	// connection, rather than to the collector (nothing is read after
+	// this; a connection that ended inside a packet keeps them).
+	c.r.Release()
 	c.outMu.Lock()
 	c.ended = true
 	if c.done != nil {

@@ -75,9 +75,10 @@ type parker struct {
 	parkedAt int32
 	// off: the server has no poller; the reader keeps its goroutine.
 	// quiet: this wake is quiet (see quietPark). plain: the socket is the
-	// connection (no TLS, which may hold read bytes above it). Read and
-	// written by the reader only.
-	off, quiet, plain bool
+	// connection (no TLS, which may hold read bytes above it). nowait: a
+	// raw read of an empty socket fails with errWouldBlock instead of
+	// waiting (connectNow). Read and written by the reader only.
+	off, quiet, plain, nowait bool
 }
 
 // monoMillis is monotime in milliseconds, wrapping at 32 bits (parker).

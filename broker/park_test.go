@@ -457,7 +457,7 @@ func TestTCPKeepAliveWithoutMQTTKeepAlive(t *testing.T) {
 				if c == nil {
 					return -1
 				}
-				rc, err := c.nc.(*net.TCPConn).SyscallConn()
+				rc, err := c.nc.(syscall.Conn).SyscallConn()
 				if err != nil {
 					return -1
 				}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"unsafe"
 )
 
 // poller is the epoll set that holds the sockets of parked connections
@@ -151,7 +152,7 @@ func (p *poller) registerFD(s uintptr) {
 	fd := int32(s)
 	p.gen++
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: fd, Pad: int32(p.gen)}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(s), &ev); err != nil {
+	if err := epollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(s), &ev); err != nil {
 		p.log.Warn("cannot park a connection; it keeps its reader", "err", err)
 		return
 	}
@@ -184,7 +185,21 @@ func (p *poller) del(fd int32) {
 		p.conns[fd] = nil
 		p.n--
 	}
-	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+	epollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+}
+
+// epollCtl is syscall.EpollCtl made as a raw system call: epoll_ctl never
+// blocks, and one made the ordinary way (entersyscall) wakes the
+// runtime's sysmon thread when it sleeps deeply, which resets it to
+// polling every 20 µs for the next millisecond or more: a park per
+// connect woke it at each CONNECT that came after a pause (see
+// rawread.go for the same on reads).
+func epollCtl(epfd, op, fd int, ev *syscall.EpollEvent) error {
+	_, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
 }
 
 // get returns the connection registered on socket fd, or nil; the caller
@@ -220,11 +235,16 @@ func parkerFor(nc net.Conn) *parker {
 	if secure {
 		nc = tc.NetConn()
 	}
-	tcp, ok := nc.(*net.TCPConn)
-	if !ok {
+	var sc syscall.Conn
+	switch nc := nc.(type) {
+	case *net.TCPConn:
+		sc = nc
+	case *tcpConn:
+		sc = nc
+	default:
 		return nil
 	}
-	rc, err := tcp.SyscallConn()
+	rc, err := sc.SyscallConn()
 	if err != nil {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"io"
 	"os"
 	"syscall"
@@ -40,6 +41,9 @@ type rawRead struct {
 	b   []byte
 	n   int
 	err error
+	// nowait: an empty socket ends the read with errWouldBlock instead of
+	// waiting in the poller (parker.nowait).
+	nowait bool
 }
 
 func newRawRead() *rawRead {
@@ -51,6 +55,10 @@ func newRawRead() *rawRead {
 func (r *rawRead) read(fd uintptr) bool {
 	r.n, r.err = readFD(fd, r.b)
 	if r.err == syscall.EAGAIN {
+		if r.nowait {
+			r.err = errWouldBlock
+			return true
+		}
 		r.err = nil
 		return false // wait in the poller until the socket is readable (or the deadline)
 	}
@@ -66,14 +74,16 @@ func (s *rawSource) Read(p []byte) (int, error) {
 	}
 	c := (*conn)(s)
 	r := c.srv.rawReads.Get().(*rawRead)
-	r.b = p
+	r.b, r.nowait = p, c.pk.nowait
 	err := c.pk.rc.Read(r.fn)
 	n, rerr := r.n, r.err
-	r.b, r.n, r.err = nil, 0, nil
+	r.b, r.n, r.err, r.nowait = nil, 0, nil, false
 	c.srv.rawReads.Put(r)
 	switch {
 	case err != nil:
 		return 0, err
+	case rerr == errWouldBlock:
+		return 0, rerr
 	case rerr != nil:
 		return 0, os.NewSyscallError("read", rerr)
 	case n == 0:
@@ -81,6 +91,11 @@ func (s *rawSource) Read(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// errWouldBlock ends a read that must not wait (parker.nowait) of an
+// empty socket. The codec Reader keeps what it had read of a packet, so a
+// ReadPacket that fails with it can be made again.
+var errWouldBlock = errors.New("read would block")
 
 // readSource returns what the codec Reader of a connection served with
 // parking state pk reads from: rawSource for plain TCP on a system with

@@ -160,7 +160,15 @@ func (s *Server) RetainedCount() int { return s.retained.Len() }
 
 // Serve accepts connections on ln and serves each in its own goroutine
 // until ctx is done or Shutdown is called. It closes ln before returning.
+// (A TCP listener that its owner closes meanwhile ends Serve at the next
+// connection attempt on Linux, where Serve waits on a duplicate of its
+// socket: accept_linux.go.)
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	kaOn := keepAliveOnAccept(ln)
+	acc := newAcceptor(ln) // nil: ln.Accept
+	if acc != nil {
+		ln = acc.listener(ln) // closes the acceptor's duplicate too
+	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -177,10 +185,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	kaOn := keepAliveOnAccept(ln)
 	var delay time.Duration
 	for {
-		nc, err := ln.Accept()
+		var nc net.Conn
+		var err error
+		if acc != nil {
+			nc, err = acc.accept()
+		} else {
+			nc, err = ln.Accept()
+		}
 		if err != nil {
 			if s.isClosing() || ctx.Err() != nil {
 				return ErrServerClosed
@@ -209,12 +222,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // so Shutdown waits for it. It reports false (and closes nc) when the
 // server is closing. kaOn: nc has TCP keep-alive on already (accepted
 // from a listener that has it, keepAliveOnAccept).
+//
+// A plain TCP connection whose CONNECT has already arrived is served on
+// the calling goroutine, Serve's, up to its park when that cannot wait
+// (connectNow): no goroutine is started for it.
 func (s *Server) serveInBackground(ctx context.Context, nc net.Conn, kaOn bool) bool {
 	if !s.track(1) {
 		nc.Close()
 		return false
 	}
-	go s.serve(ctx, nc, true, kaOn)
+	c := s.open(nc, true, kaOn)
+	if !c.connectNow(ctx) {
+		go c.run(ctx)
+	}
 	return true
 }
 
@@ -267,6 +287,12 @@ func (s *Server) connCount() int {
 // may park (park), until it parks; the reader that finishes it then calls
 // forget.
 func (s *Server) serve(ctx context.Context, nc net.Conn, park, kaOn bool) {
+	s.open(nc, park, kaOn).run(ctx)
+}
+
+// open returns the conn of nc, counted among the server's connections;
+// park: it may park (Serve's), kaOn: see serveInBackground.
+func (s *Server) open(nc net.Conn, park, kaOn bool) *conn {
 	var pk *parker
 	if park && !s.noPark {
 		pk = parkerFor(nc)
@@ -284,7 +310,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, park, kaOn bool) {
 		// else would end it, and Shutdown waits for it.
 		c.kick(codec.ServerShuttingDown, "server shutting down")
 	}
-	c.run(ctx)
+	return c
 }
 
 // forget ends the serving of a finished connection.
