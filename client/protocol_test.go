@@ -216,32 +216,11 @@ func TestTopicAliasesFromServer(t *testing.T) {
 	})
 }
 
-// subscribeFake subscribes c to filter at QoS 2 through the fake server.
+// subscribeFake subscribes c to filters at QoS 2 through the fake
+// server, with in's handler.
 func subscribeFake(t *testing.T, c *client.Client, s *fakeServer, in inbox, filters ...string) {
 	t.Helper()
-	var subs []codec.Subscription
-	for _, f := range filters {
-		subs = append(subs, codec.Subscription{Filter: f, QoS: 2})
-	}
-	done := async(func() error {
-		_, err := c.Subscribe(context.Background(), in.handle, subs...)
-		return err
-	})
-	for n := 0; n < len(filters); {
-		sp, ok := s.next().(*codec.Subscribe)
-		if !ok {
-			t.Fatal("expected SUBSCRIBE")
-		}
-		codes := make([]codec.ReasonCode, len(sp.Subscriptions))
-		for i := range codes {
-			codes[i] = codec.GrantedQoS2
-		}
-		n += len(codes)
-		s.send(&codec.Suback{PacketID: sp.PacketID, ReasonCodes: codes})
-	}
-	if err := testkit.WaitFor(t, done, "Subscribe"); err != nil {
-		t.Fatal(err)
-	}
+	subscribeHandler(t, c, s, in.handle, filters...)
 }
 
 // An incoming QoS 2 message is handed to the handlers once, however many
