@@ -51,6 +51,10 @@ var scenarios = []scenario{
 	{"topic-aliases", true, scenarioTopicAliases},
 }
 
+// TestInterop runs every scenario with Tern's client against Tern and a
+// real mosquitto, each over TCP and over WebSocket: the client works over
+// either ordered, lossless byte stream [MQTT-3:7.1.2-1], with nothing
+// beyond the specification on either side [MQTT-3:7.0.0-2].
 func TestInterop(t *testing.T) {
 	srv := brokerkit.Start(t, nil, broker.WebSocketOptions{})
 	mq := startMosquitto(t)

@@ -20,7 +20,9 @@ var versions = []struct {
 // as a 3.1.1 client (the latter with the bridge marker), with out, in and
 // both rules with prefixes and a single-topic rule: each message arrives
 // on the other side once, on its mapped topic, retained ones with their
-// RETAIN flag; what no rule takes stays home; nothing comes back.
+// RETAIN flag; what no rule takes stays home; nothing comes back. Tern
+// both serves its own clients and connects out to another server here,
+// and the real mosquitto takes it as any client [MQTT-3:7.0.0-1].
 func TestMosquittoDirections(t *testing.T) {
 	for _, ver := range versions {
 		t.Run(ver.name, func(t *testing.T) {
