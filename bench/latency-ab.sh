@@ -14,7 +14,10 @@
 #
 # Knobs: TRANSPORT=tcp|ws (default tcp), TERNBENCH (default: built from
 # this tree), MOSQUITTO (default /usr/sbin/mosquitto; MOSQUITTO= to skip),
-# NICE (e.g. -10: all processes under nice), LOGS=0 (no per-message logs).
+# NICE (e.g. -10: all processes under nice), RT=1 (brokers and ternbench
+# under SCHED_FIFO priority 10, chrt: other users' processes on a shared
+# machine no longer preempt them; for measuring the brokers rather than the
+# machine), LOGS=0 (no per-message logs).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -43,8 +46,10 @@ mkdir -p "$OUT.d"
 : >"$OUT.jsonl"
 : >"$OUT.uptime"
 
+RT=${RT:-}
 pre=()
 if [ -n "$NICE" ]; then pre=(nice -n "$NICE"); fi
+if [ -n "$RT" ]; then pre+=(chrt -f 10); fi
 
 free_port() {
   local p
