@@ -17,7 +17,10 @@
 # NICE (e.g. -10: all processes under nice), RT=1 (brokers and ternbench
 # under SCHED_FIFO priority 10, chrt: other users' processes on a shared
 # machine no longer preempt them; for measuring the brokers rather than the
-# machine), LOGS=0 (no per-message logs).
+# machine), SIMUL=1 (every broker at the same time, each with its own
+# ternbench: the other load's stalls fall on all of them alike, and the
+# ratio within a repetition is far steadier than between runs taken one
+# after the other), LOGS=0 (no per-message logs).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -28,14 +31,11 @@ OUT=${OUT:-/tmp/latency-ab}
 MOSQUITTO=${MOSQUITTO-/usr/sbin/mosquitto}
 TERNS=${TERNS:?TERNS="label=/path/to/tern ..."}
 LOGS=${LOGS:-1}
+SIMUL=${SIMUL:-}
 NICE=${NICE:-}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/latab.XXXXXX")
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
+cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 if [ -z "${TERNBENCH:-}" ]; then
   go build -o "$work/ternbench" ./cmd/ternbench
@@ -76,8 +76,19 @@ brokers=()
 if [ -n "$MOSQUITTO" ]; then brokers+=(mosquitto); fi
 for t in $TERNS; do brokers+=("$t"); done
 
-one() { # one LABEL[=BINARY] REP
-  local b=$1 rep=$2 label bin tcp ws url
+pids=()
+cleanup_pids() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+trap 'cleanup_pids; cleanup' EXIT
+
+# start LABEL[=BINARY] I: starts a broker on fresh ports (its configuration
+# file is the I-th); sets label, bpid (its process) and url.
+start() {
+  local b=$1 i=$2 bin tcp ws
   tcp=$(free_port)
   ws=$(free_port)
   while [ "$ws" = "$tcp" ]; do ws=$(free_port); done
@@ -86,37 +97,54 @@ one() { # one LABEL[=BINARY] REP
     printf '%s\n' "per_listener_settings false" "allow_anonymous true" "persistence false" \
       "max_queued_messages 10000" "max_inflight_messages 1000" "max_packet_size 1048576" \
       "set_tcp_nodelay true" "log_dest stderr" "log_type error" \
-      "listener $tcp 127.0.0.1" "listener $ws 127.0.0.1" "protocol websockets" >"$work/mosq.conf"
-    "${pre[@]}" "$MOSQUITTO" -c "$work/mosq.conf" >>"$work/broker.log" 2>&1 &
+      "listener $tcp 127.0.0.1" "listener $ws 127.0.0.1" "protocol websockets" >"$work/mosq.$i.conf"
+    "${pre[@]}" "$MOSQUITTO" -c "$work/mosq.$i.conf" >>"$work/broker.log" 2>&1 &
   else
     label=${b%%=*}
     bin=${b#*=}
     "${pre[@]}" "$bin" --mqtt "127.0.0.1:$tcp" --http "127.0.0.1:$ws" --mqtts "" --log-level warn \
       --max-queued 10000 --max-inflight 1000 --max-packet-size 1048576 --in-memory >>"$work/broker.log" 2>&1 &
   fi
-  pid=$!
+  bpid=$!
+  pids+=("$bpid")
   wait_port "$tcp" && wait_port "$ws" || {
     tail -5 "$work/broker.log" >&2
     exit 1
   }
   url=tcp://127.0.0.1:$tcp
   if [ "$TRANSPORT" = ws ]; then url=ws://127.0.0.1:$ws/mqtt; fi
+}
+
+# bench LABEL URL PID REP: one ternbench latency run.
+bench() {
   local log=()
-  if [ "$LOGS" = 1 ]; then log=(--latency-log "$OUT.d/$label.$rep.txt"); fi
-  "${pre[@]}" "$TERNBENCH" --url "$url" --scenario latency --rate 1000 --duration "$DURATION" \
-    --broker "$label" --name "latency-$TRANSPORT" --broker-pid "$pid" --json "$OUT.jsonl" "${log[@]}" >>"$work/runs.txt" 2>&1 ||
-    echo "latency-ab: $label rep $rep failed: $(tail -1 "$work/runs.txt")" >&2
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  pid=
+  if [ "$LOGS" = 1 ]; then log=(--latency-log "$OUT.d/$1.$4.txt"); fi
+  "${pre[@]}" "$TERNBENCH" --url "$2" --scenario latency --rate 1000 --duration "$DURATION" \
+    --broker "$1" --name "latency-$TRANSPORT" --broker-pid "$3" --json "$OUT.jsonl" "${log[@]}" >>"$work/runs.$1.txt" 2>&1 ||
+    echo "latency-ab: $1 rep $4 failed: $(tail -1 "$work/runs.$1.txt")" >&2
 }
 
 n=${#brokers[@]}
 for rep in $(seq "$REPS"); do
   echo "rep $rep $(uptime)" >>"$OUT.uptime"
-  for i in $(seq 0 $((n - 1))); do
-    one "${brokers[$(((i + rep) % n))]}" "$rep"
-  done
+  if [ -n "$SIMUL" ]; then
+    # All brokers at once, each with its own ternbench: the same moments
+    # of the machine's other load fall on every broker.
+    benches=()
+    for i in $(seq 0 $((n - 1))); do
+      start "${brokers[$i]}" "$i"
+      bench "$label" "$url" "$bpid" "$rep" &
+      benches+=($!)
+    done
+    wait "${benches[@]}"
+    cleanup_pids
+  else
+    for i in $(seq 0 $((n - 1))); do
+      start "${brokers[$(((i + rep) % n))]}" 0
+      bench "$label" "$url" "$bpid" "$rep"
+      cleanup_pids
+    done
+  fi
   echo "latency-ab: rep $rep/$REPS done" >&2
 done
 echo "end $(uptime)" >>"$OUT.uptime"
