@@ -389,7 +389,7 @@ func (c *conn) readLoop(handled bool) error {
 			set, isSet = deadline, true
 		}
 		// A kick between the check above and this deadline set its own
-		// (now), which this one replaced: kick stores kicked before it sets
+		// (now), which this one may have replaced: kick stores kicked before it sets
 		// its deadline, so either it is seen here or its deadline comes
 		// after this one.
 		if k := c.kicked.Load(); k != nil {

@@ -47,8 +47,8 @@ const parkLinger = 10 * time.Millisecond
 // needs. Moved before every read (a publisher at 1,000 msg/s), that was
 // about 240 futile thread wake-ups a second; a runtime trace of 4 s of
 // ternbench's latency case showed 981 processor starts that ran no
-// goroutine, 97 with the deadline never moved (round 6 of issue 16,
-// bench/results/2026-12-07-round6-tail.md).
+// goroutine, 245 with this, 97 with the deadline never moved (round 6 of
+// issue 16, bench/results/2026-12-07-round6-tail.md).
 const lingerUntil = 100 * time.Millisecond
 
 // quietPark is how long a connection must have been parked for its next
