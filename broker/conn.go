@@ -366,6 +366,13 @@ func (c *conn) connectFailed(err error) error {
 // or parks (errParked). handled: a packet has been handled since the
 // connection started or resumed (the CONNECT); the loop sets it.
 func (c *conn) readLoop(handled bool) error {
+	// lingerBy is when this reader's linger ends (zero: not armed; see
+	// lingerUntil), set the read deadline this reader last set (valid once
+	// isSet): a deadline that has not changed is not set again.
+	var (
+		lingerBy, set time.Time
+		isSet         bool
+	)
 	for {
 		if k := c.kicked.Load(); k != nil {
 			return k
@@ -375,7 +382,6 @@ func (c *conn) readLoop(handled bool) error {
 		}
 		deadline, linger := c.readBy, false
 		if c.pk != nil && !c.pk.off && c.r.Buffered() == 0 {
-			lg := parkLinger
 			if c.pk.quiet && handled {
 				c.pk.quiet = false // once per wake: a park that fails reads on
 				if c.pk.plain {
@@ -386,17 +392,22 @@ func (c *conn) readLoop(handled bool) error {
 					}
 					continue
 				}
-				lg = 0
+				lingerBy = time.Now() // no linger: one read that waits for nothing
+			} else if now := time.Now(); lingerBy.Sub(now) < parkLinger {
+				lingerBy = now.Add(lingerUntil)
 			}
-			if l := time.Now().Add(lg); deadline.IsZero() || l.Before(deadline) {
-				deadline, linger = l, true
+			if deadline.IsZero() || lingerBy.Before(deadline) {
+				deadline, linger = lingerBy, true
 			}
 		}
-		if err := c.nc.SetReadDeadline(deadline); err != nil {
-			return err
+		if !isSet || !deadline.Equal(set) {
+			if err := c.nc.SetReadDeadline(deadline); err != nil {
+				return err
+			}
+			set, isSet = deadline, true
 		}
 		// A kick between the check above and this deadline set its own
-		// (now), which this one replaced: kick stores kicked before it sets
+		// (now), which this one may have replaced: kick stores kicked before it sets
 		// its deadline, so either it is seen here or its deadline comes
 		// after this one.
 		if k := c.kicked.Load(); k != nil {

@@ -24,13 +24,32 @@ import (
 // socket with nothing to read has timed out. Other connections (ServeConn:
 // WebSocket, pipes; other systems) keep one reader goroutine each.
 
-// parkLinger is how long a reader waits for the next packet before it
-// parks: a connection whose packets come less than this apart never parks
+// parkLinger is how long a reader waits at least for the next packet
+// before it parks (at most lingerUntil): a connection whose packets come
+// less than this apart never parks
 // (a publisher at 100 msg/s or more, the packets of one exchange on
 // loopback). Over a slower link the packets of one exchange may park and
 // resume in between, which costs one wake. Shorter lingers were not tried
 // below 10 ms. A wake after a long park does not linger (quietPark).
 const parkLinger = 10 * time.Millisecond
+
+// lingerUntil is how far ahead a lingering reader sets its read deadline:
+// it moves the deadline only when less than parkLinger of it is left, so
+// a connection parks after between parkLinger and lingerUntil without a
+// packet, and a busy one moves its deadline once per lingerUntil -
+// parkLinger instead of before every read.
+//
+// Why: every move of a read deadline modifies the runtime timer behind it,
+// and the first modification after the runtime has looked at its timers
+// wakes another thread to poll the network (the reader runs on the thread
+// that left the poller, so none is polling): a futex wake-up and a thread
+// that spins, finds nothing and sleeps again, on the 2 CPUs the message
+// needs. Moved before every read (a publisher at 1,000 msg/s), that was
+// about 240 futile thread wake-ups a second; a runtime trace of 4 s of
+// ternbench's latency case showed 981 processor starts that ran no
+// goroutine, 245 with this, 97 with the deadline never moved (round 6 of
+// issue 16, bench/results/2026-12-07-round6-tail.md).
+const lingerUntil = 100 * time.Millisecond
 
 // quietPark is how long a connection must have been parked for its next
 // wake to be quiet: a reader resumed by a quiet wake parks again as soon

@@ -34,6 +34,7 @@ type config struct {
 	Name      string // case label
 	Drain     time.Duration
 	Stall     time.Duration
+	LatLog    string // latency: write every message's send time and latency to this file
 
 	Inflight   int           // QoS 1/2: unacknowledged messages per publisher at most (0: the broker's Receive Maximum)
 	Persistent bool          // subscribers keep their session (clean session 0 / 5.0 session expiry)
@@ -140,6 +141,8 @@ func (c *config) check() error {
 		return errors.New("--warm must be between 0 and one hour")
 	case c.Scenario == "connect-rate" && c.Duration <= 0:
 		return errors.New("connect-rate needs a --duration")
+	case c.LatLog != "" && c.Scenario != "latency":
+		return errors.New("--latency-log is for --scenario latency")
 	case c.Password != "" && c.Username == "" && c.MQTT != "5" && c.MQTT != "5.0":
 		return errors.New("--password needs --username in MQTT 3.1.1")
 	}

@@ -276,7 +276,10 @@ type subscriber struct {
 	last   atomic.Int64   // clock time of the last counted message
 	hist   histogram      // latency; read only after done is closed
 	dups   int64          // messages seen again (sequence not above the highest); read after done
-	done   chan struct{}
+	// lats: with --latency-log, every message's send time and latency
+	// (clock ns), in pairs; read after done.
+	lats []int64
+	done chan struct{}
 }
 
 func newSubscriber(idx int, c *client, pubs []*publisher, prefix string) *subscriber {
@@ -312,6 +315,9 @@ func (s *subscriber) run(clk clock) {
 				break
 			}
 			s.hist.record(now - ts)
+			if s.lats != nil {
+				s.lats = append(s.lats, ts, now-ts)
+			}
 			if seq > high[pi] {
 				high[pi] = seq
 			} else {

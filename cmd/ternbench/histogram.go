@@ -79,3 +79,22 @@ func (h *histogram) quantile(q float64) int64 {
 	}
 	return h.max
 }
+
+// bands returns how many values fall in each band: up to bounds[0] µs,
+// up to bounds[1], ..., and above the last bound (len(bounds)+1 counts).
+// A bucket that straddles a bound counts in the band of its smallest value.
+func (h *histogram) bands(bounds []int64) []int64 {
+	out := make([]int64, len(bounds)+1)
+	for i, c := range h.counts {
+		if c == 0 {
+			continue
+		}
+		lo := bucketLow(i)
+		b := 0
+		for b < len(bounds) && lo > bounds[b]*1000 {
+			b++
+		}
+		out[b] += int64(c)
+	}
+	return out
+}

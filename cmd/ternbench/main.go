@@ -130,6 +130,7 @@ func parseFlags(args []string, stderr io.Writer) (config, string, error) {
 	fs.IntVar(&cfg.Users, "users", cfg.Users, "connect-rate: log in as the users --username0 .. --username(N-1), each connector its own share (0: always --username)")
 	fs.IntVar(&cfg.Connectors, "connectors", cfg.Connectors, "connect-rate: clients connecting in parallel")
 	fs.DurationVar(&cfg.Warm, "warm", cfg.Warm, "connect-rate with --users: after the first pass over the users, log them in again for this long (0: no second pass)")
+	fs.StringVar(&cfg.LatLog, "latency-log", cfg.LatLog, "latency: write one line per message to this `file`: its send time (Unix ns, the publisher's clock) and its latency (ns)")
 	fs.StringVar(&jsonOut, "json", "", "append the report as one JSON line to this `file` (- for stdout, instead of the table)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, "", err

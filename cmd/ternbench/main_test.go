@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,8 +157,29 @@ func TestLatency(t *testing.T) {
 	cfg := quick(b.tcp, "latency")
 	cfg.Rate = 200
 	cfg.Duration = 500 * time.Millisecond
+	cfg.LatLog = filepath.Join(t.TempDir(), "lat.txt")
 	rep := mustRun(t, cfg)
 	checkFlow(t, rep, 1)
+	// --latency-log: one line per message, its send time and latency.
+	b2, err := os.ReadFile(cfg.LatLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b2)), "\n")
+	if int64(len(lines)) != rep.Delivered {
+		t.Errorf("--latency-log has %d lines, want %d (delivered)", len(lines), rep.Delivered)
+	}
+	var sent, lat int64
+	if _, err := fmt.Sscan(lines[0], &sent, &lat); err != nil || lat <= 0 || time.Since(time.Unix(0, sent)) > time.Minute {
+		t.Errorf("--latency-log line %q: send %d, latency %d, err %v", lines[0], sent, lat, err)
+	}
+	var total int64
+	for _, n := range rep.LatHist {
+		total += n
+	}
+	if total != rep.Delivered || rep.P999ms < rep.P99ms {
+		t.Errorf("latency bands %v (sum %d, delivered %d), p99 %v, p99.9 %v", rep.LatHist, total, rep.Delivered, rep.P99ms, rep.P999ms)
+	}
 	// 200 msg/s for 0.5 s: about 100 messages, never a burst beyond the rate.
 	if rep.Sent < 50 || rep.Sent > 102 {
 		t.Errorf("sent %d messages at 200/s in 0.5 s", rep.Sent)
@@ -244,6 +268,7 @@ func TestFlagChecks(t *testing.T) {
 		{"--scenario", "nope"},
 		{"--mqtt-version", "3.1"},
 		{"--duration", "0", "--count", "0"},
+		{"--scenario", "fan-in", "--latency-log", "x"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := realMain(args, &out, &errOut); code == 0 {
@@ -324,5 +349,31 @@ func TestSummarize(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+func TestHistogramBands(t *testing.T) {
+	var h histogram
+	for _, us := range []int64{10, 50, 51, 100, 400, 999, 1500, 6000, 90_000} {
+		h.record(us * 1000)
+	}
+	for _, tc := range []struct {
+		bounds []int64
+		want   []int64
+	}{
+		{[]int64{50, 100, 1000}, []int64{2, 2, 2, 3}},
+		{latBands, []int64{2, 1, 1, 0, 0, 0, 1, 1, 1, 0, 2}},
+		{nil, []int64{9}},
+	} {
+		got := h.bands(tc.bounds)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("bands(%v) = %v, want %v", tc.bounds, got, tc.want)
+		}
+	}
+	var r Report
+	r.Scenario = "latency"
+	r.setLatency(&h)
+	if len(r.LatHist) != len(latBands)+1 || !(r.P99ms <= r.P999ms && r.P999ms <= r.MaxMs) {
+		t.Errorf("latency report: bands %v, p99 %v p99.9 %v max %v", r.LatHist, r.P99ms, r.P999ms, r.MaxMs)
 	}
 }

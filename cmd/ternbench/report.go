@@ -46,10 +46,15 @@ type Report struct {
 	Skipped       int64   `json:"skipped,omitempty"`         // open loop: slots skipped, the in-flight window full
 	SkippedPct    float64 `json:"skipped_pct,omitempty"`
 
-	P50ms float64 `json:"p50_ms,omitempty"`
-	P90ms float64 `json:"p90_ms,omitempty"`
-	P99ms float64 `json:"p99_ms,omitempty"`
-	MaxMs float64 `json:"max_ms,omitempty"`
+	P50ms  float64 `json:"p50_ms,omitempty"`
+	P90ms  float64 `json:"p90_ms,omitempty"`
+	P99ms  float64 `json:"p99_ms,omitempty"`
+	P999ms float64 `json:"p999_ms,omitempty"`
+	MaxMs  float64 `json:"max_ms,omitempty"`
+	// LatHist: latency scenario, the messages per latency band, each
+	// counting the latencies up to its bound in µs (latBands; the last
+	// band has no bound).
+	LatHist []int64 `json:"lat_hist,omitempty"`
 
 	Conns         int     `json:"conns,omitempty"`
 	ConnectPerSec float64 `json:"connect_per_sec,omitempty"`
@@ -109,7 +114,15 @@ func (r *Report) setLatency(h *histogram) {
 	}
 	ms := func(ns int64) float64 { return math.Round(float64(ns)/1e3) / 1e3 }
 	r.P50ms, r.P90ms, r.P99ms, r.MaxMs = ms(h.quantile(.50)), ms(h.quantile(.90)), ms(h.quantile(.99)), ms(h.max)
+	r.P999ms = ms(h.quantile(.999))
+	if r.Scenario == "latency" {
+		r.LatHist = h.bands(latBands)
+	}
 }
+
+// latBands are the upper bounds (µs) of the latency scenario's histogram
+// bands (Report.LatHist); a last band counts everything above.
+var latBands = []int64{50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000}
 
 func writeJSON(w io.Writer, r *Report) error {
 	b, err := json.Marshal(r)
@@ -160,7 +173,18 @@ func writeTable(w io.Writer, r *Report) {
 		}
 	}
 	if r.P50ms > 0 || r.MaxMs > 0 {
-		row("latency", "p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms", r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
+		row("latency", "p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms", r.P50ms, r.P90ms, r.P99ms, r.P999ms, r.MaxMs)
+	}
+	if len(r.LatHist) == len(latBands)+1 {
+		var b strings.Builder
+		for i, n := range r.LatHist {
+			if i < len(latBands) {
+				fmt.Fprintf(&b, "≤%dµs %d  ", latBands[i], n)
+			} else {
+				fmt.Fprintf(&b, ">%dµs %d", latBands[i-1], n)
+			}
+		}
+		row("latency bands", "%s", b.String())
 	}
 	if r.WarmLogins > 0 {
 		row("repeat logins", "%d in %.2fs: %s/s, p50 %.3f ms  p99 %.3f ms", r.WarmLogins, r.WarmSeconds, human(r.WarmPerSec), r.WarmP50ms, r.WarmP99ms)

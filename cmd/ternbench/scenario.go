@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -154,6 +155,9 @@ func (r *run) flow(ctx context.Context) error {
 			return err
 		}
 		subs[i] = newSubscriber(i, c, pubs, "")
+		if cfg.LatLog != "" {
+			subs[i].lats = make([]int64, 0, 2*int(max(1000, cfg.Rate*cfg.Duration.Seconds()*1.1)))
+		}
 	}
 	inflight := int64(1 << 30)
 	for i := range pubs {
@@ -251,6 +255,11 @@ func (r *run) flow(ctx context.Context) error {
 		rep.LossPct = 100 * float64(max(0, expected-delivered)) / float64(expected)
 	}
 	rep.setLatency(&h)
+	if cfg.LatLog != "" {
+		if err := r.writeLatLog(subs); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	rep.GenCPU, rep.BrokerCPU = round1(gen), round1(bcpu)
 	if bcpu >= 0 && delivered > 0 {
 		rep.BrokerUsPerM = round3(float64(bdur.Microseconds()) / float64(delivered))
@@ -537,3 +546,27 @@ func (r *run) clearRetained(ctx context.Context, topics []string) {
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
+
+// writeLatLog writes --latency-log: per message its send time in Unix ns
+// and its latency in ns, one message a line.
+func (r *run) writeLatLog(subs []*subscriber) error {
+	f, err := os.Create(r.cfg.LatLog)
+	if err != nil {
+		return fmt.Errorf("--latency-log: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	base := r.clk.epoch.UnixNano()
+	for _, s := range subs {
+		for i := 0; i+1 < len(s.lats); i += 2 {
+			fmt.Fprintf(w, "%d %d\n", base+s.lats[i], s.lats[i+1])
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("--latency-log: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("--latency-log: %w", err)
+	}
+	return nil
+}
