@@ -213,6 +213,11 @@ type wsConn struct {
 	sock *wsSocket // the library writes through it; nil: no inline writes
 	r    io.Reader
 
+	// peek is held by messageSoon while it waits, outside the library
+	// and its read lock, on the library's read buffer and the socket;
+	// Close takes it before the close handshake reads through them. Lock
+	// order: peek, then mu.
+	peek    sync.Mutex
 	mu      sync.Mutex // guards the fields below and deadline changes
 	closing bool       // Close has started: deadlines no longer change
 	code    websocket.StatusCode
@@ -298,6 +303,8 @@ func (c *wsConn) messageSoon() bool {
 	if s == nil {
 		return false
 	}
+	c.peek.Lock()
+	defer c.peek.Unlock()
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -363,6 +370,12 @@ func (c *wsConn) Close() error {
 	}
 	c.closing = true
 	code, reason := c.code, c.reason
+	c.mu.Unlock()
+	// A reader waiting in messageSoon (wsLinger at most: its deadline is
+	// still its own) is done before the handshake reads what it peeks at.
+	c.peek.Lock()
+	c.peek.Unlock()
+	c.mu.Lock()
 	// A peer that never answers, or stalls inside a frame, must not hold
 	// this goroutine: the handshake gets wsCloseTimeout at most, and no
 	// more than the broker's own deadlines allow (after a kick, the read
