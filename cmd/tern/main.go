@@ -435,7 +435,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 	// cost every new connection four socket options: a client that asks
 	// for no MQTT keep-alive needs it, and gets it from the listening
 	// socket (listen_linux.go) or from the broker (broker/conn.go).
-	mqttListen, httpListen := net.ListenConfig{KeepAlive: -1, Control: keepAliveListener}, net.ListenConfig{}
+	mqttListen, httpListen := net.ListenConfig{KeepAlive: -1, Control: broker.ListenControl}, net.ListenConfig{}
 	listen := func(addr string, lc net.ListenConfig) (net.Listener, error) {
 		ln, err := lc.Listen(ctx, "tcp", addr)
 		if err != nil {
