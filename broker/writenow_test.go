@@ -3,7 +3,6 @@ package broker
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,21 +91,8 @@ func testWriteNowOrder(t *testing.T, transport string, srv *testServer, sub *tes
 // before the packets queued after it; the client, once it reads, gets
 // every packet whole and in order.
 func TestWriteNowRest(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server.(*net.TCPConn).SetWriteBuffer(64 << 10) // far below the packet
+	server, client := tcpPair(t)
+	server.SetWriteBuffer(64 << 10) // far below the packet
 
 	srv := New(Options{OutboundBuffer: 8 << 20})
 	c := newConn(srv, server)
@@ -156,20 +142,7 @@ func TestWriteNowBurst(t *testing.T) {
 	if !inlineWrites {
 		t.Skip("no inline writes on this system")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	server, client := tcpPair(t)
 	srv := New(Options{})
 	srv.opts.writeNowIdle = time.Hour // rest only when the test says so
 	c := newConn(srv, server)

@@ -32,23 +32,10 @@ const joinTimeout = 60 * time.Second
 // first.
 func startCluster(t testing.TB, n int) []member {
 	t.Helper()
-	ports := make([]int, n)
-	routes := make([]string, n)
-	for i := range ports {
-		ports[i] = testkit.FreePort(t)
-		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i])
-	}
+	cfgs := nodeConfigs(t, n)
 	ms := make([]member, n)
 	for i := range ms {
-		node, err := Start(testkit.Context(t), Config{
-			Name:               fmt.Sprintf("n%d", i+1),
-			ClusterPort:        ports[i],
-			Routes:             slices.Delete(slices.Clone(routes), i, i+1),
-			StoreDir:           t.TempDir(),
-			JetStreamMaxMemory: 16 << 20,
-			JetStreamMaxStore:  64 << 20,
-			Logger:             logger(),
-		})
+		node, err := Start(testkit.Context(t), cfgs[i])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,6 +58,32 @@ func startCluster(t testing.TB, n int) []member {
 	// goroutines.
 	waitStreams(t, ms)
 	return ms
+}
+
+// nodeConfigs returns the configurations of n nodes n1…nn in this
+// process, each routed to the others on a free loopback port, with
+// JetStream in a temporary directory and small limits.
+func nodeConfigs(t testing.TB, n int) []Config {
+	t.Helper()
+	ports := make([]int, n)
+	routes := make([]string, n)
+	for i := range ports {
+		ports[i] = testkit.FreePort(t)
+		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i])
+	}
+	cfgs := make([]Config, n)
+	for i := range cfgs {
+		cfgs[i] = Config{
+			Name:               fmt.Sprintf("n%d", i+1),
+			ClusterPort:        ports[i],
+			Routes:             slices.Delete(slices.Clone(routes), i, i+1),
+			StoreDir:           t.TempDir(),
+			JetStreamMaxMemory: 16 << 20,
+			JetStreamMaxStore:  64 << 20,
+			Logger:             logger(),
+		}
+	}
+	return cfgs
 }
 
 // logger is the brokers' test logger, and a silent one without -v.

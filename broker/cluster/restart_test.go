@@ -55,23 +55,9 @@ type durableNode struct {
 // Pebble store, and waits for their session registries and streams.
 func startRestartable(t *testing.T) (ms []member, n2 *durableNode) {
 	t.Helper()
-	ports := make([]int, 3)
-	routes := make([]string, 3)
-	for i := range ports {
-		ports[i] = testkit.FreePort(t)
-		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i])
-	}
+	cfgs := nodeConfigs(t, 3)
 	ms = make([]member, 3)
-	for i := range ms {
-		cfg := Config{
-			Name:               fmt.Sprintf("n%d", i+1),
-			ClusterPort:        ports[i],
-			Routes:             slices.Delete(slices.Clone(routes), i, i+1),
-			StoreDir:           t.TempDir(),
-			JetStreamMaxMemory: 16 << 20,
-			JetStreamMaxStore:  64 << 20,
-			Logger:             logger(),
-		}
+	for i, cfg := range cfgs {
 		if i == 1 {
 			n2 = &durableNode{cfg: cfg, dir: t.TempDir()}
 			n2.start(t)
