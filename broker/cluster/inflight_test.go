@@ -391,15 +391,22 @@ func TestConsumerDeleted(t *testing.T) {
 	// What a reaper does: the session goes to node 2, the consumer goes.
 	ctx := testkit.Context(t)
 	key := sessionKey("gone")
-	rec, rev, err := n2.node.reg.get(ctx, key)
-	if err != nil || rev == 0 {
-		t.Fatalf("the record of gone: rev %d, %v", rev, err)
-	}
-	rec.Owner, rec.Epoch = n2.node.ID(), rec.Epoch+1
-	b, _ := json.Marshal(rec)
-	if _, err := n2.node.reg.kv.Update(ctx, key, b, rev); err != nil {
-		t.Fatal(err)
-	}
+	// Node 1's registry writes the record after the SUBSCRIBE on its own
+	// goroutine; a write between get and Update is read again, as the
+	// reaper's compare-and-swap does.
+	eventually(t, "the record of gone to name node 2", func() bool {
+		rec, rev, err := n2.node.reg.get(ctx, key)
+		if err != nil || rev == 0 {
+			t.Fatalf("the record of gone: rev %d, %v", rev, err)
+		}
+		rec.Owner, rec.Epoch = n2.node.ID(), rec.Epoch+1
+		b, _ := json.Marshal(rec)
+		_, err = n2.node.reg.kv.Update(ctx, key, b, rev)
+		if err != nil && !refused(err) {
+			t.Fatal(err)
+		}
+		return err == nil
+	})
 	if err := n2.node.q.qos.DeleteConsumer(ctx, consumerNameOf(n1.node.ID())); err != nil {
 		t.Fatal(err)
 	}

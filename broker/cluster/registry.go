@@ -554,9 +554,7 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 
 // conflict counts a failed compare-and-swap.
 func (r *registry) conflict(err error) {
-	var api *jetstream.APIError
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.As(err, &api) &&
-		(api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+	if refused(err) {
 		r.stats.Conflicts.Add(1)
 	}
 }
