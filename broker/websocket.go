@@ -223,10 +223,23 @@ type wsConn struct {
 	code    websocket.StatusCode
 	reason  string
 	rd, wd  time.Time // deadlines set by the broker
+
+	// With a wsSocket, the read deadline on raw (set) moves lazily: it
+	// may be earlier than rd (a linger's end, or an rd the broker has
+	// moved on since), and a read that times out before rd is tried
+	// again with rd (extendRead). Moving it before every message (the
+	// linger, then back, and the keep-alive deadline) woke an idle thread
+	// to poll the network each time; see lingerUntil in park.go.
+	set      time.Time
+	lingerBy time.Time // messageSoon's wait ends here (the reader's only)
 }
 
 func newWSConn(ws *websocket.Conn, raw net.Conn, sock *wsSocket) *wsConn {
-	return &wsConn{ws: ws, raw: raw, sock: sock, code: websocket.StatusNormalClosure}
+	c := &wsConn{ws: ws, raw: raw, sock: sock, code: websocket.StatusNormalClosure}
+	if sock != nil {
+		sock.extend = c.extendRead
+	}
+	return c
 }
 
 // Read reads from the current binary message, moving on to the next one
@@ -279,19 +292,19 @@ func (c *wsConn) waitMessage() error {
 	return nil
 }
 
-// wsLinger is how long a WebSocket reader that has handled packets waits
-// for the next message on its own goroutine (messageSoon) before its
-// connection waits on a new goroutine, whose stack has not grown (conn.go:
-// freshReader). At a steady rate of more than 1/wsLinger messages a
-// second, every message would otherwise start a goroutine and grow its
-// stack again before the packet can be routed: time on each message's
-// path. It is the parked TCP reader's linger (park.go).
-const wsLinger = parkLinger
-
-// messageSoon reports whether the next message begins within wsLinger
+// messageSoon reports whether the next message begins within the linger
 // (or the current one has bytes left), without reading it; false also
 // when the broker's read deadline passes first, or the transport cannot
 // wait without reading (TLS).
+//
+// A WebSocket reader that has handled packets waits this long for the
+// next message on its own goroutine before its connection waits on a new
+// goroutine, whose stack has not grown (conn.go: freshReader). At a steady
+// rate of more than a message per linger, every message would otherwise
+// start a goroutine and grow its stack again before the packet can be
+// routed: time on each message's path. The linger is the parked TCP
+// reader's (park.go): it ends between parkLinger and lingerUntil from now,
+// and the deadline behind it moves once per lingerUntil - parkLinger.
 func (c *wsConn) messageSoon() bool {
 	if c.r != nil {
 		if _, err := c.r.Read(nil); err != io.EOF {
@@ -310,15 +323,42 @@ func (c *wsConn) messageSoon() bool {
 		c.mu.Unlock()
 		return false
 	}
-	c.raw.SetReadDeadline(earliest(c.rd, time.Now().Add(wsLinger)))
-	c.mu.Unlock()
-	ok := s.readable()
-	c.mu.Lock()
-	if !c.closing {
-		c.raw.SetReadDeadline(c.rd)
+	if now := time.Now(); c.lingerBy.Sub(now) < parkLinger {
+		c.lingerBy = now.Add(lingerUntil)
+	}
+	if want := earliest(c.rd, c.lingerBy); !want.Equal(c.set) {
+		c.raw.SetReadDeadline(want)
+		c.set = want
 	}
 	c.mu.Unlock()
-	return ok
+	// The linger's deadline stays: reads through the library that meet it
+	// are tried again with rd (extendRead).
+	return s.readable()
+}
+
+// extendRead is called by the socket's Read when the read deadline on raw
+// has passed. If that was not the broker's (rd) but an earlier one (set),
+// it sets rd and reports true: the read is tried again.
+func (c *wsConn) extendRead() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.set.Equal(c.rd) || !c.rd.IsZero() && !time.Now().Before(c.rd) {
+		return false
+	}
+	c.set = c.rd
+	c.raw.SetReadDeadline(c.rd)
+	return true
+}
+
+// setRead sets the broker's read deadline; c.mu is held. With a wsSocket
+// a later deadline than the one on raw is only recorded (extendRead).
+func (c *wsConn) setRead(t time.Time) error {
+	c.rd = t
+	if c.sock != nil && !c.set.IsZero() && (t.IsZero() || t.After(c.set)) {
+		return nil
+	}
+	c.set = t
+	return c.raw.SetReadDeadline(t)
 }
 
 // Write sends p as one binary message. It is called by the connection's
@@ -371,7 +411,7 @@ func (c *wsConn) Close() error {
 	c.closing = true
 	code, reason := c.code, c.reason
 	c.mu.Unlock()
-	// A reader waiting in messageSoon (wsLinger at most: its deadline is
+	// A reader waiting in messageSoon (lingerUntil at most: its deadline is
 	// still its own) is done before the handshake reads what it peeks at.
 	c.peek.Lock()
 	c.peek.Unlock()
@@ -381,7 +421,8 @@ func (c *wsConn) Close() error {
 	// more than the broker's own deadlines allow (after a kick, the read
 	// deadline has passed: the close frame is sent but not waited for).
 	limit := time.Now().Add(wsCloseTimeout)
-	c.raw.SetReadDeadline(earliest(c.rd, limit))
+	c.set = earliest(c.rd, limit)
+	c.raw.SetReadDeadline(c.set)
 	c.raw.SetWriteDeadline(earliest(c.wd, limit))
 	c.mu.Unlock()
 	err := c.ws.Close(code, reason)
@@ -409,8 +450,11 @@ func (c *wsConn) SetDeadline(t time.Time) error {
 	if c.closing {
 		return nil
 	}
-	c.rd, c.wd = t, t
-	return c.raw.SetDeadline(t)
+	c.wd = t
+	if err := c.raw.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.setRead(t)
 }
 
 func (c *wsConn) SetReadDeadline(t time.Time) error {
@@ -419,8 +463,7 @@ func (c *wsConn) SetReadDeadline(t time.Time) error {
 	if c.closing {
 		return nil
 	}
-	c.rd = t
-	return c.raw.SetReadDeadline(t)
+	return c.setRead(t)
 }
 
 func (c *wsConn) SetWriteDeadline(t time.Time) error {

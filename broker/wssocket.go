@@ -2,8 +2,10 @@ package broker
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 )
@@ -53,6 +55,9 @@ type wsSocket struct {
 	rerr   error
 	ready  bool    // peek's result
 	pb     [1]byte // peek's buffer
+	// extend is called when a read meets the socket's read deadline: true
+	// if that deadline was an early one, now moved on (wsConn.extendRead).
+	extend func() bool
 }
 
 // Read reads from the socket for the library (its buffered reader), as
@@ -65,6 +70,9 @@ func (s *wsSocket) Read(p []byte) (int, error) {
 	}
 	s.rb = p
 	err := s.rc.Read(s.readFn)
+	for err != nil && s.extend != nil && errors.Is(err, os.ErrDeadlineExceeded) && s.extend() {
+		err = s.rc.Read(s.readFn)
+	}
 	s.rb = nil
 	switch {
 	case err != nil:

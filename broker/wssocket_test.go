@@ -212,3 +212,50 @@ func TestWebSocketKeepAliveAfterLinger(t *testing.T) {
 		}
 	})
 }
+
+// TestWebSocketLazyReadDeadline: the read deadline under a WebSocket moves
+// lazily (wsConn.extendRead): a read that meets a linger's end, or a
+// keep-alive deadline the broker has moved on since, is tried again with
+// the broker's deadline. A message that stalls between its frames for
+// longer than any linger is still read whole, and a client that pings
+// within its Keep Alive is never closed, though the deadline on the
+// socket lags behind [MQTT-5:3.1.2-22].
+func TestWebSocketLazyReadDeadline(t *testing.T) {
+	ts := startWSServer(t, nil, WebSocketOptions{})
+	t.Run("stall inside a message", func(t *testing.T) {
+		c, ws := wsRaw(t, ts.URL, codec.V5)
+		c.Connect(t, &codec.Connect{ClientID: "stall", CleanStart: true})
+		c.Send(t, &codec.Pingreq{}) // a packet handled: the reader lingers after it
+		testkit.Expect[*codec.Pingresp](t, c)
+		b := testkit.Encode(codec.V5, &codec.Publish{QoS: 1, PacketID: 1, Topic: "stall/t", Payload: []byte("whole")})
+		ctx := testkit.Context(t)
+		w, err := ws.Writer(ctx, websocket.MessageBinary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(b[:3]); err != nil { // one frame per Write
+			t.Fatal(err)
+		}
+		// A pause, not a wait for an event: the reader's linger ends
+		// meanwhile, inside the message.
+		<-time.After(2 * lingerUntil)
+		if _, err := w.Write(b[3:]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c.ExpectDescribed(t, "PUBACK id=1 rc=0x00")
+	})
+	t.Run("pings within Keep Alive", func(t *testing.T) {
+		c, _ := wsRaw(t, ts.URL, codec.V5)
+		c.Connect(t, &codec.Connect{ClientID: "pinger", CleanStart: true, KeepAlive: 1})
+		tick := time.NewTicker(400 * time.Millisecond) // pacing: 4 pings span 2 × 1.5 s deadlines
+		defer tick.Stop()
+		for range 8 {
+			<-tick.C
+			c.Send(t, &codec.Pingreq{})
+			testkit.Expect[*codec.Pingresp](t, c)
+		}
+	})
+}
