@@ -293,9 +293,10 @@ func (c *wsConn) waitMessage() error {
 }
 
 // messageSoon reports whether the next message begins within the linger
-// (or the current one has bytes left), without reading it; false also
-// when the broker's read deadline passes first, or the transport cannot
-// wait without reading (TLS).
+// (or the current one has bytes left), without the library reading it
+// (its first bytes go into the library's read buffer: wsSocket.readable);
+// false also when the broker's read deadline passes first, or the
+// transport cannot wait without reading (TLS).
 //
 // A WebSocket reader that has handled packets waits this long for the
 // next message on its own goroutine before its connection waits on a new
@@ -412,7 +413,7 @@ func (c *wsConn) Close() error {
 	code, reason := c.code, c.reason
 	c.mu.Unlock()
 	// A reader waiting in messageSoon (lingerUntil at most: its deadline is
-	// still its own) is done before the handshake reads what it peeks at.
+	// still its own) is done before the handshake reads the same buffer.
 	c.peek.Lock()
 	c.peek.Unlock()
 	c.mu.Lock()

@@ -47,14 +47,12 @@ type wsSocket struct {
 	err      error         // a write failed: every later one fails
 
 	// Read side, used by the connection's reader only (Read, readable).
-	br     *bufio.Reader         // the library's read buffer, above the socket
-	peekFn func(fd uintptr) bool // peek, made once
-	readFn func(fd uintptr) bool // readSock, made once
-	rb     []byte                // readSock's argument
-	rn     int                   // its result
-	rerr   error
-	ready  bool    // peek's result
-	pb     [1]byte // peek's buffer
+	br      *bufio.Reader         // the library's read buffer, above the socket
+	readFn  func(fd uintptr) bool // readSock, made once
+	rb      []byte                // readSock's argument
+	rn      int                   // its result
+	rerr    error
+	waiting bool // readable is filling br: a deadline met is its answer
 	// extend is called when a read meets the socket's read deadline: true
 	// if that deadline was an early one, now moved on (wsConn.extendRead).
 	extend func() bool
@@ -70,7 +68,7 @@ func (s *wsSocket) Read(p []byte) (int, error) {
 	}
 	s.rb = p
 	err := s.rc.Read(s.readFn)
-	for err != nil && s.extend != nil && errors.Is(err, os.ErrDeadlineExceeded) && s.extend() {
+	for err != nil && s.extend != nil && !s.waiting && errors.Is(err, os.ErrDeadlineExceeded) && s.extend() {
 		err = s.rc.Read(s.readFn)
 	}
 	s.rb = nil
@@ -109,27 +107,26 @@ func newWSSocket(c net.Conn) *wsSocket {
 	}
 	s := &wsSocket{Conn: c, rc: rc}
 	s.fn = s.writeFD
-	s.peekFn = s.peek
 	s.readFn = s.readSock
 	return s
 }
 
 // readable waits until the next read has something to return (bytes in
 // the library's buffer or on the socket, an end, an error) and reports
-// whether it has; false when the socket's read deadline passed first. It
-// reads nothing.
+// whether it has; false when the socket's read deadline passed first.
+// What it reads goes into the library's read buffer (br), where the
+// library's next read finds it: one system call for the bytes, not a peek
+// and then a read.
 func (s *wsSocket) readable() bool {
-	if s.br != nil && s.br.Buffered() > 0 {
+	if s.br.Buffered() > 0 {
 		return true
 	}
-	s.ready = false
-	err := s.rc.Read(s.peekFn)
-	return err == nil && s.ready
-}
-
-func (s *wsSocket) peek(fd uintptr) bool {
-	s.ready = peekFD(fd, s.pb[:])
-	return s.ready // false: wait until the socket is readable
+	s.waiting = true
+	_, err := s.br.Peek(1)
+	s.waiting = false
+	// An end or an error other than the deadline is the library's to
+	// read: the socket returns it again (an end), or an end after it.
+	return err == nil || !errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 func (s *wsSocket) writeFD(fd uintptr) bool {

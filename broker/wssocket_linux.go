@@ -12,15 +12,6 @@ import (
 // has been idle for a moment, which is before every message at a low rate:
 // a futex wake-up and a thread scheduled on the message's path.
 
-// peekFD reports whether the socket fd has a byte to read, or an end or
-// error that a read would return, without reading it; false: nothing yet
-// (EAGAIN).
-func peekFD(fd uintptr, b []byte) bool {
-	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
-		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-	return e != syscall.EAGAIN
-}
-
 // readFD is read(2) on the non-blocking socket fd.
 func readFD(fd uintptr, b []byte) (int, error) {
 	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
