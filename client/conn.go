@@ -310,13 +310,21 @@ func (cn *conn) writePublish(p *codec.Publish) error {
 	return nil
 }
 
-// writeAck queues a PUBACK, PUBREC, PUBREL or PUBCOMP.
+// writeAck queues a PUBACK, PUBREC, PUBREL or PUBCOMP. One that cannot be
+// encoded ends the connection: the server would otherwise wait for it for
+// ever, and the session sends the exchange again after a reconnect.
 func (cn *conn) writeAck(t codec.PacketType, id uint16, rc codec.ReasonCode) {
+	if err := cn.appendAck(t, id, rc); err != nil {
+		cn.fail(fmt.Errorf("mqtt: cannot encode %s: %w", t, err))
+	}
+}
+
+func (cn *conn) appendAck(t codec.PacketType, id uint16, rc codec.ReasonCode) error {
 	a := codec.Ack{PacketID: id, ReasonCode: rc}
 	cn.outMu.Lock()
 	defer cn.outMu.Unlock()
 	if cn.outClosed {
-		return
+		return nil
 	}
 	var out []byte
 	var err error
@@ -331,11 +339,11 @@ func (cn *conn) writeAck(t codec.PacketType, id uint16, rc codec.ReasonCode) {
 		out, err = (&codec.Pubcomp{Ack: a}).Append(cn.out, cn.v)
 	}
 	if err != nil {
-		cn.log.Error("cannot encode acknowledgement", "type", t, "err", err)
-		return
+		return err
 	}
 	cn.out = out
 	cn.signal()
+	return nil
 }
 
 // writePacket queues any other packet.
