@@ -122,6 +122,19 @@ func (c *Client) Connack() *codec.Connack {
 	return &ack
 }
 
+// ServerLimits returns the Maximum QoS and Retain Available of the current
+// connection's CONNACK (5.0): what a QoS 1 or 2 message or a retained one
+// must fit to be sent on it [MQTT-5:3.2.2-11] [MQTT-5:3.2.2-14]. Without
+// a connection, and for 3.1.1, it returns QoS 2 and true. A message is
+// checked against the limits of the connection it is sent on, which may
+// be a later one.
+func (c *Client) ServerLimits() (maxQoS codec.QoS, retain bool) {
+	if cn := c.cur.Load(); cn != nil {
+		return cn.maxQoS, cn.retainOK
+	}
+	return codec.ExactlyOnce, true
+}
+
 // Disconnect ends the session's connection: it sends DISCONNECT with the
 // reason code (5.0 only; codec.NormalDisconnection discards the Will,
 // codec.DisconnectWithWillMessage asks the server to publish it), closes

@@ -355,6 +355,9 @@ func TestServerLimits(t *testing.T) {
 		ack.Properties.Mark(codec.PropRetainAvailable) // 0
 		ack.Properties.MaximumPacketSize = 64
 		c, s, _ := fakeConnect(t, client.Options{}, ack)
+		if q, r := c.ServerLimits(); q != 1 || r {
+			t.Errorf("ServerLimits() = %d, %v; want 1, false", q, r)
+		}
 		for _, tc := range []struct {
 			m    *client.Message
 			code codec.ReasonCode

@@ -367,6 +367,7 @@ func (b *Bridge) forward(c *client.Client, m *client.Message, topic string, q ch
 	}
 	release := m.Defer()
 	fwd := &client.Message{Topic: topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, Properties: m.Properties}
+	fit(c, fwd)
 	wait, err := c.PublishAsync(b.opCtx, fwd)
 	if err != nil {
 		if b.settle(err, m, topic, n) {
@@ -378,6 +379,16 @@ func (b *Bridge) forward(c *client.Client, m *client.Message, topic string, q ch
 	case q <- pending{wait: wait, release: release, m: m, topic: topic, n: n}:
 	case <-b.opCtx.Done():
 	}
+}
+
+// fit lowers fwd to what the side of c allows by its CONNACK (Maximum
+// QoS, Retain Available): a broker that takes less gets the message as a
+// subscription granted a lower QoS would [MQTT-5:3.8.4-8], and without
+// RETAIN, instead of not at all.
+func fit(c *client.Client, fwd *client.Message) {
+	maxQoS, retain := c.ServerLimits()
+	fwd.QoS = min(fwd.QoS, maxQoS)
+	fwd.Retain = fwd.Retain && retain
 }
 
 // drain completes the flows of one direction, in order, until the bridge

@@ -107,3 +107,28 @@ func TestTernRefusedSubscription(t *testing.T) {
 	br.stop()
 	checkStats(t, br.Bridge, 1, 0)
 }
+
+// A broker that supports less than a bridged message asks for (Maximum
+// QoS 1 and no retained messages, as Mosquitto's max_qos and
+// retain_available) gets it at its Maximum QoS and without RETAIN,
+// not dropped [MQTT-5:3.2.2-11] [MQTT-5:3.2.2-14].
+func TestTernFitsLimits(t *testing.T) {
+	a := brokerkit.Start(t, &broker.Options{MaxQoS: new(codec.AtLeastOnce), DisableRetain: true}, brokerOpts())
+	b := brokerkit.Start(t, nil, brokerOpts())
+	st := watchState(t, a.TCP, "fit")
+	br := run(t, a.Server, bridge.Config{Name: "fit", Addresses: []string{b.TCP}, Topics: rules(t, "q/# in 2")})
+	st.wait(t, "1")
+	got := make(chan *client.Message, 4)
+	ac := connect(t, a.TCP, client.Options{ClientID: "a", CleanStart: true})
+	subscribe(t, ac, "q/#", 1, func(m *client.Message) { got <- m })
+	bc := connect(t, b.TCP, client.Options{ClientID: "b", CleanStart: true})
+	if err := bc.Publish(testkit.Context(t), &client.Message{Topic: "q/x", Payload: []byte("x"), QoS: 2, Retain: true}); err != nil {
+		t.Fatal(err)
+	}
+	m := testkit.WaitFor(t, (<-chan *client.Message)(got), "the bridged message")
+	if m.Topic != "q/x" || m.QoS != 1 {
+		t.Errorf("got %s at QoS %d, want q/x at QoS 1", m.Topic, m.QoS)
+	}
+	br.stop()
+	checkStats(t, br.Bridge, 0, 1)
+}
