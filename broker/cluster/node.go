@@ -55,10 +55,12 @@ type Config struct {
 	// dials one, and verifies the other's against the cluster's CA. It
 	// must require and verify client certificates
 	// (tls.RequireAndVerifyClientCert) and hold a certificate, RootCAs
-	// and ClientCAs; RouteTLSConfig builds one from PEM files. A dialled
-	// route's certificate must name the host (or IP address) of its route
-	// URL, and the addresses the nodes learn from each other: each node's
-	// route address as the others see it.
+	// and ClientCAs; RouteTLSConfig builds one from PEM files. A node's
+	// certificate must name the host or IP address the others dial: that
+	// of its URL in their Routes (a route learned from the cluster, not
+	// listed there, is dialled at the IP address the node connects from
+	// and checked against the first host name of the dialling node's
+	// Routes, or that IP address).
 	RouteTLS *tls.Config
 	// ClientPort is the embedded server's port for NATS clients on
 	// 127.0.0.1 (0: a random one). The node itself connects in-process;

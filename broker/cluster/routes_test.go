@@ -21,9 +21,8 @@ import (
 	"github.com/ternmq/tern/internal/testkit"
 )
 
-// lines records the warnings and errors a node logs (the embedded
-// nats-server's come through natsLogger), and passes every record on to
-// the test logger.
+// lines records the messages a node logs (the embedded nats-server's come
+// through natsLogger), and passes every record on to the test logger.
 type lines struct {
 	mu  sync.Mutex
 	got []string
@@ -52,16 +51,12 @@ type recorder struct {
 	to   *lines
 }
 
-func (r recorder) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelWarn || r.next.Enabled(ctx, l)
-}
+func (r recorder) Enabled(context.Context, slog.Level) bool { return true }
 
 func (r recorder) Handle(ctx context.Context, rec slog.Record) error {
-	if rec.Level >= slog.LevelWarn {
-		r.to.mu.Lock()
-		r.to.got = append(r.to.got, rec.Message)
-		r.to.mu.Unlock()
-	}
+	r.to.mu.Lock()
+	r.to.got = append(r.to.got, rec.Message)
+	r.to.mu.Unlock()
 	if r.next.Enabled(ctx, rec.Level) {
 		return r.next.Handle(ctx, rec)
 	}
@@ -208,6 +203,11 @@ func TestRouteSecurity(t *testing.T) {
 			// registers the route on node 1's INFO, which comes before
 			// node 1 reads its CONNECT; node 1 sends it nothing else.
 		})
+	}
+	for i := range ms {
+		if n := logs[i].count(password); n != 0 {
+			t.Errorf("%s logged the route password %d times", all[i], n)
+		}
 	}
 }
 
