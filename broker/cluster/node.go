@@ -265,8 +265,9 @@ func routeSecurity(o *server.ClusterOpts, cfg Config) error {
 	switch {
 	case t.ClientAuth != tls.RequireAndVerifyClientCert:
 		return errors.New("cluster: Config.RouteTLS: routes need mutual TLS (ClientAuth tls.RequireAndVerifyClientCert)")
-	case len(t.Certificates) == 0 && t.GetCertificate == nil:
-		return errors.New("cluster: Config.RouteTLS has no certificate for the node")
+	case len(t.Certificates) == 0 && (t.GetCertificate == nil || t.GetClientCertificate == nil):
+		// A node presents its certificate as a server and as a client.
+		return errors.New("cluster: Config.RouteTLS has no certificate for the node (Certificates, or GetCertificate and GetClientCertificate)")
 	case t.RootCAs == nil || t.ClientCAs == nil:
 		return errors.New("cluster: Config.RouteTLS: set RootCAs and ClientCAs to the CA of the nodes' certificates")
 	case t.InsecureSkipVerify:

@@ -229,6 +229,11 @@ func TestRouteConfigRefused(t *testing.T) {
 		{"password without user", func(c *Config) { c.RoutePassword = "p" }, "go together"},
 		{"server TLS only", func(c *Config) { c.RouteTLS = mutual(); c.RouteTLS.ClientAuth = tls.VerifyClientCertIfGiven }, "mutual TLS"},
 		{"no certificate", func(c *Config) { c.RouteTLS = mutual(); c.RouteTLS.Certificates = nil }, "no certificate"},
+		{"server certificate only", func(c *Config) {
+			c.RouteTLS = mutual()
+			c.RouteTLS.Certificates = nil
+			c.RouteTLS.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &good, nil }
+		}, "GetClientCertificate"},
 		{"no CA", func(c *Config) { c.RouteTLS = mutual(); c.RouteTLS.ClientCAs = nil }, "RootCAs and ClientCAs"},
 		{"insecure", func(c *Config) { c.RouteTLS = mutual(); c.RouteTLS.InsecureSkipVerify = true }, "InsecureSkipVerify"},
 		{"bad route", func(c *Config) { c.Routes = []string{"nats-route://u:secret@h:1/%zz"} }, `@h:1/%zz"`},
