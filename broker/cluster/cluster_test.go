@@ -29,10 +29,16 @@ const joinTimeout = 60 * time.Second
 // startCluster starts n nodes in this process, each an embedded
 // nats-server routed to the others and a broker, and waits until
 // JetStream answers on each. Everything stops when the test ends, brokers
-// first.
-func startCluster(t testing.TB, n int) []member {
+// first. edit, if any, changes each node's configuration (i from 0) before
+// it starts.
+func startCluster(t testing.TB, n int, edit ...func(i int, c *Config)) []member {
 	t.Helper()
 	cfgs := nodeConfigs(t, n)
+	for i := range cfgs {
+		for _, e := range edit {
+			e(i, &cfgs[i])
+		}
+	}
 	ms := make([]member, n)
 	for i := range ms {
 		node, err := Start(testkit.Context(t), cfgs[i])

@@ -3,11 +3,15 @@ package cluster
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +44,24 @@ type Config struct {
 	// Routes are the other nodes' route URLs (nats-route://host:port);
 	// listing the node itself is allowed.
 	Routes []string
+	// RouteUser and RoutePassword, when set, are the credentials every
+	// node of the cluster shares for its routes: the embedded server
+	// refuses a route that does not present them, and presents them in
+	// every route it dials (added to the Routes URLs that carry no
+	// credentials of their own). Both or neither.
+	RouteUser, RoutePassword string
+	// RouteTLS, when set, encrypts the routes with mutual TLS: each node
+	// presents its certificate both when it accepts a route and when it
+	// dials one, and verifies the other's against the cluster's CA. It
+	// must require and verify client certificates
+	// (tls.RequireAndVerifyClientCert) and hold a certificate, RootCAs
+	// and ClientCAs; RouteTLSConfig builds one from PEM files. A node's
+	// certificate must name the host or IP address the others dial: that
+	// of its URL in their Routes (a route learned from the cluster, not
+	// listed there, is dialled at the IP address the node connects from
+	// and checked against the first host name of the dialling node's
+	// Routes, or that IP address).
+	RouteTLS *tls.Config
 	// ClientPort is the embedded server's port for NATS clients on
 	// 127.0.0.1 (0: a random one). The node itself connects in-process;
 	// the listener is there because nats-server (v2.15) starts its routes
@@ -193,10 +215,21 @@ func embed(cfg Config, log *slog.Logger) (*server.Server, error) {
 	if o.StoreDir == "" {
 		return nil, errors.New("cluster: Config.StoreDir is empty")
 	}
+	if err := routeSecurity(&o.Cluster, cfg); err != nil {
+		return nil, err
+	}
 	for _, r := range cfg.Routes {
 		u, err := url.Parse(r)
 		if err != nil {
-			return nil, fmt.Errorf("cluster: route %q: %w", r, err)
+			// url.Error quotes the URL, password and all: only its cause.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return nil, fmt.Errorf("cluster: route %q: %w", redact(r), err)
+		}
+		if u.User == nil && cfg.RouteUser != "" {
+			u.User = url.UserPassword(cfg.RouteUser, cfg.RoutePassword)
 		}
 		o.Routes = append(o.Routes, u)
 	}
@@ -212,6 +245,106 @@ func embed(cfg Config, log *slog.Logger) (*server.Server, error) {
 		return nil, errors.New("cluster: nats-server not ready for connections within 10s")
 	}
 	return ns, nil
+}
+
+// routeTLSTimeout bounds a route's TLS handshake, in seconds
+// (nats-server's default of 2 s is short for two busy cores).
+const routeTLSTimeout = 5
+
+// routeSecurity sets the route credentials and TLS of cfg on o, refusing
+// half-set ones.
+func routeSecurity(o *server.ClusterOpts, cfg Config) error {
+	if (cfg.RouteUser == "") != (cfg.RoutePassword == "") {
+		return errors.New("cluster: Config.RouteUser and Config.RoutePassword go together")
+	}
+	o.Username, o.Password = cfg.RouteUser, cfg.RoutePassword
+	t := cfg.RouteTLS
+	if t == nil {
+		return nil
+	}
+	switch {
+	case t.ClientAuth != tls.RequireAndVerifyClientCert:
+		return errors.New("cluster: Config.RouteTLS: routes need mutual TLS (ClientAuth tls.RequireAndVerifyClientCert)")
+	case len(t.Certificates) == 0 && (t.GetCertificate == nil || t.GetClientCertificate == nil):
+		// A node presents its certificate as a server and as a client.
+		return errors.New("cluster: Config.RouteTLS has no certificate for the node (Certificates, or GetCertificate and GetClientCertificate)")
+	case t.RootCAs == nil || t.ClientCAs == nil:
+		return errors.New("cluster: Config.RouteTLS: set RootCAs and ClientCAs to the CA of the nodes' certificates")
+	case t.InsecureSkipVerify:
+		return errors.New("cluster: Config.RouteTLS: InsecureSkipVerify would accept any node's certificate")
+	}
+	o.TLSConfig = t.Clone()
+	o.TLSTimeout = routeTLSTimeout
+	return nil
+}
+
+// RouteTLSConfig returns a Config.RouteTLS for mutual TLS between the
+// nodes: the node's certificate and key from PEM files certFile and
+// keyFile, and the CAs of PEM file caFile to verify the other nodes'
+// certificates, both those of the routes it accepts and those it dials.
+// The certificate must be good for both server and client authentication
+// (both extended key usages, or none).
+func RouteTLSConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" || caFile == "" {
+		return nil, errors.New("cluster: route TLS needs a certificate, its key and a CA file")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: route TLS certificate: %w", err)
+	}
+	leaf := cert.Leaf
+	if leaf == nil {
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("cluster: route TLS certificate: %w", err)
+		}
+	}
+	if err := bothWays(leaf); err != nil {
+		return nil, fmt.Errorf("cluster: route TLS certificate %s: %w", certFile, err)
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: route TLS CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("cluster: route TLS CA %s: no PEM certificate in it", caFile)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      pool,
+		ClientCAs:    pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+	}, nil
+}
+
+// bothWays checks that a route certificate may serve as a server's and as
+// a client's: a node presents it when it accepts a route and when it dials
+// one.
+func bothWays(c *x509.Certificate) error {
+	if len(c.ExtKeyUsage) == 0 {
+		return nil
+	}
+	var server, client bool
+	for _, u := range c.ExtKeyUsage {
+		server = server || u == x509.ExtKeyUsageServerAuth || u == x509.ExtKeyUsageAny
+		client = client || u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny
+	}
+	if !server || !client {
+		return errors.New("a node presents it both to the nodes it dials and to those that dial it: it needs both the server and the client authentication extended key usage")
+	}
+	return nil
+}
+
+// redact hides the password of a route URL.
+func redact(r string) string {
+	if u, err := url.Parse(r); err == nil {
+		return u.Redacted()
+	}
+	if i := strings.LastIndex(r, "@"); i >= 0 {
+		return "…" + r[i:]
+	}
+	return r
 }
 
 func cmp[T int | int64](v, def T) T {

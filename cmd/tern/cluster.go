@@ -23,15 +23,21 @@ import (
 // ("cluster": true, "cluster_node": "n1", ...).
 //
 // A node either embeds a nats-server (the default: it listens for routes
-// on ClusterListen and dials ClusterRoutes, and keeps JetStream's files in
-// ClusterStore) or, with ClusterNATSURL, connects to an existing NATS
-// cluster with the ClusterNATS* credentials; the options of the one mode
-// are refused in the other.
+// on ClusterListen and dials ClusterRoutes, secured with ClusterUser and
+// ClusterPassword and mutual TLS with the ClusterTLS* files, and keeps
+// JetStream's files in ClusterStore) or, with ClusterNATSURL, connects to
+// an existing NATS cluster with the ClusterNATS* credentials; the options
+// of the one mode are refused in the other.
 type clusterOptions struct {
 	Cluster             bool     `json:"cluster"`               // join a cluster
 	ClusterNode         string   `json:"cluster_node"`          // this node's name, unique in the cluster (default: host name)
 	ClusterListen       string   `json:"cluster_listen"`        // route listener of the embedded nats-server (default 127.0.0.1:6222)
 	ClusterRoutes       []string `json:"cluster_routes"`        // the other nodes' route addresses
+	ClusterUser         string   `json:"cluster_user"`          // route user all nodes share
+	ClusterPassword     string   `json:"cluster_password"`      // and its password
+	ClusterTLSCert      string   `json:"cluster_tls_cert"`      // this node's route certificate file (server and client)
+	ClusterTLSKey       string   `json:"cluster_tls_key"`       // its key file
+	ClusterTLSCA        string   `json:"cluster_tls_ca"`        // CA file that verifies the other nodes' certificates
 	ClusterClientPort   int      `json:"cluster_client_port"`   // embedded nats-server's client port on 127.0.0.1 (0: random)
 	ClusterStore        string   `json:"cluster_store"`         // JetStream directory (default: cluster/ in --data)
 	ClusterMaxMemory    int64    `json:"cluster_max_memory"`    // JetStream memory limit in bytes (0: 64 MiB)
@@ -68,6 +74,11 @@ func (c *clusterOptions) clusterFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
+	fs.StringVar(&c.ClusterUser, "cluster-user", c.ClusterUser, "route `user` that every node of the cluster shares, with --cluster-password (embedded NATS)")
+	fs.StringVar(&c.ClusterPassword, "cluster-password", c.ClusterPassword, "route `password` for --cluster-user: a route that does not present it is refused (better in the config file: a command line is visible to other users)")
+	fs.StringVar(&c.ClusterTLSCert, "cluster-tls-cert", c.ClusterTLSCert, "encrypt the routes with mutual TLS: this node's PEM certificate `file`, for both server and client authentication, naming the host or IP address the other nodes dial (with --cluster-tls-key and --cluster-tls-ca)")
+	fs.StringVar(&c.ClusterTLSKey, "cluster-tls-key", c.ClusterTLSKey, "PEM private key `file` for --cluster-tls-cert")
+	fs.StringVar(&c.ClusterTLSCA, "cluster-tls-ca", c.ClusterTLSCA, "PEM `file` of the CA that signed the nodes' route certificates: routes from nodes it did not sign are refused")
 	fs.IntVar(&c.ClusterClientPort, "cluster-client-port", c.ClusterClientPort, "the embedded nats-server's client `port` on 127.0.0.1, for NATS tools (0: a random one)")
 	fs.StringVar(&c.ClusterStore, "cluster-store", c.ClusterStore, "keep the embedded JetStream's replicated state in this `directory` (default: "+defaultClusterDir+"/ in --data; required with --in-memory)")
 	fs.Int64Var(&c.ClusterMaxMemory, "cluster-max-memory", c.ClusterMaxMemory, "the embedded JetStream's memory limit in `bytes` (0: 64 MiB)")
@@ -116,6 +127,11 @@ func (c *clusterOptions) setOptions() []string {
 		{"node", c.ClusterNode != ""},
 		{"listen", c.ClusterListen != ""},
 		{"routes", len(c.ClusterRoutes) > 0},
+		{"user", c.ClusterUser != ""},
+		{"password", c.ClusterPassword != ""},
+		{"tls-cert", c.ClusterTLSCert != ""},
+		{"tls-key", c.ClusterTLSKey != ""},
+		{"tls-ca", c.ClusterTLSCA != ""},
 		{"client-port", c.ClusterClientPort != 0},
 		{"store", c.ClusterStore != ""},
 		{"max-memory", c.ClusterMaxMemory != 0},
@@ -194,6 +210,18 @@ func (c *clusterOptions) embeddedConfig(cfg cluster.Config, data string) (cluste
 		}
 		cfg.Routes = append(cfg.Routes, u)
 	}
+	if (c.ClusterUser == "") != (c.ClusterPassword == "") {
+		return cfg, false, errors.New("cluster-user and cluster-password go together")
+	}
+	cfg.RouteUser, cfg.RoutePassword = c.ClusterUser, c.ClusterPassword
+	if tlsSet := c.ClusterTLSCert != "" || c.ClusterTLSKey != "" || c.ClusterTLSCA != ""; tlsSet {
+		if c.ClusterTLSCert == "" || c.ClusterTLSKey == "" || c.ClusterTLSCA == "" {
+			return cfg, false, errors.New("cluster-tls-cert, cluster-tls-key and cluster-tls-ca go together (mutual TLS: each node verifies the others)")
+		}
+		if cfg.RouteTLS, err = cluster.RouteTLSConfig(c.ClusterTLSCert, c.ClusterTLSKey, c.ClusterTLSCA); err != nil {
+			return cfg, false, fmt.Errorf("cluster-tls-cert, cluster-tls-key, cluster-tls-ca: %w", err)
+		}
+	}
 	if c.ClusterClientPort < 0 || c.ClusterClientPort > 65535 {
 		return cfg, false, fmt.Errorf("cluster-client-port %d: want 0 to 65535", c.ClusterClientPort)
 	}
@@ -252,6 +280,10 @@ func startCluster(ctx context.Context, c config, log *slog.Logger) (*cluster.Nod
 		return nil, err
 	}
 	cc.Logger = log.With("component", "cluster")
+	if addr, open := unsecuredRoutes(cc); open {
+		log.Warn("cluster routes on "+addr+" are not authenticated: anyone who reaches this address can join the cluster and read or inject every message; "+
+			"set --cluster-user and --cluster-password, or mutual TLS with --cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca", "listen", addr)
+	}
 	node, err := cluster.Start(ctx, cc)
 	if err != nil {
 		return nil, err
@@ -260,9 +292,24 @@ func startCluster(ctx context.Context, c config, log *slog.Logger) (*cluster.Nod
 		log.Info("cluster", "node", cc.Name, "id", node.ID(), "nats_url", redactURL(cc.URL))
 	} else {
 		log.Info("cluster", "node", cc.Name, "id", node.ID(), "listen", net.JoinHostPort(cc.ClusterHost, strconv.Itoa(cc.ClusterPort)),
-			"routes", strings.Join(cc.Routes, ","), "nats_client", node.NATSServer().ClientURL(), "store", cc.StoreDir)
+			"routes", redactURL(strings.Join(cc.Routes, ",")), "route_auth", cc.RouteUser != "", "route_tls", cc.RouteTLS != nil, "nats_client", node.NATSServer().ClientURL(), "store", cc.StoreDir)
 	}
 	return node, nil
+}
+
+// unsecuredRoutes reports whether the embedded server of cc listens for
+// routes on an address other than loopback (returned) with neither a
+// password nor TLS. An empty host is loopback: the embedded server's
+// default.
+func unsecuredRoutes(cc cluster.Config) (string, bool) {
+	if cc.URL != "" || cc.RoutePassword != "" || cc.RouteTLS != nil {
+		return "", false
+	}
+	h := cc.ClusterHost
+	if ip := net.ParseIP(h); h == "" || h == "localhost" || ip != nil && ip.IsLoopback() {
+		return "", false
+	}
+	return net.JoinHostPort(h, strconv.Itoa(cc.ClusterPort)), true
 }
 
 // redactURL hides the passwords of NATS URLs in a log line.

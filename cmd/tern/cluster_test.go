@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ternmq/tern/broker/cluster"
+	"github.com/ternmq/tern/internal/testkit"
 )
 
 // TestClusterConfig reads the cluster options from flags and from the JSON
@@ -25,12 +30,17 @@ func TestClusterConfig(t *testing.T) {
 		return a
 	}
 	host, _ := os.Hostname()
+	ca := testkit.NewCA(t, "tern cluster CA")
+	_, cert, key := ca.Issue(t, "n1")
+	_, serverCert, serverKey := ca.Issue(t, "server only", x509.ExtKeyUsageServerAuth)
 	type want struct {
 		name, url, host, store string
 		port, client           int
 		routes                 []string
 		mem, disk              int64
 		natsOpts               int
+		user, password         string
+		tls                    bool
 	}
 	for _, tt := range []struct {
 		name string
@@ -55,6 +65,12 @@ func TestClusterConfig(t *testing.T) {
 		{name: "flags win over the file", json: `{"cluster": true, "cluster_node": "n2", "cluster_routes": ["127.0.0.1:7001"]}`,
 			args: []string{"--data", dir, "--cluster-node", "n3", "--cluster-routes", "127.0.0.1:7009"},
 			want: want{name: "n3", host: "127.0.0.1", port: 6222, store: filepath.Join(dir, "cluster"), routes: []string{"nats-route://127.0.0.1:7009"}}},
+		{name: "route security", args: []string{"--cluster", "--data", dir, "--cluster-listen", "10.0.0.1:7001", "--cluster-user", "tern",
+			"--cluster-password", "pw", "--cluster-tls-cert", cert, "--cluster-tls-key", key, "--cluster-tls-ca", ca.File},
+			want: want{name: host, host: "10.0.0.1", port: 7001, store: filepath.Join(dir, "cluster"), user: "tern", password: "pw", tls: true}},
+		{name: "route security in file", json: `{"cluster": true, "cluster_node": "n1", "cluster_user": "tern", "cluster_password": "p w",
+			"cluster_tls_cert": "` + cert + `", "cluster_tls_key": "` + key + `", "cluster_tls_ca": "` + ca.File + `", "data": "` + dir + `"}`,
+			want: want{name: "n1", host: "127.0.0.1", port: 6222, store: filepath.Join(dir, "cluster"), user: "tern", password: "p w", tls: true}},
 		{name: "external", args: []string{"--cluster", "--in-memory", "--cluster-node", "x", "--cluster-nats-url", "nats://a:4222,nats://b:4222",
 			"--cluster-nats-user", "u", "--cluster-nats-password", "p", "--cluster-nats-tls-ca", "ca.pem"},
 			want: want{name: "x", url: "nats://a:4222,nats://b:4222", natsOpts: 2}},
@@ -80,6 +96,20 @@ func TestClusterConfig(t *testing.T) {
 		{name: "user without password", args: []string{"--cluster", "--cluster-nats-url", "nats://a:4222", "--cluster-nats-user", "u"}, err: "go together"},
 		{name: "user and creds", args: []string{"--cluster", "--cluster-nats-url", "nats://a:4222", "--cluster-nats-user", "u",
 			"--cluster-nats-password", "p", "--cluster-nats-creds", "c"}, err: "one or the other"},
+		{name: "cluster user without password", args: []string{"--cluster", "--cluster-user", "u"}, err: "cluster-user and cluster-password go together"},
+		{name: "cluster password without user", json: `{"cluster": true, "cluster_password": "p"}`, err: "cluster-user and cluster-password go together"},
+		{name: "route cert without key", args: []string{"--cluster", "--cluster-tls-cert", cert, "--cluster-tls-ca", ca.File}, err: "cluster-tls-ca go together"},
+		{name: "route TLS without CA", args: []string{"--cluster", "--cluster-tls-cert", cert, "--cluster-tls-key", key}, err: "cluster-tls-ca go together"},
+		{name: "route CA alone", args: []string{"--cluster", "--cluster-tls-ca", ca.File}, err: "cluster-tls-ca go together"},
+		{name: "route certificate missing", args: []string{"--cluster", "--cluster-tls-cert", filepath.Join(dir, "none.pem"), "--cluster-tls-key", key,
+			"--cluster-tls-ca", ca.File}, err: "none.pem"},
+		{name: "route certificate for servers only", args: []string{"--cluster", "--cluster-tls-cert", serverCert, "--cluster-tls-key", serverKey,
+			"--cluster-tls-ca", ca.File}, err: "client authentication"},
+		{name: "route user with url", args: []string{"--cluster", "--cluster-nats-url", "nats://a:4222", "--cluster-user", "u", "--cluster-password", "p"},
+			err: "cluster-user: only for the embedded"},
+		{name: "route TLS with url", args: []string{"--cluster", "--cluster-nats-url", "nats://a:4222", "--cluster-tls-ca", "ca.pem"},
+			err: "cluster-tls-ca: only for the embedded"},
+		{name: "route password without --cluster", json: `{"cluster_password": "p"}`, err: "cluster-password: needs --cluster"},
 		{name: "cert without key", args: []string{"--cluster", "--cluster-nats-url", "nats://a:4222", "--cluster-nats-tls-cert", "c"}, err: "go together"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,13 +140,43 @@ func TestClusterConfig(t *testing.T) {
 				return
 			}
 			got := want{name: cc.Name, url: cc.URL, host: cc.ClusterHost, port: cc.ClusterPort, client: cc.ClientPort, store: cc.StoreDir,
-				routes: cc.Routes, mem: cc.JetStreamMaxMemory, disk: cc.JetStreamMaxStore, natsOpts: len(cc.NATSOptions)}
+				routes: cc.Routes, mem: cc.JetStreamMaxMemory, disk: cc.JetStreamMaxStore, natsOpts: len(cc.NATSOptions),
+				user: cc.RouteUser, password: cc.RoutePassword, tls: cc.RouteTLS != nil}
 			w := tt.want
 			if got.name != w.name || got.url != w.url || got.host != w.host || got.port != w.port || got.client != w.client ||
-				got.store != w.store || !slices.Equal(got.routes, w.routes) || got.mem != w.mem || got.disk != w.disk || got.natsOpts != w.natsOpts {
+				got.store != w.store || !slices.Equal(got.routes, w.routes) || got.mem != w.mem || got.disk != w.disk || got.natsOpts != w.natsOpts ||
+				got.user != w.user || got.password != w.password || got.tls != w.tls {
 				t.Errorf("got  %+v\nwant %+v", got, w)
 			}
 		})
+	}
+}
+
+// TestClusterUnsecuredRoutes: the start-up warning about unauthenticated
+// routes is given for an embedded server whose route listener is not on
+// loopback and that has neither a route password nor TLS.
+func TestClusterUnsecuredRoutes(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  cluster.Config
+		warn string // the address named, "" for no warning
+	}{
+		{cluster.Config{ClusterHost: "0.0.0.0", ClusterPort: 6222}, "0.0.0.0:6222"},
+		{cluster.Config{ClusterHost: "10.0.0.1", ClusterPort: 7001}, "10.0.0.1:7001"},
+		{cluster.Config{ClusterHost: "::", ClusterPort: 6222}, "[::]:6222"},
+		{cluster.Config{ClusterHost: "node1.example.com", ClusterPort: 6222}, "node1.example.com:6222"},
+		{cluster.Config{ClusterHost: "127.0.0.1", ClusterPort: 6222}, ""},
+		{cluster.Config{ClusterHost: "::1", ClusterPort: 6222}, ""},
+		{cluster.Config{ClusterHost: "localhost", ClusterPort: 6222}, ""},
+		{cluster.Config{ClusterHost: "", ClusterPort: 6222}, ""}, // the embedded server's default: 127.0.0.1
+		{cluster.Config{ClusterHost: "0.0.0.0", ClusterPort: 6222, RouteUser: "u", RoutePassword: "p"}, ""},
+		{cluster.Config{ClusterHost: "0.0.0.0", ClusterPort: 6222, RouteTLS: &tls.Config{}}, ""},
+		{cluster.Config{URL: "nats://a:4222"}, ""},
+	} {
+		addr, open := unsecuredRoutes(tt.cfg)
+		if open != (tt.warn != "") || addr != tt.warn {
+			t.Errorf("unsecuredRoutes(host %q, password %v, TLS %v, URL %q) = %q, %v; want %q",
+				tt.cfg.ClusterHost, tt.cfg.RoutePassword != "", tt.cfg.RouteTLS != nil, tt.cfg.URL, addr, open, tt.warn)
+		}
 	}
 }
 
@@ -162,6 +222,8 @@ func FuzzClusterOptions(f *testing.F) {
 	f.Add([]byte(`{"cluster": true, "cluster_nats_url": "nats://a:1", "cluster_nats_user": "u", "cluster_nats_password": "p", "in_memory": true}`))
 	f.Add([]byte(`{"cluster": true, "cluster_store": "s", "cluster_client_port": 4222, "cluster_max_memory": 1, "cluster_max_store": 2}`))
 	f.Add([]byte(`{"cluster_nats_tls_cert": "c", "cluster_nats_tls_key": "k", "cluster_nats_tls_ca": "a", "cluster_nats_creds": "x"}`))
+	f.Add([]byte(`{"cluster": true, "cluster_store": "s", "cluster_user": "u", "cluster_password": "p", "cluster_tls_ca": "a"}`))
+	f.Add([]byte(`{"cluster": true, "cluster_store": "s", "cluster_password": "p", "cluster_tls_cert": "c", "cluster_tls_key": "k", "cluster_tls_ca": "a"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cfg := defaults()
 		dec := json.NewDecoder(bytes.NewReader(b))
@@ -178,6 +240,10 @@ func FuzzClusterOptions(f *testing.F) {
 		}
 		if cc.URL == "" && (cc.ClusterPort == 0 || cc.StoreDir == "") {
 			t.Fatalf("embedded server accepted without a route port or a store: %+v", cc)
+		}
+		if (cc.RouteUser == "") != (cc.RoutePassword == "") || cc.URL != "" && (cc.RouteUser != "" || cc.RouteTLS != nil) {
+			t.Fatalf("half-set or misplaced route security accepted: user %q, password set %v, TLS %v, URL %q",
+				cc.RouteUser, cc.RoutePassword != "", cc.RouteTLS != nil, cc.URL)
 		}
 	})
 }

@@ -15,6 +15,8 @@
 //     that may be missing: skip with a message outside CI, fail under
 //     CI=true.
 //   - [GoTool]: the go command of the toolchain that runs the tests.
+//   - [NewCA] and [CA.Issue]: a throw-away certificate authority and
+//     ECDSA certificates (IP SANs 127.0.0.1 and ::1) as PEM files.
 //
 // It imports only the codec and the standard library: any package's tests
 // may use it, the broker's in-package tests included.
