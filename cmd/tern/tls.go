@@ -108,9 +108,10 @@ const (
 )
 
 // gencert writes a development certificate authority and, signed by it, a
-// server certificate for the given hosts and a client certificate, so
-// that TLS, secure WebSocket and client certificates can be tried
-// locally. It never overwrites a file.
+// server certificate for the given hosts (also good for a cluster node's
+// routes) and a client certificate, so that TLS, secure WebSocket, client
+// certificates and secured cluster routes can be tried locally. It never
+// overwrites a file.
 func gencert(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tern gencert", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -199,6 +200,9 @@ func gencert(args []string, stdout, stderr io.Writer) error {
 		}
 		if usage == x509.ExtKeyUsageServerAuth {
 			tmpl.DNSNames, tmpl.IPAddresses = names, ips
+			// A cluster node presents its certificate on the routes it
+			// dials too (--cluster-tls-cert).
+			tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 		if err != nil {

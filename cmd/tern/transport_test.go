@@ -19,6 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/ternmq/tern/broker/cluster"
 	"github.com/ternmq/tern/codec"
 )
 
@@ -118,6 +119,11 @@ func TestGencert(t *testing.T) {
 	}
 	if _, err := tls.LoadX509KeyPair(filepath.Join(dir, serverCertFile), filepath.Join(dir, serverKeyFile)); err != nil {
 		t.Errorf("server key pair: %v", err)
+	}
+	// The server certificate serves a cluster node's routes too, which it
+	// presents when it dials.
+	if _, err := cluster.RouteTLSConfig(filepath.Join(dir, serverCertFile), filepath.Join(dir, serverKeyFile), filepath.Join(dir, caCertFile)); err != nil {
+		t.Errorf("server certificate as a route certificate: %v", err)
 	}
 	before, _ := os.ReadFile(filepath.Join(dir, caKeyFile))
 	if err := gencert([]string{"-dir", dir}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "already exists") {
