@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -233,6 +235,15 @@ func embed(cfg Config, log *slog.Logger) (*server.Server, error) {
 		}
 		o.Routes = append(o.Routes, u)
 	}
+	routeAddr := net.JoinHostPort(o.Cluster.Host, strconv.Itoa(o.Cluster.Port))
+	if o.Cluster.Port > 0 {
+		// nats-server would wait out ReadyForConnections and not say why.
+		ln, err := net.Listen("tcp", routeAddr)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: cannot listen for routes: %w", err)
+		}
+		ln.Close()
+	}
 	ns, err := server.NewServer(o)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: nats-server: %w", err)
@@ -240,9 +251,13 @@ func embed(cfg Config, log *slog.Logger) (*server.Server, error) {
 	ns.SetLoggerV2(natsLogger{log}, false, false, false)
 	ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
+		err := errors.New("cluster: nats-server not ready for connections within 10s")
+		if o.Cluster.Port > 0 && ns.ClusterAddr() == nil {
+			err = fmt.Errorf("cluster: nats-server cannot listen for routes on %s (taken meanwhile?)", routeAddr)
+		}
 		ns.Shutdown()
 		ns.WaitForShutdown()
-		return nil, errors.New("cluster: nats-server not ready for connections within 10s")
+		return nil, err
 	}
 	return ns, nil
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -212,11 +213,18 @@ func TestRouteSecurity(t *testing.T) {
 }
 
 // TestRouteConfigRefused: half-set route security is refused before
-// anything starts, with an error naming what is missing.
+// anything starts, with an error naming what is missing, and so is a
+// route port another program holds (at once, not after nats-server's
+// wait for its listeners).
 func TestRouteConfigRefused(t *testing.T) {
 	ca := testkit.NewCA(t, "tern cluster CA")
 	good, certFile, keyFile := ca.Issue(t, "n1")
 	_, serverOnly, serverKey := ca.Issue(t, "server only", x509.ExtKeyUsageServerAuth)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
 	mutual := func() *tls.Config {
 		return &tls.Config{Certificates: []tls.Certificate{good}, RootCAs: ca.Pool(), ClientCAs: ca.Pool(), ClientAuth: tls.RequireAndVerifyClientCert}
 	}
@@ -237,6 +245,7 @@ func TestRouteConfigRefused(t *testing.T) {
 		{"no CA", func(c *Config) { c.RouteTLS = mutual(); c.RouteTLS.ClientCAs = nil }, "RootCAs and ClientCAs"},
 		{"insecure", func(c *Config) { c.RouteTLS = mutual(); c.RouteTLS.InsecureSkipVerify = true }, "InsecureSkipVerify"},
 		{"bad route", func(c *Config) { c.Routes = []string{"nats-route://u:secret@h:1/%zz"} }, `@h:1/%zz"`},
+		{"route port taken", func(c *Config) { c.ClusterPort = busy.Addr().(*net.TCPAddr).Port }, "cannot listen for routes"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Config{Name: "n1", ClusterPort: testkit.FreePort(t), StoreDir: t.TempDir(), Logger: logger()}

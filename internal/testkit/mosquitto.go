@@ -2,11 +2,13 @@ package testkit
 
 import (
 	"bufio"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,15 +16,48 @@ import (
 )
 
 // FreePort returns a TCP port of 127.0.0.1 that was free a moment ago,
-// for a program that must be told its port (mosquitto).
+// for a program that must be told its port before it listens (mosquitto,
+// a cluster node's route port). It is chosen below the kernel's ephemeral
+// range (ip_local_port_range), where a port is only ever taken by a
+// listener that asks for it: a port from 127.0.0.1:0 comes from that
+// range, and until the program binds it, any outgoing connection of a
+// test running beside this one may be given it as its local port.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	if lo := ephemeralLow(); lo > freePortMin+1000 {
+		for range 100 {
+			p := freePortMin + rand.IntN(lo-freePortMin)
+			if ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err == nil {
+				ln.Close()
+				return p
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// freePortMin is the lowest port FreePort chooses (well above the
+// well-known and most registered services).
+const freePortMin = 10000
+
+// ephemeralLow returns the first port of the kernel's ephemeral range
+// (0: unknown).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	lo, _ := strconv.Atoi(f[0])
+	return lo
 }
 
 // Mosquitto is a mosquitto process started by StartMosquitto.
