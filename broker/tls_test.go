@@ -3,24 +3,16 @@ package broker
 // MQTT over TLS and secure WebSocket: mosquitto_pub/mosquitto_sub with
 // --cafile against a TLS listener, Go clients over wss://, and client
 // certificates (a certificate from another CA is refused when they are
-// required). The certificates are made here, per test.
+// required). The certificates are made per test (testkit.NewCA).
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,100 +23,11 @@ import (
 	"github.com/ternmq/tern/internal/testkit"
 )
 
-// testCA is a throw-away certificate authority.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string // PEM of the CA certificate
-}
-
-func newTestCA(t testing.TB, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "ca.pem")
-	writePEM(t, file, "CERTIFICATE", der)
-	return &testCA{cert: cert, key: key, file: file}
-}
-
-func (ca *testCA) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.cert)
-	return p
-}
-
-// issue makes a leaf certificate: a server certificate for 127.0.0.1 and
-// localhost, or a client certificate for cn. It returns it for crypto/tls
-// and as PEM files.
-func (ca *testCA) issue(t testing.TB, cn string, server bool) (c tls.Certificate, certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.DNSNames = []string{"localhost"}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, cn+".pem"), filepath.Join(dir, cn+".key")
-	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "PRIVATE KEY", keyDER)
-	c, err = tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, certFile, keyFile
-}
-
-func writePEM(t testing.TB, file, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// tlsPKI is what a TLS test needs: the server's CA and certificate, a
-// client certificate from the same CA and one from another CA.
+// tlsPKI is what a TLS test needs: the server's CA and a server-only
+// certificate from it, a client-only certificate from the same CA and one
+// from another CA.
 type tlsPKI struct {
-	ca, otherCA               *testCA
+	ca, otherCA               *testkit.CA
 	server                    tls.Certificate
 	client, stranger          tls.Certificate
 	clientCert, clientKey     string
@@ -133,10 +36,10 @@ type tlsPKI struct {
 
 func newTLSPKI(t testing.TB) *tlsPKI {
 	t.Helper()
-	p := &tlsPKI{ca: newTestCA(t, "Tern test CA"), otherCA: newTestCA(t, "Some other CA")}
-	p.server, _, _ = p.ca.issue(t, "tern-server", true)
-	p.client, p.clientCert, p.clientKey = p.ca.issue(t, "good-client", false)
-	p.stranger, p.strangerCert, p.strangerKey = p.otherCA.issue(t, "stranger", false)
+	p := &tlsPKI{ca: testkit.NewCA(t, "Tern test CA"), otherCA: testkit.NewCA(t, "Some other CA")}
+	p.server, _, _ = p.ca.Issue(t, "tern-server", x509.ExtKeyUsageServerAuth)
+	p.client, p.clientCert, p.clientKey = p.ca.Issue(t, "good-client", x509.ExtKeyUsageClientAuth)
+	p.stranger, p.strangerCert, p.strangerKey = p.otherCA.Issue(t, "stranger", x509.ExtKeyUsageClientAuth)
 	return p
 }
 
@@ -146,7 +49,7 @@ func (p *tlsPKI) serverConfig(clientCerts bool) *tls.Config {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{p.server}}
 	if clientCerts {
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
-		cfg.ClientCAs = p.ca.pool()
+		cfg.ClientCAs = p.ca.Pool()
 	}
 	return cfg
 }
@@ -155,7 +58,7 @@ func (p *tlsPKI) serverConfig(clientCerts bool) *tls.Config {
 // when the server's list of acceptable CAs does not include its issuer
 // (crypto/tls would otherwise quietly send no certificate).
 func (p *tlsPKI) clientConfig(cert *tls.Certificate) *tls.Config {
-	cfg := &tls.Config{RootCAs: p.ca.pool(), ServerName: "127.0.0.1"}
+	cfg := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "127.0.0.1"}
 	if cert != nil {
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
 	}
@@ -228,9 +131,9 @@ func TestTLSMosquitto(t *testing.T) {
 
 	for _, v := range []string{"mqttv311", "mqttv5"} {
 		t.Run(v, func(t *testing.T) {
-			sub := startMosqSub(t, addr, "--cafile", pki.ca.file, "-V", v, "-q", "1", "-t", "tls/"+v, "-C", "1", "-W", "10")
+			sub := startMosqSub(t, addr, "--cafile", pki.ca.File, "-V", v, "-q", "1", "-t", "tls/"+v, "-C", "1", "-W", "10")
 			sub.subscribed(t)
-			mosqPub(t, addr, "--cafile", pki.ca.file, "-V", v, "-q", "1", "-t", "tls/"+v, "-m", "over TLS")
+			mosqPub(t, addr, "--cafile", pki.ca.File, "-V", v, "-q", "1", "-t", "tls/"+v, "-m", "over TLS")
 			sub.msgs.expect(t, "tls/"+v, "over TLS", 1, false)
 			sub.exited(t)
 			tcp.ExpectMessage(t, "tls/"+v, "over TLS")
@@ -238,7 +141,7 @@ func TestTLSMosquitto(t *testing.T) {
 	}
 	t.Run("untrusted server", func(t *testing.T) {
 		// mosquitto_pub checks the server against --cafile: another CA fails.
-		out, err := mosq(t, "mosquitto_pub", append(hostPort(t, addr), "--cafile", pki.otherCA.file, "-t", "tls/no", "-m", "x")...)
+		out, err := mosq(t, "mosquitto_pub", append(hostPort(t, addr), "--cafile", pki.otherCA.File, "-t", "tls/no", "-m", "x")...)
 		if err == nil {
 			t.Fatalf("mosquitto_pub trusted a certificate from another CA:\n%s", out)
 		}
@@ -257,17 +160,17 @@ func TestTLSClientCertificates(t *testing.T) {
 	wss := startWSSServer(t, pki.serverConfig(true))
 
 	t.Run("mosquitto", func(t *testing.T) {
-		sub := startMosqSub(t, addr, "--cafile", pki.ca.file, "--cert", pki.clientCert, "--key", pki.clientKey,
+		sub := startMosqSub(t, addr, "--cafile", pki.ca.File, "--cert", pki.clientCert, "--key", pki.clientKey,
 			"-t", "mtls/#", "-C", "1", "-W", "10")
 		sub.subscribed(t)
-		mosqPub(t, addr, "--cafile", pki.ca.file, "--cert", pki.clientCert, "--key", pki.clientKey, "-t", "mtls/ok", "-m", "trusted")
+		mosqPub(t, addr, "--cafile", pki.ca.File, "--cert", pki.clientCert, "--key", pki.clientKey, "-t", "mtls/ok", "-m", "trusted")
 		sub.msgs.expect(t, "mtls/ok", "trusted", 0, false)
 		sub.exited(t)
 		for name, extra := range map[string][]string{
 			"other CA": {"--cert", pki.strangerCert, "--key", pki.strangerKey},
 			"no cert":  nil,
 		} {
-			args := append(hostPort(t, addr), "--cafile", pki.ca.file, "-t", "mtls/bad", "-m", "x")
+			args := append(hostPort(t, addr), "--cafile", pki.ca.File, "-t", "mtls/bad", "-m", "x")
 			if out, err := mosq(t, "mosquitto_pub", append(args, extra...)...); err == nil {
 				t.Errorf("%s: mosquitto_pub was served:\n%s", name, out)
 			}
