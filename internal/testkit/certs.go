@@ -17,7 +17,8 @@ import (
 )
 
 // CA is a throw-away certificate authority made for one test (NewCA):
-// ECDSA P-256, valid from an hour ago for a day.
+// ECDSA P-256, valid from an hour ago until a day from now, as are the
+// certificates it issues.
 type CA struct {
 	// Cert is the CA's certificate, File the same as a PEM file.
 	Cert *x509.Certificate
