@@ -131,8 +131,12 @@ const (
 // reap adopts the sessions of node, whose lease lapsed, if this node is
 // the first survivor to claim the task. It reports whether it must be
 // tried again: JetStream did not answer before it claimed the task, or
-// the claimed task could not list the sessions (the claim is kept: the
-// next try goes on with it).
+// the claimed task could not read what an adoption needs (the dead
+// node's consumer, the messages above its ack floor, the list of
+// sessions, a session's deliveries in TERN_SESSQ). The claim is kept, and
+// so is the dead node's consumer while a session is left: the next try
+// goes on with them. Nothing is adopted without what it needs: that would
+// lose messages acknowledged to their publishers.
 func (r *registry) reap(node string) (again bool) {
 	ctx, cancel := context.WithTimeout(r.ctx, reapTimeout)
 	defer cancel()
@@ -171,7 +175,21 @@ func (r *registry) reap(node string) (again bool) {
 	q := r.n.q
 	floor, hasFloor, err := r.ackFloor(ctx, node)
 	if err != nil {
-		r.log.Error("cluster: reading a dead node's consumer; its unacknowledged messages are not adopted", "dead", node, "err", err)
+		r.log.Error("cluster: reading a dead node's consumer; trying again", "dead", node, "err", err)
+		return r.ctx.Err() == nil // with this node's claim
+	}
+	// The messages above the floor, in two reads: most now, before any
+	// session is taken (a failure leaves them all to the next try), the
+	// rest with the node's routing held (gate), so that each message is
+	// either read here or routed after the adopted subscriptions are in
+	// the topic tree.
+	var msgs []*broker.Message
+	var last uint64
+	if hasFloor {
+		if msgs, last, err = r.readAbove(ctx, floor); err != nil {
+			r.log.Error("cluster: reading the messages a dead node had not acknowledged; trying again", "dead", node, "err", err)
+			return r.ctx.Err() == nil // with this node's claim
+		}
 	}
 	keys, err := r.kv.ListKeys(ctx)
 	if err != nil {
@@ -187,33 +205,28 @@ func (r *registry) reap(node string) (again bool) {
 		}
 		r.mu.Unlock()
 	}()
-	ended := 0
+	ended, left := 0, 0
 	for key := range keys.Keys() {
 		rec, rev, err := r.get(ctx, key)
 		if err != nil || rev == 0 || rec.Owner != node {
 			continue
 		}
-		a, ok := r.prepareAdoption(ctx, key, rec, rev)
+		a, ok, err := r.prepareAdoption(ctx, key, rec, rev)
 		switch {
+		case err != nil:
+			// Still the dead node's: the next try adopts it, with the
+			// dead node's consumer kept until then.
+			r.log.Error("cluster: a dead node's session not adopted; trying again", "dead", node, "client", rec.ClientID, "err", err)
+			left++
 		case a != nil:
 			todo = append(todo, a)
 		case ok:
 			ended++
 		}
 	}
-	// The messages above the floor, in two reads: most now, the rest with
-	// the node's routing held (gate), so that each message is either read
-	// here or routed after the adopted subscriptions are in the topic tree.
-	var msgs []*broker.Message
-	var last uint64
-	if hasFloor {
-		if msgs, last, err = r.readAbove(ctx, floor); err != nil {
-			r.log.Error("cluster: reading the messages a dead node had not acknowledged", "dead", node, "err", err)
-		}
-	}
 	adopted := 0
 	q.gate.Lock()
-	if hasFloor && err == nil {
+	if hasFloor {
 		more, _, err := r.readAbove(ctx, last)
 		if err != nil {
 			r.log.Error("cluster: reading the messages a dead node had not acknowledged", "dead", node, "err", err)
@@ -252,6 +265,11 @@ func (r *registry) reap(node string) (again bool) {
 		// its name again: it stays.
 		hasFloor = false
 		r.log.Info("cluster: a dead node runs again; its consumer is kept", "dead", node, "now", alive)
+	}
+	if left > 0 {
+		r.log.Info("cluster: adopted some of the sessions of a dead node", "dead", node, "adopted", adopted, "ended", ended,
+			"left", left, "messages", len(msgs), "floor", floor)
+		return r.ctx.Err() == nil // with this node's claim and the dead node's consumer
 	}
 	if hasFloor && q.ready.Load() {
 		if err := q.qos.DeleteConsumer(ctx, consumerNameOf(node)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -395,10 +413,10 @@ type adoptee struct {
 // reads its deliveries from TERN_SESSQ. It returns nil with ok for a
 // session that ends instead (no session, expired, or expiry 0 without a
 // will: the record goes), and nil without ok when a CONNECT took the
-// session meanwhile.
-func (r *registry) prepareAdoption(ctx context.Context, key string, rec record, rev uint64) (a *adoptee, ok bool) {
+// session meanwhile; an error when TERN_SESSQ could not be read, before
+// the record names this node (the next reap tries again).
+func (r *registry) prepareAdoption(ctx context.Context, key string, rec record, rev uint64) (a *adoptee, ok bool, err error) {
 	var s store.SessionRecord
-	var err error
 	if rec.Session != nil {
 		if s, err = store.DecodeSession(rec.Session); err != nil {
 			r.log.Error("cluster: a dead node's session record does not decode", "client", rec.ClientID, "err", err)
@@ -409,9 +427,12 @@ func (r *registry) prepareAdoption(ctx context.Context, key string, rec record, 
 	expired := s.Disconnected != 0 && s.Expiry != 0xFFFFFFFF &&
 		now.Sub(time.Unix(0, s.Disconnected)) > time.Duration(s.Expiry)*time.Second
 	if rec.Session == nil || expired || s.Expiry == 0 && s.Will == nil {
-		return nil, r.kv.Delete(ctx, key, jetstream.LastRevision(rev)) == nil
+		return nil, r.kv.Delete(ctx, key, jetstream.LastRevision(rev)) == nil, nil
 	}
-	from := rec.Epoch
+	q, err := r.readQueued(ctx, rec.ClientID, rec.Epoch)
+	if err != nil {
+		return nil, false, err
+	}
 	next := rec
 	next.Owner, next.Epoch, next.Since = r.n.id, rec.Epoch+1, now.UnixMilli()
 	b, _ := json.Marshal(next)
@@ -428,13 +449,12 @@ func (r *registry) prepareAdoption(ctx context.Context, key string, rec record, 
 		delete(r.adopting, rec.ClientID)
 		r.mu.Unlock()
 		close(adopting)
-		return nil, false // a CONNECT took it meanwhile
+		return nil, false, nil // a CONNECT took it meanwhile
 	}
 	r.own(rec.ClientID, nrev, next)
-	ds, last := r.readQueued(ctx, rec.ClientID, from)
-	a = newAdoptee(rec.ClientID, &broker.SessionHandoff{Session: s, Deliveries: ds, Inbound: rec.Inbound}, s.Disconnected == 0)
-	a.sqLast = last
-	return a, false
+	a = newAdoptee(rec.ClientID, &broker.SessionHandoff{Session: s, Deliveries: q.ds, Inbound: rec.Inbound}, s.Disconnected == 0)
+	a.sqLast = q.last
+	return a, false, nil
 }
 
 // newAdoptee returns the adoption of a dead node's session h. online says
@@ -495,12 +515,12 @@ const installWait = 5 * time.Second
 // this node's routing held until the broker has put the subscriptions in
 // its tree (Installed), so that every later message reaches the session
 // through this node's consumer.
-func (r *registry) recover(ctx context.Context, clientID string, rec *record, epoch uint64, dead string, pre *recovery) *broker.SessionHandoff {
+func (r *registry) recover(ctx context.Context, clientID string, rec *record, sq queued, dead string, pre *recovery) *broker.SessionHandoff {
 	var online bool
 	if s, err := store.DecodeSession(rec.Session); err == nil {
 		online = s.Disconnected == 0
 	}
-	h := r.resume(ctx, clientID, rec, epoch)
+	h := r.resume(ctx, clientID, rec, sq)
 	if h == nil {
 		return nil
 	}

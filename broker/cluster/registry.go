@@ -526,7 +526,13 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 			return nil, false, err
 		}
 	}
-	from := rec.Epoch
+	// So are the deliveries the owner wrote through or handed over.
+	var q queued
+	if !clean && rec.Session != nil {
+		if q, err = r.readQueued(ctx, clientID, rec.Epoch); err != nil {
+			return nil, false, err
+		}
+	}
 	next := rec
 	next.Owner, next.Epoch, next.Since = me, rec.Epoch+1, now.UnixMilli()
 	if clean {
@@ -543,9 +549,9 @@ func (r *registry) claimOnce(ctx context.Context, clientID, key string, clean bo
 		return nil, true, nil
 	}
 	if dead {
-		return r.recover(ctx, clientID, &rec, from, rec.Owner, pre), true, nil
+		return r.recover(ctx, clientID, &rec, q, rec.Owner, pre), true, nil
 	}
-	h = r.resume(ctx, clientID, &rec, from)
+	h = r.resume(ctx, clientID, &rec, q)
 	if h != nil && routed > 0 {
 		r.catchUp(clientID, h, routed)
 	}
@@ -566,9 +572,9 @@ func (r *registry) alive(ctx context.Context, node string) bool {
 }
 
 // resume builds the session handed over in rec, with the deliveries its
-// previous owner, at epoch, put in TERN_SESSQ; deliveries of other epochs
-// are stale. What was read is purged: the session is this node's now.
-func (r *registry) resume(ctx context.Context, clientID string, rec *record, epoch uint64) *broker.SessionHandoff {
+// previous owner put in TERN_SESSQ (q, read before this node took the
+// session). What was read is purged: the session is this node's now.
+func (r *registry) resume(ctx context.Context, clientID string, rec *record, q queued) *broker.SessionHandoff {
 	h := &broker.SessionHandoff{Inbound: rec.Inbound}
 	var err error
 	if h.Session, err = store.DecodeSession(rec.Session); err != nil {
@@ -580,20 +586,30 @@ func (r *registry) resume(ctx context.Context, clientID string, rec *record, epo
 		return nil // expired while its node was gone
 	}
 	h.Session.Will, h.Session.WillDelay, h.Session.Disconnected = nil, 0, 0
-	var last uint64
-	h.Deliveries, last = r.readQueued(ctx, clientID, epoch)
-	if last > 0 {
-		if err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(queueSubject(clientID)), jetstream.WithPurgeSequence(last+1)); err != nil {
+	h.Deliveries = q.ds
+	if q.last > 0 {
+		if err := r.sq.Purge(ctx, jetstream.WithPurgeSubject(queueSubject(clientID)), jetstream.WithPurgeSequence(q.last+1)); err != nil {
 			r.log.Warn("cluster: purging a session's handed-over deliveries", "client", clientID, "err", err)
 		}
 	}
 	return h
 }
 
+// queued is what a session's previous owner put in TERN_SESSQ for it
+// (readQueued): its deliveries, and the last sequence read (0: none),
+// which is purged once the session is this node's.
+type queued struct {
+	ds   []broker.HandoffDelivery
+	last uint64
+}
+
 // readQueued reads the deliveries of clientID's session that its owner at
 // epoch put in TERN_SESSQ (those of other epochs are stale), the last copy
-// of each, in order, and returns them with the last sequence read.
-func (r *registry) readQueued(ctx context.Context, clientID string, epoch uint64) ([]broker.HandoffDelivery, uint64) {
+// of each, in order, with the last sequence read. It reads all or fails:
+// a session resumed without some of them would lose messages its owner
+// had acknowledged to their publishers, so the caller reads before it
+// takes the session, and a failure leaves the session where it was.
+func (r *registry) readQueued(ctx context.Context, clientID string, epoch uint64) (queued, error) {
 	subj := queueSubject(clientID)
 	var ds []broker.HandoffDelivery
 	var last uint64
@@ -603,8 +619,7 @@ func (r *registry) readQueued(ctx context.Context, clientID string, epoch uint64
 			break
 		}
 		if err != nil {
-			r.log.Error("cluster: reading a session's handed-over deliveries", "client", clientID, "err", err)
-			break
+			return queued{}, fmt.Errorf("reading the handed-over deliveries of %q: %w", clientID, err)
 		}
 		last, seq = m.Sequence, m.Sequence+1
 		if m.Header.Get(hEpoch) != strconv.FormatUint(epoch, 10) {
@@ -617,7 +632,7 @@ func (r *registry) readQueued(ctx context.Context, clientID string, epoch uint64
 		}
 		ds = append(ds, d)
 	}
-	return lastPerSeq(ds), last
+	return queued{lastPerSeq(ds), last}, nil
 }
 
 // lastPerSeq sorts ds by sequence number and keeps the last one of each:

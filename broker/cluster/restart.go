@@ -308,7 +308,12 @@ func (r *registry) adoptEarlier(srv *broker.Server, recovered map[string]bool) i
 		if busy {
 			continue
 		}
-		a, _ := r.prepareAdoption(ctx, key, rec, rev)
+		a, _, err := r.prepareAdoption(ctx, key, rec, rev)
+		if err != nil {
+			// Left with the earlier incarnation: a CONNECT takes it over
+			// (it reads TERN_SESSQ again), as does the next restart.
+			r.log.Warn("cluster: a session of an earlier incarnation of this node not adopted", "client", rec.ClientID, "err", err)
+		}
 		if a == nil {
 			continue
 		}

@@ -123,6 +123,12 @@ type handoffCall struct {
 	resp *takeoverResp
 }
 
+// handoffMemory is how long a hand-over's answer is kept for a request
+// asked again (handoffCall): a client refused with 0x88 after its session
+// was handed over (the asking node could not read TERN_SESSQ, or lost a
+// compare-and-swap to the end) usually comes back within it.
+const handoffMemory = 2 * time.Minute
+
 // handOff answers a take-over: the answer of a hand-over of the same
 // client id in progress or just done, while the record is still at the
 // revision it wrote; otherwise a new hand-over.
@@ -138,8 +144,11 @@ func (r *registry) handOff(req *takeoverReq) *takeoverResp {
 			r.mu.Unlock()
 			c.resp = r.handOffOnce(req)
 			close(c.done)
-			// Remembered while the asking node may still ask again.
-			time.AfterFunc(claimTimeout, func() {
+			// Remembered while the asking node may still ask again: its
+			// claim retries for claimTimeout, and a claim that failed
+			// after the hand-over (0x88) is asked again when the client
+			// comes back.
+			time.AfterFunc(handoffMemory, func() {
 				r.mu.Lock()
 				if r.handoffs[req.ClientID] == c {
 					delete(r.handoffs, req.ClientID)
