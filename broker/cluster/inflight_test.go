@@ -428,3 +428,39 @@ func TestConsumerDeleted(t *testing.T) {
 		t.Errorf("node 1 made its consumer again %d times, want 1", got)
 	}
 }
+
+// TestTakeOverNeedsDeliveries: a node that cannot read the deliveries a
+// session's owner handed over through TERN_SESSQ does not resume the
+// session without them: the CONNECT is refused with 0x88 Server
+// unavailable and Session Present 0 [MQTT-5:3.2.2-6], and the session is
+// left to the hand-over. The client, connecting again once the stream
+// answers, gets its session (Session Present 1) and the unacknowledged
+// message again with DUP, its packet identifier unchanged
+// [MQTT-5:4.4.0-1].
+func TestTakeOverNeedsDeliveries(t *testing.T) {
+	ms := startSessions(t, 3)
+	n1, n2 := ms[0], ms[1]
+	sub, got := unacked(t, n1, n1, "nd", 1)
+	n2.node.reg.sqUnreadable.Store(true)
+	p := testkit.Dial(t, n2.b.Addr, codec.V5)
+	c := &codec.Connect{ClientID: "nd"}
+	c.Properties.SessionExpiryInterval = 600
+	p.Send(t, c)
+	if d := testkit.Expect[*codec.Disconnect](t, sub); d.ReasonCode != codec.SessionTakenOver {
+		t.Fatalf("the old connection got DISCONNECT %s, want 0x8E", d.ReasonCode)
+	}
+	ack := testkit.Expect[*codec.Connack](t, p)
+	if ack.ReasonCode != codec.ServerUnavailable || ack.SessionPresent {
+		t.Fatalf("got CONNACK %s, session present %v; want 0x88 Server unavailable, 0", ack.ReasonCode, ack.SessionPresent)
+	}
+	p.ExpectClosed(t)
+
+	n2.node.reg.sqUnreadable.Store(false)
+	again, ack := connectV5(t, n2, "nd", false, 600)
+	if !ack.SessionPresent {
+		t.Fatal("Session Present 0 after the refused take-over: the session was lost")
+	}
+	if m := again.ExpectPublish(t, `q1 dup=1 retain=0 nd/x "0"`); m.PacketID != got[0].PacketID {
+		t.Errorf("redelivered with packet id %d, want %d", m.PacketID, got[0].PacketID)
+	}
+}

@@ -111,6 +111,11 @@ type registry struct {
 	sq    jetstream.Stream
 	ctl   *nats.Subscription
 
+	// sqUnreadable makes readQueued fail as it does when TERN_SESSQ does
+	// not answer (a stream electing its leader): fault injection for
+	// tests.
+	sqUnreadable atomic.Bool
+
 	mu      sync.Mutex
 	closed  bool
 	owned   map[string]owned // client id → the record this node wrote
@@ -603,6 +608,9 @@ type queued struct {
 	last uint64
 }
 
+// errSessqUnreadable is readQueued's error under sqUnreadable.
+var errSessqUnreadable = errors.New("TERN_SESSQ made unreadable")
+
 // readQueued reads the deliveries of clientID's session that its owner at
 // epoch put in TERN_SESSQ (those of other epochs are stale), the last copy
 // of each, in order, with the last sequence read. It reads all or fails:
@@ -610,6 +618,9 @@ type queued struct {
 // had acknowledged to their publishers, so the caller reads before it
 // takes the session, and a failure leaves the session where it was.
 func (r *registry) readQueued(ctx context.Context, clientID string, epoch uint64) (queued, error) {
+	if r.sqUnreadable.Load() {
+		return queued{}, fmt.Errorf("reading the handed-over deliveries of %q: %w", clientID, errSessqUnreadable)
+	}
 	subj := queueSubject(clientID)
 	var ds []broker.HandoffDelivery
 	var last uint64
