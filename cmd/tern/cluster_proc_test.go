@@ -65,6 +65,18 @@ func startTernCluster(t *testing.T, n int) []*clusterNode {
 		}
 	}
 	t.Logf("JetStream answered on all %d processes %v after they started", n, time.Since(start))
+	// Each node makes its streams after that; a QoS 1 message before is
+	// refused with 0x97.
+	limit := time.NewTimer(clusterJoin)
+	defer limit.Stop()
+	for _, c := range nodes {
+		select {
+		case <-testkit.Became(t, func() bool { return strings.Contains(c.logs.String(), `msg="cluster: streams ready"`) }):
+		case <-limit.C:
+			t.Fatalf("%s did not make its streams within %v:\n%s", c.name, clusterJoin, c.logs)
+		}
+	}
+	t.Logf("streams ready on all %d processes %v after they started", n, time.Since(start))
 	return nodes
 }
 
