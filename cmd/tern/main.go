@@ -24,8 +24,10 @@
 // --cluster joins a cluster of tern nodes over NATS with JetStream: each
 // node embeds a nats-server routed to the others (--cluster-node,
 // --cluster-listen, --cluster-routes; JetStream's files in cluster/ under
-// --data) or connects to an existing NATS cluster (--cluster-nats-url).
-// Without --cluster nothing of NATS runs. See cluster.go.
+// --data; the routes secured with --cluster-user and --cluster-password
+// and mutual TLS, --cluster-tls-cert, --cluster-tls-key, --cluster-tls-ca)
+// or connects to an existing NATS cluster (--cluster-nats-url). Without
+// --cluster nothing of NATS runs. See cluster.go.
 package main
 
 import (
