@@ -276,6 +276,9 @@ func (s *Server) safely(what string, f func()) {
 	f()
 }
 
+// Connections returns the number of open network connections.
+func (s *Server) Connections() int { return s.connCount() }
+
 // connCount returns the number of open connections.
 func (s *Server) connCount() int {
 	s.mu.Lock()

@@ -390,8 +390,10 @@ type daemon struct {
 	addrs      map[string]string // bound address by listener: "mqtt", "mqtts", "http"
 	errc       chan error        // a listener that stopped on its own
 	done       chan struct{}     // closed when every listener goroutine has returned
-	bridges    func()            // stops the bridges and waits for them
-	node       *cluster.Node     // nil without --cluster; closed after the broker
+	stop       chan struct{}     // closed when shutdown begins: the releaser ends
+	stopOnce   sync.Once
+	bridges    func()        // stops the bridges and waits for them
+	node       *cluster.Node // nil without --cluster; closed after the broker
 
 	// reparse reads the configuration again on SIGHUP (limits.go).
 	reparse func() (config, error)
@@ -513,7 +515,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*daemon, error) {
 // serveAll serves the bound listeners with srv.
 func serveAll(ctx context.Context, cfg config, log *slog.Logger, srv *broker.Server, closeStore func() error,
 	tlsCfg *tls.Config, files *tlsFiles, sec *security, mqttLn, mqttsLn, httpLn net.Listener) *daemon {
-	d := &daemon{srv: srv, closeStore: closeStore, tls: files, sec: sec, addrs: map[string]string{}, errc: make(chan error, 3), done: make(chan struct{})}
+	d := &daemon{srv: srv, closeStore: closeStore, tls: files, sec: sec, addrs: map[string]string{}, errc: make(chan error, 3), done: make(chan struct{}), stop: make(chan struct{})}
 	var running sync.WaitGroup
 	serve := func(name string, f func() error) {
 		running.Go(func() {
@@ -555,6 +557,7 @@ func serveAll(ctx context.Context, cfg config, log *slog.Logger, srv *broker.Ser
 			return d.http.Serve(httpLn)
 		})
 	}
+	running.Go(func() { releaseMemory(ctx, srv, log, d.stop) }) // memrelease.go
 	go func() {
 		running.Wait()
 		close(d.done)
@@ -589,6 +592,7 @@ func (d *daemon) reload(ctx context.Context, log *slog.Logger) {
 // broker, which disconnects every client whatever its transport, and
 // waits for the listeners to return.
 func (d *daemon) shutdown(ctx context.Context) error {
+	d.stopOnce.Do(func() { close(d.stop) })
 	var errs []error
 	if d.bridges != nil {
 		d.bridges() // each bridge ends its own local session first
