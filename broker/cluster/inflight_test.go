@@ -464,3 +464,22 @@ func TestTakeOverNeedsDeliveries(t *testing.T) {
 		t.Errorf("redelivered with packet id %d, want %d", m.PacketID, got[0].PacketID)
 	}
 }
+
+// TestAdopteeDup: what an adoption adds from TERN_QOS to a session that
+// had a connection on the dead node is sent with DUP, since the dead node
+// may have sent it before its write-through was stored [MQTT-3.3.1-1];
+// to a session that had none, it goes as a first delivery.
+func TestAdopteeDup(t *testing.T) {
+	subs := []store.SubRecord{{Filter: "a/#", QoS: 1}}
+	msgs := []*broker.Message{{Topic: "a/1", QoS: 1, Origin: "o1"}, {Topic: "b/1", QoS: 1, Origin: "o2"}}
+	for _, online := range []bool{true, false} {
+		a := newAdoptee("c", &broker.SessionHandoff{Session: store.SessionRecord{Subs: subs}}, online)
+		a.add(msgs)
+		if len(a.h.Deliveries) != 1 {
+			t.Fatalf("online %v: %d deliveries, want 1 (a/1)", online, len(a.h.Deliveries))
+		}
+		if d := a.h.Deliveries[0]; d.Sent != online {
+			t.Errorf("online %v: the added delivery has Sent %v", online, d.Sent)
+		}
+	}
+}

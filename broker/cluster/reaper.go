@@ -405,6 +405,7 @@ type adoptee struct {
 	clientID string
 	h        *broker.SessionHandoff
 	origins  map[string]bool // of the deliveries from TERN_SESSQ
+	online   bool            // the session had a connection on the dead node
 	next     uint64          // the next delivery sequence number
 	sqLast   uint64          // the last TERN_SESSQ sequence read
 }
@@ -462,7 +463,7 @@ func (r *registry) prepareAdoption(ctx context.Context, key string, rec record, 
 // dead node wrote through (SessionQueued, with Sent false) may then have
 // been sent, so all are sent again with DUP [MQTT-4.4.0-1].
 func newAdoptee(clientID string, h *broker.SessionHandoff, online bool) *adoptee {
-	a := &adoptee{clientID: clientID, h: h, origins: make(map[string]bool), next: 1}
+	a := &adoptee{clientID: clientID, h: h, origins: make(map[string]bool), online: online, next: 1}
 	for i := range h.Deliveries {
 		d := &h.Deliveries[i]
 		if online {
@@ -616,8 +617,11 @@ func (a *adoptee) add(msgs []*broker.Message) {
 		if !m.Expires.IsZero() {
 			mr.Expires = m.Expires.UnixNano()
 		}
+		// The dead node may have sent it to an online session before its
+		// write-through to TERN_SESSQ was stored: sent again with DUP, as
+		// a delivery that might be a re-delivery [MQTT-3.3.1-1].
 		a.h.Deliveries = append(a.h.Deliveries, broker.HandoffDelivery{Seq: a.next, Message: &mr, Origin: m.Origin,
-			Delivery: store.QueueRecord{QoS: qos, Retain: retain, SubIDs: ids}})
+			Delivery: store.QueueRecord{QoS: qos, Retain: retain, SubIDs: ids}, Sent: a.online})
 		a.next++
 		if m.Origin != "" {
 			a.origins[m.Origin] = true
