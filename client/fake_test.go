@@ -83,21 +83,13 @@ func fakeConnectSeen(t *testing.T, opts client.Options, ack *codec.Connack) (*cl
 	if opts.Logger == nil {
 		opts.Logger = brokerkit.Logger()
 	}
-	type result struct {
-		c   *client.Client
-		err error
-	}
-	res := make(chan result, 1)
-	go func() {
-		c, err := client.Connect(context.Background(), "mqtt://fake", opts)
-		res <- result{c, err}
-	}()
+	res := connectAsync(opts)
 	s, connect := accept(t, accepted)
 	if ack == nil {
 		ack = &codec.Connack{}
 	}
 	s.send(ack)
-	r := testkit.WaitFor(t, (<-chan result)(res), "Connect")
+	r := testkit.WaitFor(t, res, "Connect")
 	if r.err != nil {
 		t.Fatalf("connect: %v", r.err)
 	}
@@ -107,6 +99,23 @@ func fakeConnectSeen(t *testing.T, opts client.Options, ack *codec.Connack) (*cl
 		r.c.Disconnect(ctx, codec.NormalDisconnection)
 	})
 	return r.c, s, connect, accepted
+}
+
+// connected is what client.Connect returned (connectAsync).
+type connected struct {
+	c   *client.Client
+	err error
+}
+
+// connectAsync connects to the fake server of opts.Dialer on a goroutine,
+// so that the test can play the server's side of the handshake.
+func connectAsync(opts client.Options) <-chan connected {
+	res := make(chan connected, 1)
+	go func() {
+		c, err := client.Connect(context.Background(), "mqtt://fake", opts)
+		res <- connected{c, err}
+	}()
+	return res
 }
 
 // async runs f on a goroutine and returns a channel with its result.

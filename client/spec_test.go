@@ -484,20 +484,12 @@ func TestOnlyAuthBeforeConnack(t *testing.T) {
 			AutoReconnect: true, MinBackoff: time.Second, ConnectTimeout: time.Hour,
 			OnConnectionLost: func(err error) { lost <- err }}
 		opts.ConnectProperties.SessionExpiryInterval = 600
-		type result struct {
-			c   *client.Client
-			err error
-		}
-		res := make(chan result, 1)
-		go func() {
-			c, err := client.Connect(context.Background(), "mqtt://fake", opts)
-			res <- result{c, err}
-		}()
+		res := connectAsync(opts)
 		welcome := &codec.Connack{Properties: codec.Properties{AuthenticationMethod: "x-step", AuthenticationData: []byte("welcome")}}
 		s, connect := accept(t, accepted)
 		authenticate(t, s, connect)
 		s.send(welcome)
-		r := testkit.WaitFor(t, (<-chan result)(res), "Connect")
+		r := testkit.WaitFor(t, res, "Connect")
 		if r.err != nil {
 			t.Fatal(r.err)
 		}
